@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+/** `npm run test:soak`: the bounded 60-second soak. */
+export default defineConfig({
+  test: {
+    pool: "forks",
+    maxWorkers: 1,
+    globalSetup: ["./test/global-setup.ts"],
+    include: ["test/soak/**/*.test.ts"],
+    testTimeout: 300_000,
+    hookTimeout: 120_000,
+  },
+});
