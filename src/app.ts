@@ -1,0 +1,128 @@
+/**
+ * Builds every dependency once from a Config and wires them into a server. `main.ts`
+ * runs it; tests build the same app on port 0 against their own database.
+ */
+import type { Config } from "./config.js";
+import { createAbuseInterceptor } from "./abuse/interceptor.js";
+import { createMemoryCounterStore, createRedisCounterStore } from "./abuse/limiter.js";
+import { createAccountAccess } from "./auth/account-access.js";
+import { createApiKeyAuth } from "./auth/api-keys.js";
+import { createAuthInterceptor } from "./auth/interceptor.js";
+import { createUserAuth } from "./auth/user-auth.js";
+import { createPasswordChangeHandlers } from "./auth/password-change.js";
+import { createSessionHandlers } from "./auth/sessions-service.js";
+import { createUserDisableHandlers } from "./auth/user-disable.js";
+import { createAuditWriter } from "./audit.js";
+import type { Clock, Deps, Feature } from "./deps.js";
+import { createConsoleHandler } from "./console/handler.js";
+import { createCorsHandler } from "./cors.js";
+import { createHealthHandler } from "./health.js";
+import { createLogger, type Logger } from "./logger.js";
+import { createObserveInterceptor } from "./observe.js";
+import { createRoutes } from "./routes.js";
+import { createServer, type TesseraServer } from "./server.js";
+import { createApiKeyService } from "./services/api-key-service.js";
+import { createAuthService } from "./services/auth-service.js";
+import { createUserAccountService } from "./services/user-account-service.js";
+import { ensureAnonymous } from "./store/bootstrap.js";
+import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
+import { isInstanceAdmin } from "./store/users.js";
+
+export interface App {
+  config: Readonly<Config>;
+  deps: Deps;
+  server: TesseraServer;
+  /** Listens on config.host:config.port (or the given port); resolves with the bound port. */
+  listen(port?: number): Promise<number>;
+  /** Graceful stop: drain the server, stop features, flush the audit trail, close the database. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  /** An already open database (tests share one); otherwise opened from config. */
+  db?: Db;
+  /** The clock; tests pass a controllable one. */
+  clock?: Clock;
+}
+
+/** Builds the whole application from a Config and runs every feature's startup. */
+export async function createApp(config: Readonly<Config>, opts: AppOptions = {}): Promise<App> {
+  const logger = opts.logger ?? createLogger({ json: config.logsJson, level: config.logLevel });
+  const ownsDb = !opts.db;
+  const db = opts.db ?? (await openDatabase(config.database, (e) => logger.warn({ err: { message: e.message } }, "database connection error")));
+  const deps: Deps = {
+    config,
+    logger,
+    db,
+    audit: createAuditWriter(db.kysely, logger),
+    access: createAccountAccess(db.kysely),
+    clock: opts.clock ?? (() => new Date()),
+  };
+
+  const apiKeys = createApiKeyAuth(deps);
+  const userAuth = createUserAuth(deps);
+  const features: Feature[] = [apiKeys, userAuth];
+  const started: Feature[] = [];
+  try {
+    if (config.dbAutoMigrate) await migrateToLatest(db.kysely);
+    if (config.authMode === "none") await ensureAnonymous(db.kysely);
+    for (const f of features) {
+      await f.start?.();
+      started.push(f);
+    }
+  } catch (e) {
+    for (const f of started.reverse()) await f.stop?.().catch(() => {});
+    if (ownsDb) await db.close();
+    throw e;
+  }
+
+  const counters = config.redisUrl
+    ? createRedisCounterStore(config.redisUrl, `${config.redisKeyPrefix}rl:`, logger)
+    : createMemoryCounterStore(() => deps.clock().getTime());
+  const routes = createRoutes({
+    auth: {
+      ...createAuthService({ config }),
+      ...userAuth.handlers,
+      ...createSessionHandlers(deps),
+      ...createPasswordChangeHandlers(deps),
+      ...createUserDisableHandlers(deps, { revokeApiKeys: (t) => apiKeys.revoke(t), forgetUser: (id) => userAuth.forgetUser(id) }),
+    },
+    apiKey: createApiKeyService(deps, apiKeys),
+    userAccount: createUserAccountService(deps),
+  });
+  const server = createServer({
+    config,
+    logger,
+    routes,
+    interceptors: [
+      createObserveInterceptor(logger, config.maxTimeoutMs),
+      createAbuseInterceptor({ store: counters, audit: deps.audit }),
+      createAuthInterceptor({
+        mode: config.authMode,
+        verifiers: features.flatMap((f) => f.verifiers ?? []),
+        isInstanceAdmin: (userId) => isInstanceAdmin(db.kysely, userId),
+      }),
+    ],
+    httpHandlers: [
+      createCorsHandler(config.corsAllowedOrigins),
+      createHealthHandler(config, db),
+      createConsoleHandler(logger),
+      ...features.flatMap((f) => f.httpHandlers ?? []),
+    ],
+  });
+
+  return {
+    config,
+    deps,
+    server,
+    listen: (port = config.port) => server.listen(port, config.host),
+    async close() {
+      await server.close();
+      for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
+      await counters.close();
+      await deps.audit.flush();
+      if (ownsDb) await db.close();
+    },
+  };
+}

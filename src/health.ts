@@ -1,0 +1,42 @@
+/**
+ * `GET /health`: 200 with `{status, version, auth_mode, database}` while the database
+ * answers, 503 otherwise. The database check is cached for a second so probes under
+ * load cost nothing.
+ */
+import type { Config } from "./config.js";
+import { sendJson, type HttpHandler } from "./server.js";
+import type { Db } from "./store/db.js";
+
+/** Builds the /health handler. */
+export function createHealthHandler(config: Pick<Config, "version" | "authMode">, db: Db): HttpHandler {
+  let last: { at: number; ok: boolean } | undefined;
+  let pending: Promise<boolean> | undefined;
+  async function check(): Promise<boolean> {
+    if (last && Date.now() - last.at < 1000) return last.ok;
+    pending ??= db
+      .ping(1500)
+      .then(() => true, () => false)
+      .then((ok) => {
+        last = { at: Date.now(), ok };
+        pending = undefined;
+        return ok;
+      });
+    return pending;
+  }
+  return async (req, res) => {
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== "/health") return false;
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      sendJson(res, 405, { code: "method_not_allowed" }, { allow: "GET, HEAD" });
+      return true;
+    }
+    const ok = await check();
+    sendJson(
+      res,
+      ok ? 200 : 503,
+      { status: ok ? "ok" : "unavailable", version: config.version, auth_mode: config.authMode, database: ok ? "ok" : "unreachable" },
+      { "cache-control": "no-store" },
+    );
+    return true;
+  };
+}

@@ -1,0 +1,56 @@
+/**
+ * `tessera serve`: read the config, build the app once, listen, and shut down
+ * gracefully on SIGTERM/SIGINT within SHUTDOWN_TIMEOUT_SECONDS.
+ */
+import { createApp } from "./app.js";
+import { ConfigError, loadConfig } from "./config.js";
+
+/** Loads the config or exits with code 2 and one line naming the bad variable. */
+export function loadConfigOrExit(): ReturnType<typeof loadConfig> {
+  try {
+    return loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`tessera: invalid configuration: ${e.message}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+}
+
+/** Runs the server until a signal stops it. */
+export async function serve(): Promise<void> {
+  const config = loadConfigOrExit();
+  const app = await createApp(config);
+  const port = await app.listen();
+  app.deps.logger.info(
+    { host: config.host, port, auth_mode: config.authMode, database: config.database.kind, version: config.version },
+    `tessera listening on http://${config.host}:${port}`,
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.deps.logger.info({ signal, in_flight: app.server.inFlight() }, "shutting down");
+    const hardStop = setTimeout(() => {
+      app.deps.logger.error("shutdown timed out; exiting");
+      process.exit(1);
+    }, config.shutdownTimeoutMs + 2000);
+    hardStop.unref();
+    app.close().then(
+      () => {
+        app.deps.logger.info("stopped");
+        process.exit(0);
+      },
+      (e) => {
+        app.deps.logger.error({ err: e }, "error during shutdown");
+        process.exit(1);
+      },
+    );
+  };
+  // A background task (a cache refresh, a sweep) failing while the database is away
+  // must not take the server down with it: log it, keep serving.
+  process.on("unhandledRejection", (reason) => app.deps.logger.error({ err: reason }, "unhandled rejection in a background task"));
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}

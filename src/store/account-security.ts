@@ -1,0 +1,87 @@
+/**
+ * Account-security repository (issue 10): a user's sessions (refresh families) as
+ * listed and revoked by their owner, password changes, and disabling users. Returns
+ * rows or counts, never ConnectErrors.
+ */
+import type { Kysely } from "kysely";
+import type { Database, RefreshFamilyRow, UserKind } from "./schema.js";
+
+/**
+ * The user's sessions that are still open at `now`: not revoked, before their absolute
+ * end, and used within the idle timeout. Newest first.
+ */
+export async function listOpenFamilies(db: Kysely<Database>, userId: string, now: Date, idleTimeoutSeconds: number): Promise<RefreshFamilyRow[]> {
+  const idleCutoff = new Date(now.getTime() - idleTimeoutSeconds * 1000);
+  return db
+    .selectFrom("refresh_families")
+    .selectAll()
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .where("expires_at", ">", now)
+    .where("last_used_at", ">", idleCutoff)
+    .orderBy("created_at", "desc")
+    .limit(1000)
+    .execute();
+}
+
+/** A family only if it belongs to the user (another user's id reads as absent). */
+export async function findUserFamily(db: Kysely<Database>, userId: string, familyId: string): Promise<RefreshFamilyRow | undefined> {
+  return db.selectFrom("refresh_families").selectAll().where("id", "=", familyId).where("user_id", "=", userId).executeTakeFirst();
+}
+
+/** Revokes one of the user's families; true when this call revoked it. */
+export async function revokeUserFamily(db: Kysely<Database>, userId: string, familyId: string, now: Date, reason: string): Promise<boolean> {
+  const res = await db
+    .updateTable("refresh_families")
+    .set({ revoked_at: now, revoked_reason: reason })
+    .where("id", "=", familyId)
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/**
+ * Revokes every open family of the user, except `keepFamilyId` when given. Returns how
+ * many sessions that were still usable at `now` this ended (already expired ones are
+ * closed too but not counted).
+ */
+export async function revokeUserFamilies(
+  db: Kysely<Database>,
+  userId: string,
+  now: Date,
+  reason: string,
+  opts: { keepFamilyId?: string | undefined; idleTimeoutSeconds: number },
+): Promise<number> {
+  const idleCutoff = new Date(now.getTime() - opts.idleTimeoutSeconds * 1000);
+  let q = db
+    .updateTable("refresh_families")
+    .set({ revoked_at: now, revoked_reason: reason })
+    .where("user_id", "=", userId)
+    .where("revoked_at", "is", null);
+  if (opts.keepFamilyId !== undefined) q = q.where("id", "!=", opts.keepFamilyId);
+  const rows = await q.returning(["expires_at", "last_used_at"]).execute();
+  return rows.filter((r) => r.expires_at.getTime() > now.getTime() && r.last_used_at.getTime() > idleCutoff.getTime()).length;
+}
+
+/** Replaces the password hash if it is still `expected`; false when it changed meanwhile. */
+export async function replacePasswordHash(db: Kysely<Database>, userId: string, expected: string, passwordHash: string, now: Date): Promise<boolean> {
+  const res = await db
+    .updateTable("users")
+    .set({ password_hash: passwordHash, updated_at: now })
+    .where("id", "=", userId)
+    .where("password_hash", "=", expected)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** Sets or clears `disabled_at`; returns the user's kind, or undefined when there is no such user. */
+export async function setUserDisabledAt(db: Kysely<Database>, userId: string, disabledAt: Date | null): Promise<{ kind: UserKind } | undefined> {
+  const row = await db
+    .updateTable("users")
+    .set({ disabled_at: disabledAt, updated_at: new Date() })
+    .where("id", "=", userId)
+    .returning(["kind"])
+    .executeTakeFirst();
+  return row ? { kind: row.kind } : undefined;
+}

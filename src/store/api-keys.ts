@@ -1,0 +1,123 @@
+/**
+ * API keys repository: all SQL about API keys and their machine users. Returns rows
+ * or undefined, never ConnectErrors; services own the transactions.
+ */
+import { sql, type Kysely } from "kysely";
+import type { ApiKeyRow, Database } from "./schema.js";
+
+/** What verification needs of a key, found by its hash. */
+export interface ApiKeyAuthRow {
+  id: string;
+  account_id: string;
+  user_id: string;
+  expires_at: Date;
+  last_used_at: Date | null;
+  /** When the key's machine user was disabled, or null. */
+  user_disabled_at: Date | null;
+}
+
+/** Inserts a machine user (the identity of one API key) and returns its id. */
+export async function insertMachineUser(db: Kysely<Database>, name: string): Promise<string> {
+  const row = await db.insertInto("users").values({ kind: "machine", name }).returning("id").executeTakeFirstOrThrow();
+  return row.id;
+}
+
+/** Inserts a key row. */
+export async function insertApiKey(
+  db: Kysely<Database>,
+  values: {
+    account_id: string;
+    name: string;
+    key_hash: string;
+    start: string;
+    user_id: string;
+    created_by_id: string | null;
+    expires_at: Date;
+    now: Date;
+  },
+): Promise<ApiKeyRow> {
+  const { now, ...rest } = values;
+  return db
+    .insertInto("api_keys")
+    .values({ ...rest, created_at: now, updated_at: now, updated_by_id: values.created_by_id })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+/** A key by id. */
+export async function findApiKeyById(db: Kysely<Database>, id: string): Promise<ApiKeyRow | undefined> {
+  return db.selectFrom("api_keys").selectAll().where("id", "=", id).executeTakeFirst();
+}
+
+/** An account's keys, oldest first. */
+export async function listApiKeysByAccount(db: Kysely<Database>, accountId: string): Promise<ApiKeyRow[]> {
+  return db.selectFrom("api_keys").selectAll().where("account_id", "=", accountId).orderBy("created_at").orderBy("id").execute();
+}
+
+/** The verification view of a key by the hash of its value. */
+export async function findApiKeyAuthByHash(db: Kysely<Database>, keyHash: string): Promise<ApiKeyAuthRow | undefined> {
+  return db
+    .selectFrom("api_keys")
+    .innerJoin("users", "users.id", "api_keys.user_id")
+    .select([
+      "api_keys.id",
+      "api_keys.account_id",
+      "api_keys.user_id",
+      "api_keys.expires_at",
+      "api_keys.last_used_at",
+      "users.disabled_at as user_disabled_at",
+    ])
+    .where("api_keys.key_hash", "=", keyHash)
+    .executeTakeFirst();
+}
+
+/** Locks a key's row for the rest of the transaction; its current hash, or undefined. */
+export async function lockApiKeyHash(db: Kysely<Database>, id: string): Promise<string | undefined> {
+  const row = await db.selectFrom("api_keys").select("key_hash").where("id", "=", id).forUpdate().executeTakeFirst();
+  return row?.key_hash;
+}
+
+/** Gives a key a new value and expiry; undefined when the key no longer exists. */
+export async function updateApiKeyValue(
+  db: Kysely<Database>,
+  id: string,
+  values: { key_hash: string; start: string; expires_at: Date; updated_by_id: string | null; now: Date },
+): Promise<ApiKeyRow | undefined> {
+  return db
+    .updateTable("api_keys")
+    .set({
+      key_hash: values.key_hash,
+      start: values.start,
+      expires_at: values.expires_at,
+      updated_by_id: values.updated_by_id,
+      updated_at: values.now,
+    })
+    .where("id", "=", id)
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Deletes a key and its machine user; returns the deleted key row, or undefined. */
+export async function deleteApiKeyAndUser(db: Kysely<Database>, id: string): Promise<ApiKeyRow | undefined> {
+  const row = await db.deleteFrom("api_keys").where("id", "=", id).returningAll().executeTakeFirst();
+  if (!row) return undefined;
+  await db.deleteFrom("users").where("id", "=", row.user_id).where("kind", "=", "machine").execute();
+  return row;
+}
+
+/** Key hashes of every key whose machine user is the given user (for cache invalidation). */
+export async function findApiKeyHashesByUser(db: Kysely<Database>, userId: string): Promise<string[]> {
+  const rows = await db.selectFrom("api_keys").select("key_hash").where("user_id", "=", userId).execute();
+  return rows.map((r) => r.key_hash);
+}
+
+/** Writes last_used_at for many keys in one statement; never moves it backwards. */
+export async function touchApiKeysLastUsed(db: Kysely<Database>, uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
+  if (uses.length === 0) return;
+  const values = sql.join(uses.map((u) => sql`(${u.id}::uuid, ${u.at.toISOString()}::timestamptz)`));
+  await sql`
+    update api_keys set last_used_at = v.at
+    from (values ${values}) as v(id, at)
+    where api_keys.id = v.id and (api_keys.last_used_at is null or api_keys.last_used_at < v.at)
+  `.execute(db);
+}

@@ -1,0 +1,120 @@
+/**
+ * Identities repository: links between an OpenID provider's (issuer, subject) and a
+ * Tessera user, and their first-time provisioning. All SQL about identities lives here.
+ * Returns rows or undefined, never ConnectErrors.
+ */
+import { randomUUID } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Database } from "./schema.js";
+
+/** The user an identity belongs to, with the facts the verifier needs. */
+export interface IdentityUser {
+  userId: string;
+  disabled: boolean;
+}
+
+/** Profile facts taken from the provider's claims (all optional, already bounded). */
+export interface IdentityProfile {
+  email: string | null;
+  name: string | null;
+  image: string | null;
+}
+
+/** Result of `provisionIdentity`. */
+export interface ProvisionResult extends IdentityUser {
+  /** True when this call created the user and the identity. */
+  created: boolean;
+}
+
+/** The user linked to (issuer, subject), or undefined. */
+export async function findIdentityUser(db: Kysely<Database>, issuer: string, subject: string): Promise<IdentityUser | undefined> {
+  const row = await db
+    .selectFrom("identities")
+    .innerJoin("users", "users.id", "identities.user_id")
+    .select(["identities.user_id", "users.disabled_at"])
+    .where("identities.issuer", "=", issuer)
+    .where("identities.subject", "=", subject)
+    .executeTakeFirst();
+  return row ? { userId: row.user_id, disabled: row.disabled_at !== null } : undefined;
+}
+
+/** Thrown inside the provisioning transaction to roll back the losing racer's user row. */
+class LostRace extends Error {}
+
+function normalizeEmail(email: string | null): string | null {
+  return email === null ? null : email.trim().normalize("NFKC").toLowerCase();
+}
+
+/**
+ * Returns the user linked to (issuer, subject), creating a human user, its personal
+ * account and the identity the first time. Exactly one user is created even when many requests race: the user
+ * and the identity are inserted in one transaction, the identity with
+ * `ON CONFLICT (issuer, subject) DO NOTHING`; a racer that loses rolls its transaction
+ * back (no orphan user) and reads the winner's row.
+ */
+export async function provisionIdentity(
+  db: Kysely<Database>,
+  issuer: string,
+  subject: string,
+  profile: IdentityProfile,
+): Promise<ProvisionResult> {
+  const existing = await findIdentityUser(db, issuer, subject);
+  if (existing) return { ...existing, created: false };
+  const userId = randomUUID();
+  try {
+    await db.transaction().execute(async (trx) => {
+      await trx
+        .insertInto("users")
+        .values({
+          id: userId,
+          kind: "human",
+          email: profile.email,
+          email_normalized: normalizeEmail(profile.email),
+          name: profile.name,
+          image: profile.image,
+        })
+        .execute();
+      const linked = await trx
+        .insertInto("identities")
+        .values({ user_id: userId, issuer, subject, email: profile.email, name: profile.name, image: profile.image })
+        .onConflict((oc) => oc.columns(["issuer", "subject"]).doNothing())
+        .returning("user_id")
+        .executeTakeFirst();
+      if (!linked) throw new LostRace();
+      // Like every human user, the new user owns a personal account.
+      const account = await trx
+        .insertInto("accounts")
+        .values({ kind: "personal", name: "personal", personal_user_id: userId })
+        .returning("id")
+        .executeTakeFirstOrThrow();
+      await trx.insertInto("memberships").values({ account_id: account.id, user_id: userId, role: "admin" }).execute();
+    });
+    return { userId, disabled: false, created: true };
+  } catch (e) {
+    if (!(e instanceof LostRace) && (e as { code?: unknown }).code !== "23505") throw e;
+  }
+  const winner = await findIdentityUser(db, issuer, subject);
+  if (!winner) throw new Error("identity vanished during provisioning");
+  return { ...winner, created: false };
+}
+
+/** Updates the profile copy kept on the identity (after a login). */
+export async function updateIdentityProfile(db: Kysely<Database>, issuer: string, subject: string, profile: IdentityProfile): Promise<void> {
+  await db
+    .updateTable("identities")
+    .set({ email: profile.email, name: profile.name, image: profile.image, updated_at: new Date() })
+    .where("issuer", "=", issuer)
+    .where("subject", "=", subject)
+    .execute();
+}
+
+/** How many users and identities exist for (issuer, subject) - for tests and diagnostics. */
+export async function countIdentities(db: Kysely<Database>, issuer: string, subject: string): Promise<number> {
+  const row = await db
+    .selectFrom("identities")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("issuer", "=", issuer)
+    .where("subject", "=", subject)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

@@ -1,0 +1,186 @@
+/**
+ * Kysely table types. Every column of every table; `Selectable`/`Insertable`/
+ * `Updateable` aliases per table are what repositories pass around.
+ */
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Json = ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
+
+export type UserKind = "human" | "machine";
+export type AccountKind = "personal" | "team";
+export type RoleName = "admin" | "member" | "viewer";
+
+export interface UsersTable {
+  id: Generated<string>;
+  kind: UserKind;
+  /** As given (trimmed); for display. */
+  email: string | null;
+  /** NFKC, lower-cased: what lookups compare. Unique among password users. */
+  email_normalized: string | null;
+  name: string | null;
+  image: string | null;
+  /** argon2id PHC string; null for users without a password. */
+  password_hash: string | null;
+  is_instance_admin: Generated<boolean>;
+  disabled_at: Timestamp | null;
+  created_at: CreatedAt;
+  updated_at: Generated<Date>;
+}
+
+export interface IdentitiesTable {
+  id: Generated<string>;
+  user_id: string;
+  issuer: string;
+  subject: string;
+  email: string | null;
+  name: string | null;
+  image: string | null;
+  created_at: CreatedAt;
+  updated_at: Generated<Date>;
+}
+
+export interface AccountsTable {
+  id: Generated<string>;
+  kind: AccountKind;
+  name: string;
+  /** Set for personal accounts: at most one per user. */
+  personal_user_id: string | null;
+  created_at: CreatedAt;
+  updated_at: Generated<Date>;
+}
+
+export interface MembershipsTable {
+  account_id: string;
+  user_id: string;
+  role: RoleName;
+  created_at: CreatedAt;
+  updated_at: Generated<Date>;
+}
+
+export interface InvitesTable {
+  id: Generated<string>;
+  account_id: string;
+  email: string;
+  email_normalized: string;
+  role: RoleName;
+  /** SHA-256 (hex) of the invite token. */
+  token_hash: string;
+  created_by_id: string | null;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  accepted_at: Timestamp | null;
+  accepted_by_id: string | null;
+}
+
+export interface ApiKeysTable {
+  id: Generated<string>;
+  account_id: string;
+  name: string;
+  /** SHA-256 (hex) of the whole key. Unique; lookups go by it. */
+  key_hash: string;
+  /** First characters of the key, for display. */
+  start: string;
+  /** The key's machine user. */
+  user_id: string;
+  created_at: CreatedAt;
+  created_by_id: string | null;
+  updated_at: Timestamp;
+  updated_by_id: string | null;
+  expires_at: Timestamp;
+  last_used_at: Timestamp | null;
+}
+
+export interface RefreshFamiliesTable {
+  id: Generated<string>;
+  user_id: string;
+  created_at: CreatedAt;
+  last_used_at: Timestamp;
+  /** Absolute end of the session (AUTH_SESSION_MAX_LIFETIME after login). */
+  expires_at: Timestamp;
+  revoked_at: Timestamp | null;
+  revoked_reason: string | null;
+  client_ip: string | null;
+  user_agent: string | null;
+}
+
+export interface RefreshTokensTable {
+  id: Generated<string>;
+  family_id: string;
+  /** SHA-256 (hex) of the token. */
+  token_hash: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  /** When this token was exchanged for its successor. */
+  rotated_at: Timestamp | null;
+  replaced_by_id: string | null;
+}
+
+export interface SigningKeysTable {
+  /** The JWK `kid`. */
+  id: string;
+  alg: string;
+  private_jwk: Json;
+  public_jwk: Json;
+  created_at: CreatedAt;
+  /** Set when a newer key became active; the key stays published until `publish_until`. */
+  retired_at: Timestamp | null;
+  publish_until: Timestamp | null;
+}
+
+export interface AuditEventsTable {
+  id: Generated<string>;
+  created_at: CreatedAt;
+  actor_user_id: string | null;
+  actor_api_key_id: string | null;
+  account_id: string | null;
+  action: string;
+  client_ip: string | null;
+  user_agent: string | null;
+  metadata: Json;
+}
+
+export interface LoginTransactionsTable {
+  id: Generated<string>;
+  /** SHA-256 (hex) of the client's `state`. */
+  state_hash: string;
+  nonce: string;
+  provider_id: string;
+  issuer: string;
+  redirect_uri: string;
+  code_challenge: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
+}
+
+export interface Database {
+  users: UsersTable;
+  identities: IdentitiesTable;
+  accounts: AccountsTable;
+  memberships: MembershipsTable;
+  invites: InvitesTable;
+  api_keys: ApiKeysTable;
+  refresh_families: RefreshFamiliesTable;
+  refresh_tokens: RefreshTokensTable;
+  signing_keys: SigningKeysTable;
+  audit_events: AuditEventsTable;
+  login_transactions: LoginTransactionsTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type IdentityRow = Selectable<IdentitiesTable>;
+export type AccountRow = Selectable<AccountsTable>;
+export type MembershipRow = Selectable<MembershipsTable>;
+export type InviteRow = Selectable<InvitesTable>;
+export type ApiKeyRow = Selectable<ApiKeysTable>;
+export type NewApiKey = Insertable<ApiKeysTable>;
+export type RefreshFamilyRow = Selectable<RefreshFamiliesTable>;
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
+export type NewAuditEvent = Insertable<AuditEventsTable>;
+export type LoginTransactionRow = Selectable<LoginTransactionsTable>;
