@@ -1,0 +1,50 @@
+/**
+ * Who is calling. The interceptor authenticates every non-public request and puts
+ * the Principal under `principalKey`; handlers read it with `requirePrincipal(ctx)`.
+ */
+import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
+
+/** The fixed anonymous user of AUTH_MODE=none. */
+export const ANONYMOUS_USER_ID = "00000000-0000-0000-0000-000000000001";
+/** The default account of AUTH_MODE=none, owned by the anonymous user. */
+export const DEFAULT_ACCOUNT_ID = "00000000-0000-0000-0000-000000000002";
+
+/** An authenticated caller. */
+export type Principal =
+  | { kind: "anonymous"; userId: string }
+  | {
+      /** A human holding a Tessera access token. */
+      kind: "user";
+      userId: string;
+      expiresAt: Date;
+      /** The refresh family (session) the token was issued in, when known. */
+      sessionId: string | undefined;
+      tokenId: string;
+    }
+  | {
+      /** A human holding an access token of the configured OpenID provider. */
+      kind: "oidc_user";
+      userId: string;
+      issuer: string;
+      subject: string;
+      expiresAt: Date;
+      claims: Readonly<Record<string, unknown>>;
+    }
+  | {
+      /** A machine user holding an account API key. */
+      kind: "api_key";
+      userId: string;
+      accountId: string;
+      apiKeyId: string;
+      expiresAt: Date;
+    };
+
+/** Context key the interceptor sets for authenticated requests. */
+export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "tessera principal" });
+
+/** The request's principal; Unauthenticated when there is none (never expected past the interceptor). */
+export function requirePrincipal(ctx: HandlerContext): Principal {
+  const p = ctx.values.get(principalKey);
+  if (!p) throw new ConnectError("authentication required", Code.Unauthenticated);
+  return p;
+}

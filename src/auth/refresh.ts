@@ -1,0 +1,162 @@
+/**
+ * Sessions: a sign-in starts a refresh family; every refresh rotates its token.
+ * Refresh tokens are `tsr_` + 32 random bytes (base64url), stored as SHA-256.
+ * Presenting an already-rotated token within the grace window (two tabs) gets a new
+ * token of the same family; after it, the family is revoked (reuse detection).
+ * Refreshes of one family are serialised by locking the family row.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import type { Kysely } from "kysely";
+import type { Config } from "../config.js";
+import type { Clock } from "../deps.js";
+import type { RequestInfo } from "../request-info.js";
+import type { Database, RefreshFamilyRow } from "../store/schema.js";
+import {
+  findFamily,
+  findRefreshTokenByHash,
+  insertFamily,
+  insertRefreshToken,
+  lockFamily,
+  markRotated,
+  revokeFamily,
+  touchFamily,
+} from "../store/sessions.js";
+import { findUserStatus } from "../store/users.js";
+import type { IssuedTokens, SessionIssuer } from "./session-issuer.js";
+import { issueAccessToken } from "./tokens.js";
+import type { KeyRing } from "./signing-keys.js";
+
+export const REFRESH_TOKEN_PREFIX = "tsr_";
+const REFRESH_TOKEN_RE = /^tsr_[A-Za-z0-9_-]{43}$/;
+
+/** SHA-256 (hex) of a refresh token: what the database stores. */
+export function hashRefreshToken(token: string): string {
+  return createHash("sha256").update(token, "utf8").digest("hex");
+}
+
+/** True for strings in the refresh-token format (anything else is never looked up). */
+export function isRefreshTokenFormat(token: string): boolean {
+  return REFRESH_TOKEN_RE.test(token);
+}
+
+function newRefreshToken(): string {
+  return REFRESH_TOKEN_PREFIX + randomBytes(32).toString("base64url");
+}
+
+/** Why a refresh failed; `reuse_detected` means the family was just revoked. */
+export type RefreshFailure = "invalid" | "expired" | "revoked" | "user_disabled" | "reuse_detected";
+
+export type RefreshResult = { ok: true; tokens: IssuedTokens; familyId: string } | { ok: false; reason: RefreshFailure; userId?: string; familyId?: string };
+
+export interface Sessions extends SessionIssuer {
+  /** Exchanges a refresh token for new tokens (rotation). */
+  refresh(refreshToken: string): Promise<RefreshResult>;
+  /** Revokes the family of a refresh token; returns its user when a session was ended. */
+  logout(refreshToken: string): Promise<{ userId: string; familyId: string } | undefined>;
+}
+
+type SessionConfig = Pick<
+  Config,
+  | "publicUrl"
+  | "tokenAudience"
+  | "accessTokenLifetimeSeconds"
+  | "refreshTokenLifetimeSeconds"
+  | "refreshReuseGraceSeconds"
+  | "sessionIdleTimeoutSeconds"
+  | "sessionMaxLifetimeSeconds"
+>;
+
+/** Builds the session service over the database and key ring. */
+export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; config: SessionConfig; clock: Clock }): Sessions {
+  const { db, keys, config, clock } = opts;
+
+  function refreshExpiry(now: Date, family: RefreshFamilyRow): Date {
+    const t = Math.min(now.getTime() + config.refreshTokenLifetimeSeconds * 1000, family.expires_at.getTime());
+    return new Date(t);
+  }
+
+  async function tokensFor(userId: string, familyId: string, refreshToken: string, refreshExpiresAt: Date, now: Date): Promise<IssuedTokens> {
+    const at = await issueAccessToken(keys, config, now, userId, familyId);
+    return {
+      accessToken: at.token,
+      refreshToken,
+      tokenType: "Bearer",
+      expiresIn: config.accessTokenLifetimeSeconds,
+      accessTokenExpiresAt: at.expiresAt,
+      refreshTokenExpiresAt: refreshExpiresAt,
+      userId,
+    };
+  }
+
+  function familyEnded(family: RefreshFamilyRow, now: Date): boolean {
+    const idleEnd = family.last_used_at.getTime() + config.sessionIdleTimeoutSeconds * 1000;
+    return family.expires_at.getTime() <= now.getTime() || idleEnd <= now.getTime();
+  }
+
+  return {
+    async startSession(userId: string, request: RequestInfo): Promise<IssuedTokens> {
+      const now = clock();
+      const token = newRefreshToken();
+      const { family, expiresAt } = await db.transaction().execute(async (trx) => {
+        const family = await insertFamily(trx, {
+          userId,
+          now,
+          expiresAt: new Date(now.getTime() + config.sessionMaxLifetimeSeconds * 1000),
+          clientIp: request.clientIp || null,
+          userAgent: request.userAgent || null,
+        });
+        const expiresAt = refreshExpiry(now, family);
+        await insertRefreshToken(trx, { familyId: family.id, tokenHash: hashRefreshToken(token), now, expiresAt });
+        return { family, expiresAt };
+      });
+      return tokensFor(userId, family.id, token, expiresAt, now);
+    },
+
+    async refresh(presented) {
+      if (!isRefreshTokenFormat(presented)) return { ok: false, reason: "invalid" };
+      const hash = hashRefreshToken(presented);
+      const found = await findRefreshTokenByHash(db, hash);
+      if (!found) return { ok: false, reason: "invalid" };
+      const now = clock();
+      const next = newRefreshToken();
+      const outcome = await db.transaction().execute(async (trx): Promise<RefreshResult | { ok: "issue"; userId: string; familyId: string; expiresAt: Date }> => {
+        const family = await lockFamily(trx, found.family_id);
+        if (!family) return { ok: false, reason: "invalid" };
+        const fail = (reason: RefreshFailure): RefreshResult => ({ ok: false, reason, userId: family.user_id, familyId: family.id });
+        if (family.revoked_at !== null) return fail("revoked");
+        if (familyEnded(family, now)) {
+          await revokeFamily(trx, family.id, now, "expired");
+          return fail("expired");
+        }
+        // Re-read under the lock: a concurrent refresh may have rotated it.
+        const token = await findRefreshTokenByHash(trx, hash);
+        if (!token) return fail("invalid");
+        if (token.expires_at.getTime() <= now.getTime()) return fail("expired");
+        if (token.rotated_at !== null && now.getTime() - token.rotated_at.getTime() > config.refreshReuseGraceSeconds * 1000) {
+          await revokeFamily(trx, family.id, now, "reuse_detected");
+          return fail("reuse_detected");
+        }
+        const status = await findUserStatus(trx, family.user_id);
+        if (!status || status.disabled) return fail("user_disabled");
+        const expiresAt = refreshExpiry(now, family);
+        const successor = await insertRefreshToken(trx, { familyId: family.id, tokenHash: hashRefreshToken(next), now, expiresAt });
+        // Within the grace window the token is already rotated: the new token is a sibling.
+        await markRotated(trx, token.id, now, successor.id);
+        await touchFamily(trx, family.id, now);
+        return { ok: "issue", userId: family.user_id, familyId: family.id, expiresAt };
+      });
+      if (outcome.ok !== "issue") return outcome;
+      return { ok: true, familyId: outcome.familyId, tokens: await tokensFor(outcome.userId, outcome.familyId, next, outcome.expiresAt, now) };
+    },
+
+    async logout(presented) {
+      if (!isRefreshTokenFormat(presented)) return undefined;
+      const token = await findRefreshTokenByHash(db, hashRefreshToken(presented));
+      if (!token) return undefined;
+      const family = await findFamily(db, token.family_id);
+      if (!family) return undefined;
+      const revoked = await revokeFamily(db, family.id, clock(), "logout");
+      return revoked ? { userId: family.user_id, familyId: family.id } : undefined;
+    },
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * `SetUserDisabled` (issue 10): an instance admin (the admin-mode user, or a user with
+ * the instance-admin flag; enforced by the interceptor's `instance_admin` rule) disables
+ * or re-enables a user.
+ *
+ * What stops, and when, for a disabled user:
+ * - password login, `RefreshToken` and provider login: at once (they read the database);
+ * - every session (refresh family): revoked at once, so re-enabling does not revive them;
+ * - an API key (the target is the key's machine user): at once, on every instance
+ *   (NOTIFY `user:<id>` on `tessera_api_key_revoked` purges the verifiers' caches);
+ * - Tessera access tokens already issued: at once on this instance, within 30 s on
+ *   others (the verifier's cached user status), and at the latest at their `exp`;
+ * - provider bearer tokens: within 30 s (the cached identity -> user status).
+ * An admin cannot disable itself (FailedPrecondition): it would lock the instance out.
+ * API keys belong to accounts, not to the human who made them: disabling a human leaves
+ * its accounts' keys working; disable the key's own (machine) user to stop one.
+ */
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { AuthService } from "../../gen/tessera/v1/auth_pb.js";
+import type { Deps } from "../deps.js";
+import { requestInfoKey } from "../request-info.js";
+import { revokeUserFamilies, setUserDisabledAt } from "../store/account-security.js";
+import { isUuid } from "./account-access.js";
+import { revocationTargetsForUser } from "./api-keys.js";
+import { requirePrincipal } from "./principal.js";
+
+export type UserDisableHandlers = Pick<Partial<ServiceImpl<typeof AuthService>>, "setUserDisabled">;
+
+export interface UserDisableOptions {
+  /** Revokes API keys everywhere (purges caches, NOTIFY). */
+  revokeApiKeys(targets: string[]): Promise<void>;
+  /** Forgets cached status of the user in this process's token verifiers. */
+  forgetUser(userId: string): void;
+}
+
+/** Builds the SetUserDisabled handler. */
+export function createUserDisableHandlers(deps: Deps, opts: UserDisableOptions): UserDisableHandlers {
+  const { db, clock, audit, config, logger } = deps;
+
+  return {
+    async setUserDisabled(req, ctx) {
+      const p = requirePrincipal(ctx);
+      if (!isUuid(req.userId)) throw new ConnectError("user_id must be a UUID", Code.InvalidArgument);
+      const userId = req.userId.toLowerCase();
+      if (req.disabled && userId === p.userId) throw new ConnectError("an admin cannot disable itself", Code.FailedPrecondition);
+      const now = clock();
+      const user = await setUserDisabledAt(db.kysely, userId, req.disabled ? now : null);
+      if (!user) throw new ConnectError("user not found", Code.NotFound);
+      let sessions = 0;
+      if (req.disabled) {
+        sessions = await revokeUserFamilies(db.kysely, userId, now, "user_disabled", { idleTimeoutSeconds: config.sessionIdleTimeoutSeconds });
+      }
+      opts.forgetUser(userId);
+      if (user.kind === "machine") {
+        // Disabling and re-enabling both purge the API-key caches of every instance.
+        await opts.revokeApiKeys(await revocationTargetsForUser(deps, userId));
+      }
+      audit.record({
+        action: req.disabled ? "auth.user.disable.success" : "auth.user.enable.success",
+        actorUserId: p.userId,
+        request: ctx.values.get(requestInfoKey),
+        metadata: { target_user_id: userId, user_kind: user.kind, revoked_sessions: sessions },
+      });
+      logger.info({ user_id: userId, disabled: req.disabled, by: p.userId }, req.disabled ? "user disabled" : "user enabled");
+      return {};
+    },
+  };
+}
