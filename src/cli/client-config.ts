@@ -1,0 +1,54 @@
+/**
+ * The CLI's client-side settings. A deliberate exception to "only config.ts reads
+ * process.env": config.ts is the server's configuration; the `tessera` client
+ * commands (login, apikeys, ...) read their few variables here, in one place.
+ */
+import { homedir } from "node:os";
+import path from "node:path";
+import { UsageError } from "./errors.js";
+
+/** Where the CLI talks to and keeps its credentials. */
+export interface ClientConfig {
+  /** TESSERA_API_URL, without a trailing slash; default http://localhost:8080. */
+  apiUrl: string;
+  /** TESSERA_API_KEY: authenticate with an API key instead of stored tokens. */
+  apiKey?: string;
+  /** TESSERA_CONFIG_DIR, else $XDG_CONFIG_HOME/tessera, else ~/.tessera. */
+  configDir: string;
+  /** LOGIN_HOST / LOGIN_PORT of the loopback callback server of `tessera login`. */
+  loginHost: string;
+  loginPort: number;
+  /** TESSERA_PASSWORD for non-interactive `tessera login --password`. */
+  password?: string;
+}
+
+/** Reads the client settings; a bad value is a usage error (exit 2). */
+export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+  const rawUrl = (env.TESSERA_API_URL ?? "").trim() || "http://localhost:8080";
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    throw new UsageError(`TESSERA_API_URL is not a URL (${JSON.stringify(rawUrl.slice(0, 100))}): set it like http://localhost:8080`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new UsageError("TESSERA_API_URL must start with http:// or https://");
+  }
+  const configDir = env.TESSERA_CONFIG_DIR?.trim()
+    ? path.resolve(env.TESSERA_CONFIG_DIR)
+    : env.XDG_CONFIG_HOME?.trim()
+      ? path.join(path.resolve(env.XDG_CONFIG_HOME), "tessera")
+      : path.join(homedir(), ".tessera");
+  const portText = (env.LOGIN_PORT ?? "").trim() || "4242";
+  const loginPort = Number(portText);
+  if (!/^\d+$/.test(portText) || loginPort > 65535) throw new UsageError(`LOGIN_PORT must be a port number 0-65535, not ${JSON.stringify(portText.slice(0, 20))}`);
+  const loginHost = (env.LOGIN_HOST ?? "").trim() || "127.0.0.1";
+  return {
+    apiUrl: url.toString().replace(/\/+$/, ""),
+    apiKey: env.TESSERA_API_KEY?.trim() || undefined,
+    configDir,
+    loginHost,
+    loginPort,
+    password: env.TESSERA_PASSWORD || undefined,
+  };
+}
