@@ -1,0 +1,139 @@
+/**
+ * Abuse limits: per-IP and per-email windows, X-Forwarded-For trust, sharing through
+ * the real Redis, the failed-login tarpit, and the audit trail of refusals.
+ */
+import { randomBytes } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
+import { AuthService } from "../gen/tessera/v1/auth_pb.js";
+import { createAbuseInterceptor, tarpitDelayMs, TARPIT_MAX_MS } from "../src/abuse/interceptor.js";
+import { createMemoryCounterStore } from "../src/abuse/limiter.js";
+import type { AuditEntry, AuditWriter } from "../src/audit.js";
+import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+function login(server: TestServer, email: string, headers: Record<string, string> = {}, method = "Login") {
+  return fetch(`${server.baseUrl}/tessera.v1.AuthService/${method}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ email, password: "not-the-password-1" }),
+  });
+}
+
+async function codeOf(res: Response): Promise<string> {
+  const body = (await res.json()) as { code?: string };
+  return body.code ?? "ok";
+}
+
+describe("abuse limits over a real server", () => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase("postgres");
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it("refuses the 11th Login a minute from one IP with ResourceExhausted and a retry-after hint, and audits it", async () => {
+    const server = await startTestServer(database, { env: { AUTH_MODE: "full" } });
+    try {
+      const codes: string[] = [];
+      for (let i = 0; i < 10; i++) codes.push(await codeOf(await login(server, `user${i}@example.com`)));
+      expect(codes).not.toContain("resource_exhausted");
+      const res = await login(server, "another@example.com");
+      expect(res.status).toBe(429);
+      expect(await codeOf(res)).toBe("resource_exhausted");
+      const retryAfter = Number(res.headers.get("retry-after"));
+      expect(retryAfter).toBeGreaterThanOrEqual(1);
+      expect(retryAfter).toBeLessThanOrEqual(60);
+      await server.app.deps.audit.flush();
+      const events = await database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "ratelimit.exceeded.failure").execute();
+      expect(events.length).toBeGreaterThanOrEqual(1);
+      expect(events[0]!.client_ip).toBe("127.0.0.1");
+      expect(events[0]!.metadata).toMatchObject({ procedure: "AuthService/Login", limit_by: "ip" });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("ignores X-Forwarded-For unless TRUST_PROXY_HOPS is set", async () => {
+    const server = await startTestServer(database, { env: { AUTH_MODE: "full" } });
+    try {
+      const codes: string[] = [];
+      for (let i = 0; i < 11; i++) codes.push(await codeOf(await login(server, `xff${i}@example.com`, { "x-forwarded-for": `10.0.0.${i}` })));
+      expect(codes.slice(0, 10)).not.toContain("resource_exhausted");
+      expect(codes[10]).toBe("resource_exhausted");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("limits one email to 20 attempts per 15 minutes across IPs", async () => {
+    const server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
+    try {
+      // SignUp has the same per-email limit as Login and, unlike failed logins, is not tarpitted.
+      const codes: string[] = [];
+      for (let i = 0; i < 21; i++) codes.push(await codeOf(await login(server, i % 2 ? " Victim@Example.com " : "victim@example.COM", { "x-forwarded-for": `192.0.2.${i}` }, "SignUp")));
+      expect(codes.slice(0, 20)).not.toContain("resource_exhausted");
+      expect(codes[20]).toBe("resource_exhausted");
+      // Another email from a fresh IP is unaffected.
+      expect(await codeOf(await login(server, "someone@example.com", { "x-forwarded-for": "192.0.2.200" }))).not.toBe("resource_exhausted");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("shares limits between two instances through Redis", async () => {
+    const prefix = `tessera-test-${randomBytes(4).toString("hex")}:`;
+    const env = { AUTH_MODE: "full", REDIS_URL: "redis://127.0.0.1:6379", REDIS_KEY_PREFIX: prefix };
+    const a = await startTestServer(database, { env });
+    const b = await startTestServer(database, { env });
+    try {
+      const codes: string[] = [];
+      for (let i = 0; i < 10; i++) codes.push(await codeOf(await login(i % 2 === 0 ? a : b, `r${i}@example.com`)));
+      expect(codes).not.toContain("resource_exhausted");
+      expect(await codeOf(await login(a, "r-last@example.com"))).toBe("resource_exhausted");
+      expect(await codeOf(await login(b, "r-last@example.com"))).toBe("resource_exhausted");
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+describe("failed-login tarpit", () => {
+  it("grows the delay after repeated failures for one email, caps it at 10 s, and resets on success", async () => {
+    expect([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20].map(tarpitDelayMs)).toEqual([0, 0, 0, 250, 500, 1000, 2000, 4000, 8000, TARPIT_MAX_MS, TARPIT_MAX_MS]);
+
+    const delays: number[] = [];
+    const audit: AuditWriter = { record: (_e: AuditEntry) => {}, flush: async () => {} };
+    const interceptor = createAbuseInterceptor({
+      store: createMemoryCounterStore(),
+      audit,
+      sleep: async (ms) => {
+        delays.push(ms);
+      },
+    });
+    const transport = createRouterTransport(
+      (router) =>
+        router.service(AuthService, {
+          login(req) {
+            if (req.password !== "right-password-123") throw new ConnectError("invalid email or password", Code.Unauthenticated);
+            return { tokens: { userId: "u" } };
+          },
+        }),
+      { router: { interceptors: [interceptor] } },
+    );
+    const client = createClient(AuthService, transport);
+    const fail = () => client.login({ email: "t@example.com", password: "wrong-password-1" }).catch((e: unknown) => ConnectError.from(e).code);
+    for (let i = 0; i < 6; i++) expect(await fail()).toBe(Code.Unauthenticated);
+    expect(delays).toEqual([250, 500, 1000]);
+    // Another email is not slowed down by this one's failures.
+    await client.login({ email: "other@example.com", password: "wrong" }).catch(() => {});
+    expect(delays).toEqual([250, 500, 1000]);
+    await client.login({ email: "T@example.com", password: "right-password-123" });
+    expect(delays).toEqual([250, 500, 1000, 2000]);
+    await fail();
+    expect(delays).toEqual([250, 500, 1000, 2000]);
+  });
+});

@@ -1,0 +1,77 @@
+/**
+ * Two server instances with their own connections to one PostgreSQL database: a key
+ * revoked (regenerated or deleted) through one stops working on the other within one
+ * second, although the other had it cached.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { ApiKeyService } from "../gen/tessera/v1/api_key_pb.js";
+import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
+import { hashApiKey } from "../src/auth/api-key-format.js";
+import { API_KEY_REVOKED_CHANNEL } from "../src/auth/api-keys.js";
+import { DEFAULT_ACCOUNT_ID } from "../src/auth/principal.js";
+import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { mintApiKey } from "./helpers/principals.js";
+import { msUntilRejected, startTestServer, type TestServer } from "./helpers/server.js";
+
+async function outcome(p: Promise<unknown>): Promise<Code | "ok"> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    return ConnectError.from(e).code;
+  }
+}
+
+describe("api key revocation across instances on one PostgreSQL", () => {
+  let database: TestDatabase;
+  /** AUTH_MODE=none: manages keys as the anonymous admin. */
+  let a: TestServer;
+  /** AUTH_MODE=full: authenticates with the keys. */
+  let b: TestServer;
+
+  beforeAll(async () => {
+    database = await createTestDatabase("postgres");
+    a = await startTestServer(database, { ownDatabase: true });
+    b = await startTestServer(database, { ownDatabase: true, env: { AUTH_MODE: "full" } });
+  });
+  afterAll(async () => {
+    await b?.close();
+    await a?.close();
+    await database?.drop();
+  });
+
+  const expiresAt = () => timestampFromDate(new Date(Date.now() + 86_400_000));
+
+  it("answers from its cache: a row deleted behind its back keeps working until told", async () => {
+    // Shows the second instance really serves from memory, so the next tests measure the notification.
+    const minted = await mintApiKey(database.db.kysely, DEFAULT_ACCOUNT_ID);
+    const check = () => outcome(b.client(AuthService, { token: minted.key }).checkToken({}));
+    expect(await check()).toBe("ok");
+    await database.db.kysely.deleteFrom("api_keys").where("id", "=", minted.id).execute();
+    expect(await check()).toBe("ok");
+    // A notification from anywhere (here: the test's own connection) purges it.
+    await database.db.notify(API_KEY_REVOKED_CHANNEL, hashApiKey(minted.key));
+    expect(await msUntilRejected(b, minted.key)).toBeLessThan(1000);
+  });
+
+  it("sees a delete on the other instance within one second", async () => {
+    const created = await a.client(ApiKeyService).createAccountApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: "delete across", expiresAt: expiresAt() });
+    for (let i = 0; i < 3; i++) {
+      const res = await b.client(AuthService, { token: created.keyValue }).checkToken({});
+      expect(res.principalKind).toBe(PrincipalKind.API_KEY);
+    }
+    await a.client(ApiKeyService).deleteAccountApiKey({ id: created.apiKey!.id });
+    expect(await msUntilRejected(b, created.keyValue)).toBeLessThan(1000);
+  });
+
+  it("sees a regenerate on the other instance within one second; the new value works there", async () => {
+    const created = await a.client(ApiKeyService).createAccountApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: "regen across", expiresAt: expiresAt() });
+    for (let i = 0; i < 3; i++) expect(await outcome(b.client(AuthService, { token: created.keyValue }).checkToken({}))).toBe("ok");
+    const regen = await a.client(ApiKeyService).regenerateAccountApiKey({ id: created.apiKey!.id, expiresAt: expiresAt() });
+    expect(await msUntilRejected(b, created.keyValue)).toBeLessThan(1000);
+    const res = await b.client(AuthService, { token: regen.keyValue }).checkToken({});
+    expect(res.apiKeyId).toBe(created.apiKey!.id);
+  });
+});

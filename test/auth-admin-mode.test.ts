@@ -1,0 +1,139 @@
+/**
+ * AUTH_MODE=admin at startup: the admin user and its personal account, password
+ * changes on restart, sign-up off, only the admin may log in, and API keys made by
+ * the anonymous user revoked when a deployment moves from none to admin.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { AuthMode, AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
+import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../src/auth/principal.js";
+import { passwordHashing } from "../src/auth/passwords.js";
+import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
+import { startTestServer } from "./helpers/server.js";
+
+const ADMIN_EMAIL = "Admin@Example.com";
+const PW1 = "first admin password";
+const PW2 = "second admin password";
+
+async function code(p: Promise<unknown>): Promise<Code | "ok"> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    return ConnectError.from(e).code;
+  }
+}
+
+async function insertApiKey(database: TestDatabase, createdBy: string | null, accountId: string): Promise<{ keyId: string; machineId: string }> {
+  const k = database.db.kysely;
+  const machine = await k.insertInto("users").values({ kind: "machine", name: "key user" }).returning("id").executeTakeFirstOrThrow();
+  const key = await k
+    .insertInto("api_keys")
+    .values({
+      account_id: accountId,
+      name: `key-${randomBytes(3).toString("hex")}`,
+      key_hash: randomBytes(32).toString("hex"),
+      start: "tsk_abcd",
+      user_id: machine.id,
+      created_by_id: createdBy,
+      updated_at: new Date(),
+      expires_at: new Date(Date.now() + 86400_000),
+    })
+    .returning("id")
+    .executeTakeFirstOrThrow();
+  return { keyId: key.id, machineId: machine.id };
+}
+
+describe.each(DB_KINDS)("AUTH_MODE=admin on %s", (kind) => {
+  let database: TestDatabase;
+  beforeAll(async () => {
+    database = await createTestDatabase(kind);
+  });
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  it("moves from none to admin: anonymous API keys revoked, admin created, password changes on restart", async () => {
+    // A deployment in AUTH_MODE=none with an API key made by the anonymous user.
+    const none = await startTestServer(database);
+    const anonKey = await insertApiKey(database, ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID);
+    await none.close();
+
+    const env = { AUTH_MODE: "admin", AUTH_ADMIN_EMAIL: ADMIN_EMAIL, AUTH_ADMIN_PASSWORD: PW1 };
+    const s1 = await startTestServer(database, { env });
+    let adminId: string;
+    try {
+      const k = database.db.kysely;
+      expect(await k.selectFrom("api_keys").select("id").where("id", "=", anonKey.keyId).executeTakeFirst()).toBeUndefined();
+      expect(await k.selectFrom("users").select("id").where("id", "=", anonKey.machineId).executeTakeFirst()).toBeUndefined();
+
+      const admin = await k.selectFrom("users").selectAll().where("email_normalized", "=", "admin@example.com").executeTakeFirstOrThrow();
+      adminId = admin.id;
+      expect(admin.is_instance_admin).toBe(true);
+      expect(admin.email).toBe(ADMIN_EMAIL);
+      expect(admin.password_hash).toMatch(/^\$argon2id\$/);
+      const personal = await k.selectFrom("accounts").selectAll().where("personal_user_id", "=", admin.id).executeTakeFirst();
+      expect(personal?.kind).toBe("personal");
+
+      const c = s1.client(AuthService);
+      const cfg = await c.getAuthConfig({});
+      expect(cfg.mode).toBe(AuthMode.ADMIN);
+      expect(cfg.signupEnabled).toBe(false);
+      expect(cfg.passwordLoginEnabled).toBe(true);
+      expect(await code(c.signUp({ email: "someone@example.com", password: "a long enough password" }))).toBe(Code.FailedPrecondition);
+
+      const t = (await c.login({ email: " admin@EXAMPLE.com ", password: PW1 })).tokens!;
+      expect(t.userId).toBe(admin.id);
+      const who = await s1.client(AuthService, { token: t.accessToken }).checkToken({});
+      expect(who.principalKind).toBe(PrincipalKind.USER);
+      expect(who.userId).toBe(admin.id);
+      // No bearer, no access in admin mode.
+      expect(await code(c.checkToken({}))).toBe(Code.Unauthenticated);
+    } finally {
+      await s1.close();
+    }
+
+    // Another password user (e.g. from an earlier full-mode deployment) cannot log in in admin mode.
+    await database.db.kysely
+      .insertInto("users")
+      .values({ kind: "human", email: "other@example.com", email_normalized: "other@example.com", password_hash: await passwordHashing.hash(PW1) })
+      .execute();
+
+    // Same password on restart: no rehash.
+    const hashBefore = (await database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", adminId).executeTakeFirstOrThrow()).password_hash;
+    const s2 = await startTestServer(database, { env });
+    try {
+      const hashAfter = (await database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", adminId).executeTakeFirstOrThrow()).password_hash;
+      expect(hashAfter).toBe(hashBefore);
+      expect(await code(s2.client(AuthService).login({ email: "other@example.com", password: PW1 }))).toBe(Code.Unauthenticated);
+    } finally {
+      await s2.close();
+    }
+
+    // Changed password on restart: the old one stops working, same user.
+    const s3 = await startTestServer(database, { env: { ...env, AUTH_ADMIN_PASSWORD: PW2 } });
+    try {
+      const c = s3.client(AuthService);
+      expect(await code(c.login({ email: ADMIN_EMAIL, password: PW1 }))).toBe(Code.Unauthenticated);
+      const t = (await c.login({ email: ADMIN_EMAIL, password: PW2 })).tokens!;
+      expect(t.userId).toBe(adminId);
+      const admins = await database.db.kysely.selectFrom("users").select("id").where("email_normalized", "=", "admin@example.com").execute();
+      expect(admins).toHaveLength(1);
+    } finally {
+      await s3.close();
+    }
+  });
+
+  it("keeps API keys made by real users when auth is enabled", async () => {
+    const k = database.db.kysely;
+    const owner = await k.insertInto("users").values({ kind: "human", name: "owner" }).returning("id").executeTakeFirstOrThrow();
+    const kept = await insertApiKey(database, owner.id, DEFAULT_ACCOUNT_ID);
+    const s = await startTestServer(database, { env: { AUTH_MODE: "full" } });
+    try {
+      expect(await k.selectFrom("api_keys").select("id").where("id", "=", kept.keyId).executeTakeFirst()).toBeDefined();
+    } finally {
+      await s.close();
+    }
+  });
+});

@@ -1,0 +1,406 @@
+/**
+ * The `tessera` CLI as users run it: `node bin/tessera.js ...` in a child process
+ * against real servers. Password login (non-interactive), whoami, API keys
+ * (create/list/get/regenerate/delete, the printed key used with CheckToken), members
+ * and invites, refresh of an expired access token from the credentials file, logout,
+ * exit codes, the 0600 credentials file, AUTH_MODE=none without login, and the
+ * OpenID login through a real provider redirecting to the CLI's loopback callback.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import net, { type AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
+import { createTesseraClient } from "../src/sdk/node.js";
+import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { startTestProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const BIN = path.join(root, "bin", "tessera.js");
+const KEY_RE = /\btsk_[0-9A-Za-z]{39}\b/;
+const EMAIL = "ada@example.com";
+const PASSWORD = "correct horse battery staple";
+
+interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Starts the CLI with a clean environment (PATH plus what the test gives). */
+function spawnCli(args: string[], env: Record<string, string>) {
+  return spawn(process.execPath, [BIN, ...args], { cwd: root, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdio: ["pipe", "pipe", "pipe"] });
+}
+
+/** Runs the CLI to completion with `input` on stdin. */
+function runCli(args: string[], env: Record<string, string>, input = ""): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(args, env);
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
+
+async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
+  try {
+    await p;
+    return "ok";
+  } catch (e) {
+    return ConnectError.from(e).code;
+  }
+}
+
+describe("tessera CLI against an AUTH_MODE=full server", () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let home: string;
+  let env: Record<string, string>;
+  const tessera = (args: string[], extra: Record<string, string> = {}, input = "") => runCli(args, { ...env, ...extra }, input);
+  const credentialsPath = () => path.join(home, "config", "credentials.json");
+  const readEntry = () => JSON.parse(readFileSync(credentialsPath(), "utf8")).servers[server.baseUrl] as Record<string, string>;
+  const writeEntry = (patch: Record<string, string | undefined>) => {
+    const file = JSON.parse(readFileSync(credentialsPath(), "utf8"));
+    file.servers[server.baseUrl] = { ...file.servers[server.baseUrl], ...patch };
+    writeFileSync(credentialsPath(), JSON.stringify(file));
+  };
+  const checkToken = (token: string) => server.client(AuthService, { token }).checkToken({});
+
+  beforeAll(async () => {
+    database = await createTestDatabase("postgres");
+    server = await startTestServer(database, { env: { AUTH_MODE: "full" } });
+    await createTesseraClient({ baseUrl: server.baseUrl }).signUp(EMAIL, PASSWORD, "Ada");
+    home = mkdtempSync(path.join(tmpdir(), "tessera-cli-"));
+    env = { HOME: home, TESSERA_API_URL: server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "config") };
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+    await database?.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it("exits 2 on usage errors and 0 on --help, for every command", async () => {
+    const results = await Promise.all([
+      tessera(["apikeys", "bogus"]),
+      tessera(["apikeys", "create"]), // --name missing
+      tessera(["apikeys", "create", "--name", "x", "--expires-in", "400d"]),
+      tessera(["apikeys", "create", "--name", "x", "--expires-in", "soon"]),
+      tessera(["whoami", "--output", "yaml"]),
+      tessera(["whoami"], { TESSERA_API_URL: "ftp://example.com" }),
+    ]);
+    for (const r of results) {
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stdout).toBe("");
+    }
+    expect(results[2]!.stderr).toMatch(/^tessera: API keys expire within 365 days: .*\n$/);
+    const help = await Promise.all([[], ["login"], ["apikeys"], ["apikeys", "create"], ["members", "invite"], ["accounts", "use"]].map((a) => tessera([...a, "--help"])));
+    for (const h of help) expect(h.code).toBe(0);
+    expect(help[0]!.stdout).toMatch(/login[\s\S]*whoami[\s\S]*apikeys[\s\S]*members/);
+    expect(help[3]!.stdout).toContain("--expires-in");
+  }, 120_000);
+
+  it("exits 1 with one actionable line when not logged in, or when the server is down", async () => {
+    const r = await tessera(["whoami"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toBe("tessera: not logged in: run `tessera login`\n");
+    const down = await tessera(["whoami"], { TESSERA_API_URL: "http://127.0.0.1:9" });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toMatch(/^tessera: cannot reach Tessera at http:\/\/127\.0\.0\.1:9 .*set TESSERA_API_URL\n$/);
+  }, 60_000);
+
+  it("logs in with --password non-interactively and stores the tokens in a 0600 file", async () => {
+    const wrong = await tessera(["login", "--password", "--email", EMAIL], { TESSERA_PASSWORD: "wrong password 123" });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain("invalid email or password");
+    expect(wrong.stderr).not.toContain("wrong password 123");
+
+    // Password on stdin.
+    const viaStdin = await tessera(["login", "--password", "--email", EMAIL], {}, `${PASSWORD}\n`);
+    expect(viaStdin.code, viaStdin.stderr).toBe(0);
+    // Password from TESSERA_PASSWORD.
+    const r = await tessera(["login", "--password", "--email", EMAIL], { TESSERA_PASSWORD: PASSWORD });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`Logged in to ${server.baseUrl} as ${EMAIL}`);
+    expect(r.stdout + r.stderr).not.toMatch(/tsr_|eyJ/); // never prints tokens
+
+    expect(statSync(credentialsPath()).mode & 0o777).toBe(0o600);
+    expect(statSync(path.dirname(credentialsPath())).mode & 0o777).toBe(0o700);
+    const entry = readEntry();
+    expect(entry.accessToken).toMatch(/^eyJ/);
+    expect(entry.refreshToken).toMatch(/^tsr_/);
+
+    const who = await tessera(["whoami"]);
+    expect(who.code, who.stderr).toBe(0);
+    expect(who.stdout).toMatch(/^Email:\s+ada@example\.com$/m);
+    expect(who.stdout).toMatch(/^Signed in with:\s+Tessera session$/m);
+    const json = JSON.parse((await tessera(["whoami", "--output", "json"])).stdout);
+    expect(json).toMatchObject({ email: EMAIL, principalKind: "USER", accountName: "personal" });
+  }, 120_000);
+
+  let keyId = "";
+  let key = "";
+
+  it("creates an API key whose printed value works with CheckToken, and lists it", async () => {
+    const r = await tessera(["apikeys", "create", "--name", "ci", "--expires-in", "30d"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(new RegExp(`^${KEY_RE.source}$`)); // stdout: the key alone
+    expect(r.stderr).toContain("cannot be shown again");
+    key = r.stdout.trim();
+    const me = await checkToken(key);
+    expect(me.principalKind).toBe(PrincipalKind.API_KEY);
+    keyId = me.apiKeyId;
+
+    const table = await tessera(["apikeys", "list"]);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+STARTS WITH\s+CREATED\s+EXPIRES\s+LAST USED$/);
+    expect(lines[1]).toContain(keyId);
+    expect(lines[1]!.indexOf("ci")).toBe(lines[0]!.indexOf("NAME")); // aligned columns
+    expect(table.stdout).not.toContain(key);
+
+    const json = JSON.parse((await tessera(["apikeys", "list", "--output", "json"])).stdout) as Array<Record<string, unknown>>;
+    expect(json).toHaveLength(1);
+    expect(json[0]).toMatchObject({ id: keyId, name: "ci", start: key.slice(0, 12) });
+    expect(JSON.stringify(json)).not.toContain(key);
+    const expires = Date.parse(String(json[0]!.expiresAt));
+    expect(Math.abs(expires - (Date.now() + 30 * 86_400_000))).toBeLessThan(10 * 60_000);
+
+    const get = await tessera(["apikeys", "get", keyId]);
+    expect(get.code).toBe(0);
+    expect(get.stdout).toMatch(/^Name:\s+ci$/m);
+    const missing = await tessera(["apikeys", "get", "00000000-0000-4000-8000-000000000000"]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/not found: check the id with `tessera apikeys list`\n$/);
+  }, 120_000);
+
+  it("refuses API-key callers for apikeys, and explains why", async () => {
+    const r = await tessera(["apikeys", "list"], { TESSERA_API_KEY: key });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("ApiKeyService refuses API-key callers by design");
+    expect(r.stderr).toContain("unset TESSERA_API_KEY and run `tessera login`");
+    const who = await tessera(["whoami", "-o", "json"], { TESSERA_API_KEY: key });
+    expect(who.code, who.stderr).toBe(0);
+    expect(JSON.parse(who.stdout)).toMatchObject({ principalKind: "API_KEY", apiKeyId: keyId });
+    const bad = await tessera(["whoami"], { TESSERA_API_KEY: "tsk_notarealkey" });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/the API key was rejected .*check TESSERA_API_KEY/);
+  }, 60_000);
+
+  it("regenerates (old value rejected) and deletes (only with --yes when not on a terminal)", async () => {
+    const r = await tessera(["apikeys", "regenerate", keyId, "--expires-in", "7d"]);
+    expect(r.code, r.stderr).toBe(0);
+    const fresh = r.stdout.trim();
+    expect(fresh).toMatch(KEY_RE);
+    expect(fresh).not.toBe(key);
+    expect(await codeOf(checkToken(key))).toBe(Code.Unauthenticated);
+    expect((await checkToken(fresh)).apiKeyId).toBe(keyId);
+
+    const unconfirmed = await tessera(["apikeys", "delete", keyId]);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain("pass --yes");
+    expect(await codeOf(checkToken(fresh))).toBe("ok");
+
+    const del = await tessera(["apikeys", "delete", keyId, "--yes"]);
+    expect(del.code, del.stderr).toBe(0);
+    expect(await codeOf(checkToken(fresh))).toBe(Code.Unauthenticated);
+    expect((await tessera(["apikeys", "list"])).stdout).toMatch(/^no API keys/);
+  }, 120_000);
+
+  it("manages members and invites of a team account", async () => {
+    const personal = await tessera(["members", "invite", "bob@example.com"]);
+    expect(personal.code).toBe(1);
+    expect(personal.stderr).toContain("tessera accounts create");
+
+    expect((await tessera(["accounts", "create", "Research"])).code).toBe(0);
+    const accounts = await tessera(["accounts", "list"]);
+    expect(accounts.stdout).toMatch(/^\*\s+\S+\s+Research\s+team\s+admin$/m);
+
+    const inv = await tessera(["members", "invite", "bob@example.com", "--role", "viewer"]);
+    expect(inv.code, inv.stderr).toBe(0);
+    expect(inv.stdout.trim()).toMatch(/^tsi_[A-Za-z0-9_-]+$/);
+
+    const list = await tessera(["members", "list"]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/ada@example\.com\s+admin/);
+    expect(list.stdout).toMatch(/bob@example\.com\s+viewer/);
+    const json = JSON.parse((await tessera(["members", "list", "-o", "json"])).stdout);
+    expect(json.members).toHaveLength(1);
+    expect(json.invites[0]).toMatchObject({ email: "bob@example.com", role: "ACCOUNT_ROLE_VIEWER" });
+
+    const badRole = await tessera(["members", "invite", "x@example.com", "--role", "owner"]);
+    expect(badRole.code).toBe(2);
+    const remove = await tessera(["members", "remove", "00000000-0000-4000-8000-000000000000"]);
+    expect(remove.code).toBe(1);
+    expect(remove.stderr).toContain("member not found");
+
+    // Back to the personal account by name.
+    expect((await tessera(["accounts", "use", "personal"])).code).toBe(0);
+    expect((await tessera(["accounts", "use", "nope"])).code).toBe(1);
+  }, 120_000);
+
+  it("refreshes an expired access token from the stored refresh token, and only then asks to log in", async () => {
+    const before = readEntry();
+    // Known expiry in the past: refreshed before the call.
+    writeEntry({ accessTokenExpiresAt: "2020-01-01T00:00:00.000Z" });
+    const r = await tessera(["whoami", "-o", "json"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).email).toBe(EMAIL);
+    const after = readEntry();
+    expect(after.refreshToken).not.toBe(before.refreshToken);
+    expect(Date.parse(after.accessTokenExpiresAt!)).toBeGreaterThan(Date.now());
+    expect(statSync(credentialsPath()).mode & 0o777).toBe(0o600);
+
+    // A rejected access token with unknown expiry: refreshed after the Unauthenticated answer.
+    writeEntry({ accessToken: "not-a-valid-token", accessTokenExpiresAt: undefined });
+    const again = await tessera(["apikeys", "list"]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(readEntry().accessToken).toMatch(/^eyJ/);
+
+    // Refresh token revoked too: now it is time to log in again.
+    writeEntry({ accessToken: "not-a-valid-token", accessTokenExpiresAt: undefined, refreshToken: "tsr_revoked" });
+    const dead = await tessera(["whoami"]);
+    expect(dead.code).toBe(1);
+    expect(dead.stderr).toMatch(/^tessera: your session has ended .*run `tessera login`\n$/);
+  }, 120_000);
+
+  it("logs out: the session ends on the server and the tokens leave the file", async () => {
+    const login = await tessera(["login", "--password", "--email", EMAIL], { TESSERA_PASSWORD: PASSWORD });
+    expect(login.code).toBe(0);
+    const { refreshToken } = readEntry();
+    const r = await tessera(["logout"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(() => readEntry()).toThrow(); // file (or entry) gone
+    expect(await codeOf(createTesseraClient({ baseUrl: server.baseUrl }).auth.refreshToken({ refreshToken: refreshToken! }))).toBe(Code.Unauthenticated);
+    const who = await tessera(["whoami"]);
+    expect(who.code).toBe(1);
+    expect(who.stderr).toContain("not logged in: run `tessera login`");
+  }, 60_000);
+});
+
+describe("tessera CLI against an AUTH_MODE=none server", () => {
+  let database: TestDatabase;
+  let server: TestServer;
+  let home: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase("postgres");
+    server = await startTestServer(database);
+    home = mkdtempSync(path.join(tmpdir(), "tessera-cli-none-"));
+  });
+  afterAll(async () => {
+    await server?.close();
+    await database?.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it("works without any login", async () => {
+    const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, "xdg"), TESSERA_API_URL: server.baseUrl };
+    const login = await runCli(["login"], env);
+    expect(login.code).toBe(0);
+    expect(login.stderr).toContain("no login needed");
+    const who = await runCli(["whoami", "-o", "json"], env);
+    expect(who.code, who.stderr).toBe(0);
+    expect(JSON.parse(who.stdout).principalKind).toBe("ANONYMOUS");
+    const created = await runCli(["apikeys", "create", "--name", "local", "--expires-at", new Date(Date.now() + 86_400_000).toISOString()], env);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout.trim()).toMatch(KEY_RE);
+  }, 60_000);
+});
+
+describe("tessera login through the OpenID provider", () => {
+  let database: TestDatabase;
+  let provider: TestProvider;
+  let server: TestServer;
+  let home: string;
+  let loginPort: number;
+
+  beforeAll(async () => {
+    // A free port for the CLI's callback, registered at the provider (exact match there).
+    const probe = net.createServer();
+    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+    loginPort = (probe.address() as AddressInfo).port;
+    await new Promise<void>((r) => probe.close(() => r()));
+    database = await createTestDatabase("postgres");
+    provider = await startTestProvider({ redirectUris: [`http://127.0.0.1:${loginPort}/callback`] });
+    server = await startTestServer(database, {
+      env: {
+        AUTH_MODE: "full",
+        AUTH_BASEURL: provider.issuer,
+        AUTH_AUDIENCE: TEST_RESOURCE,
+        AUTH_CLIENT_ID: TEST_CLIENT_ID,
+        AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
+        // Loopback: the CLI's port may vary (RFC 8252).
+        AUTH_ALLOWED_REDIRECT_URIS: "http://127.0.0.1/callback",
+      },
+    });
+    home = mkdtempSync(path.join(tmpdir(), "tessera-cli-oidc-"));
+  }, 60_000);
+  afterAll(async () => {
+    await server?.close();
+    await provider?.close();
+    await database?.drop();
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it("prints the authorization URL, receives the provider's redirect on the loopback callback, and stores tokens", async () => {
+    const env = { HOME: home, TESSERA_API_URL: server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "cfg"), LOGIN_PORT: String(loginPort) };
+    const child = spawnCli(["login", "--no-browser"], env);
+    let stderr = "";
+    let stdout = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stderr.setEncoding("utf8").on("data", (d: string) => {
+        stderr += d;
+        const m = /^\s+(http\S+)$/m.exec(stderr);
+        if (m) resolve(m[1]!);
+      });
+      child.on("close", () => reject(new Error(`CLI exited before printing a URL: ${stderr}`)));
+    });
+    expect(url.startsWith(`${provider.issuer}/auth?`)).toBe(true);
+    const redirect = new URL(url).searchParams.get("redirect_uri");
+    expect(redirect).toBe(`http://127.0.0.1:${loginPort}/callback`);
+
+    // A callback that is not ours (wrong state) is refused; the CLI keeps waiting.
+    const forged = await fetch(`${redirect}?code=x&state=forged`);
+    expect(forged.status).toBe(400);
+
+    // The "browser": log in at the provider, which redirects to the CLI's loopback callback.
+    const { callback } = await provider.authorize(url, "carol");
+    const page = await fetch(callback);
+    expect(page.status).toBe(200);
+    expect(page.headers.get("content-security-policy")).toContain("default-src 'none'");
+    expect(await page.text()).toContain("Signed in to Tessera");
+    expect(await exited).toBe(0);
+    expect(stderr).toContain("Logged in to");
+    expect(stdout).toBe("");
+
+    const who = await runCli(["whoami", "-o", "json"], env);
+    expect(who.code, who.stderr).toBe(0);
+    expect(JSON.parse(who.stdout)).toMatchObject({ email: "carol@example.test", principalKind: "USER" });
+    const entry = JSON.parse(readFileSync(path.join(home, "cfg", "credentials.json"), "utf8")).servers[server.baseUrl];
+    expect(entry.refreshToken).toMatch(/^tsr_/);
+  }, 120_000);
+
+  it("says which variable to change when the callback port is taken", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      const r = await runCli(["login", "--no-browser"], { HOME: home, TESSERA_API_URL: server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "cfg2"), LOGIN_PORT: String(port) });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/in use\): set LOGIN_PORT to a free port\n$/);
+    } finally {
+      await new Promise<void>((r) => blocker.close(() => r()));
+    }
+  }, 60_000);
+});

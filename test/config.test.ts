@@ -1,0 +1,78 @@
+/**
+ * Configuration: defaults, Neosync-compatible names, and one clear error per bad variable.
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.js";
+
+describe("loadConfig", () => {
+  it("has working defaults: none mode, embedded database, 127.0.0.1:8080", () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      host: "127.0.0.1",
+      port: 8080,
+      authMode: "none",
+      database: { kind: "pglite", dataDir: "./.tessera/data" },
+      dbAutoMigrate: true,
+      logsJson: true,
+      shutdownTimeoutMs: 10_000,
+      publicUrl: "http://127.0.0.1:8080",
+      accessTokenLifetimeSeconds: 900,
+    });
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it("reports the package's version (found from src/ and from the dist/ bundle alike)", () => {
+    const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string };
+    expect(loadConfig({}).version).toBe(pkg.version);
+    expect(pkg.version).not.toBe("0.0.0");
+  });
+
+  it("builds a PostgreSQL URL from DB_* variables", () => {
+    const c = loadConfig({ DB_HOST: "db.local", DB_PORT: "6543", DB_NAME: "auth", DB_USER: "u@x", DB_PASS: "p:w", DB_SSL_DISABLE: "true" });
+    expect(c.database).toEqual({ kind: "postgres", url: "postgres://u%40x:p%3Aw@db.local:6543/auth?sslmode=disable" });
+  });
+
+  it("prefers DATABASE_URL", () => {
+    expect(loadConfig({ DATABASE_URL: "postgres://a@b/c", DB_HOST: "x" }).database).toEqual({ kind: "postgres", url: "postgres://a@b/c" });
+  });
+
+  it("maps AUTH_ENABLED=true to full mode when AUTH_MODE is unset", () => {
+    expect(loadConfig({ AUTH_ENABLED: "true" }).authMode).toBe("full");
+    expect(loadConfig({ AUTH_ENABLED: "true", AUTH_MODE: "none" }).authMode).toBe("none");
+  });
+
+  it.each([
+    [{ AUTH_MODE: "sometimes" }, "AUTH_MODE"],
+    [{ PORT: "eighty" }, "PORT"],
+    [{ PORT: "70000" }, "PORT"],
+    [{ AUTH_MODE: "admin" }, "AUTH_ADMIN_EMAIL"],
+    [{ AUTH_MODE: "admin", AUTH_ADMIN_EMAIL: "a@b.c" }, "AUTH_ADMIN_PASSWORD"],
+    [{ DB_AUTO_MIGRATE: "maybe" }, "DB_AUTO_MIGRATE"],
+    [{ DATABASE_URL: "mysql://x" }, "DATABASE_URL"],
+    [{ SHUTDOWN_TIMEOUT_SECONDS: "-1" }, "SHUTDOWN_TIMEOUT_SECONDS"],
+  ])("rejects %o naming %s", (env, variable) => {
+    let err: unknown;
+    try {
+      loadConfig(env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).variable).toBe(variable);
+    expect((err as Error).message.startsWith(`${variable}:`)).toBe(true);
+  });
+
+  it("stops `tessera serve` with one line naming the variable and exit code 2", () => {
+    const r = spawnSync(process.execPath, ["bin/tessera.js", "serve"], {
+      env: { PATH: process.env.PATH, AUTH_MODE: "bogus" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain("AUTH_MODE");
+  });
+});

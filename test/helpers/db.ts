@@ -1,0 +1,96 @@
+/**
+ * Test databases: a fresh PostgreSQL database cloned from the migrated template, or
+ * a fresh PGlite directory copied from the migrated template directory.
+ */
+import { randomBytes } from "node:crypto";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import pg from "pg";
+import { inject } from "vitest";
+import type { DatabaseConfig } from "../../src/config.js";
+import { openDatabase, type Db } from "../../src/store/db.js";
+
+export type DbKind = "postgres" | "pglite";
+
+/** Both kinds, for `describe.each`. */
+export const DB_KINDS: DbKind[] = ["postgres", "pglite"];
+
+export interface TestDatabase {
+  kind: DbKind;
+  config: DatabaseConfig;
+  /** A database connection of the test's own (the app may open its own from `config`). */
+  db: Db;
+  /** Environment variables that point a server process at this database. */
+  env: Record<string, string>;
+  /** Closes and drops the database. */
+  drop(): Promise<void>;
+}
+
+function withDb(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** A fresh PostgreSQL database (already migrated) on the local server. */
+export async function createPostgresDatabase(): Promise<TestDatabase> {
+  const adminUrl = inject("pgAdminUrl");
+  const name = `tessera_test_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${inject("pgTemplate")}`);
+  } finally {
+    await admin.end();
+  }
+  const url = withDb(adminUrl, name);
+  const config: DatabaseConfig = { kind: "postgres", url };
+  const db = await openDatabase(config);
+  let dropped = false;
+  return {
+    kind: "postgres",
+    config,
+    db,
+    env: { DATABASE_URL: url },
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await db.close().catch(() => {});
+      const a = new pg.Client({ connectionString: adminUrl });
+      await a.connect();
+      try {
+        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}
+
+/** A fresh PGlite database (already migrated) in a temporary directory. */
+export async function createPgliteDatabase(): Promise<TestDatabase> {
+  const root = mkdtempSync(path.join(tmpdir(), "tessera-pglite-"));
+  const dataDir = path.join(root, "data");
+  cpSync(inject("pgliteTemplateDir"), dataDir, { recursive: true });
+  const config: DatabaseConfig = { kind: "pglite", dataDir };
+  const db = await openDatabase(config);
+  let dropped = false;
+  return {
+    kind: "pglite",
+    config,
+    db,
+    env: { TESSERA_DATA_DIR: dataDir },
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await db.close().catch(() => {});
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh database of the given kind. */
+export function createTestDatabase(kind: DbKind): Promise<TestDatabase> {
+  return kind === "postgres" ? createPostgresDatabase() : createPgliteDatabase();
+}

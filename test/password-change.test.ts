@@ -1,0 +1,161 @@
+/**
+ * Passwords (issue 10): ChangePassword (current password required, sign-up rules for the
+ * new one, revoke_other_sessions keeping the caller's session, audit events without
+ * secrets), provider-only users refused, and the zxcvbn strength check on SignUp and
+ * ChangePassword (common passwords, the product name and the user's email refused with
+ * the estimator's reason), run off the event loop.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { AuthService } from "../gen/tessera/v1/auth_pb.js";
+import { checkPasswordStrength, contextWords, estimatePassword } from "../src/auth/password-strength.js";
+import { createSessions } from "../src/auth/refresh.js";
+import { createKeyRing } from "../src/auth/signing-keys.js";
+import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { createHumanUser } from "./helpers/principals.js";
+import { startTestServer, type TestServer } from "./helpers/server.js";
+
+const PASSWORD = "correct horse battery staple";
+const NEW_PASSWORD = "violet kettle drums at dawn";
+
+async function failure(p: Promise<unknown>): Promise<ConnectError> {
+  const e = await p.then(
+    () => undefined,
+    (err: unknown) => ConnectError.from(err),
+  );
+  expect(e, "expected the call to fail").toBeInstanceOf(ConnectError);
+  return e!;
+}
+
+describe("password strength (zxcvbn-ts)", () => {
+  it("refuses common passwords, the product name and the user's email, and accepts passphrases", async () => {
+    const weak = ["password1234", "qwertyuiop123", "tessera123456", "Tessera2024", "ada.lovelace@example.com", "ada.lovelace2024", "aaaaaaaaaaaaaaaa"];
+    for (const p of weak) {
+      const e = await failure(checkPasswordStrength(p, "Ada.Lovelace@example.com"));
+      expect(e.code, p).toBe(Code.InvalidArgument);
+      expect(e.rawMessage, p).toMatch(/^password is too weak: \S/);
+    }
+    for (const p of [PASSWORD, NEW_PASSWORD, "x7Kq!m2P-zR9w"]) await checkPasswordStrength(p, "ada.lovelace@example.com");
+    expect(contextWords("Ada.Lovelace@Example.com")).toEqual(["tessera", "ada.lovelace@example.com", "ada.lovelace", "ada", "lovelace"]);
+  });
+
+  it("estimates off the event loop, with bounded work for 128-character passwords", async () => {
+    let maxGap = 0;
+    let last = performance.now();
+    const timer = setInterval(() => {
+      const now = performance.now();
+      maxGap = Math.max(maxGap, now - last);
+      last = now;
+    }, 5);
+    const started = performance.now();
+    const long = Array.from({ length: 8 }, () => randomBytes(96).toString("base64").slice(0, 128));
+    const results = await Promise.all(long.map((p) => estimatePassword(p, "someone@example.com")));
+    clearInterval(timer);
+    expect(results.every((r) => r.score === 4)).toBe(true);
+    expect(performance.now() - started).toBeLessThan(20_000);
+    // The main thread kept ticking while the worker estimated (in-thread, these eight
+    // estimates would block it for seconds; the bound leaves room for a loaded machine).
+    expect(maxGap).toBeLessThan(1000);
+  });
+});
+
+describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
+  let database: TestDatabase;
+  let server: TestServer;
+
+  const auth = (token?: string) => {
+    const b = randomBytes(3);
+    const headers: Record<string, string> = { "x-forwarded-for": `10.${b[0]}.${b[1]}.${b[2]}` };
+    if (token) headers.authorization = `Bearer ${token}`;
+    return createClient(AuthService, server.transport("connect", headers));
+  };
+  async function newUser() {
+    const email = `pw-${randomBytes(5).toString("hex")}@example.com`;
+    return { email, tokens: (await auth().signUp({ email, password: PASSWORD })).tokens! };
+  }
+
+  beforeAll(async () => {
+    database = await createTestDatabase("postgres");
+    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
+  });
+  afterAll(async () => {
+    await server?.close();
+    await database?.drop();
+  });
+
+  it("refuses a weak password at sign-up with the estimator's reason", async () => {
+    const email = `weak-${randomBytes(4).toString("hex")}@example.com`;
+    for (const password of ["password1234", "tessera12345", email]) {
+      const e = await failure(auth().signUp({ email, password }));
+      expect(e.code, password).toBe(Code.InvalidArgument);
+      expect(e.rawMessage, password).toMatch(/too weak/);
+    }
+    expect(await database.db.kysely.selectFrom("users").select("id").where("email", "=", email).execute()).toHaveLength(0);
+  });
+
+  it("changes the password with the current one: the old stops working, the new works, sessions stay unless asked", async () => {
+    const { email, tokens } = await newUser();
+    const headers: Headers[] = [];
+    await auth(tokens.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { onHeader: (h) => headers.push(h) });
+    expect((await failure(auth().login({ email, password: PASSWORD }))).code).toBe(Code.Unauthenticated);
+    expect((await auth().login({ email, password: NEW_PASSWORD })).tokens?.userId).toBe(tokens.userId);
+    // Without revoke_other_sessions the existing session keeps refreshing.
+    expect((await auth().refreshToken({ refreshToken: tokens.refreshToken })).tokens?.userId).toBe(tokens.userId);
+    const row = await database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", tokens.userId).executeTakeFirstOrThrow();
+    expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  });
+
+  it("requires the right current password and a new password that passes every rule, used exactly as sent", async () => {
+    const { email, tokens } = await newUser();
+    const c = auth(tokens.accessToken);
+    const wrong = await failure(c.changePassword({ currentPassword: "not the password at all", newPassword: NEW_PASSWORD }));
+    expect(wrong.code).toBe(Code.InvalidArgument);
+    expect(wrong.rawMessage).toBe("current password is incorrect");
+    expect((await failure(c.changePassword({ currentPassword: PASSWORD, newPassword: "short-11chr" }))).rawMessage).toMatch(/at least 12/);
+    expect((await failure(c.changePassword({ currentPassword: PASSWORD, newPassword: "y".repeat(129) }))).rawMessage).toMatch(/at most 128/);
+    expect((await failure(c.changePassword({ currentPassword: PASSWORD, newPassword: "😀".repeat(129) }))).rawMessage).toMatch(/512 bytes/);
+    expect((await failure(c.changePassword({ currentPassword: PASSWORD, newPassword: "password1234" }))).rawMessage).toMatch(/too weak/);
+    expect((await failure(c.changePassword({ currentPassword: PASSWORD, newPassword: PASSWORD }))).code).toBe(Code.InvalidArgument);
+    // No trimming: the spaces are part of the new password.
+    await c.changePassword({ currentPassword: PASSWORD, newPassword: ` ${NEW_PASSWORD} ` });
+    expect((await failure(auth().login({ email, password: NEW_PASSWORD }))).code).toBe(Code.Unauthenticated);
+    expect((await auth().login({ email, password: ` ${NEW_PASSWORD} ` })).tokens?.userId).toBe(tokens.userId);
+    await server.app.deps.audit.flush();
+    const ev = await database.db.kysely.selectFrom("audit_events").selectAll().where("actor_user_id", "=", tokens.userId).where("action", "like", "auth.password_change.%").execute();
+    expect(ev.filter((e) => e.action === "auth.password_change.failure").length).toBeGreaterThanOrEqual(3);
+    expect(ev.filter((e) => e.action === "auth.password_change.success")).toHaveLength(1);
+    const dump = JSON.stringify(ev);
+    for (const secret of [PASSWORD, NEW_PASSWORD, "not the password at all"]) expect(dump).not.toContain(secret);
+  });
+
+  it("with revoke_other_sessions ends every other session and keeps the caller's (by access token sid or current_refresh_token)", async () => {
+    const { email, tokens: a } = await newUser();
+    const b = (await auth().login({ email, password: PASSWORD })).tokens!;
+    const c = (await auth().login({ email, password: PASSWORD })).tokens!;
+    // Kept by the access token's session.
+    await auth(b.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD, revokeOtherSessions: true });
+    for (const t of [a, c]) expect((await failure(auth().refreshToken({ refreshToken: t.refreshToken }))).code).toBe(Code.Unauthenticated);
+    const b2 = (await auth().refreshToken({ refreshToken: b.refreshToken })).tokens!;
+    // Kept by the refresh token named in the request.
+    const d = (await auth().login({ email, password: NEW_PASSWORD })).tokens!;
+    await auth(b2.accessToken).changePassword({ currentPassword: NEW_PASSWORD, newPassword: PASSWORD, revokeOtherSessions: true, currentRefreshToken: d.refreshToken });
+    expect((await failure(auth().refreshToken({ refreshToken: b2.refreshToken }))).code).toBe(Code.Unauthenticated);
+    expect((await auth().refreshToken({ refreshToken: d.refreshToken })).tokens?.userId).toBe(a.userId);
+    // Another user's refresh token cannot be named.
+    const other = await newUser();
+    const e = await failure(auth(other.tokens.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD, revokeOtherSessions: true, currentRefreshToken: d.refreshToken }));
+    expect(e.code).toBe(Code.InvalidArgument);
+  });
+
+  it("refuses users without a password (provider-only) with FailedPrecondition", async () => {
+    // A provider-only user (no password hash) with a Tessera session, as ExchangeCode would start it.
+    const userId = await createHumanUser(database.db.kysely);
+    const ring = createKeyRing(database.db.kysely, () => new Date(), server.app.deps.logger);
+    await ring.start();
+    const session = await createSessions({ db: database.db.kysely, keys: ring, config: server.app.config, clock: () => new Date() }).startSession(userId, { clientIp: "", userAgent: "" });
+    ring.stop();
+    const e = await failure(auth(session.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }));
+    expect(e.code).toBe(Code.FailedPrecondition);
+  });
+});
