@@ -28,7 +28,7 @@ import { createLogger } from "../src/logger.js";
 import { createRoutes } from "../src/routes.js";
 import { createApiKeyService } from "../src/services/api-key-service.js";
 import { createAuthService } from "../src/services/auth-service.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
+import { createTestDatabase, DB_KINDS, TableQueryCounter, type TestDatabase } from "./helpers/db.js";
 import { createTeam, mintApiKey, type TeamFixture } from "./helpers/principals.js";
 import { msUntilRejected, startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -492,6 +492,42 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       const unknown = generateApiKey();
       const codes = await Promise.all(Array.from({ length: 20 }, () => codeOf(fresh.verifiers[0]!.verify(unknown))));
       expect(new Set(codes)).toEqual(new Set([Code.Unauthenticated]));
+    });
+
+    it("reads a burst of different cold keys with one query per batch, each caller getting its own key", async () => {
+      const counter = new TableQueryCounter(["api_keys"]);
+      const batched = createApiKeyAuth({ ...app.deps, db: { ...database.db, kysely: database.db.kysely.withPlugin(counter) } }, { maxBatch: 16 });
+      const minted = await Promise.all(
+        Array.from({ length: 40 }, () => mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
+      );
+      const { generateApiKey } = await import("../src/auth/api-key-format.js");
+      const unknown = Array.from({ length: 10 }, () => generateApiKey());
+      // Interleave known and unknown keys so every batch mixes both.
+      const tokens = [...minted.map((m) => m.key), ...unknown].sort();
+      const expected = new Map<string, string | Code>([...minted.map((m) => [m.key, m.id] as const), ...unknown.map((k) => [k, Code.Unauthenticated] as const)]);
+      const outcomes = await Promise.all(
+        tokens.map(async (t) => {
+          try {
+            const p = await batched.verifiers[0]!.verify(t);
+            return p?.kind === "api_key" ? p.apiKeyId : "not an api key";
+          } catch (e) {
+            return ConnectError.from(e).code;
+          }
+        }),
+      );
+      expect(outcomes).toEqual(tokens.map((t) => expected.get(t)));
+      // 50 misses in one turn of the event loop, at most 16 a query: 4 queries, not 50.
+      expect(counter.count).toBe(4);
+
+      // A failed read fails every caller of its batch (never an empty answer that would
+      // be cached as "unknown"), and the next read works.
+      const more = await Promise.all(Array.from({ length: 3 }, () => mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })));
+      counter.failing = true;
+      const failed = await Promise.allSettled(more.map((m) => batched.verifiers[0]!.verify(m.key)));
+      expect(failed.map((r) => r.status === "rejected" && String((r.reason as Error).message))).toEqual(more.map(() => "simulated database error"));
+      counter.failing = false;
+      const after = await Promise.all(more.map((m) => batched.verifiers[0]!.verify(m.key)));
+      expect(after.map((p) => p?.kind === "api_key" && p.apiKeyId)).toEqual(more.map((m) => m.id));
     });
 
     it("keeps the cache bounded", async () => {

@@ -7,26 +7,12 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ScalarType, type DescMessage, type DescService } from "@bufbuild/protobuf";
-import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
 import { ApiKeyService } from "../gen/tessera/v1/api_key_pb.js";
 import { AuthService } from "../gen/tessera/v1/auth_pb.js";
 import { UserAccountService } from "../gen/tessera/v1/user_account_pb.js";
 import { parseBearer, MAX_BEARER_LENGTH } from "../src/auth/bearer.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
+import { createTestDatabase, TableQueryCounter, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-
-/** Counts queries that touch credential tables. */
-class CredentialQueryCounter implements KyselyPlugin {
-  count = 0;
-  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
-    const text = JSON.stringify(args.node, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
-    if (/"(api_keys|users|identities|refresh_tokens|refresh_families)"/.test(text)) this.count++;
-    return args.node;
-  }
-  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
-    return args.result;
-  }
-}
 
 const b64url = (s: string) => Buffer.from(s).toString("base64url");
 
@@ -63,7 +49,7 @@ describe("bearer parsing (property)", () => {
 describe("hostile bearer tokens over a real server", () => {
   let database: TestDatabase;
   let server: TestServer;
-  const counter = new CredentialQueryCounter();
+  const counter = new TableQueryCounter(["api_keys", "users", "identities", "refresh_tokens", "refresh_families"]);
 
   beforeAll(async () => {
     database = await createTestDatabase("postgres");

@@ -4,12 +4,14 @@
  * keyed by the hash and, on a miss, in the database. Revocations (regenerate, delete,
  * a disabled machine user) purge the cache at once on this instance and, through
  * NOTIFY on `API_KEY_REVOKED_CHANNEL`, on every other instance; cached entries also
- * expire after a short TTL so a missed notification heals itself. `last_used_at` is
+ * expire after a short TTL so a missed notification heals itself. Misses that arrive
+ * together (in one turn of the event loop) share one `key_hash in (...)` query, so a
+ * burst of unseen keys costs one round trip instead of one per key. `last_used_at` is
  * written in the background, in batches, at most once a minute per key.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Deps, Feature } from "../deps.js";
-import { findApiKeyAuthByHash, findApiKeyHashesByUser, touchApiKeysLastUsed, type ApiKeyAuthRow } from "../store/api-keys.js";
+import { findApiKeyAuthByHashes, findApiKeyHashesByUser, touchApiKeysLastUsed, type ApiKeyAuthRow } from "../store/api-keys.js";
 import { hashApiKey, isWellFormedApiKey, looksLikeApiKey } from "./api-key-format.js";
 import type { CredentialVerifier } from "./interceptor.js";
 import type { Principal } from "./principal.js";
@@ -31,6 +33,8 @@ export interface ApiKeyAuthOptions {
   negativeTtlMs?: number;
   /** How often pending last_used_at writes are flushed. */
   flushIntervalMs?: number;
+  /** Most hashes looked up by one query. */
+  maxBatch?: number;
 }
 
 export interface ApiKeyAuth extends Feature {
@@ -61,6 +65,11 @@ interface Entry {
   lastUsedMs: number;
 }
 
+interface Waiter {
+  resolve(row: ApiKeyAuthRow | undefined): void;
+  reject(e: unknown): void;
+}
+
 const HASH_RE = /^[0-9a-f]{64}$/;
 const USER_PREFIX = "user:";
 
@@ -75,6 +84,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
   const maxNegative = opts.maxNegativeEntries ?? 10_000;
   const negativeTtlMs = opts.negativeTtlMs ?? 5_000;
   const flushIntervalMs = opts.flushIntervalMs ?? 2_000;
+  const maxBatch = opts.maxBatch ?? 100;
   const { db, clock, logger } = deps;
 
   /** hash -> entry; Map order is recency order (oldest first). */
@@ -134,6 +144,40 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
     return entry;
   }
 
+  /** Hashes waiting for the next batched lookup, each with its waiters. */
+  let batch: Map<string, Waiter[]> | undefined;
+
+  /** The key with this hash, read together with the other misses of this turn of the event loop. */
+  function read(hash: string): Promise<ApiKeyAuthRow | undefined> {
+    return new Promise((resolve, reject) => {
+      if (batch === undefined) {
+        const mine = new Map<string, Waiter[]>();
+        batch = mine;
+        setImmediate(() => runBatch(mine));
+      }
+      const waiters = batch.get(hash);
+      if (waiters) waiters.push({ resolve, reject });
+      else batch.set(hash, [{ resolve, reject }]);
+      // A full batch goes now; the next miss starts another.
+      if (batch.size >= maxBatch) runBatch(batch);
+    });
+  }
+
+  function runBatch(which: Map<string, Waiter[]>): void {
+    if (batch === which) batch = undefined;
+    if (which.size === 0) return; // already sent early, when it filled up
+    const taken = new Map(which);
+    which.clear(); // a full batch sent early is not sent again by its setImmediate
+    findApiKeyAuthByHashes(db.kysely, [...taken.keys()]).then(
+      (rows) => {
+        for (const [hash, waiters] of taken) for (const w of waiters) w.resolve(rows.get(hash));
+      },
+      (e: unknown) => {
+        for (const waiters of taken.values()) for (const w of waiters) w.reject(e);
+      },
+    );
+  }
+
   function load(hash: string): Promise<Entry | undefined> {
     let p = inflight.get(hash);
     if (p === undefined) {
@@ -150,11 +194,11 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       negative.delete(hash);
     }
     const gen = generation;
-    const row = await findApiKeyAuthByHash(db.kysely, hash);
+    const row = await read(hash);
     if (gen !== generation) {
       // An invalidation raced with the read: answer from a fresh read, cache nothing stale.
       const gen2 = generation;
-      const fresh = await findApiKeyAuthByHash(db.kysely, hash);
+      const fresh = await read(hash);
       if (!fresh) return undefined;
       return gen2 === generation ? remember(hash, fresh) : transient(fresh);
     }

@@ -56,10 +56,19 @@ export async function listApiKeysByAccount(db: Kysely<Database>, accountId: stri
 
 /** The verification view of a key by the hash of its value. */
 export async function findApiKeyAuthByHash(db: Kysely<Database>, keyHash: string): Promise<ApiKeyAuthRow | undefined> {
-  return db
+  return (await findApiKeyAuthByHashes(db, [keyHash])).get(keyHash);
+}
+
+/**
+ * The verification views of several keys in one query, by hash. Hashes with no key
+ * are absent from the map.
+ */
+export async function findApiKeyAuthByHashes(db: Kysely<Database>, keyHashes: readonly string[]): Promise<Map<string, ApiKeyAuthRow>> {
+  const rows = await db
     .selectFrom("api_keys")
     .innerJoin("users", "users.id", "api_keys.user_id")
     .select([
+      "api_keys.key_hash",
       "api_keys.id",
       "api_keys.account_id",
       "api_keys.user_id",
@@ -67,8 +76,9 @@ export async function findApiKeyAuthByHash(db: Kysely<Database>, keyHash: string
       "api_keys.last_used_at",
       "users.disabled_at as user_disabled_at",
     ])
-    .where("api_keys.key_hash", "=", keyHash)
-    .executeTakeFirst();
+    .where("api_keys.key_hash", keyHashes.length === 1 ? "=" : "in", keyHashes.length === 1 ? keyHashes[0]! : keyHashes)
+    .execute();
+  return new Map(rows.map(({ key_hash, ...row }) => [key_hash, row]));
 }
 
 /** Locks a key's row for the rest of the transaction; its current hash, or undefined. */

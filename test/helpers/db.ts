@@ -7,6 +7,7 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
+import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
 import { inject } from "vitest";
 import type { DatabaseConfig } from "../../src/config.js";
 import { openDatabase, type Db } from "../../src/store/db.js";
@@ -93,4 +94,28 @@ export async function createPgliteDatabase(): Promise<TestDatabase> {
 /** A fresh database of the given kind. */
 export function createTestDatabase(kind: DbKind): Promise<TestDatabase> {
   return kind === "postgres" ? createPostgresDatabase() : createPgliteDatabase();
+}
+
+/**
+ * A Kysely plugin (`kysely.withPlugin(counter)`) that counts the queries naming any of
+ * `tables`, and can make them fail (`failing = true`) to simulate a database error.
+ */
+export class TableQueryCounter implements KyselyPlugin {
+  count = 0;
+  failing = false;
+  readonly #pattern: RegExp;
+  constructor(tables: readonly string[]) {
+    this.#pattern = new RegExp(`"(${tables.join("|")})"`);
+  }
+  transformQuery(args: PluginTransformQueryArgs): RootOperationNode {
+    const text = JSON.stringify(args.node, (_k, v: unknown) => (typeof v === "bigint" ? v.toString() : v));
+    if (this.#pattern.test(text)) {
+      this.count++;
+      if (this.failing) throw new Error("simulated database error");
+    }
+    return args.node;
+  }
+  async transformResult(args: PluginTransformResultArgs): Promise<QueryResult<UnknownRow>> {
+    return args.result;
+  }
 }
