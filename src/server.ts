@@ -4,6 +4,7 @@
  * anything else to an HTTP/1.1 server (Connect JSON/binary, gRPC-web, health, JWKS,
  * static files). Both share one request handler.
  */
+import { setMaxListeners } from "node:events";
 import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
@@ -62,6 +63,9 @@ export function sendJson(res: NodeResponse, status: number, body: unknown, heade
 export function createServer(deps: ServerDeps): TesseraServer {
   const { config, logger } = deps;
   const shutdown = new AbortController();
+  // Every in-flight RPC listens on the shutdown signal until it ends; without this, more
+  // than 10 at once print "MaxListenersExceededWarning: Possible EventTarget memory leak".
+  setMaxListeners(0, shutdown.signal);
   let draining = false;
   let inFlight = 0;
   const idleWaiters: Array<() => void> = [];

@@ -2,6 +2,7 @@
  * The foundation end to end: one real server, three protocols, health, bad input,
  * on both PostgreSQL and PGlite.
  */
+import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AuthMode, AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
@@ -29,6 +30,40 @@ describe.each(DB_KINDS)("foundation on %s", (kind) => {
     expect(res.passwordLoginEnabled).toBe(false);
     expect(res.signupEnabled).toBe(false);
     expect(res.issuer).toBe(server.app.config.publicUrl);
+  });
+
+  it("serves many RPCs at once without an EventTarget listener-leak warning", async () => {
+    // Every in-flight RPC listens on the server's shutdown signal; more than 10 at once
+    // used to print MaxListenersExceededWarning into the server's output.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on("warning", onWarning);
+    try {
+      // 30 requests whose bodies arrive only once all 30 have started: all in flight at once.
+      const requests = Array.from({ length: 30 }, () => {
+        const req = http.request(`${server.baseUrl}/tessera.v1.UserAccountService/GetUserAccounts`, {
+          method: "POST",
+          agent: false,
+          headers: { "content-type": "application/json", "content-length": "2" },
+        });
+        req.flushHeaders();
+        const status = new Promise<number>((resolve, reject) => {
+          req.on("response", (res) => {
+            res.resume();
+            res.on("end", () => resolve(res.statusCode ?? 0));
+          });
+          req.on("error", reject);
+        });
+        return { req, status };
+      });
+      await new Promise((r) => setTimeout(r, 300));
+      for (const { req } of requests) req.end("{}");
+      expect(await Promise.all(requests.map((r) => r.status))).toEqual(requests.map(() => 200));
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning"))).toEqual([]);
   });
 
   it("answers the README's curl (Connect JSON over HTTP/1.1)", async () => {
