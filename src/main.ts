@@ -2,6 +2,7 @@
  * `tessera serve`: read the config, build the app once, listen, and shut down
  * gracefully on SIGTERM/SIGINT within SHUTDOWN_TIMEOUT_SECONDS.
  */
+import { installCheapAbortReason } from "./abort-reason.js";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 
@@ -21,6 +22,7 @@ export function loadConfigOrExit(): ReturnType<typeof loadConfig> {
 /** Runs the server until a signal stops it. */
 export async function serve(): Promise<void> {
   const config = loadConfigOrExit();
+  installCheapAbortReason();
   const app = await createApp(config);
   const port = await app.listen();
   app.deps.logger.info(
