@@ -19,6 +19,12 @@ export function loadConfigOrExit(): ReturnType<typeof loadConfig> {
   }
 }
 
+/** Whether `host` only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
+}
+
 /** Runs the server until a signal stops it. */
 export async function serve(): Promise<void> {
   const config = loadConfigOrExit();
@@ -29,6 +35,13 @@ export async function serve(): Promise<void> {
     { host: config.host, port, auth_mode: config.authMode, database: config.database.kind, version: config.version },
     `tessera listening on http://${config.host}:${port}`,
   );
+  if (config.authMode === "none" && !isLoopbackHost(config.host)) {
+    // Not refused (a container or a private network may be exactly what is wanted), but said loudly.
+    app.deps.logger.warn(
+      { host: config.host, auth_mode: config.authMode },
+      "AUTH_MODE=none on an address other machines can reach: every caller is the admin of the default account, with no credentials. Set AUTH_MODE=admin or full, or HOST=127.0.0.1",
+    );
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

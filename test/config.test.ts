@@ -1,10 +1,45 @@
 /**
  * Configuration: defaults, Neosync-compatible names, and one clear error per bad variable.
  */
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
+import { isLoopbackHost } from "../src/main.js";
+import { freePort } from "./helpers/net.js";
+
+/** Starts `tessera serve` on the embedded database and resolves with its output up to "listening" (then stops it). */
+async function serveOutput(env: Record<string, string>): Promise<string> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "tessera-serve-"));
+  const child = spawn(process.execPath, ["bin/tessera.js", "serve"], {
+    env: { PATH: process.env.PATH, TESSERA_DATA_DIR: dataDir, PORT: String(await freePort()), ...env },
+  });
+  let out = "";
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no "listening" within 30 s: ${out}`)), 30_000);
+      const onData = (d: Buffer) => {
+        out += String(d);
+        if (out.includes("tessera listening")) {
+          // Lines logged right after the listening line belong to startup too.
+          setTimeout(() => {
+            clearTimeout(timer);
+            resolve(out);
+          }, 200);
+        }
+      };
+      child.stdout.on("data", onData);
+      child.stderr.on("data", onData);
+      child.on("exit", (code) => reject(new Error(`exited with ${code}: ${out}`)));
+    });
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => (child.exitCode === null ? child.once("exit", r) : r(undefined)));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
 
 describe("loadConfig", () => {
   it("has working defaults: none mode, embedded database, 127.0.0.1:8080", () => {
@@ -74,5 +109,18 @@ describe("loadConfig", () => {
     const lines = r.stderr.trim().split("\n");
     expect(lines).toHaveLength(1);
     expect(lines[0]).toContain("AUTH_MODE");
+  });
+
+  it("warns at startup when AUTH_MODE=none listens on an address other machines can reach", async () => {
+    const warning = /"level":40,.*AUTH_MODE=none on an address other machines can reach/;
+    expect(await serveOutput({ HOST: "0.0.0.0" })).toMatch(warning);
+    const local = await serveOutput({ HOST: "127.0.0.1" });
+    expect(local).toContain("tessera listening");
+    expect(local).not.toMatch(warning);
+  });
+
+  it("tells loopback hosts from reachable ones", () => {
+    for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "[::1]", "::ffff:127.0.0.1"]) expect(isLoopbackHost(h), h).toBe(true);
+    for (const h of ["0.0.0.0", "::", "10.0.0.1", "192.168.1.5", "example.com", "128.0.0.1", "127.0.0.1.example.com"]) expect(isLoopbackHost(h), h).toBe(false);
   });
 });
