@@ -27,6 +27,7 @@ import type { Deps } from "../src/deps.js";
 import { createLogger } from "../src/logger.js";
 import { createRoutes } from "../src/routes.js";
 import { createApiKeyService } from "../src/services/api-key-service.js";
+import { touchApiKeysLastUsed } from "../src/store/api-keys.js";
 import { createAuthService } from "../src/services/auth-service.js";
 import { createTestDatabase, DB_KINDS, TableQueryCounter, type TestDatabase } from "./helpers/db.js";
 import { createTeam, mintApiKey, type TeamFixture } from "./helpers/principals.js";
@@ -456,6 +457,27 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       const got = await app.asUser(team.viewerId).getAccountApiKey({ id: minted.id });
       expect(timestampDate(got.apiKey!.lastUsedAt!).getTime()).toBe(T0.getTime() + 61_000);
       app.setNow(T0);
+    });
+
+    it("writes a flush of 40,000 key uses (more than one statement's 65,535 parameters)", async () => {
+      // A busy instance seeing many distinct keys queues one use per key between flushes.
+      const minted = await Promise.all(
+        Array.from({ length: 3 }, () => mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
+      );
+      const at = new Date(T0.getTime() + 5_000);
+      const { randomUUID } = await import("node:crypto");
+      const uses: { id: string; at: Date }[] = Array.from({ length: 40_000 }, () => ({ id: randomUUID(), at }));
+      // The real keys in the first, a middle and the last chunk.
+      uses[0] = { id: minted[0]!.id, at };
+      uses[20_500] = { id: minted[1]!.id, at };
+      uses[39_999] = { id: minted[2]!.id, at };
+      await touchApiKeysLastUsed(database.db.kysely, uses);
+      const rows = await database.db.kysely
+        .selectFrom("api_keys")
+        .select(["id", "last_used_at"])
+        .where("id", "in", minted.map((m) => m.id))
+        .execute();
+      expect(rows.map((r) => r.last_used_at?.getTime())).toEqual(minted.map(() => at.getTime()));
     });
 
     it("revokes at once on the instance that regenerates or deletes", async () => {

@@ -121,13 +121,20 @@ export async function findApiKeyHashesByUser(db: Kysely<Database>, userId: strin
   return rows.map((r) => r.key_hash);
 }
 
-/** Writes last_used_at for many keys in one statement; never moves it backwards. */
+/**
+ * Uses written per statement: two bind parameters each, far below PostgreSQL's limit of
+ * 65,535 parameters a statement, and small enough that one flush never builds a huge query.
+ */
+export const LAST_USED_CHUNK = 1000;
+
+/** Writes last_used_at for many keys, a chunk per statement; never moves it backwards. */
 export async function touchApiKeysLastUsed(db: Kysely<Database>, uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
-  if (uses.length === 0) return;
-  const values = sql.join(uses.map((u) => sql`(${u.id}::uuid, ${u.at.toISOString()}::timestamptz)`));
-  await sql`
-    update api_keys set last_used_at = v.at
-    from (values ${values}) as v(id, at)
-    where api_keys.id = v.id and (api_keys.last_used_at is null or api_keys.last_used_at < v.at)
-  `.execute(db);
+  for (let i = 0; i < uses.length; i += LAST_USED_CHUNK) {
+    const values = sql.join(uses.slice(i, i + LAST_USED_CHUNK).map((u) => sql`(${u.id}::uuid, ${u.at.toISOString()}::timestamptz)`));
+    await sql`
+      update api_keys set last_used_at = v.at
+      from (values ${values}) as v(id, at)
+      where api_keys.id = v.id and (api_keys.last_used_at is null or api_keys.last_used_at < v.at)
+    `.execute(db);
+  }
 }
