@@ -1,7 +1,9 @@
 /**
  * CONFORMANCE.md names tests as evidence (`file` › "test name"): every one must exist,
  * word for word, in the file it names, and every applicable row must name one unless it
- * is a documentation requirement or says why it is not met.
+ * is a documentation requirement or says why it is not met. A documentation requirement's
+ * evidence is a section of README.md, SECURITY.md or CONFORMANCE.md itself, or a file:
+ * every section it cites must exist under that heading, and every file it names must exist.
  */
 import { readFileSync, existsSync } from "node:fs";
 import path from "node:path";
@@ -32,5 +34,55 @@ describe("CONFORMANCE.md", () => {
       if (status === "met" || status === "partial") expect(row, row).toMatch(HAS_REF);
       if (status === "met (doc)" || status === "not met" || status === "n/a") expect(row.split("|")[row.startsWith("| 3.") ? 3 : 4]!.trim().length, row).toBeGreaterThan(5);
     }
+  });
+
+  it("cites, for every documentation requirement, sections and files that exist", () => {
+    const documents: Record<string, string> = {
+      README: readFileSync(path.join(root, "README.md"), "utf8"),
+      "SECURITY.md": readFileSync(path.join(root, "SECURITY.md"), "utf8"),
+      "This file": doc,
+      "this file": doc,
+    };
+    /** The text under heading `title` (to the next heading of the same or a higher level), or undefined. */
+    const section = (md: string, title: string): string | undefined => {
+      const lines = md.split("\n");
+      const at = lines.findIndex((l) => /^#{1,4} /.test(l) && l.replace(/^#+ /, "").trim() === title);
+      if (at < 0) return undefined;
+      const level = lines[at]!.match(/^#+/)![0].length;
+      const end = lines.findIndex((l, i) => i > at && new RegExp(`^#{1,${level}} `).test(l));
+      return lines.slice(at + 1, end < 0 ? undefined : end).join("\n");
+    };
+    const rows = doc.split("\n").filter((l) => /^\| \d+\.\d+\.\d+ \|[^|]+\| met \(doc\) \|/.test(l));
+    expect(rows.length).toBe(19);
+    const problems: string[] = [];
+    let cited = 0;
+    for (const row of rows) {
+      const id = row.split("|")[1]!.trim();
+      const evidence = row.split("|")[4]!;
+      let current: string | undefined;
+      let found = 0;
+      // A document name, then one or more "Section" (optionally "→ Subsection"), in order.
+      for (const m of evidence.matchAll(/(README|SECURITY\.md|[Tt]his file)|"([^"]+)"(?: → ([A-Z][\w -]*[\w]))?/g)) {
+        if (m[1]) {
+          current = m[1];
+          continue;
+        }
+        if (!current) continue;
+        found++;
+        const body = section(documents[current]!, m[2]!);
+        if (body === undefined) problems.push(`${id}: ${current} has no section "${m[2]}"`);
+        else if (m[3] && !body.includes(`**${m[3]}`) && !body.includes(`# ${m[3]}`)) problems.push(`${id}: ${current} "${m[2]}" has no "${m[3]}"`);
+      }
+      for (const m of evidence.matchAll(/`([\w.-]+(?:\/[\w.*-]+)*\.(?:ts|proto|json|md))`/g)) {
+        const file = m[1]!;
+        found++;
+        const target = file.includes("*") ? path.dirname(file) : file;
+        if (!existsSync(path.join(root, target))) problems.push(`${id}: no file ${file}`);
+      }
+      if (found === 0) problems.push(`${id}: cites no section and no file`);
+      cited += found;
+    }
+    expect(problems).toEqual([]);
+    expect(cited).toBeGreaterThan(rows.length);
   });
 });
