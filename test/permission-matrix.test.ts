@@ -54,6 +54,7 @@ const MATRIX: Record<string, Row> = {
   "AuthService/RevokeAllSessions": [U, "ok", "ok", "ok", "ok", PD, PD],
   // Instance admins only: none of these callers is one.
   "AuthService/SetUserDisabled": [U, PD, PD, PD, PD, PD, PD],
+  "AuthService/RevokeUserSessions": [U, PD, PD, PD, PD, PD, PD],
 
   "ApiKeyService/CreateAccountApiKey": [U, PD, PD, "ok", "ok", PD, PD],
   "ApiKeyService/GetAccountApiKeys": [U, PD, "ok", "ok", "ok", PD, PD],
@@ -176,6 +177,8 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
         return { id: "00000000-0000-4000-8000-000000000000" };
       case "AuthService/SetUserDisabled":
         return { userId: targetUserId, disabled: false };
+      case "AuthService/RevokeUserSessions":
+        return { userId: targetUserId };
       case "UserAccountService/CreateTeamAccount":
         return { name: `team ${randomBytes(4).toString("hex")}` };
       case "UserAccountService/IsUserInAccount":

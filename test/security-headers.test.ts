@@ -36,6 +36,7 @@ const CREDENTIAL_RPCS = [
   "AuthService/RevokeSession",
   "AuthService/RevokeAllSessions",
   "AuthService/SetUserDisabled",
+  "AuthService/RevokeUserSessions",
   "ApiKeyService/CreateAccountApiKey",
   "ApiKeyService/RegenerateAccountApiKey",
   "UserAccountService/InviteUserToTeamAccount",

@@ -1,7 +1,8 @@
 /**
  * Sessions (issue 10): ListSessions, RevokeSession, RevokeAllSessions, the idle and
- * absolute session ends with a controllable clock, and SetUserDisabled (what stops at
- * once, what within the documented window), on PostgreSQL and PGlite.
+ * absolute session ends with a controllable clock, SetUserDisabled (what stops at
+ * once, what within the documented window) and RevokeUserSessions (an instance admin
+ * ending one user's or every user's sessions), on PostgreSQL and PGlite.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
@@ -209,6 +210,74 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
       await auth(admin2.tokens.accessToken).setUserDisabled({ userId: admin.tokens.userId, disabled: true });
       clock.advance(31);
       expect(await codeOf(auth(admin.tokens.accessToken).setUserDisabled({ userId: plain.tokens.userId, disabled: true }))).toBe(Code.Unauthenticated);
+    });
+  });
+
+  describe("RevokeUserSessions", () => {
+    it("ends every session of one user without disabling it; others' sessions and sign-in keep working", async () => {
+      const admin = await instanceAdmin();
+      const { email, tokens: first } = await newUser();
+      const second = await login(email);
+      const bystander = await newUser();
+      const res = await auth(admin.tokens.accessToken).revokeUserSessions({ userId: first.userId.toUpperCase() });
+      expect(res.revoked).toBe(2);
+      for (const t of [first, second]) expect(await codeOf(auth().refreshToken({ refreshToken: t.refreshToken }))).toBe(Code.Unauthenticated);
+      const fams = await database.db.kysely.selectFrom("refresh_families").select("revoked_reason").where("user_id", "=", first.userId).execute();
+      expect(fams.map((f) => f.revoked_reason)).toEqual(["revoked_by_admin", "revoked_by_admin"]);
+      // Not disabled: the user signs in again; the access token already issued lives until exp.
+      const again = await login(email);
+      expect((await auth(again.accessToken).checkToken({})).userId).toBe(first.userId);
+      expect((await auth(first.accessToken).checkToken({})).userId).toBe(first.userId);
+      // Someone else's session is untouched; a second call ends nothing more.
+      expect((await auth().refreshToken({ refreshToken: bystander.tokens.refreshToken })).tokens?.userId).toBe(bystander.tokens.userId);
+      expect((await auth(admin.tokens.accessToken).revokeUserSessions({ userId: bystander.tokens.userId })).revoked).toBe(1);
+      expect((await auth(admin.tokens.accessToken).revokeUserSessions({ userId: bystander.tokens.userId })).revoked).toBe(0);
+
+      await server.app.deps.audit.flush();
+      const ev = await database.db.kysely
+        .selectFrom("audit_events")
+        .select(["action", "metadata"])
+        .where("actor_user_id", "=", admin.tokens.userId)
+        .where("action", "=", "auth.user_sessions.revoke.success")
+        .orderBy("created_at")
+        .execute();
+      expect(ev.map((e) => e.metadata)).toEqual([
+        { target_user_id: first.userId, revoked_sessions: 2 },
+        { target_user_id: bystander.tokens.userId, revoked_sessions: 1 },
+        { target_user_id: bystander.tokens.userId, revoked_sessions: 0 },
+      ]);
+    });
+
+    it("ends the sessions of every user except the one making the call", async () => {
+      const admin = await instanceAdmin();
+      const others = await Promise.all([newUser(), newUser(), newUser()]);
+      const adminOther = await login(admin.email);
+      const res = await auth(admin.tokens.accessToken).revokeUserSessions({ allUsers: true });
+      expect(res.revoked).toBeGreaterThanOrEqual(others.length + 1);
+      for (const o of others) expect(await codeOf(auth().refreshToken({ refreshToken: o.tokens.refreshToken }))).toBe(Code.Unauthenticated);
+      expect(await codeOf(auth().refreshToken({ refreshToken: adminOther.refreshToken }))).toBe(Code.Unauthenticated);
+      // The calling session survives, and nothing else is open anywhere.
+      expect((await auth().refreshToken({ refreshToken: admin.tokens.refreshToken })).tokens?.userId).toBe(admin.tokens.userId);
+      const open = await database.db.kysely.selectFrom("refresh_families").select("user_id").where("revoked_at", "is", null).execute();
+      expect(open.map((f) => f.user_id)).toEqual([admin.tokens.userId]);
+    });
+
+    it("refuses non-admins, API keys, unknown users and ambiguous or malformed requests with the right codes", async () => {
+      const admin = await instanceAdmin();
+      const plain = await newUser();
+      const a = auth(admin.tokens.accessToken);
+      expect(await codeOf(auth(plain.tokens.accessToken).revokeUserSessions({ userId: admin.tokens.userId }))).toBe(Code.PermissionDenied);
+      expect(await codeOf(auth(plain.tokens.accessToken).revokeUserSessions({ allUsers: true }))).toBe(Code.PermissionDenied);
+      const account = await createTeamAccount(database.db.kysely);
+      const key = await mintApiKey(database.db.kysely, account, { expiresAt: new Date(clock.now().getTime() + 86400_000) });
+      expect(await codeOf(auth(key.key).revokeUserSessions({ allUsers: true }))).toBe(Code.PermissionDenied);
+      expect(await codeOf(auth().revokeUserSessions({ allUsers: true }))).toBe(Code.Unauthenticated);
+      expect(await codeOf(a.revokeUserSessions({}))).toBe(Code.InvalidArgument);
+      expect(await codeOf(a.revokeUserSessions({ userId: plain.tokens.userId, allUsers: true }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(a.revokeUserSessions({ userId: "admin" }))).toBe(Code.InvalidArgument);
+      expect(await codeOf(a.revokeUserSessions({ userId: "3f1c9a4e-0000-4000-8000-000000000000" }))).toBe(Code.NotFound);
+      // Nothing above ended the plain user's session.
+      expect((await auth().refreshToken({ refreshToken: plain.tokens.refreshToken })).tokens?.userId).toBe(plain.tokens.userId);
     });
   });
 

@@ -43,6 +43,7 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AuthService/RevokeSession": human,
   "AuthService/RevokeAllSessions": human,
   "AuthService/SetUserDisabled": { access: "instance_admin" },
+  "AuthService/RevokeUserSessions": { access: "instance_admin" },
 
   // A leaked API key cannot mint more keys: API-key callers are refused here.
   "ApiKeyService/CreateAccountApiKey": member(false),

@@ -14,17 +14,24 @@
  * An admin cannot disable itself (FailedPrecondition): it would lock the instance out.
  * API keys belong to accounts, not to the human who made them: disabling a human leaves
  * its accounts' keys working; disable the key's own (machine) user to stop one.
+ *
+ * `RevokeUserSessions`: an instance admin ends sessions without disabling anyone: every
+ * session of one user, or of every user except the session making the call. Sign-in
+ * keeps working; access tokens already issued stay valid until their `exp` (they are
+ * self-contained, like after a user's own `RevokeAllSessions`).
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { AuthService } from "../../gen/tessera/v1/auth_pb.js";
 import type { Deps } from "../deps.js";
 import { requestInfoKey } from "../request-info.js";
-import { revokeUserFamilies, setUserDisabledAt } from "../store/account-security.js";
+import { revokeFamilies, revokeUserFamilies, setUserDisabledAt } from "../store/account-security.js";
+import { findUserById } from "../store/users.js";
 import { isUuid } from "./account-access.js";
 import { revocationTargetsForUser } from "./api-keys.js";
 import { requirePrincipal } from "./principal.js";
+import { currentSessionId } from "./sessions-service.js";
 
-export type UserDisableHandlers = Pick<Partial<ServiceImpl<typeof AuthService>>, "setUserDisabled">;
+export type UserDisableHandlers = Pick<Partial<ServiceImpl<typeof AuthService>>, "setUserDisabled" | "revokeUserSessions">;
 
 export interface UserDisableOptions {
   /** Revokes API keys everywhere (purges caches, NOTIFY). */
@@ -33,7 +40,7 @@ export interface UserDisableOptions {
   forgetUser(userId: string): void;
 }
 
-/** Builds the SetUserDisabled handler. */
+/** Builds the SetUserDisabled and RevokeUserSessions handlers. */
 export function createUserDisableHandlers(deps: Deps, opts: UserDisableOptions): UserDisableHandlers {
   const { db, clock, audit, config, logger } = deps;
 
@@ -63,6 +70,33 @@ export function createUserDisableHandlers(deps: Deps, opts: UserDisableOptions):
       });
       logger.info({ user_id: userId, disabled: req.disabled, by: p.userId }, req.disabled ? "user disabled" : "user enabled");
       return {};
+    },
+
+    async revokeUserSessions(req, ctx) {
+      const p = requirePrincipal(ctx);
+      if ((req.userId === "") === !req.allUsers) throw new ConnectError("set exactly one of user_id and all_users", Code.InvalidArgument);
+      const now = clock();
+      const opts = { keepFamilyId: currentSessionId(p), idleTimeoutSeconds: config.sessionIdleTimeoutSeconds };
+      let revoked: number;
+      let target: Record<string, string | boolean>;
+      if (req.allUsers) {
+        revoked = await revokeFamilies(db.kysely, "all", now, "revoked_by_admin", opts);
+        target = { all_users: true };
+      } else {
+        if (!isUuid(req.userId)) throw new ConnectError("user_id must be a UUID", Code.InvalidArgument);
+        const userId = req.userId.toLowerCase();
+        if (!(await findUserById(db.kysely, userId))) throw new ConnectError("user not found", Code.NotFound);
+        revoked = await revokeFamilies(db.kysely, { userId }, now, "revoked_by_admin", opts);
+        target = { target_user_id: userId };
+      }
+      audit.record({
+        action: "auth.user_sessions.revoke.success",
+        actorUserId: p.userId,
+        request: ctx.values.get(requestInfoKey),
+        metadata: { ...target, revoked_sessions: revoked },
+      });
+      logger.info({ ...target, revoked_sessions: revoked, by: p.userId }, "sessions revoked by an instance admin");
+      return { revoked };
     },
   };
 }

@@ -53,12 +53,23 @@ export async function revokeUserFamilies(
   reason: string,
   opts: { keepFamilyId?: string | undefined; idleTimeoutSeconds: number },
 ): Promise<number> {
+  return revokeFamilies(db, { userId }, now, reason, opts);
+}
+
+/**
+ * Revokes the open families of one user, or of every user (`"all"`), except
+ * `keepFamilyId`; returns how many of them were still usable (not idle, not past their end).
+ */
+export async function revokeFamilies(
+  db: Kysely<Database>,
+  scope: { userId: string } | "all",
+  now: Date,
+  reason: string,
+  opts: { keepFamilyId?: string | undefined; idleTimeoutSeconds: number },
+): Promise<number> {
   const idleCutoff = new Date(now.getTime() - opts.idleTimeoutSeconds * 1000);
-  let q = db
-    .updateTable("refresh_families")
-    .set({ revoked_at: now, revoked_reason: reason })
-    .where("user_id", "=", userId)
-    .where("revoked_at", "is", null);
+  let q = db.updateTable("refresh_families").set({ revoked_at: now, revoked_reason: reason }).where("revoked_at", "is", null);
+  if (scope !== "all") q = q.where("user_id", "=", scope.userId);
   if (opts.keepFamilyId !== undefined) q = q.where("id", "!=", opts.keepFamilyId);
   const rows = await q.returning(["expires_at", "last_used_at"]).execute();
   return rows.filter((r) => r.expires_at.getTime() > now.getTime() && r.last_used_at.getTime() > idleCutoff.getTime()).length;
