@@ -232,6 +232,9 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
       expect((await auth().refreshToken({ refreshToken: bystander.tokens.refreshToken })).tokens?.userId).toBe(bystander.tokens.userId);
       expect((await auth(admin.tokens.accessToken).revokeUserSessions({ userId: bystander.tokens.userId })).revoked).toBe(1);
       expect((await auth(admin.tokens.accessToken).revokeUserSessions({ userId: bystander.tokens.userId })).revoked).toBe(0);
+      // Naming itself, an admin ends all of its own sessions, the calling one included.
+      expect((await auth(admin.tokens.accessToken).revokeUserSessions({ userId: admin.tokens.userId })).revoked).toBe(1);
+      expect(await codeOf(auth().refreshToken({ refreshToken: admin.tokens.refreshToken }))).toBe(Code.Unauthenticated);
 
       await server.app.deps.audit.flush();
       const ev = await database.db.kysely
@@ -245,6 +248,7 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
         { target_user_id: first.userId, revoked_sessions: 2 },
         { target_user_id: bystander.tokens.userId, revoked_sessions: 1 },
         { target_user_id: bystander.tokens.userId, revoked_sessions: 0 },
+        { target_user_id: admin.tokens.userId, revoked_sessions: 1 },
       ]);
     });
 

@@ -76,17 +76,19 @@ export function createUserDisableHandlers(deps: Deps, opts: UserDisableOptions):
       const p = requirePrincipal(ctx);
       if ((req.userId === "") === !req.allUsers) throw new ConnectError("set exactly one of user_id and all_users", Code.InvalidArgument);
       const now = clock();
-      const opts = { keepFamilyId: currentSessionId(p), idleTimeoutSeconds: config.sessionIdleTimeoutSeconds };
+      const idleTimeoutSeconds = config.sessionIdleTimeoutSeconds;
       let revoked: number;
       let target: Record<string, string | boolean>;
       if (req.allUsers) {
-        revoked = await revokeFamilies(db.kysely, "all", now, "revoked_by_admin", opts);
+        // Every user's, except the session making the call (the admin keeps working).
+        revoked = await revokeFamilies(db.kysely, "all", now, "revoked_by_admin", { keepFamilyId: currentSessionId(p), idleTimeoutSeconds });
         target = { all_users: true };
       } else {
         if (!isUuid(req.userId)) throw new ConnectError("user_id must be a UUID", Code.InvalidArgument);
         const userId = req.userId.toLowerCase();
         if (!(await findUserById(db.kysely, userId))) throw new ConnectError("user not found", Code.NotFound);
-        revoked = await revokeFamilies(db.kysely, { userId }, now, "revoked_by_admin", opts);
+        // Every session of that user, the caller's own included when it names itself.
+        revoked = await revokeFamilies(db.kysely, { userId }, now, "revoked_by_admin", { idleTimeoutSeconds });
         target = { target_user_id: userId };
       }
       audit.record({

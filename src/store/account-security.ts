@@ -3,7 +3,7 @@
  * listed and revoked by their owner, password changes, and disabling users. Returns
  * rows or counts, never ConnectErrors.
  */
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { Database, RefreshFamilyRow, UserKind } from "./schema.js";
 
 /**
@@ -68,11 +68,18 @@ export async function revokeFamilies(
   opts: { keepFamilyId?: string | undefined; idleTimeoutSeconds: number },
 ): Promise<number> {
   const idleCutoff = new Date(now.getTime() - opts.idleTimeoutSeconds * 1000);
-  let q = db.updateTable("refresh_families").set({ revoked_at: now, revoked_reason: reason }).where("revoked_at", "is", null);
-  if (scope !== "all") q = q.where("user_id", "=", scope.userId);
-  if (opts.keepFamilyId !== undefined) q = q.where("id", "!=", opts.keepFamilyId);
-  const rows = await q.returning(["expires_at", "last_used_at"]).execute();
-  return rows.filter((r) => r.expires_at.getTime() > now.getTime() && r.last_used_at.getTime() > idleCutoff.getTime()).length;
+  // Counted in SQL: revoking every user's families must not ship every row to Node.
+  const row = await db
+    .with("revoked", (d) => {
+      let q = d.updateTable("refresh_families").set({ revoked_at: now, revoked_reason: reason }).where("revoked_at", "is", null);
+      if (scope !== "all") q = q.where("user_id", "=", scope.userId);
+      if (opts.keepFamilyId !== undefined) q = q.where("id", "!=", opts.keepFamilyId);
+      return q.returning(["expires_at", "last_used_at"]);
+    })
+    .selectFrom("revoked")
+    .select(sql<string>`count(*) filter (where expires_at > ${now} and last_used_at > ${idleCutoff})`.as("usable"))
+    .executeTakeFirstOrThrow();
+  return Number(row.usable);
 }
 
 /** Replaces the password hash if it is still `expected`; false when it changed meanwhile. */
