@@ -2,24 +2,26 @@
  * Configuration: defaults, Neosync-compatible names, and one clear error per bad variable.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { ConfigError, loadConfig } from "../src/config.js";
 import { isLoopbackHost } from "../src/main.js";
 import { freePort } from "./helpers/net.js";
 
 /** Starts `tessera serve` on the embedded database and resolves with its output up to "listening" (then stops it). */
 async function serveOutput(env: Record<string, string>): Promise<string> {
+  // A copy of the migrated template: a fresh PGlite directory would spend seconds in initdb.
   const dataDir = mkdtempSync(path.join(tmpdir(), "tessera-serve-"));
+  cpSync(inject("pgliteTemplateDir"), dataDir, { recursive: true });
   const child = spawn(process.execPath, ["bin/tessera.js", "serve"], {
     env: { PATH: process.env.PATH, TESSERA_DATA_DIR: dataDir, PORT: String(await freePort()), ...env },
   });
   let out = "";
   try {
     return await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no "listening" within 30 s: ${out}`)), 30_000);
+      const timer = setTimeout(() => reject(new Error(`no "listening" within 45 s: ${out}`)), 45_000);
       const onData = (d: Buffer) => {
         out += String(d);
         if (out.includes("tessera listening")) {
@@ -117,7 +119,7 @@ describe("loadConfig", () => {
     const local = await serveOutput({ HOST: "127.0.0.1" });
     expect(local).toContain("tessera listening");
     expect(local).not.toMatch(warning);
-  });
+  }, 120_000);
 
   it("tells loopback hosts from reachable ones", () => {
     for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "[::1]", "::ffff:127.0.0.1"]) expect(isLoopbackHost(h), h).toBe(true);

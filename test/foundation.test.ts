@@ -56,7 +56,8 @@ describe.each(DB_KINDS)("foundation on %s", (kind) => {
         });
         return { req, status };
       });
-      await new Promise((r) => setTimeout(r, 300));
+      // Wait until the server holds all 30 (a fixed sleep could fall short on a busy machine).
+      await expect.poll(() => server.app.server.inFlight(), { timeout: 15_000, interval: 20 }).toBe(30);
       for (const { req } of requests) req.end("{}");
       expect(await Promise.all(requests.map((r) => r.status))).toEqual(requests.map(() => 200));
       await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
