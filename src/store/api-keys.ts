@@ -54,14 +54,9 @@ export async function listApiKeysByAccount(db: Kysely<Database>, accountId: stri
   return db.selectFrom("api_keys").selectAll().where("account_id", "=", accountId).orderBy("created_at").orderBy("id").execute();
 }
 
-/** The verification view of a key by the hash of its value. */
-export async function findApiKeyAuthByHash(db: Kysely<Database>, keyHash: string): Promise<ApiKeyAuthRow | undefined> {
-  return (await findApiKeyAuthByHashes(db, [keyHash])).get(keyHash);
-}
-
 /**
- * The verification views of several keys in one query, by hash. Hashes with no key
- * are absent from the map.
+ * The verification views of keys by the hashes of their values, in one query. Hashes
+ * with no key are absent from the map.
  */
 export async function findApiKeyAuthByHashes(db: Kysely<Database>, keyHashes: readonly string[]): Promise<Map<string, ApiKeyAuthRow>> {
   const rows = await db
