@@ -6,11 +6,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError, createClient, type Client } from "@connectrpc/connect";
+import { Code, createClient, type Client } from "@connectrpc/connect";
 import { AuthService } from "../gen/tessera/v1/auth_pb.js";
 import { AccountRole, AccountType, UserAccountService } from "../gen/tessera/v1/user_account_pb.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { codeOf } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
 
@@ -37,13 +38,6 @@ async function signUp(server: TestServer, name: string, email = `${name.toLowerC
   const res = await createClient(AuthService, server.transport("connect", headers())).signUp({ email, password: PASSWORD, name });
   const token = res.tokens!.accessToken;
   return { userId: res.tokens!.userId, email, token, ua: () => createClient(UserAccountService, server.transport("connect", headers(token))) };
-}
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
-  return p.then(
-    () => "ok" as const,
-    (e: unknown) => ConnectError.from(e).code,
-  );
 }
 
 describe.each(DB_KINDS)("invite flow between two real users on %s", (kind) => {

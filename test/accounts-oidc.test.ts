@@ -10,20 +10,14 @@ import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SignJWT, type JWTPayload } from "jose";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { AuthService } from "../gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService } from "../gen/tessera/v1/user_account_pb.js";
 import { createUserinfoClient } from "../src/admin-api/userinfo.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestProvider, TEST_KID, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
-  return p.then(
-    () => "ok" as const,
-    (e: unknown) => ConnectError.from(e).code,
-  );
-}
+import { codeOf } from "./helpers/outcome.js";
 
 function freshIp(): string {
   const b = randomBytes(3);

@@ -3,19 +3,13 @@
  * owns the default account and every RPC works for it without a login.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { toJsonString } from "@bufbuild/protobuf";
 import { AccountRole, AccountType, GetTeamAccountInvitesResponseSchema, UserAccountService, UserType } from "../gen/tessera/v1/user_account_pb.js";
 import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../src/auth/principal.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
-  return p.then(
-    () => "ok" as const,
-    (e: unknown) => ConnectError.from(e).code,
-  );
-}
+import { codeOf } from "./helpers/outcome.js";
 
 describe.each(DB_KINDS)("UserAccountService in AUTH_MODE=none on %s", (kind) => {
   let database: TestDatabase;

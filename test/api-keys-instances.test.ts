@@ -4,7 +4,6 @@
  * second, although the other had it cached.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
@@ -14,15 +13,7 @@ import { DEFAULT_ACCOUNT_ID } from "../src/auth/principal.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { mintApiKey } from "./helpers/principals.js";
 import { msUntilRejected, startTestServer, type TestServer } from "./helpers/server.js";
-
-async function outcome(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
-}
+import { codeOf as outcome } from "./helpers/outcome.js";
 
 describe("api key revocation across instances on one PostgreSQL", () => {
   let database: TestDatabase;

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError, type Client } from "@connectrpc/connect";
+import { Code, type Client } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
@@ -16,15 +16,7 @@ import { UserAccountService } from "../gen/tessera/v1/user_account_pb.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { addMember, createTeamAccount, mintApiKey } from "./helpers/principals.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
-
-async function outcome(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
-}
+import { codeOf as outcome } from "./helpers/outcome.js";
 
 const ADMIN_EMAIL = "admin@example.test";
 const ADMIN_PASSWORD = "correct horse battery staple 42";

@@ -32,26 +32,9 @@ import { createAuthService } from "../src/services/auth-service.js";
 import { createTestDatabase, DB_KINDS, TableQueryCounter, type TestDatabase } from "./helpers/db.js";
 import { createTeam, mintApiKey, type TeamFixture } from "./helpers/principals.js";
 import { msUntilRejected, startTestServer, type TestServer } from "./helpers/server.js";
+import { codeOf, errorOf } from "./helpers/outcome.js";
 
 const DAY = 86_400_000;
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
-}
-
-async function errorOf(p: Promise<unknown>): Promise<ConnectError> {
-  try {
-    await p;
-  } catch (e) {
-    return ConnectError.from(e);
-  }
-  throw new Error("expected the call to fail");
-}
 
 /** Every row of every table of the public schema, as text. */
 async function dumpAllTables(database: TestDatabase): Promise<string> {

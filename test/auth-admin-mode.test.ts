@@ -5,25 +5,17 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { AuthMode, AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
 import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../src/auth/principal.js";
 import { passwordHashing } from "../src/auth/passwords.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer } from "./helpers/server.js";
+import { codeOf as code } from "./helpers/outcome.js";
 
 const ADMIN_EMAIL = "Admin@Example.com";
 const PW1 = "first admin password";
 const PW2 = "second admin password";
-
-async function code(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
-}
 
 async function insertApiKey(database: TestDatabase, createdBy: string | null, accountId: string): Promise<{ keyId: string; machineId: string }> {
   const k = database.db.kysely;

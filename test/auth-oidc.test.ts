@@ -9,22 +9,14 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
 import { provisionIdentity } from "../src/store/identities.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { pkce, startTestProvider, TEST_ACR_BASIC, TEST_ACR_MFA, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_KID, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
-
-async function code(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
-}
+import { codeOf as code } from "./helpers/outcome.js";
 
 function b64(v: unknown): string {
   return Buffer.from(JSON.stringify(v)).toString("base64url");

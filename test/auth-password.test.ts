@@ -4,12 +4,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
 import { INVALID_LOGIN } from "../src/auth/user-auth.js";
 import { passwordHashing } from "../src/auth/passwords.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { expectCode } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
 
@@ -23,17 +24,6 @@ function freshClient(server: TestServer, token?: string) {
 
 function uniqueEmail(): string {
   return `user-${randomBytes(5).toString("hex")}@example.com`;
-}
-
-async function expectCode(p: Promise<unknown>, code: Code, message?: string | RegExp): Promise<ConnectError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => ConnectError.from(err),
-  );
-  expect(e, "expected the call to fail").toBeInstanceOf(ConnectError);
-  expect(Code[e!.code]).toBe(Code[code]);
-  if (message !== undefined) expect(e!.rawMessage).toMatch(message);
-  return e!;
 }
 
 describe.each(DB_KINDS)("password sign-up and login on %s", (kind) => {

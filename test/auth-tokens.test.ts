@@ -6,13 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createHmac, randomBytes } from "node:crypto";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { SignJWT, createRemoteJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, decodeProtectedHeader, type JWK } from "jose";
 import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
 import { rotateKeys } from "../src/auth/signing-keys.js";
 import { deleteEndedFamilies } from "../src/store/sessions.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { expectCode } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
 
@@ -36,16 +37,6 @@ function clientFor(server: TestServer, token?: string) {
 
 function uniqueEmail(): string {
   return `tok-${randomBytes(5).toString("hex")}@example.com`;
-}
-
-async function expectCode(p: Promise<unknown>, code: Code): Promise<ConnectError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => ConnectError.from(err),
-  );
-  expect(e, "expected the call to fail").toBeInstanceOf(ConnectError);
-  expect(Code[e!.code]).toBe(Code[code]);
-  return e!;
 }
 
 async function signUp(server: TestServer) {

@@ -13,12 +13,13 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
 import { createTesseraClient } from "../src/sdk/node.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { codeOf } from "./helpers/outcome.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const BIN = path.join(root, "bin", "tessera.js");
@@ -49,15 +50,6 @@ function runCli(args: string[], env: Record<string, string>, input = ""): Promis
     child.on("close", (code) => resolve({ code, stdout, stderr }));
     child.stdin.end(input);
   });
-}
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
 }
 
 describe("tessera CLI against an AUTH_MODE=full server", () => {

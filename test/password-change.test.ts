@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { AuthService } from "../gen/tessera/v1/auth_pb.js";
 import { checkPasswordStrength, contextWords, estimatePassword } from "../src/auth/password-strength.js";
 import { createSessions } from "../src/auth/refresh.js";
@@ -15,18 +15,10 @@ import { createKeyRing } from "../src/auth/signing-keys.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { createHumanUser } from "./helpers/principals.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { errorOf as failure } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
 const NEW_PASSWORD = "violet kettle drums at dawn";
-
-async function failure(p: Promise<unknown>): Promise<ConnectError> {
-  const e = await p.then(
-    () => undefined,
-    (err: unknown) => ConnectError.from(err),
-  );
-  expect(e, "expected the call to fail").toBeInstanceOf(ConnectError);
-  return e!;
-}
 
 describe("password strength (zxcvbn-ts)", () => {
   it("refuses common passwords, the product name and the user's email, and accepts passphrases", async () => {

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -17,6 +17,7 @@ import { AuthService } from "../gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService } from "../gen/tessera/v1/user_account_pb.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type Protocol, type TestServer } from "./helpers/server.js";
+import { errorOf as failure } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
 const PROTOCOLS: Protocol[] = ["connect", "grpc", "grpc-web"];
@@ -62,14 +63,6 @@ describe("security headers (AUTH_MODE=full, PostgreSQL)", () => {
     const email = `hdr-${randomBytes(5).toString("hex")}@example.com`;
     const t = (await client(AuthService).signUp({ email, password: PASSWORD })).tokens!;
     return { token: t.accessToken, email, refreshToken: t.refreshToken };
-  }
-  async function failure(p: Promise<unknown>): Promise<ConnectError> {
-    const e = await p.then(
-      () => undefined,
-      (err: unknown) => ConnectError.from(err),
-    );
-    expect(e, "expected the call to fail").toBeInstanceOf(ConnectError);
-    return e!;
   }
 
   beforeAll(async () => {

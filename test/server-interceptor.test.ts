@@ -20,6 +20,7 @@ import { createAuthInterceptor, requireTesseraPrincipal, tesseraPrincipalKey, ty
 import { TtlCache } from "../src/server-interceptor/ttl-cache.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { codeOf } from "./helpers/outcome.js";
 
 /** greet.v1.GreetService, built from a descriptor at runtime: an unrelated service. */
 function greetService(): DescService {
@@ -110,15 +111,6 @@ function greetClient(url: string, token?: string, protocol: "connect" | "grpc" =
     health(req: { name: string }): Promise<GreetResult>;
   };
   return c;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
 }
 
 describe("createAuthInterceptor in front of a real Tessera", () => {

@@ -6,12 +6,13 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { createTeamAccount, mintApiKey } from "./helpers/principals.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { codeOf } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
 const IDLE = 3600;
@@ -31,15 +32,6 @@ function testClock() {
 function freshIp(): string {
   const b = randomBytes(3);
   return `10.${b[0]}.${b[1]}.${b[2]}`;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
 }
 
 describe.each(DB_KINDS)("sessions on %s", (kind) => {

@@ -8,7 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
@@ -16,19 +16,11 @@ import { AccountRole, UserAccountService } from "../gen/tessera/v1/user_account_
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { serverEnvFor, startTestProvider, type TestProvider } from "./helpers/oidc-provider.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
+import { codeOf as outcome } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
 const KINDS = ["tessera_access", "tessera_refresh", "invite", "api_key", "provider_id_token", "provider_access"] as const;
 type Kind = (typeof KINDS)[number];
-
-async function outcome(p: Promise<unknown>): Promise<Code | "ok"> {
-  try {
-    await p;
-    return "ok";
-  } catch (e) {
-    return ConnectError.from(e).code;
-  }
-}
 
 describe("token cross-substitution (RFC 8725 3.12)", () => {
   let database: TestDatabase;
@@ -50,7 +42,6 @@ describe("token cross-substitution (RFC 8725 3.12)", () => {
 
   /** A provider ID token (aud = client id) and access token (aud = the API) from one real login. */
   const providerTokens = (subject: string) => provider.tokensFor(subject);
-
 
   /** A fresh credential of the kind (`inviteFor`: the email an invite is addressed to). */
   async function mint(kind: Kind, inviteFor?: string): Promise<string> {

@@ -3,7 +3,7 @@
  * with a logger whose lines the test can read.
  */
 import { Writable } from "node:stream";
-import { Code, ConnectError, createClient, type Client, type Transport } from "@connectrpc/connect";
+import { Code, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
 import { AuthService } from "../../gen/tessera/v1/auth_pb.js";
@@ -12,6 +12,7 @@ import { loadConfig } from "../../src/config.js";
 import type { Clock } from "../../src/deps.js";
 import { createLogger } from "../../src/logger.js";
 import type { TestDatabase } from "./db.js";
+import { codeOf } from "./outcome.js";
 
 export type Protocol = "connect" | "grpc" | "grpc-web";
 
@@ -90,12 +91,7 @@ export async function startTestServer(database: TestDatabase, opts: StartOptions
 export async function msUntilRejected(server: TestServer, token: string, limitMs = 3000): Promise<number> {
   const start = performance.now();
   for (;;) {
-    let code: Code | "ok" = "ok";
-    try {
-      await server.client(AuthService, { token }).checkToken({});
-    } catch (e) {
-      code = ConnectError.from(e).code;
-    }
+    const code = await codeOf(server.client(AuthService, { token }).checkToken({}));
     const elapsed = performance.now() - start;
     if (code === Code.Unauthenticated) return elapsed;
     if (code !== "ok") throw new Error(`expected ok or unauthenticated, got ${Code[code]}`);
