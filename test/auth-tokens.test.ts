@@ -14,19 +14,9 @@ import { deleteEndedFamilies } from "../src/store/sessions.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { expectCode } from "./helpers/outcome.js";
+import { testClock } from "./helpers/clock.js";
 
 const PASSWORD = "correct horse battery staple";
-
-/** A clock tests move forward. */
-function testClock() {
-  let offsetMs = 0;
-  return {
-    now: () => new Date(Date.now() + offsetMs),
-    advance(seconds: number) {
-      offsetMs += seconds * 1000;
-    },
-  };
-}
 
 function clientFor(server: TestServer, token?: string) {
   const ip = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;

@@ -13,21 +13,11 @@ import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js
 import { createTeamAccount, mintApiKey } from "./helpers/principals.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { codeOf } from "./helpers/outcome.js";
+import { testClock } from "./helpers/clock.js";
 
 const PASSWORD = "correct horse battery staple";
 const IDLE = 3600;
 const MAX = 7200;
-
-/** A clock tests move forward. */
-function testClock() {
-  let offsetMs = 0;
-  return {
-    now: () => new Date(Date.now() + offsetMs),
-    advance(seconds: number) {
-      offsetMs += seconds * 1000;
-    },
-  };
-}
 
 function freshIp(): string {
   const b = randomBytes(3);
