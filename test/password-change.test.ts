@@ -1,6 +1,6 @@
 /**
  * Passwords (issue 10): ChangePassword (current password required, sign-up rules for the
- * new one, revoke_other_sessions keeping the caller's session, audit events without
+ * new one, every other session ended but the caller's (issue 13, finding 12), audit events without
  * secrets), provider-only users refused, and the zxcvbn strength check on SignUp and
  * ChangePassword (common passwords, the product name and the user's email refused with
  * the estimator's reason), run off the event loop.
@@ -86,13 +86,13 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
     expect(await database.db.kysely.selectFrom("users").select("id").where("email", "=", email).execute()).toHaveLength(0);
   });
 
-  it("changes the password with the current one: the old stops working, the new works, sessions stay unless asked", async () => {
+  it("changes the password with the current one: the old stops working, the new works, the caller's session stays", async () => {
     const { email, tokens } = await newUser();
     const headers: Headers[] = [];
     await auth(tokens.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }, { onHeader: (h) => headers.push(h) });
     expect((await failure(auth().login({ email, password: PASSWORD }))).code).toBe(Code.Unauthenticated);
     expect((await auth().login({ email, password: NEW_PASSWORD })).tokens?.userId).toBe(tokens.userId);
-    // Without revoke_other_sessions the existing session keeps refreshing.
+    // The caller's own session (the access token's) keeps refreshing.
     expect((await auth().refreshToken({ refreshToken: tokens.refreshToken })).tokens?.userId).toBe(tokens.userId);
     const row = await database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", tokens.userId).executeTakeFirstOrThrow();
     expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
@@ -121,22 +121,22 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
     for (const secret of [PASSWORD, NEW_PASSWORD, "not the password at all"]) expect(dump).not.toContain(secret);
   });
 
-  it("with revoke_other_sessions ends every other session and keeps the caller's (by access token sid or current_refresh_token)", async () => {
+  it("ends every other session by default and keeps the caller's (by access token sid or current_refresh_token)", async () => {
     const { email, tokens: a } = await newUser();
     const b = (await auth().login({ email, password: PASSWORD })).tokens!;
     const c = (await auth().login({ email, password: PASSWORD })).tokens!;
     // Kept by the access token's session.
-    await auth(b.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD, revokeOtherSessions: true });
+    await auth(b.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD });
     for (const t of [a, c]) expect((await failure(auth().refreshToken({ refreshToken: t.refreshToken }))).code).toBe(Code.Unauthenticated);
     const b2 = (await auth().refreshToken({ refreshToken: b.refreshToken })).tokens!;
     // Kept by the refresh token named in the request.
     const d = (await auth().login({ email, password: NEW_PASSWORD })).tokens!;
-    await auth(b2.accessToken).changePassword({ currentPassword: NEW_PASSWORD, newPassword: PASSWORD, revokeOtherSessions: true, currentRefreshToken: d.refreshToken });
+    await auth(b2.accessToken).changePassword({ currentPassword: NEW_PASSWORD, newPassword: PASSWORD, currentRefreshToken: d.refreshToken });
     expect((await failure(auth().refreshToken({ refreshToken: b2.refreshToken }))).code).toBe(Code.Unauthenticated);
     expect((await auth().refreshToken({ refreshToken: d.refreshToken })).tokens?.userId).toBe(a.userId);
     // Another user's refresh token cannot be named.
     const other = await newUser();
-    const e = await failure(auth(other.tokens.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD, revokeOtherSessions: true, currentRefreshToken: d.refreshToken }));
+    const e = await failure(auth(other.tokens.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD, currentRefreshToken: d.refreshToken }));
     expect(e.code).toBe(Code.InvalidArgument);
   });
 

@@ -1,6 +1,7 @@
 /**
  * Races, repeated: the invariants hold every time.
- * - concurrent RefreshToken with one token: the grace window holds, one family survives;
+ * - concurrent RefreshToken with one token: the grace window holds, all get the same
+ *   successor, one family survives;
  * - concurrent SetPersonalAccount: exactly one personal account;
  * - concurrent invite acceptance: exactly one membership;
  * - concurrent regenerate and delete of one key: the key ends deleted with its machine
@@ -55,6 +56,8 @@ describe("races", () => {
       expect(ok).toHaveLength(5);
       const userIds = new Set(ok.map((r) => r.tokens!.userId));
       expect(userIds.size).toBe(1);
+      // One chain: every caller got the same successor.
+      expect(new Set(ok.map((r) => r.tokens!.refreshToken)).size).toBe(1);
       // The session is still alive: the newest token refreshes again.
       const next = await client(AuthService).refreshToken({ refreshToken: ok[ok.length - 1]!.tokens!.refreshToken });
       expect(next.tokens!.accessToken).toBeTruthy();

@@ -2,10 +2,12 @@
  * `ChangePassword` (issue 10): the caller's current password is required (one argon2id
  * verification); the new one follows the sign-up rules (12 to 128 characters, at most
  * 512 bytes, used exactly as sent, zxcvbn score 3 or more with the product name and the
- * user's email as context words). With `revoke_other_sessions`, every other session of
- * the user ends: the one of `current_refresh_token` is kept when given (it must be the
- * caller's), else the one the access token was issued in (`sid`). Only users with a
- * password can change it (provider-only users and the anonymous user: FailedPrecondition).
+ * user's email as context words). Every other session of the user ends (issue 13,
+ * finding 12), unless `keep_other_sessions`: the one of `current_refresh_token` is kept
+ * when given (it must be the caller's), else the one the access token was issued in
+ * (`sid`). The deprecated `revoke_other_sessions` has no effect (asking for both is
+ * InvalidArgument). Only users with a password can change it (provider-only users and
+ * the anonymous user: FailedPrecondition).
  * Audited as `auth.password_change.success|failure`, never with a secret.
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
@@ -33,6 +35,9 @@ export function createPasswordChangeHandlers(deps: Deps): PasswordChangeHandlers
       const p = requirePrincipal(ctx);
       const request = ctx.values.get(requestInfoKey);
       const failure = (reason: string) => audit.record({ action: "auth.password_change.failure", actorUserId: p.userId, request, metadata: { reason } });
+      if (req.revokeOtherSessions && req.keepOtherSessions) {
+        throw new ConnectError("revoke_other_sessions and keep_other_sessions contradict each other (other sessions end by default)", Code.InvalidArgument);
+      }
       checkPasswordBytes(req.currentPassword);
       checkPasswordBytes(req.newPassword);
       const user = await findUserById(kysely, p.userId);
@@ -68,9 +73,9 @@ export function createPasswordChangeHandlers(deps: Deps): PasswordChangeHandlers
       if (!(await replacePasswordHash(kysely, user.id, user.password_hash, hash, now))) {
         throw new ConnectError("the password was changed concurrently; try again", Code.Aborted);
       }
-      const revoked = req.revokeOtherSessions
-        ? await revokeUserFamilies(kysely, user.id, now, "password_changed", { keepFamilyId: keep, idleTimeoutSeconds: config.sessionIdleTimeoutSeconds })
-        : 0;
+      const revoked = req.keepOtherSessions
+        ? 0
+        : await revokeUserFamilies(kysely, user.id, now, "password_changed", { keepFamilyId: keep, idleTimeoutSeconds: config.sessionIdleTimeoutSeconds });
       audit.record({ action: "auth.password_change.success", actorUserId: user.id, request, metadata: { revoked_sessions: revoked } });
       return {};
     },

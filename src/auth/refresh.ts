@@ -1,19 +1,24 @@
 /**
  * Sessions: a sign-in starts a refresh family; every refresh rotates its token.
  * Refresh tokens are `tsr_` + 32 random bytes (base64url), stored as SHA-256.
- * Presenting an already-rotated token within the grace window (two tabs) gets a new
- * token of the same family; after it, the family is revoked (reuse detection).
+ * A family has exactly one live (unrotated) token, a rule the database enforces too.
+ * Presenting the token the live one replaced, within the grace window of that rotation
+ * (two tabs, a retried request), is an idempotent retry: the SAME live token comes back
+ * (opened from its sealed copy, see refresh-successor.ts) with a fresh access token, and
+ * nothing is inserted. Any other use of a superseded token (after the window, or once the
+ * live token has itself been rotated) revokes the family (reuse detection).
  * Refreshes of one family are serialised by locking the family row.
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { Config } from "../config.js";
 import type { Clock } from "../deps.js";
 import type { RequestInfo } from "../request-info.js";
-import type { Database, RefreshFamilyRow } from "../store/schema.js";
+import type { Database, RefreshFamilyRow, RefreshTokenRow } from "../store/schema.js";
 import {
   findFamily,
   findRefreshTokenByHash,
+  findRefreshTokenById,
   insertFamily,
   insertRefreshToken,
   lockFamily,
@@ -22,6 +27,7 @@ import {
   touchFamily,
 } from "../store/sessions.js";
 import { findUserStatus } from "../store/users.js";
+import { openSuccessor, sealSuccessor } from "./refresh-successor.js";
 import type { IssuedTokens, SessionIssuer } from "./session-issuer.js";
 import { issueAccessToken } from "./tokens.js";
 import type { KeyRing } from "./signing-keys.js";
@@ -53,6 +59,15 @@ export interface Sessions extends SessionIssuer {
   refresh(refreshToken: string): Promise<RefreshResult>;
   /** Revokes the family of a refresh token; returns its user when a session was ended. */
   logout(refreshToken: string): Promise<{ userId: string; familyId: string } | undefined>;
+}
+
+/** A refresh the transaction decided to answer with tokens. */
+type Issue = { ok: "issue"; userId: string; familyId: string; refreshToken: string; expiresAt: Date };
+
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, "utf8");
+  const y = Buffer.from(b, "utf8");
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 type SessionConfig = Pick<
@@ -88,6 +103,32 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
     };
   }
 
+  async function userActive(trx: Kysely<Database>, userId: string): Promise<boolean> {
+    const status = await findUserStatus(trx, userId);
+    return status !== undefined && !status.disabled;
+  }
+
+  /**
+   * For a superseded token: the live token its rotation issued, when this is an
+   * idempotent retry (inside the grace window, and that token not rotated since);
+   * undefined otherwise, which is reuse.
+   */
+  async function retriedSuccessor(
+    trx: Kysely<Database>,
+    family: RefreshFamilyRow,
+    token: RefreshTokenRow,
+    presented: string,
+    now: Date,
+  ): Promise<{ value: string; expiresAt: Date } | undefined> {
+    if (token.rotated_at === null || now.getTime() - token.rotated_at.getTime() > config.refreshReuseGraceSeconds * 1000) return undefined;
+    if (token.replaced_by_id === null || family.sealed_successor === null) return undefined;
+    const successor = await findRefreshTokenById(trx, token.replaced_by_id);
+    if (!successor || successor.rotated_at !== null || successor.expires_at.getTime() <= now.getTime()) return undefined;
+    const value = openSuccessor(presented, { familyId: family.id, tokenId: token.id }, family.sealed_successor);
+    if (value === undefined || !sameHash(hashRefreshToken(value), successor.token_hash)) return undefined;
+    return { value, expiresAt: successor.expires_at };
+  }
+
   function familyEnded(family: RefreshFamilyRow, now: Date): boolean {
     const idleEnd = family.last_used_at.getTime() + config.sessionIdleTimeoutSeconds * 1000;
     return family.expires_at.getTime() <= now.getTime() || idleEnd <= now.getTime();
@@ -118,8 +159,7 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
       const found = await findRefreshTokenByHash(db, hash);
       if (!found) return { ok: false, reason: "invalid" };
       const now = clock();
-      const next = newRefreshToken();
-      const outcome = await db.transaction().execute(async (trx): Promise<RefreshResult | { ok: "issue"; userId: string; familyId: string; expiresAt: Date }> => {
+      const outcome = await db.transaction().execute(async (trx): Promise<RefreshResult | Issue> => {
         const family = await lockFamily(trx, found.family_id);
         if (!family) return { ok: false, reason: "invalid" };
         const fail = (reason: RefreshFailure): RefreshResult => ({ ok: false, reason, userId: family.user_id, familyId: family.id });
@@ -131,22 +171,28 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
         // Re-read under the lock: a concurrent refresh may have rotated it.
         const token = await findRefreshTokenByHash(trx, hash);
         if (!token) return fail("invalid");
-        if (token.expires_at.getTime() <= now.getTime()) return fail("expired");
-        if (token.rotated_at !== null && now.getTime() - token.rotated_at.getTime() > config.refreshReuseGraceSeconds * 1000) {
-          await revokeFamily(trx, family.id, now, "reuse_detected");
-          return fail("reuse_detected");
+        if (token.rotated_at !== null) {
+          const again = await retriedSuccessor(trx, family, token, presented, now);
+          if (!again) {
+            await revokeFamily(trx, family.id, now, "reuse_detected");
+            return fail("reuse_detected");
+          }
+          if (!(await userActive(trx, family.user_id))) return fail("user_disabled");
+          await touchFamily(trx, family.id, now);
+          return { ok: "issue", userId: family.user_id, familyId: family.id, refreshToken: again.value, expiresAt: again.expiresAt };
         }
-        const status = await findUserStatus(trx, family.user_id);
-        if (!status || status.disabled) return fail("user_disabled");
+        if (token.expires_at.getTime() <= now.getTime()) return fail("expired");
+        if (!(await userActive(trx, family.user_id))) return fail("user_disabled");
+        const next = newRefreshToken();
+        const successorId = randomUUID();
         const expiresAt = refreshExpiry(now, family);
-        const successor = await insertRefreshToken(trx, { familyId: family.id, tokenHash: hashRefreshToken(next), now, expiresAt });
-        // Within the grace window the token is already rotated: the new token is a sibling.
-        await markRotated(trx, token.id, now, successor.id);
-        await touchFamily(trx, family.id, now);
-        return { ok: "issue", userId: family.user_id, familyId: family.id, expiresAt };
+        await markRotated(trx, token.id, now, successorId);
+        await insertRefreshToken(trx, { id: successorId, familyId: family.id, tokenHash: hashRefreshToken(next), now, expiresAt });
+        await touchFamily(trx, family.id, now, sealSuccessor(presented, { familyId: family.id, tokenId: token.id }, next));
+        return { ok: "issue", userId: family.user_id, familyId: family.id, refreshToken: next, expiresAt };
       });
       if (outcome.ok !== "issue") return outcome;
-      return { ok: true, familyId: outcome.familyId, tokens: await tokensFor(outcome.userId, outcome.familyId, next, outcome.expiresAt, now) };
+      return { ok: true, familyId: outcome.familyId, tokens: await tokensFor(outcome.userId, outcome.familyId, outcome.refreshToken, outcome.expiresAt, now) };
     },
 
     async logout(presented) {

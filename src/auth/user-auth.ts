@@ -23,7 +23,7 @@ import { checkNewPassword, checkPasswordBytes, needsRehash, normalizeEmailInput,
 import { ANONYMOUS_USER_ID } from "./principal.js";
 import { checkPasswordStrength } from "./password-strength.js";
 import { createSessions, type Sessions } from "./refresh.js";
-import { deleteEndedFamilies } from "../store/sessions.js";
+import { clearStaleSealedSuccessors, deleteEndedFamilies } from "../store/sessions.js";
 import { tokensToWire, type SessionIssuer } from "./session-issuer.js";
 import { createKeyRing, SIGNING_ALG, type KeyRing } from "./signing-keys.js";
 import { createTesseraJwtVerifier } from "./tokens.js";
@@ -86,10 +86,15 @@ export function createUserAuth(deps: Deps): UserAuth {
   }
 
   // Ended sessions are kept a day (for support and audit), then deleted with their tokens.
+  // Sealed successors (for retries inside the grace window) are forgotten once it has passed.
   let sweeper: NodeJS.Timeout | undefined;
   function sweep(): void {
-    deleteEndedFamilies(kysely, new Date(clock().getTime() - 86400_000)).catch((e: Error) =>
+    const now = clock().getTime();
+    deleteEndedFamilies(kysely, new Date(now - 86400_000)).catch((e: Error) =>
       logger.warn({ err: { message: e.message } }, "could not delete ended sessions"),
+    );
+    clearStaleSealedSuccessors(kysely, new Date(now - config.refreshReuseGraceSeconds * 1000)).catch((e: Error) =>
+      logger.warn({ err: { message: e.message } }, "could not clear sealed refresh tokens"),
     );
   }
 

@@ -103,6 +103,12 @@ export interface RefreshFamiliesTable {
   revoked_reason: string | null;
   client_ip: string | null;
   user_agent: string | null;
+  /**
+   * The newest refresh token, AES-256-GCM-sealed under a key derived from the token it
+   * replaced: a retry of that token inside the grace window gets the same token back.
+   * Unreadable without that token; cleared once the grace window has passed.
+   */
+  sealed_successor: string | null;
 }
 
 export interface RefreshTokensTable {
@@ -112,7 +118,7 @@ export interface RefreshTokensTable {
   token_hash: string;
   created_at: CreatedAt;
   expires_at: Timestamp;
-  /** When this token was exchanged for its successor. */
+  /** When this token was exchanged for its successor. At most one token per family has none (the live one). */
   rotated_at: Timestamp | null;
   replaced_by_id: string | null;
 }

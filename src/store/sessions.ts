@@ -30,14 +30,14 @@ export async function insertFamily(db: Kysely<Database>, f: NewFamily): Promise<
     .executeTakeFirstOrThrow();
 }
 
-/** Stores a refresh token's hash in a family. */
+/** Stores a refresh token's hash in a family (with the given row id, when the caller needs it beforehand). */
 export async function insertRefreshToken(
   db: Kysely<Database>,
-  t: { familyId: string; tokenHash: string; now: Date; expiresAt: Date },
+  t: { id?: string; familyId: string; tokenHash: string; now: Date; expiresAt: Date },
 ): Promise<RefreshTokenRow> {
   return db
     .insertInto("refresh_tokens")
-    .values({ family_id: t.familyId, token_hash: t.tokenHash, created_at: t.now, expires_at: t.expiresAt })
+    .values({ ...(t.id ? { id: t.id } : {}), family_id: t.familyId, token_hash: t.tokenHash, created_at: t.now, expires_at: t.expiresAt })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -62,7 +62,7 @@ export async function findFamily(db: Kysely<Database>, familyId: string): Promis
   return db.selectFrom("refresh_families").selectAll().where("id", "=", familyId).executeTakeFirst();
 }
 
-/** Marks a token rotated (only the first rotation counts: the grace window starts then). */
+/** Marks a token rotated, superseded by `replacedById` (only once: the grace window starts then). */
 export async function markRotated(db: Kysely<Database>, tokenId: string, now: Date, replacedById: string): Promise<void> {
   await db
     .updateTable("refresh_tokens")
@@ -72,9 +72,27 @@ export async function markRotated(db: Kysely<Database>, tokenId: string, now: Da
     .execute();
 }
 
-/** Records use of the session (idle timeout restarts). */
-export async function touchFamily(db: Kysely<Database>, familyId: string, now: Date): Promise<void> {
-  await db.updateTable("refresh_families").set({ last_used_at: now }).where("id", "=", familyId).execute();
+/** Records use of the session (idle timeout restarts); after a rotation, with the newest token sealed for retries. */
+export async function touchFamily(db: Kysely<Database>, familyId: string, now: Date, sealedSuccessor?: string): Promise<void> {
+  await db
+    .updateTable("refresh_families")
+    .set({ last_used_at: now, ...(sealedSuccessor !== undefined ? { sealed_successor: sealedSuccessor } : {}) })
+    .where("id", "=", familyId)
+    .execute();
+}
+
+/**
+ * Forgets the sealed successors no retry can use any more: of families last used before
+ * `before` (now minus the grace window). Returns how many.
+ */
+export async function clearStaleSealedSuccessors(db: Kysely<Database>, before: Date): Promise<number> {
+  const res = await db
+    .updateTable("refresh_families")
+    .set({ sealed_successor: null })
+    .where("sealed_successor", "is not", null)
+    .where("last_used_at", "<", before)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
 }
 
 /** Revokes a family (idempotent: the first reason stays). Returns true when this call revoked it. */
