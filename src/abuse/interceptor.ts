@@ -63,6 +63,7 @@ export function tarpitDelayMs(failures: number): number {
   return Math.min(TARPIT_MAX_MS, 250 * 2 ** (failures - TARPIT_FREE_FAILURES));
 }
 
+/** What the abuse interceptor counts with and reports to. */
 export interface AbuseInterceptorOptions {
   store: CounterStore;
   /** Where refusals are reported (the aggregated audit). */

@@ -15,6 +15,7 @@ export interface HitResult {
   resetMs: number;
 }
 
+/** Fixed-window counters, in memory or in Redis. */
 export interface CounterStore {
   /** Counts one event under `key` in a window of `windowMs`; returns the window's count. */
   hit(key: string, windowMs: number): Promise<HitResult>;
@@ -51,6 +52,7 @@ export const MAX_COUNTER_BYTES = 16 * 1024 * 1024;
 export const COUNTER_BYTES = 160;
 const DEFAULT_SWEEP_MS = 60_000;
 
+/** Clock, caps and sweep interval of the in-memory store. */
 export interface MemoryCounterOptions {
   /** The clock, in epoch milliseconds (tests pass a controllable one). */
   now?: () => number;

@@ -16,6 +16,7 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {c, ttl}`;
 
+/** Where the Redis store connects and logs. */
 export interface RedisCounterOptions {
   url: string;
   /** Prefix of every key (REDIS_KEY_PREFIX plus the store's own). */

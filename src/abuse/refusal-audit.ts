@@ -50,6 +50,7 @@ interface Pending {
   overflow: boolean;
 }
 
+/** Where aggregated refusals are written, and how often. */
 export interface RefusalAuditOptions {
   audit: AuditWriter;
   /** The clock, in epoch milliseconds. */
