@@ -44,7 +44,7 @@ export interface BenchOptions {
   warmupS: number;
   /** Concurrent logins in scenario 6. */
   loginConnections: number;
-  /** Password users for scenario 6 (each stays under the per-email login limit). */
+  /** Password users for scenario 6 (each logs in a few times, with the right password). */
   loginUsers: number;
   /** Revocation trials in scenario 8. */
   revocationTrials: number;

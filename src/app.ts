@@ -4,7 +4,9 @@
  */
 import type { Config } from "./config.js";
 import { createAbuseInterceptor } from "./abuse/interceptor.js";
-import { createMemoryCounterStore, createRedisCounterStore } from "./abuse/limiter.js";
+import { createMemoryCounterStore } from "./abuse/limiter.js";
+import { createRedisCounterStore } from "./abuse/redis-counters.js";
+import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/account-access.js";
 import { createApiKeyAuth } from "./auth/api-keys.js";
 import { createAuthInterceptor } from "./auth/interceptor.js";
@@ -77,9 +79,11 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     throw e;
   }
 
+  const now = () => deps.clock().getTime();
   const counters = config.redisUrl
-    ? createRedisCounterStore(config.redisUrl, `${config.redisKeyPrefix}rl:`, logger)
-    : createMemoryCounterStore(() => deps.clock().getTime());
+    ? createRedisCounterStore({ url: config.redisUrl, prefix: `${config.redisKeyPrefix}rl:`, logger, now })
+    : createMemoryCounterStore({ now });
+  const refusals = createRefusalAudit({ audit: deps.audit, now });
   const routes = createRoutes({
     auth: {
       ...createAuthService({ config }),
@@ -97,7 +101,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     routes,
     interceptors: [
       createObserveInterceptor(logger, config.maxTimeoutMs),
-      createAbuseInterceptor({ store: counters, audit: deps.audit }),
+      createAbuseInterceptor({ store: counters, refusals }),
       createAuthInterceptor({
         mode: config.authMode,
         verifiers: features.flatMap((f) => f.verifiers ?? []),
@@ -106,7 +110,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     ],
     httpHandlers: [
       createCorsHandler(config.corsAllowedOrigins),
-      createHealthHandler(config, db),
+      createHealthHandler(config, db, () => counters.status()),
       createConsoleHandler(logger),
       ...features.flatMap((f) => f.httpHandlers ?? []),
     ],
@@ -121,6 +125,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       await server.close();
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();
+      refusals.close();
       await deps.audit.flush();
       if (ownsDb) await db.close();
     },

@@ -1,14 +1,16 @@
 /**
- * `GET /health`: 200 with `{status, version, auth_mode, database}` while the database
- * answers, 503 otherwise. The database check is cached for a second so probes under
- * load cost nothing.
+ * `GET /health`: 200 with `{status, version, auth_mode, database, rate_limits}` while the
+ * database answers, 503 otherwise. The database check is cached for a second so probes
+ * under load cost nothing. `rate_limits` says where abuse limits are counted (`memory`,
+ * `redis`, or `memory (redis unavailable: limits are per instance)`); a Redis outage does
+ * not fail health, since the limits still hold per instance.
  */
 import type { Config } from "./config.js";
 import { sendJson, type HttpHandler } from "./server.js";
 import type { Db } from "./store/db.js";
 
 /** Builds the /health handler. */
-export function createHealthHandler(config: Pick<Config, "version" | "authMode">, db: Db): HttpHandler {
+export function createHealthHandler(config: Pick<Config, "version" | "authMode">, db: Db, rateLimits: () => string): HttpHandler {
   let last: { at: number; ok: boolean } | undefined;
   let pending: Promise<boolean> | undefined;
   async function check(): Promise<boolean> {
@@ -34,7 +36,13 @@ export function createHealthHandler(config: Pick<Config, "version" | "authMode">
     sendJson(
       res,
       ok ? 200 : 503,
-      { status: ok ? "ok" : "unavailable", version: config.version, auth_mode: config.authMode, database: ok ? "ok" : "unreachable" },
+      {
+        status: ok ? "ok" : "unavailable",
+        version: config.version,
+        auth_mode: config.authMode,
+        database: ok ? "ok" : "unreachable",
+        rate_limits: rateLimits(),
+      },
       { "cache-control": "no-store" },
     );
     return true;

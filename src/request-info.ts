@@ -31,7 +31,8 @@ export function readRequestInfo(req: IncomingMessage | Http2ServerRequest, trust
       else if (hops.length > 0) clientIp = hops[0]!;
     }
   }
-  if (clientIp.startsWith("::ffff:")) clientIp = clientIp.slice(7);
+  // An IPv4 client on a dual-stack socket (`::ffff:192.0.2.5`) is shown as its IPv4 address.
+  if (/^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(clientIp)) clientIp = clientIp.slice(7);
   const ua = req.headers["user-agent"];
   return { clientIp: clientIp.slice(0, 64), userAgent: (typeof ua === "string" ? ua : "").slice(0, 512) };
 }

@@ -5,7 +5,7 @@
 import { availableParallelism } from "node:os";
 import { hash, verify } from "@node-rs/argon2";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { isValidEmail, normalizeEmail } from "./email.js";
+import { validNormalizedEmail } from "./email.js";
 
 /** argon2id parameters; the PHC string stores them, so raising them later keeps old hashes verifiable. */
 export const ARGON2_OPTIONS = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1, algorithm: 2 /* Algorithm.Argon2id */ });
@@ -92,7 +92,6 @@ export interface NormalizedEmail {
 
 /** Trims and normalizes an email (the shared rules of email.ts); undefined when it is not a valid address. */
 export function normalizeEmailInput(raw: string): NormalizedEmail | undefined {
-  const email = raw.trim();
-  const normalized = normalizeEmail(raw);
-  return isValidEmail(normalized) ? { email, normalized } : undefined;
+  const normalized = validNormalizedEmail(raw);
+  return normalized === undefined ? undefined : { email: raw.trim(), normalized };
 }
