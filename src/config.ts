@@ -12,7 +12,8 @@ export type AdminApiProvider = "auth0" | "keycloak";
 
 /** Where the data lives: a PostgreSQL server, or embedded PGlite under a directory. */
 export type DatabaseConfig =
-  | { kind: "postgres"; url: string }
+  /** `source`: which settings gave the URL, for error messages (unset when built in code). */
+  | { kind: "postgres"; url: string; source?: "DATABASE_URL" | "DB_*" }
   | { kind: "pglite"; dataDir: string };
 
 export interface OidcConfig {
@@ -160,7 +161,7 @@ function databaseConfig(env: Env): DatabaseConfig {
     if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
       throw new ConfigError("DATABASE_URL", "must start with postgres:// or postgresql://");
     }
-    return { kind: "postgres", url: databaseUrl };
+    return { kind: "postgres", url: databaseUrl, source: "DATABASE_URL" };
   }
   const host = str(env, "DB_HOST");
   if (host !== undefined) {
@@ -170,8 +171,9 @@ function databaseConfig(env: Env): DatabaseConfig {
     const pass = env.DB_PASS ?? "";
     const sslDisable = bool(env, "DB_SSL_DISABLE", false);
     const auth = pass === "" ? encodeURIComponent(user) : `${encodeURIComponent(user)}:${encodeURIComponent(pass)}`;
-    const ssl = sslDisable ? "?sslmode=disable" : "?sslmode=require";
-    return { kind: "postgres", url: `postgres://${auth}@${host}:${port}/${encodeURIComponent(name)}${ssl}` };
+    // TLS with a certificate Node trusts for this host: what pg does for "require" too, but named, without its warning.
+    const ssl = sslDisable ? "?sslmode=disable" : "?sslmode=verify-full";
+    return { kind: "postgres", url: `postgres://${auth}@${host}:${port}/${encodeURIComponent(name)}${ssl}`, source: "DB_*" };
   }
   return { kind: "pglite", dataDir: str(env, "TESSERA_DATA_DIR") ?? "./.tessera/data" };
 }
@@ -226,10 +228,8 @@ function adminApiConfig(env: Env): AdminApiConfig | undefined {
 }
 
 /**
- * Connection and request limits of the one port. Behind a proxy (TRUST_PROXY_HOPS > 0)
- * every connection comes from the proxy's address, so a per-address cap would cap the
- * whole service: it is off there unless MAX_CONNECTIONS_PER_IP is set explicitly (to
- * the proxy's connection pool size, say); the proxy limits its own clients.
+ * Connection and request limits of the one port. Behind a proxy (TRUST_PROXY_HOPS > 0) every connection has the
+ * proxy's address, so the per-address cap is off there unless set (the proxy limits its own clients).
  */
 function connectionLimits(env: Env, trustProxyHops: number): Pick<Config, "headersTimeoutMs" | "requestTimeoutMs" | "maxConnections" | "maxConnectionsPerIp"> {
   const headersTimeoutMs = int(env, "HEADERS_TIMEOUT_MS", 10_000, 500, 600_000);
