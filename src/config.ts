@@ -12,7 +12,8 @@ export type AdminApiProvider = "auth0" | "keycloak";
 
 /** Where the data lives: a PostgreSQL server, or embedded PGlite under a directory. */
 export type DatabaseConfig =
-  | { kind: "postgres"; url: string }
+  /** `source`: which settings gave the URL, for error messages (unset when built in code). */
+  | { kind: "postgres"; url: string; source?: "DATABASE_URL" | "DB_*" }
   | { kind: "pglite"; dataDir: string };
 
 export interface OidcConfig {
@@ -73,6 +74,14 @@ export interface Config {
   readMaxBytes: number;
   /** Upper bound on any RPC's deadline. */
   maxTimeoutMs: number;
+  /** A new connection must complete its first request's headers within this (every protocol). */
+  headersTimeoutMs: number;
+  /** Every request (headers and body, client to server) must arrive within this, on every protocol. */
+  requestTimeoutMs: number;
+  /** Open connections at most; more are refused. */
+  maxConnections: number;
+  /** Open connections per client address (IPv6: per /64) at most; 0: no per-address cap. */
+  maxConnectionsPerIp: number;
 }
 
 /** A configuration error: names the variable and what is wrong with it. */
@@ -152,7 +161,7 @@ function databaseConfig(env: Env): DatabaseConfig {
     if (!/^postgres(ql)?:\/\//.test(databaseUrl)) {
       throw new ConfigError("DATABASE_URL", "must start with postgres:// or postgresql://");
     }
-    return { kind: "postgres", url: databaseUrl };
+    return { kind: "postgres", url: databaseUrl, source: "DATABASE_URL" };
   }
   const host = str(env, "DB_HOST");
   if (host !== undefined) {
@@ -162,8 +171,9 @@ function databaseConfig(env: Env): DatabaseConfig {
     const pass = env.DB_PASS ?? "";
     const sslDisable = bool(env, "DB_SSL_DISABLE", false);
     const auth = pass === "" ? encodeURIComponent(user) : `${encodeURIComponent(user)}:${encodeURIComponent(pass)}`;
-    const ssl = sslDisable ? "?sslmode=disable" : "?sslmode=require";
-    return { kind: "postgres", url: `postgres://${auth}@${host}:${port}/${encodeURIComponent(name)}${ssl}` };
+    // TLS with a certificate Node trusts for this host: what pg does for "require" too, but named, without its warning.
+    const ssl = sslDisable ? "?sslmode=disable" : "?sslmode=verify-full";
+    return { kind: "postgres", url: `postgres://${auth}@${host}:${port}/${encodeURIComponent(name)}${ssl}`, source: "DB_*" };
   }
   return { kind: "pglite", dataDir: str(env, "TESSERA_DATA_DIR") ?? "./.tessera/data" };
 }
@@ -217,6 +227,24 @@ function adminApiConfig(env: Env): AdminApiConfig | undefined {
   return { provider, baseUrl, clientId, clientSecret: env.AUTH_API_CLIENT_SECRET ?? "" };
 }
 
+/**
+ * Connection and request limits of the one port. Behind a proxy (TRUST_PROXY_HOPS > 0) every connection has the
+ * proxy's address, so the per-address cap is off there unless set (the proxy limits its own clients).
+ */
+function connectionLimits(env: Env, trustProxyHops: number): Pick<Config, "headersTimeoutMs" | "requestTimeoutMs" | "maxConnections" | "maxConnectionsPerIp"> {
+  const headersTimeoutMs = int(env, "HEADERS_TIMEOUT_MS", 10_000, 500, 600_000);
+  const requestTimeoutMs = int(env, "REQUEST_TIMEOUT_MS", 60_000, 500, 3_600_000);
+  if (requestTimeoutMs < headersTimeoutMs) {
+    throw new ConfigError("REQUEST_TIMEOUT_MS", `must be at least HEADERS_TIMEOUT_MS (${headersTimeoutMs}), got ${requestTimeoutMs}`);
+  }
+  return {
+    headersTimeoutMs,
+    requestTimeoutMs,
+    maxConnections: int(env, "MAX_CONNECTIONS", 4096, 1, 1_000_000),
+    maxConnectionsPerIp: int(env, "MAX_CONNECTIONS_PER_IP", trustProxyHops > 0 ? 0 : 256, 0, 1_000_000),
+  };
+}
+
 /** Reads the environment once into a frozen Config. Throws ConfigError on a bad value. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const host = str(env, "HOST") ?? "127.0.0.1";
@@ -236,6 +264,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const publicUrl = url(env, "TESSERA_PUBLIC_URL") ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const passwordDisabled = bool(env, "AUTH_DISABLE_PASSWORD", false);
   const signupDisabled = bool(env, "AUTH_DISABLE_SIGNUP", false);
+  const trustProxyHops = int(env, "TRUST_PROXY_HOPS", 0, 0, 10);
   const config: Config = {
     version: packageVersion(),
     host,
@@ -262,9 +291,10 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     corsAllowedOrigins: list(env, "CORS_ALLOWED_ORIGINS"),
     redisUrl: str(env, "REDIS_URL"),
     redisKeyPrefix: str(env, "REDIS_KEY_PREFIX") ?? "tessera:",
-    trustProxyHops: int(env, "TRUST_PROXY_HOPS", 0, 0, 10),
+    trustProxyHops,
     readMaxBytes: int(env, "READ_MAX_BYTES", 1024 * 1024, 1024, 64 * 1024 * 1024),
     maxTimeoutMs: int(env, "MAX_TIMEOUT_MS", 30000, 100, 600000),
+    ...connectionLimits(env, trustProxyHops),
   };
   return Object.freeze(config);
 }

@@ -5,6 +5,7 @@
 import { installCheapAbortReason } from "./abort-reason.js";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { explainDatabaseError } from "./database-errors.js";
 
 /** Loads the config or exits with code 2 and one line naming the bad variable. */
 export function loadConfigOrExit(): ReturnType<typeof loadConfig> {
@@ -29,7 +30,13 @@ export function isLoopbackHost(host: string): boolean {
 export async function serve(): Promise<void> {
   const config = loadConfigOrExit();
   installCheapAbortReason();
-  const app = await createApp(config);
+  const app = await createApp(config).catch((e: unknown) => {
+    // A database that cannot be used: one line naming the setting, where, and the likely fix.
+    const line = explainDatabaseError(e, config.database);
+    if (line === undefined) throw e;
+    process.stderr.write(`tessera: ${line}\n`);
+    process.exit(1);
+  });
   const port = await app.listen();
   app.deps.logger.info(
     { host: config.host, port, auth_mode: config.authMode, database: config.database.kind, version: config.version },

@@ -3,6 +3,12 @@
  * HTTP/2 connection preface goes to an h2c server (gRPC, and Connect over HTTP/2),
  * anything else to an HTTP/1.1 server (Connect JSON/binary, gRPC-web, health, JWKS,
  * static files). Both share one request handler.
+ *
+ * Both protocols get the same limits: connections over MAX_CONNECTIONS (or over
+ * MAX_CONNECTIONS_PER_IP from one address) are refused in their own protocol; a new
+ * connection must complete its first request's headers within HEADERS_TIMEOUT_MS of
+ * accept, whatever it trickles; every request must have arrived whole within
+ * REQUEST_TIMEOUT_MS (responses are not timed by it); h2c allows 100 concurrent streams.
  */
 import { setMaxListeners } from "node:events";
 import http from "node:http";
@@ -14,6 +20,8 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "./config.js";
 import type { Logger } from "./logger.js";
 import { readRequestInfo, requestInfoKey } from "./request-info.js";
+import { createConnectionLimiter } from "./server-connections.js";
+import { createH2Server } from "./server-h2.js";
 
 type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
 type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
@@ -22,7 +30,17 @@ type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
 export type HttpHandler = (req: NodeRequest, res: NodeResponse) => boolean | Promise<boolean>;
 
 export interface ServerDeps {
-  config: Pick<Config, "readMaxBytes" | "maxTimeoutMs" | "trustProxyHops" | "shutdownTimeoutMs">;
+  config: Pick<
+    Config,
+    | "readMaxBytes"
+    | "maxTimeoutMs"
+    | "trustProxyHops"
+    | "shutdownTimeoutMs"
+    | "headersTimeoutMs"
+    | "requestTimeoutMs"
+    | "maxConnections"
+    | "maxConnectionsPerIp"
+  >;
   logger: Logger;
   routes: (router: ConnectRouter) => void;
   /** Interceptors, outermost first. */
@@ -44,9 +62,12 @@ export interface TesseraServer {
   close(timeoutMs?: number): Promise<void>;
   /** Number of requests being served now. */
   inFlight(): number;
+  /** Number of open client connections counted against MAX_CONNECTIONS (refused ones are not). */
+  openConnections(): number;
 }
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+const REQUEST_TIMEOUT_408 = Buffer.from("HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
 
 /** Writes a JSON response. */
 export function sendJson(res: NodeResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -110,32 +131,48 @@ export function createServer(deps: ServerDeps): TesseraServer {
 
   const h1 = http.createServer(
     {
-      // Slow clients cannot hold sockets forever.
-      headersTimeout: 10_000,
-      requestTimeout: 60_000,
+      // Slow clients cannot hold sockets forever: headers, then the whole request, in time.
+      headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
       // How often those two are checked (Node's default is 30 s, which would let a
       // slow client hold a socket for 40 s instead of 10).
-      connectionsCheckingInterval: 1_000,
+      connectionsCheckingInterval: Math.min(1_000, Math.max(100, Math.floor(config.headersTimeoutMs / 4))),
       keepAliveTimeout: 5_000,
       maxHeaderSize: 16 * 1024,
     },
     onRequest,
   );
-  const h2 = http2.createServer({ maxSessionMemory: 10, maxHeaderListPairs: 256, maxHeaderSize: 16 * 1024 } as http2.ServerOptions, onRequest);
-  h2.setTimeout(60_000);
-  const sessions = new Set<http2.ServerHttp2Session>();
-  h2.on("session", (s) => {
-    sessions.add(s);
-    s.on("close", () => sessions.delete(s));
-  });
+  const h2 = createH2Server({ requestTimeoutMs: config.requestTimeoutMs, idleMs: config.requestTimeoutMs }, onRequest);
   const sockets = new Set<net.Socket>();
+  const limiter = createConnectionLimiter({ maxConnections: config.maxConnections, maxPerClient: config.maxConnectionsPerIp, logger });
+  // The first request of an HTTP/1.1 connection clears that connection's accept deadline.
+  const firstRequestHooks = new WeakMap<net.Socket, () => void>();
+  h1.on("request", (req: http.IncomingMessage) => {
+    const hook = firstRequestHooks.get(req.socket);
+    firstRequestHooks.delete(req.socket);
+    hook?.();
+  });
 
   const tcp = net.createServer((sock) => {
     sockets.add(sock);
     sock.on("close", () => sockets.delete(sock));
     sock.on("error", () => sock.destroy());
-    // Drop connections that never send a byte.
-    sock.setTimeout(10_000, () => sock.destroy());
+    if (!limiter.admit(sock)) return;
+    // One absolute deadline from accept to the first request's headers, whatever the
+    // client trickles meanwhile (preface bytes, header lines, CONTINUATION frames).
+    let phase: "sniffing" | "h1" | "h2" = "sniffing";
+    let session: http2.ServerHttp2Session | undefined;
+    const deadline = setTimeout(() => {
+      if (phase === "h2" && session) {
+        session.close(); // GOAWAY: no stream was started
+      } else {
+        if (phase === "h1" && sock.writable && sock.bytesWritten === 0) sock.write(REQUEST_TIMEOUT_408);
+        sock.destroy();
+      }
+    }, config.headersTimeoutMs);
+    deadline.unref();
+    const firstRequest = () => clearTimeout(deadline);
+    sock.once("close", firstRequest);
     let buf = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
@@ -144,11 +181,13 @@ export function createServer(deps: ServerDeps): TesseraServer {
       if (matches && buf.length < H2_PREFACE.length) return; // undecided: wait for more
       sock.removeListener("data", onData);
       sock.pause();
-      sock.setTimeout(0);
       sock.unshift(buf);
       if (matches) {
-        h2.emit("connection", sock); // no resume(): the h2 session reads the socket itself
+        phase = "h2";
+        session = h2.accept(sock, firstRequest);
       } else {
+        phase = "h1";
+        firstRequestHooks.set(sock, firstRequest);
         h1.emit("connection", sock);
         sock.resume();
       }
@@ -170,19 +209,20 @@ export function createServer(deps: ServerDeps): TesseraServer {
     },
     address: () => tcp.address() as net.AddressInfo,
     inFlight: () => inFlight,
+    openConnections: () => limiter.open(),
     async close(timeoutMs = config.shutdownTimeoutMs) {
       draining = true;
       const closed = new Promise<void>((r) => tcp.close(() => r()));
       h1.closeIdleConnections();
-      for (const s of sessions) s.close();
+      for (const s of h2.sessions) s.close();
       if (inFlight > 0) {
         await Promise.race([new Promise<void>((r) => idleWaiters.push(r)), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
       }
       shutdown.abort();
-      for (const s of sessions) s.destroy();
+      for (const s of h2.sessions) s.destroy();
       h1.closeAllConnections();
       for (const sock of sockets) sock.destroy();
-      h2.close();
+      h2.server.close();
       h1.close();
       await closed;
     },

@@ -68,11 +68,11 @@ describe("loadConfig", () => {
 
   it("builds a PostgreSQL URL from DB_* variables", () => {
     const c = loadConfig({ DB_HOST: "db.local", DB_PORT: "6543", DB_NAME: "auth", DB_USER: "u@x", DB_PASS: "p:w", DB_SSL_DISABLE: "true" });
-    expect(c.database).toEqual({ kind: "postgres", url: "postgres://u%40x:p%3Aw@db.local:6543/auth?sslmode=disable" });
+    expect(c.database).toEqual({ kind: "postgres", url: "postgres://u%40x:p%3Aw@db.local:6543/auth?sslmode=disable", source: "DB_*" });
   });
 
   it("prefers DATABASE_URL", () => {
-    expect(loadConfig({ DATABASE_URL: "postgres://a@b/c", DB_HOST: "x" }).database).toEqual({ kind: "postgres", url: "postgres://a@b/c" });
+    expect(loadConfig({ DATABASE_URL: "postgres://a@b/c", DB_HOST: "x" }).database).toEqual({ kind: "postgres", url: "postgres://a@b/c", source: "DATABASE_URL" });
   });
 
   it("maps AUTH_ENABLED=true to full mode when AUTH_MODE is unset", () => {
