@@ -6,6 +6,7 @@ import type { Config } from "./config.js";
 import { createAbuseInterceptor } from "./abuse/interceptor.js";
 import { createMemoryCounterStore, createRedisCounterStore } from "./abuse/limiter.js";
 import { createAccountAccess } from "./auth/account-access.js";
+import { createAdminModeGate } from "./auth/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys.js";
 import { createAuthInterceptor } from "./auth/interceptor.js";
 import { createUserAuth } from "./auth/user-auth.js";
@@ -60,8 +61,10 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     clock: opts.clock ?? (() => new Date()),
   };
 
-  const apiKeys = createApiKeyAuth(deps);
-  const userAuth = createUserAuth(deps);
+  // Admin mode: which users' tokens and keys this instance accepts (set when userAuth starts).
+  const gate = createAdminModeGate(config.authMode);
+  const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById) });
+  const userAuth = createUserAuth(deps, gate);
   const features: Feature[] = [apiKeys, userAuth];
   const started: Feature[] = [];
   try {
