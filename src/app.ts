@@ -25,7 +25,8 @@ import { createServer, type TesseraServer } from "./server.js";
 import { createApiKeyService } from "./services/api-key-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createUserAccountService } from "./services/user-account-service.js";
-import { ensureAnonymous } from "./store/bootstrap.js";
+import { createLocalOnlyGuard } from "./local-only.js";
+import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
 import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
 import { isInstanceAdmin } from "./store/users.js";
 
@@ -70,6 +71,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   try {
     if (config.dbAutoMigrate) await migrateToLatest(db.kysely);
     if (config.authMode === "none") await ensureAnonymous(db.kysely);
+    else if (await retireAnonymous(db.kysely, deps.clock())) logger.warn("the anonymous user of AUTH_MODE=none is no longer instance admin and is disabled");
     for (const f of features) {
       await f.start?.();
       started.push(f);
@@ -108,6 +110,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       }),
     ],
     httpHandlers: [
+      // AUTH_MODE=none: only requests addressed to this machine, before anything else answers (DNS rebinding).
+      ...(config.authMode === "none" ? [createLocalOnlyGuard({ config, port: () => server.address().port, logger })] : []),
       createCorsHandler(config.corsAllowedOrigins),
       createHealthHandler(config, db),
       createConsoleHandler(logger),
