@@ -40,6 +40,7 @@ function shown(value: string): string {
   return value.replace(/[^\x20-\x7e]/g, "?").slice(0, 200);
 }
 
+/** What the guard checks requests against. */
 export interface LocalOnlyOptions {
   config: Pick<Config, "host" | "publicUrl" | "corsAllowedOrigins">;
   /** The port the server listens on (known once it listens). */
