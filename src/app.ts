@@ -8,6 +8,7 @@ import { createMemoryCounterStore } from "./abuse/limiter.js";
 import { createRedisCounterStore } from "./abuse/redis-counters.js";
 import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/account-access.js";
+import { createAdminModeGate } from "./auth/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys.js";
 import { createAuthInterceptor } from "./auth/interceptor.js";
 import { createUserAuth } from "./auth/user-auth.js";
@@ -26,7 +27,8 @@ import { createServer, type TesseraServer } from "./server.js";
 import { createApiKeyService } from "./services/api-key-service.js";
 import { createAuthService } from "./services/auth-service.js";
 import { createUserAccountService } from "./services/user-account-service.js";
-import { ensureAnonymous } from "./store/bootstrap.js";
+import { createLocalOnlyGuard } from "./local-only.js";
+import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
 import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
 import { isInstanceAdmin } from "./store/users.js";
 
@@ -62,13 +64,16 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     clock: opts.clock ?? (() => new Date()),
   };
 
-  const apiKeys = createApiKeyAuth(deps);
-  const userAuth = createUserAuth(deps);
+  // Admin mode: which users' tokens and keys this instance accepts (set when userAuth starts).
+  const gate = createAdminModeGate(config.authMode);
+  const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById) });
+  const userAuth = createUserAuth(deps, gate);
   const features: Feature[] = [apiKeys, userAuth];
   const started: Feature[] = [];
   try {
     if (config.dbAutoMigrate) await migrateToLatest(db.kysely);
     if (config.authMode === "none") await ensureAnonymous(db.kysely);
+    else if (await retireAnonymous(db.kysely, deps.clock())) logger.warn("the anonymous user of AUTH_MODE=none is no longer instance admin and is disabled");
     for (const f of features) {
       await f.start?.();
       started.push(f);
@@ -109,6 +114,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       }),
     ],
     httpHandlers: [
+      // AUTH_MODE=none: only requests addressed to this machine, before anything else answers (DNS rebinding).
+      ...(config.authMode === "none" ? [createLocalOnlyGuard({ config, port: () => server.address().port, logger })] : []),
       createCorsHandler(config.corsAllowedOrigins),
       createHealthHandler(config, db, () => counters.status()),
       createConsoleHandler(logger),

@@ -6,6 +6,7 @@ import { installCheapAbortReason } from "./abort-reason.js";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { explainDatabaseError } from "./database-errors.js";
+import { isLoopbackHost } from "./local-only.js";
 
 /** Loads the config or exits with code 2 and one line naming the bad variable. */
 export function loadConfigOrExit(): ReturnType<typeof loadConfig> {
@@ -20,11 +21,8 @@ export function loadConfigOrExit(): ReturnType<typeof loadConfig> {
   }
 }
 
-/** Whether `host` only accepts connections from this machine. */
-export function isLoopbackHost(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
-}
+/** Whether `host` only accepts connections from this machine (re-exported from local-only.ts). */
+export { isLoopbackHost };
 
 /** Runs the server until a signal stops it. */
 export async function serve(): Promise<void> {

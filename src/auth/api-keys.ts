@@ -35,6 +35,8 @@ export interface ApiKeyAuthOptions {
   flushIntervalMs?: number;
   /** Most hashes looked up by one query. */
   maxBatch?: number;
+  /** Why a key created by `createdById` is refused (AUTH_MODE=admin: the AdminModeGate); all accepted when absent. */
+  refuseCreator?: (createdById: string | null) => string | undefined;
 }
 
 export interface ApiKeyAuth extends Feature {
@@ -58,6 +60,7 @@ interface Entry {
   userId: string;
   expiresAtMs: number;
   disabled: boolean;
+  createdById: string | null;
   principal: Principal;
   /** performance.now() when loaded from the database. */
   loadedAt: number;
@@ -125,6 +128,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       userId: row.user_id,
       expiresAtMs: expiresAt.getTime(),
       disabled: row.user_disabled_at !== null,
+      createdById: row.created_by_id,
       principal: Object.freeze({ kind: "api_key", userId: row.user_id, accountId: row.account_id, apiKeyId: row.id, expiresAt }),
       loadedAt: performance.now(),
       lastUsedMs,
@@ -251,6 +255,8 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       const nowMs = clock().getTime();
       if (nowMs >= entry.expiresAtMs) throw invalid("api key expired");
       if (entry.disabled) throw invalid("api key disabled");
+      const refused = opts.refuseCreator?.(entry.createdById);
+      if (refused) throw invalid(refused);
       noteUse(entry, nowMs);
       return entry.principal;
     },

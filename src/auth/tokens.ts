@@ -4,7 +4,9 @@
  * verified tokens are cached until they expire in a bounded LRU, and the user's
  * disabled flag is cached for USER_STATUS_TTL_MS. So a JWT keeps working after its
  * session is logged out or its user disabled for at most its remaining lifetime
- * (AUTH_JWT_ACCESS_TOKEN_LIFETIME; the disabled flag is seen within 30 s).
+ * (AUTH_JWT_ACCESS_TOKEN_LIFETIME; the disabled flag is seen within 30 s). In
+ * AUTH_MODE=admin the AdminModeGate also refuses, in memory, every user's tokens but
+ * the configured admin's, and the admin's own issued before its credentials changed.
  */
 import { randomUUID } from "node:crypto";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -14,6 +16,7 @@ import type { Config } from "../config.js";
 import type { Clock } from "../deps.js";
 import type { Database } from "../store/schema.js";
 import { findUserStatus } from "../store/users.js";
+import type { AdminModeGate } from "./admin-mode.js";
 import type { CredentialVerifier } from "./interceptor.js";
 import type { Principal } from "./principal.js";
 import { SIGNING_ALG, type KeyRing } from "./signing-keys.js";
@@ -79,6 +82,8 @@ interface CacheEntry {
   principal: Extract<Principal, { kind: "user" }>;
   /** Accept until (ms): exp plus the clock tolerance. */
   until: number;
+  /** The token's `iat` (seconds). */
+  issuedAt: number;
 }
 
 export interface TesseraJwtVerifier extends CredentialVerifier {
@@ -87,8 +92,15 @@ export interface TesseraJwtVerifier extends CredentialVerifier {
 }
 
 /** Builds the verifier of Tessera's own access tokens. */
-export function createTesseraJwtVerifier(opts: { keys: KeyRing; config: TokenConfig; clock: Clock; db: Kysely<Database> }): TesseraJwtVerifier {
-  const { keys, config, clock, db } = opts;
+export function createTesseraJwtVerifier(opts: {
+  keys: KeyRing;
+  config: TokenConfig;
+  clock: Clock;
+  db: Kysely<Database>;
+  /** Which users' tokens this instance accepts (admin mode); every user's when absent. */
+  gate?: Pick<AdminModeGate, "refuseUserToken">;
+}): TesseraJwtVerifier {
+  const { keys, config, clock, db, gate } = opts;
   const cache = new Map<string, CacheEntry>();
   const userStatus = new Map<string, { disabled: boolean; exists: boolean; checkedAt: number }>();
 
@@ -130,11 +142,12 @@ export function createTesseraJwtVerifier(opts: { keys: KeyRing; config: TokenCon
     }
     const sub = payload.sub;
     if (typeof sub !== "string" || !UUID_RE.test(sub)) throw reject();
-    if (typeof payload.jti !== "string" || typeof payload.exp !== "number") throw reject();
+    if (typeof payload.jti !== "string" || typeof payload.exp !== "number" || typeof payload.iat !== "number") throw reject();
     const sid = typeof payload.sid === "string" ? payload.sid : undefined;
     return {
       principal: Object.freeze({ kind: "user", userId: sub, expiresAt: new Date(payload.exp * 1000), sessionId: sid, tokenId: payload.jti }),
       until: (payload.exp + CLOCK_TOLERANCE_SECONDS) * 1000,
+      issuedAt: payload.iat,
     };
   }
 
@@ -156,6 +169,8 @@ export function createTesseraJwtVerifier(opts: { keys: KeyRing; config: TokenCon
         if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
         cache.set(token, entry);
       }
+      const refused = gate?.refuseUserToken(entry.principal.userId, entry.issuedAt);
+      if (refused) throw reject(refused);
       if (!(await userUsable(entry.principal.userId))) throw reject("user is disabled");
       return entry.principal;
     },

@@ -16,7 +16,9 @@ import type { Deps, Feature } from "../deps.js";
 import { requestInfoKey } from "../request-info.js";
 import { sendJson, type HttpHandler } from "../server.js";
 import { ensurePersonalAccount } from "../store/accounts.js";
-import { deleteApiKeysCreatedBy, findPasswordUserByEmail, insertPasswordUser, updateAdminUser, updatePasswordHash } from "../store/users.js";
+import { revokeUserFamily } from "../store/account-security.js";
+import { deleteApiKeysCreatedBy, findPasswordUserByEmail, insertPasswordUser, updatePasswordHash } from "../store/users.js";
+import { createAdminModeGate, ensureConfiguredAdmin, type AdminModeGate } from "./admin-mode.js";
 import type { CredentialVerifier } from "./interceptor.js";
 import { createOidcAuth } from "./oidc.js";
 import { checkNewPassword, checkPasswordBytes, needsRehash, normalizeEmailInput, passwordHashing } from "./passwords.js";
@@ -51,14 +53,17 @@ function emailTag(normalized: string): string {
   return createHash("sha256").update(normalized).digest("hex").slice(0, 16);
 }
 
-/** Builds user authentication. */
-export function createUserAuth(deps: Deps): UserAuth {
+/**
+ * Builds user authentication. `gate` (shared with API-key verification) decides which
+ * users' tokens this instance accepts: in admin mode, the configured admin's only.
+ */
+export function createUserAuth(deps: Deps, gate: AdminModeGate = createAdminModeGate(deps.config.authMode)): UserAuth {
   const { config, db, logger, audit, clock } = deps;
   const kysely = db.kysely;
   const enabled = config.authMode !== "none";
   const keys: KeyRing = createKeyRing(kysely, clock, logger);
   const sessions: Sessions = createSessions({ db: kysely, keys, config, clock });
-  const jwtVerifier = createTesseraJwtVerifier({ keys, config, clock, db: kysely });
+  const jwtVerifier = createTesseraJwtVerifier({ keys, config, clock, db: kysely, gate });
   // Provider support (full mode with AUTH_BASEURL); otherwise its handlers answer FailedPrecondition.
   const oidc = createOidcAuth(deps, sessions);
 
@@ -66,24 +71,6 @@ export function createUserAuth(deps: Deps): UserAuth {
   let dummyHash: Promise<string> | undefined;
   const getDummyHash = () => (dummyHash ??= passwordHashing.hash(`dummy-${Math.random()}-${Date.now()}`));
   const adminEmail = config.admin ? normalizeEmailInput(config.admin.email) : undefined;
-
-  async function ensureAdminUser(): Promise<void> {
-    if (!config.admin || !adminEmail) throw new Error("AUTH_ADMIN_EMAIL is not a valid email address");
-    const { password } = config.admin;
-    let user = await findPasswordUserByEmail(kysely, adminEmail.normalized);
-    if (!user) {
-      const hash = await passwordHashing.hash(password);
-      user = await insertPasswordUser(kysely, { email: adminEmail.email, emailNormalized: adminEmail.normalized, name: "admin", passwordHash: hash, isInstanceAdmin: true });
-      // Another instance created it concurrently: update that one.
-      user ??= await findPasswordUserByEmail(kysely, adminEmail.normalized);
-      if (!user) throw new Error("could not create the admin user");
-    }
-    // Rehash only when the configured password changed (or the stored hash is below the current cost).
-    const same = user.password_hash !== null && !needsRehash(user.password_hash) && (await passwordHashing.verify(user.password_hash, password));
-    await updateAdminUser(kysely, user.id, { email: adminEmail.email, ...(same ? {} : { passwordHash: await passwordHashing.hash(password) }) });
-    if (!same) logger.info({ user_id: user.id }, "admin password updated from AUTH_ADMIN_PASSWORD");
-    await ensurePersonalAccount(kysely, user.id);
-  }
 
   // Ended sessions are kept a day (for support and audit), then deleted with their tokens.
   // Sealed successors (for retries inside the grace window) are forgotten once it has passed.
@@ -165,6 +152,12 @@ export function createUserAuth(deps: Deps): UserAuth {
           Code.Unauthenticated,
         );
       }
+      const refused = gate.refuseUserToken(result.tokens.userId, Math.floor(clock().getTime() / 1000));
+      if (refused) {
+        // A session another user started elsewhere (an instance still in full mode): end it here too.
+        await revokeUserFamily(kysely, result.tokens.userId, result.familyId, clock(), "auth_mode_admin");
+        throw new ConnectError(refused, Code.Unauthenticated);
+      }
       noStore(ctx);
       return { tokens: tokensToWire(result.tokens) };
     },
@@ -221,7 +214,7 @@ export function createUserAuth(deps: Deps): UserAuth {
       if (!enabled) return;
       await keys.start();
       void getDummyHash();
-      if (config.authMode === "admin") await ensureAdminUser();
+      if (config.authMode === "admin") gate.admit(await ensureConfiguredAdmin(deps));
       const revoked = await deleteApiKeysCreatedBy(kysely, ANONYMOUS_USER_ID);
       if (revoked > 0) {
         logger.warn({ count: revoked }, "revoked API keys created in AUTH_MODE=none");

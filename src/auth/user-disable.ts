@@ -11,7 +11,9 @@
  * - Tessera access tokens already issued: at once on this instance, within 30 s on
  *   others (the verifier's cached user status), and at the latest at their `exp`;
  * - provider bearer tokens: within 30 s (the cached identity -> user status).
- * An admin cannot disable itself (FailedPrecondition): it would lock the instance out.
+ * An admin cannot disable itself (FailedPrecondition): it would lock the instance out;
+ * in AUTH_MODE=admin nobody can disable the configured admin (FailedPrecondition; it is
+ * replaced by restarting with another AUTH_ADMIN_EMAIL, and startup re-enables it anyway).
  * API keys belong to accounts, not to the human who made them: disabling a human leaves
  * its accounts' keys working; disable the key's own (machine) user to stop one.
  *
@@ -25,6 +27,7 @@ import type { AuthService } from "../../gen/tessera/v1/auth_pb.js";
 import type { Deps } from "../deps.js";
 import { requestInfoKey } from "../request-info.js";
 import { revokeFamilies, revokeUserFamilies, setUserDisabledAt } from "../store/account-security.js";
+import { findConfiguredAdminId } from "../store/configured-admin.js";
 import { findUserById } from "../store/users.js";
 import { isUuid } from "./account-access.js";
 import { revocationTargetsForUser } from "./api-keys.js";
@@ -49,6 +52,9 @@ export function createUserDisableHandlers(deps: Deps, opts: UserDisableOptions):
       const p = requirePrincipal(ctx);
       if (!isUuid(req.userId)) throw new ConnectError("user_id must be a UUID", Code.InvalidArgument);
       const userId = req.userId.toLowerCase();
+      if (req.disabled && config.authMode === "admin" && userId === (await findConfiguredAdminId(db.kysely))) {
+        throw new ConnectError("the configured admin cannot be disabled; to replace it, restart with another AUTH_ADMIN_EMAIL", Code.FailedPrecondition);
+      }
       if (req.disabled && userId === p.userId) throw new ConnectError("an admin cannot disable itself", Code.FailedPrecondition);
       const now = clock();
       const user = await setUserDisabledAt(db.kysely, userId, req.disabled ? now : null);

@@ -14,6 +14,8 @@ export interface ApiKeyAuthRow {
   last_used_at: Date | null;
   /** When the key's machine user was disabled, or null. */
   user_disabled_at: Date | null;
+  /** Who created the key (null once that user is deleted). */
+  created_by_id: string | null;
 }
 
 /** Inserts a machine user (the identity of one API key) and returns its id. */
@@ -70,6 +72,7 @@ export async function findApiKeyAuthByHashes(db: Kysely<Database>, keyHashes: re
       "api_keys.expires_at",
       "api_keys.last_used_at",
       "users.disabled_at as user_disabled_at",
+      "api_keys.created_by_id",
     ])
     .where("api_keys.key_hash", keyHashes.length === 1 ? "=" : "in", keyHashes.length === 1 ? keyHashes[0]! : keyHashes)
     .execute();

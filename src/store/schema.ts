@@ -161,6 +161,15 @@ export interface LoginTransactionsTable {
   used_at: Timestamp | null;
 }
 
+/** The user AUTH_MODE=admin configured (one row at most). */
+export interface ConfiguredAdminTable {
+  singleton: Generated<boolean>;
+  user_id: string;
+  /** When the admin's password (or the admin user) last changed: its access tokens from before are refused. */
+  credentials_changed_at: Timestamp | null;
+  updated_at: Generated<Date>;
+}
+
 export interface Database {
   users: UsersTable;
   identities: IdentitiesTable;
@@ -173,6 +182,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
   login_transactions: LoginTransactionsTable;
+  configured_admin: ConfiguredAdminTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -190,3 +200,4 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type NewAuditEvent = Insertable<AuditEventsTable>;
 export type LoginTransactionRow = Selectable<LoginTransactionsTable>;
+export type ConfiguredAdminRow = Selectable<ConfiguredAdminTable>;

@@ -52,20 +52,6 @@ export async function insertPasswordUser(
   }
 }
 
-/** Updates the admin-mode user: password hash (when given), email as configured, instance admin. */
-export async function updateAdminUser(db: Kysely<Database>, userId: string, u: { email: string; passwordHash?: string }): Promise<void> {
-  await db
-    .updateTable("users")
-    .set({
-      email: u.email,
-      is_instance_admin: true,
-      updated_at: new Date(),
-      ...(u.passwordHash !== undefined ? { password_hash: u.passwordHash } : {}),
-    })
-    .where("id", "=", userId)
-    .execute();
-}
-
 /** Whether the user exists and is not disabled (for token verification). */
 export async function findUserStatus(db: Kysely<Database>, userId: string): Promise<{ disabled: boolean } | undefined> {
   const row = await db.selectFrom("users").select("disabled_at").where("id", "=", userId).executeTakeFirst();
