@@ -5,6 +5,7 @@
 import { installCheapAbortReason } from "./abort-reason.js";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
+import { DataDirLockedError } from "./store/data-dir-lock.js";
 
 /** Loads the config or exits with code 2 and one line naming the bad variable. */
 export function loadConfigOrExit(): ReturnType<typeof loadConfig> {
@@ -29,7 +30,12 @@ export function isLoopbackHost(host: string): boolean {
 export async function serve(): Promise<void> {
   const config = loadConfigOrExit();
   installCheapAbortReason();
-  const app = await createApp(config);
+  const app = await createApp(config, { command: "tessera serve" }).catch((e: unknown) => {
+    if (e instanceof DataDirLockedError && !e.self) {
+      throw new Error(`${e.message}: stop it first, or give this server its own TESSERA_DATA_DIR (several servers on one database need PostgreSQL: DATABASE_URL)`);
+    }
+    throw e;
+  });
   const port = await app.listen();
   app.deps.logger.info(
     { host: config.host, port, auth_mode: config.authMode, database: config.database.kind, version: config.version },
