@@ -63,8 +63,8 @@ describe("finding 15: one process per embedded data directory, commands through 
   beforeAll(async () => {
     dir = copyTemplate();
     env = { TESSERA_DATA_DIR: dir.dataDir, AUTH_MODE: "full" };
-    server = await startServerProcess(env);
-  }, 90_000);
+    server = await startServerProcess(env, undefined, 150_000);
+  }, 180_000);
   afterAll(async () => {
     if (server) await stop(server);
     if (dir) rmSync(dir.root, { recursive: true, force: true });
@@ -143,12 +143,13 @@ describe("finding 15: a killed server does not block the next start", () => {
     const dir = copyTemplate();
     const env = { TESSERA_DATA_DIR: dir.dataDir, AUTH_MODE: "full" };
     try {
-      const first = await startServerProcess(env);
+      // Generous deadlines: PGlite starts (and replays its WAL after a kill) slowly on a loaded machine.
+      const first = await startServerProcess(env, undefined, 150_000);
       await stop(first, "SIGKILL");
       // It left its lock (and its admin socket) behind.
       expect(JSON.parse(readFileSync(path.join(dir.dataDir, LOCK_FILE_NAME), "utf8")).pid).toBe(first.child.pid);
       expect(existsSync(path.join(dir.dataDir, ADMIN_SOCKET_NAME))).toBe(true);
-      const next = await startServerProcess(env);
+      const next = await startServerProcess(env, undefined, 150_000);
       try {
         await expectServing(next);
         const listed = await tessera(["keys", "list"], env);
@@ -165,5 +166,5 @@ describe("finding 15: a killed server does not block the next start", () => {
     } finally {
       rmSync(dir.root, { recursive: true, force: true });
     }
-  }, 180_000);
+  }, 420_000);
 });
