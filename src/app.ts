@@ -20,6 +20,8 @@ import type { Clock, Deps, Feature } from "./deps.js";
 import { createConsoleHandler } from "./console/handler.js";
 import { createCorsHandler } from "./cors.js";
 import { createHealthHandler } from "./health.js";
+import { runAdminOp } from "./local-admin/ops.js";
+import { startAdminSocket, type AdminSocket } from "./local-admin/server.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createObserveInterceptor } from "./observe.js";
 import { createRoutes } from "./routes.js";
@@ -48,13 +50,16 @@ export interface AppOptions {
   db?: Db;
   /** The clock; tests pass a controllable one. */
   clock?: Clock;
+  /** What this process runs, recorded in an embedded database's lock (e.g. `tessera serve`). */
+  command?: string;
 }
 
 /** Builds the whole application from a Config and runs every feature's startup. */
 export async function createApp(config: Readonly<Config>, opts: AppOptions = {}): Promise<App> {
   const logger = opts.logger ?? createLogger({ json: config.logsJson, level: config.logLevel });
   const ownsDb = !opts.db;
-  const db = opts.db ?? (await openDatabase(config.database, (e) => logger.warn({ err: { message: e.message } }, "database connection error")));
+  const db =
+    opts.db ?? (await openDatabase(config.database, (e) => logger.warn({ err: { message: e.message } }, "database connection error"), { command: opts.command }));
   const deps: Deps = {
     config,
     logger,
@@ -70,6 +75,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const userAuth = createUserAuth(deps, gate);
   const features: Feature[] = [apiKeys, userAuth];
   const started: Feature[] = [];
+  let adminSocket: AdminSocket | undefined;
   try {
     if (config.dbAutoMigrate) await migrateToLatest(db.kysely);
     if (config.authMode === "none") await ensureAnonymous(db.kysely);
@@ -77,6 +83,20 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     for (const f of features) {
       await f.start?.();
       started.push(f);
+    }
+    // This process holds the embedded database: commands of other processes come through it.
+    if (ownsDb && db.dataDir) {
+      adminSocket = await startAdminSocket({
+        dataDir: db.dataDir,
+        logger,
+        async handle(op) {
+          const result = await runAdminOp(db.kysely, op, { now: deps.clock(), accessTokenLifetimeSeconds: config.accessTokenLifetimeSeconds });
+          if (op !== "keys.rotate") return result;
+          const signsNow = await userAuth.reloadSigningKeys();
+          logger.info({ kid: (result as { kid: string }).kid }, "signing keys rotated by `tessera keys rotate`");
+          return { ...result, signsNow };
+        },
+      });
     }
   } catch (e) {
     for (const f of started.reverse()) await f.stop?.().catch(() => {});
@@ -129,6 +149,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     server,
     listen: (port = config.port) => server.listen(port, config.host),
     async close() {
+      await adminSocket?.close();
       await server.close();
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();

@@ -7,6 +7,7 @@ import { createApp } from "./app.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { explainDatabaseError } from "./database-errors.js";
 import { isLoopbackHost } from "./local-only.js";
+import { DataDirLockedError } from "./store/data-dir-lock.js";
 
 /** Loads the config or exits with code 2 and one line naming the bad variable. */
 export function loadConfigOrExit(): ReturnType<typeof loadConfig> {
@@ -28,7 +29,10 @@ export { isLoopbackHost };
 export async function serve(): Promise<void> {
   const config = loadConfigOrExit();
   installCheapAbortReason();
-  const app = await createApp(config).catch((e: unknown) => {
+  const app = await createApp(config, { command: "tessera serve" }).catch((e: unknown) => {
+    if (e instanceof DataDirLockedError && !e.self) {
+      throw new Error(`${e.message}: stop it first, or give this server its own TESSERA_DATA_DIR (several servers on one database need PostgreSQL: DATABASE_URL)`);
+    }
     // A database that cannot be used: one line naming the setting, where, and the likely fix.
     const line = explainDatabaseError(e, config.database);
     if (line === undefined) throw e;

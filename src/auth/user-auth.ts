@@ -38,6 +38,8 @@ export interface UserAuth extends Feature {
   sessions: SessionIssuer;
   /** Forgets the cached status of a user in this process's access-token verifier (after disabling it). */
   forgetUser(userId: string): void;
+  /** Reloads the signing keys now (after a rotation this process made); false when this mode signs no tokens. */
+  reloadSigningKeys(): Promise<boolean>;
 }
 
 /** The one message for every failed password login: no user enumeration. */
@@ -208,6 +210,10 @@ export function createUserAuth(deps: Deps, gate: AdminModeGate = createAdminMode
     handlers: { ...handlers, ...oidc.handlers },
     sessions,
     forgetUser: (userId) => jwtVerifier.forgetUser(userId),
+    reloadSigningKeys: async () => {
+      if (enabled) await keys.reload();
+      return enabled;
+    },
     verifiers,
     httpHandlers: enabled ? httpHandlers : [],
     async start() {

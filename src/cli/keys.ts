@@ -1,18 +1,9 @@
 /**
- * `tessera keys rotate|list`: Tessera's JWT signing keys.
+ * `tessera keys rotate|list`: Tessera's JWT signing keys. On an embedded database held
+ * by a running server, both go through that server (see embedded.ts).
  */
 import type { Command } from "commander";
-
-/** The server modules, loaded only when a keys command runs (client commands stay fast). */
-async function serverParts() {
-  const [{ loadConfigOrExit }, { rotateKeys }, { openDatabase }, { listUsableSigningKeys }] = await Promise.all([
-    import("../main.js"),
-    import("../auth/signing-keys.js"),
-    import("../store/db.js"),
-    import("../store/signing-keys.js"),
-  ]);
-  return { loadConfigOrExit, rotateKeys, openDatabase, listUsableSigningKeys };
-}
+import { runAdminCommand } from "./embedded.js";
 
 /** Adds the keys commands. */
 export function registerKeys(program: Command): void {
@@ -21,32 +12,27 @@ export function registerKeys(program: Command): void {
     .command("rotate")
     .description("add a new active signing key and retire the current one (kept published until its tokens expire)")
     .action(async () => {
-      const { loadConfigOrExit, rotateKeys, openDatabase } = await serverParts();
-      const config = loadConfigOrExit();
-      const db = await openDatabase(config.database);
-      try {
-        const r = await rotateKeys(db.kysely, new Date(), config.accessTokenLifetimeSeconds);
-        process.stdout.write(`new signing key ${r.kid}\n`);
-        for (const kid of r.retired) process.stdout.write(`retired ${kid}, published until ${r.publishUntil.toISOString()}\n`);
-        process.stdout.write("running servers switch to the new key within a minute\n");
-      } finally {
-        await db.close();
+      const { result: r, ran } = await runAdminCommand("keys.rotate", "tessera keys rotate");
+      process.stdout.write(`new signing key ${r.kid}\n`);
+      for (const kid of r.retired) process.stdout.write(`retired ${kid}, published until ${r.publishUntil}\n`);
+      if (ran.where === "server") {
+        process.stdout.write(
+          r.signsNow
+            ? `the running server (pid ${ran.pid}) signs with it now\n`
+            : `the running server (pid ${ran.pid}) signs no tokens in AUTH_MODE=none; it signs with this key once started in admin or full mode\n`,
+        );
       }
+      // No server can be running on an embedded database this process could open.
+      else if (ran.database === "postgres") process.stdout.write("running servers switch to the new key within a minute\n");
     });
   keys
     .command("list")
     .description("list the published signing keys (never the private parts)")
     .action(async () => {
-      const { loadConfigOrExit, openDatabase, listUsableSigningKeys } = await serverParts();
-      const config = loadConfigOrExit();
-      const db = await openDatabase(config.database);
-      try {
-        for (const k of await listUsableSigningKeys(db.kysely, new Date())) {
-          const state = k.retired_at ? `retired, published until ${k.publish_until?.toISOString()}` : "active";
-          process.stdout.write(`${k.id}\t${k.alg}\t${k.created_at.toISOString()}\t${state}\n`);
-        }
-      } finally {
-        await db.close();
+      const { result } = await runAdminCommand("keys.list", "tessera keys list");
+      for (const k of result.keys) {
+        const state = k.retiredAt ? `retired, published until ${k.publishUntil}` : "active";
+        process.stdout.write(`${k.id}\t${k.alg}\t${k.createdAt}\t${state}\n`);
       }
     });
 }

@@ -3,9 +3,11 @@
  * PostgreSQL (PGlite) persisted under a data directory. Same schema, same queries.
  */
 import { mkdirSync } from "node:fs";
+import path from "node:path";
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationResultSet } from "kysely";
 import pg from "pg";
 import type { DatabaseConfig } from "../config.js";
+import { lockDataDir } from "./data-dir-lock.js";
 import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations/index.js";
 
@@ -16,6 +18,8 @@ export type NotificationHandler = (payload: string) => void;
 export interface Db {
   readonly kind: DatabaseConfig["kind"];
   readonly kysely: Kysely<Database>;
+  /** The embedded database's directory (absolute), which this process holds locked; undefined for PostgreSQL and `memory://`. */
+  readonly dataDir?: string;
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(timeoutMs?: number): Promise<void>;
   /** Subscribes to a notification channel (LISTEN). Resolves once listening. */
@@ -120,18 +124,31 @@ async function openPostgres(url: string, onError: (e: Error) => void): Promise<D
   };
 }
 
-async function openPglite(dataDir: string): Promise<Db> {
-  const [{ PGlite }, { PGliteDialect }] = await Promise.all([
-    import("@electric-sql/pglite"),
-    import("kysely-pglite-dialect"),
-  ]);
-  if (dataDir !== "memory://") mkdirSync(dataDir, { recursive: true });
-  const pglite = await PGlite.create(dataDir);
-  const kysely = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });
+async function openPglite(config: { dataDir: string }, command: string): Promise<Db> {
+  const inMemory = config.dataDir === "memory://";
+  const dataDir = inMemory ? undefined : path.resolve(config.dataDir);
+  let lock: ReturnType<typeof lockDataDir> | undefined;
+  if (dataDir) {
+    mkdirSync(dataDir, { recursive: true });
+    // PGlite is single-process: a second process on the same files loses data.
+    lock = lockDataDir(dataDir, command);
+  }
+  let pglite: import("@electric-sql/pglite").PGlite;
+  let dialect: import("kysely-pglite-dialect").PGliteDialect;
+  try {
+    const [{ PGlite }, { PGliteDialect }] = await Promise.all([import("@electric-sql/pglite"), import("kysely-pglite-dialect")]);
+    pglite = await PGlite.create(dataDir ?? config.dataDir);
+    dialect = new PGliteDialect(pglite);
+  } catch (e) {
+    lock?.release();
+    throw e;
+  }
+  const kysely = new Kysely<Database>({ dialect });
   const handlers = new Map<string, Set<NotificationHandler>>();
   return {
     kind: "pglite",
     kysely,
+    dataDir,
     async ping(timeoutMs = 2000) {
       await withTimeout(sql`select 1`.execute(kysely), timeoutMs);
     },
@@ -147,8 +164,13 @@ async function openPglite(dataDir: string): Promise<Db> {
       if (set) for (const h of set) queueMicrotask(() => h(payload));
     },
     async close() {
-      await kysely.destroy();
-      if (!pglite.closed) await pglite.close();
+      try {
+        await kysely.destroy();
+      } finally {
+        if (!pglite.closed) await pglite.close();
+        // Only once PGlite has let go of the files (else the exit hook releases it).
+        lock?.release();
+      }
     },
   };
 }
@@ -163,9 +185,21 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-/** Opens the configured database. `onError` receives background connection errors. */
-export async function openDatabase(config: DatabaseConfig, onError: (e: Error) => void = () => {}): Promise<Db> {
-  return config.kind === "postgres" ? openPostgres(config.url, onError) : openPglite(config.dataDir);
+/** Options of openDatabase. */
+export interface OpenOptions {
+  /** What this process runs, recorded in an embedded data directory's lock (e.g. `tessera serve`). */
+  command?: string;
+}
+
+/**
+ * Opens the configured database. `onError` receives background connection errors. An
+ * embedded data directory is locked for this process until `close()`; while another
+ * live process holds it, this throws DataDirLockedError.
+ */
+export async function openDatabase(config: DatabaseConfig, onError: (e: Error) => void = () => {}, opts: OpenOptions = {}): Promise<Db> {
+  if (config.kind === "postgres") return openPostgres(config.url, onError);
+  const command = opts.command ?? process.argv.slice(1).map((a, i) => (i === 0 ? path.basename(a) : a)).join(" ").slice(0, 200);
+  return openPglite(config, command);
 }
 
 /** Migrator over the static migration list. */

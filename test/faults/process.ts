@@ -13,8 +13,8 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node bin/tessera.js serve` with the given environment on a free port. */
-export async function startServerProcess(env: Record<string, string>, port?: number): Promise<ServerProcess> {
+/** Starts `node bin/tessera.js serve` with the given environment on a free port; fails if not healthy within `deadlineMs`. */
+export async function startServerProcess(env: Record<string, string>, port?: number, deadlineMs = 60_000): Promise<ServerProcess> {
   const p = port ?? (await freePort());
   const child = spawn(process.execPath, ["bin/tessera.js", "serve"], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", PORT: String(p), LOG_LEVEL: "warn", ...env },
@@ -27,7 +27,7 @@ export async function startServerProcess(env: Record<string, string>, port?: num
     child.on("exit", (code, signal) => resolve({ code, signal })),
   );
   const baseUrl = `http://127.0.0.1:${p}`;
-  const deadline = Date.now() + 60_000;
+  const deadline = Date.now() + deadlineMs;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server exited early: ${out}`);
     try {
