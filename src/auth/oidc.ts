@@ -76,7 +76,8 @@ export function createOidcAuth(deps: Deps, sessions: SessionIssuer, options: Oid
   const login = createOidcLogin({ deps, config, sessions, metadata: () => metadata, keys: () => keys, linkIdentity });
 
   return {
-    verifiers: [verifier],
+    // Without AUTH_AUDIENCE (login only), no provider token is a bearer credential.
+    verifiers: config.audiences.length > 0 ? [verifier] : [],
     handlers: { getAuthorizeUrl: login.getAuthorizeUrl, exchangeCode: login.exchangeCode },
     metadata: () => metadata,
     async start() {
