@@ -1,9 +1,9 @@
 /**
  * UserAccountService for users of an OpenID provider (a real `oidc-provider` started in
  * the test; tokens signed with its key): GetUser/SetUser refresh the stored profile from
- * the token's claims, invites match the `email` claim (or the stored email when the
- * provider's UserInfo cannot help), and an invite used by someone else with the same
- * email answers InvalidArgument. Plus the UserInfo client's contract.
+ * the token's claims, invites match the verified `email` claim (or the stored verified
+ * email when the provider's UserInfo cannot help), and an invite used by someone else with
+ * the same email answers InvalidArgument. Plus the UserInfo client's contract.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -98,13 +98,13 @@ describe("UserAccountService with OpenID provider users", () => {
     expect(users.find((u) => u.role === AccountRole.VIEWER)).toMatchObject({ email });
   });
 
-  it("falls back to the stored email when the token has no email claim and UserInfo refuses the token", async () => {
+  it("falls back to the stored verified email when the token has no email claim and UserInfo refuses the token", async () => {
     const admin = `admin-${randomBytes(4).toString("hex")}`;
     const adminToken = await tokenFor(admin, { email: `${admin}@example.test` });
     const team = (await client(adminToken).createTeamAccount({ name: "Fallback team" })).account!;
     const sub = `quiet-${randomBytes(4).toString("hex")}`;
-    // First seen with an email (e.g. an ID-token login), later tokens carry none.
-    await client(await tokenFor(sub, { email: `${sub}@example.test` })).setUser({});
+    // First seen with a verified email (e.g. an ID-token login), later tokens carry none.
+    await client(await tokenFor(sub, { email: `${sub}@example.test`, email_verified: true })).setUser({});
     const invite = await client(adminToken).inviteUserToTeamAccount({ accountId: team.id, email: `${sub}@example.test` });
     const quiet = await tokenFor(sub);
     expect((await client(quiet).acceptTeamAccountInvite({ token: invite.token })).account?.id).toBe(team.id);

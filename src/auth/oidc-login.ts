@@ -77,21 +77,6 @@ export function isAllowedRedirectUri(uri: string, allowed: readonly string[]): b
   return false;
 }
 
-function claimString(claims: JWTPayload, name: string, max: number): string | null {
-  const v = claims[name];
-  return typeof v === "string" && v !== "" ? v.slice(0, max) : null;
-}
-
-/** Profile facts from ID-token or access-token claims. */
-export function profileFromClaims(claims: JWTPayload): { email: string | null; name: string | null; image: string | null } {
-  const picture = claimString(claims, "picture", 2048);
-  return {
-    email: claimString(claims, "email", 320),
-    name: claimString(claims, "name", 256),
-    image: picture !== null && /^https?:\/\//i.test(picture) ? picture : null,
-  };
-}
-
 export interface OidcLoginOptions {
   deps: Deps;
   config: OidcConfig;

@@ -9,8 +9,11 @@ import type { AuthService } from "../../gen/tessera/v1/auth_pb.js";
 import type { Deps, Feature } from "../deps.js";
 import { findIdentityUser, provisionIdentity } from "../store/identities.js";
 import { deleteExpiredLoginTransactions } from "../store/login-transactions.js";
+import { findIdentity, updateIdentityProfile } from "../store/users.js";
+import { normalizeEmail } from "./email.js";
 import { discoverProvider, type DiscoveryOptions, type ProviderMetadata } from "./oidc-discovery.js";
-import { createOidcLogin, profileFromClaims } from "./oidc-login.js";
+import { createOidcLogin } from "./oidc-login.js";
+import { profileFromClaims, profileOfIdentity, refreshedProfile } from "./oidc-profile.js";
 import { LruMap, createOidcVerifier } from "./oidc-verifier.js";
 import type { SessionIssuer } from "./session-issuer.js";
 
@@ -65,9 +68,17 @@ export function createOidcAuth(deps: Deps, sessions: SessionIssuer, options: Oid
     }
     return r;
   }
+  async function refreshProfile(issuer: string, subject: string, claims: JWTPayload) {
+    // The ID token's email (and email_verified, which invites require) replaces the stored copy.
+    const identity = await findIdentity(deps.db.kysely, issuer, subject);
+    const profile = identity && refreshedProfile(profileOfIdentity(identity), claims);
+    if (identity && profile) await updateIdentityProfile(deps.db.kysely, identity, profile, profile.email ? normalizeEmail(profile.email) : null);
+  }
   async function linkIdentity(issuer: string, subject: string, claims: JWTPayload) {
     // A login always asks the database (fresh disabled flag), then refreshes the cache.
-    const found = (await findIdentityUser(deps.db.kysely, issuer, subject)) ?? (await provision(issuer, subject, claims));
+    const existing = await findIdentityUser(deps.db.kysely, issuer, subject);
+    if (existing) await refreshProfile(issuer, subject, claims);
+    const found = existing ?? (await provision(issuer, subject, claims));
     users.set(`${issuer}\u0000${subject}`, { ...found, at: deps.clock().getTime() });
     return found;
   }

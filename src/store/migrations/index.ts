@@ -4,10 +4,12 @@
  */
 import type { Migration, MigrationProvider } from "kysely";
 import * as m0001 from "./0001-initial.js";
+import * as m0002IdentityEmailVerified from "./0002-identity-email-verified.js";
 
 /** All migrations by name; names sort in the order they apply. */
 export const migrations: Record<string, Migration> = {
   "0001-initial": m0001,
+  "0002-identity-email-verified": m0002IdentityEmailVerified,
 };
 
 /** A MigrationProvider over the static list. */
