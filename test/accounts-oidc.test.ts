@@ -123,7 +123,9 @@ describe("UserInfo client contract", () => {
       if (req.url === "/.well-known/openid-configuration") {
         discoveries++;
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ issuer: base, userinfo_endpoint: `${base}/userinfo` }));
+        res.end(
+          JSON.stringify({ issuer: base, authorization_endpoint: `${base}/auth`, token_endpoint: `${base}/token`, jwks_uri: `${base}/jwks`, userinfo_endpoint: `${base}/userinfo` }),
+        );
         return;
       }
       if (req.url === "/userinfo") {
@@ -154,7 +156,7 @@ describe("UserInfo client contract", () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it("discovers the endpoint once and reads the caller's email with its own token", async () => {
-    const c = createUserinfoClient({ baseUrl: base });
+    const c = createUserinfoClient({ baseUrl: base, issuer: base });
     expect(await c.email("good", "u1")).toEqual({ email: "Ada@Example.com", verified: true });
     expect(await c.email("unverified", "u1")).toEqual({ email: "ada@example.com", verified: false });
     expect(await c.email("noemail", "u1")).toBeUndefined();

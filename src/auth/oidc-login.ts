@@ -12,6 +12,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { OidcConfig } from "../config.js";
 import type { Deps } from "../deps.js";
+import { fetchProviderUrl } from "../provider-fetch.js";
 import { requestInfoKey, type RequestInfo } from "../request-info.js";
 import { consumeLoginTransaction, insertLoginTransaction } from "../store/login-transactions.js";
 import type { ProviderMetadata } from "./oidc-discovery.js";
@@ -120,10 +121,10 @@ export function createOidcLogin(opts: OidcLoginOptions) {
     }
     let res: Response;
     try {
-      // redirect: "error": the client credentials never follow a redirect anywhere else.
-      res = await fetch(metadata.tokenEndpoint, { method: "POST", headers, body: form, redirect: "error", signal: AbortSignal.timeout(10_000) });
+      // Redirects refused: the client credentials never follow a redirect anywhere else.
+      res = await fetchProviderUrl(metadata.tokenEndpoint, { method: "POST", headers, body: form, signal: AbortSignal.timeout(10_000) });
     } catch (e) {
-      logger.warn({ err: { message: (e as Error).message } }, "OpenID token endpoint unreachable");
+      logger.warn({ err: { message: (e as Error).message } }, "OpenID token endpoint request failed");
       throw new ConnectError("OpenID provider unavailable", Code.Unavailable);
     }
     let body: Record<string, unknown> = {};

@@ -4,12 +4,13 @@
  * (`oidc-discovery.ts`), and first-time provisioning of (issuer, subject) users.
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, customFetch, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { AuthService } from "../../gen/tessera/v1/auth_pb.js";
 import type { Deps, Feature } from "../deps.js";
 import { findIdentityUser, provisionIdentity } from "../store/identities.js";
 import { deleteExpiredLoginTransactions } from "../store/login-transactions.js";
 import { findIdentity, updateIdentityProfile } from "../store/users.js";
+import { fetchProviderUrl } from "../provider-fetch.js";
 import { normalizeEmail } from "./email.js";
 import { discoverProvider, type DiscoveryOptions, type ProviderMetadata } from "./oidc-discovery.js";
 import { createOidcLogin } from "./oidc-login.js";
@@ -97,6 +98,8 @@ export function createOidcAuth(deps: Deps, sessions: SessionIssuer, options: Oid
         cooldownDuration: JWKS_COOLDOWN_MS,
         cacheMaxAge: 10 * 60 * 1000,
         timeoutDuration: 5000,
+        // jose never follows a redirect either ("manual"), but then reports a bare non-200: refuse it by name.
+        [customFetch]: (url, init) => fetchProviderUrl(url, init),
       });
       // Warm the key set so the first request does not wait; a failure here is retried on demand.
       await remote.reload().catch((e: Error) => deps.logger.warn({ err: { message: e.message } }, "OpenID provider keys not fetched yet"));
