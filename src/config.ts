@@ -21,7 +21,7 @@ export interface OidcConfig {
   baseUrl: string;
   /** Required `iss` of provider tokens. */
   expectedIssuer: string;
-  /** Accepted audiences; a token's `aud` must contain one. */
+  /** Accepted audiences; a token's `aud` must contain one. Empty: no provider bearer tokens (login only). Never contains `clientId`. */
   audiences: string[];
   /** Allowed JWS algorithms for provider tokens. */
   algorithms: string[];
@@ -192,8 +192,18 @@ function oidcConfig(env: Env): OidcConfig | undefined {
   const baseUrl = url(env, "AUTH_BASEURL");
   if (baseUrl === undefined) return undefined;
   const audiences = list(env, "AUTH_AUDIENCE");
-  if (audiences.length === 0) {
-    throw new ConfigError("AUTH_AUDIENCE", "required when AUTH_BASEURL is set (comma- or space-separated)");
+  const clientId = str(env, "AUTH_CLIENT_ID") ?? "";
+  if (audiences.length === 0 && clientId === "") {
+    throw new ConfigError("AUTH_AUDIENCE", "required when AUTH_BASEURL is set without AUTH_CLIENT_ID (comma- or space-separated)");
+  }
+  if (clientId !== "" && audiences.includes(clientId)) {
+    // The provider's ID tokens for the login client carry aud = AUTH_CLIENT_ID (RFC 9068 section 5).
+    throw new ConfigError(
+      "AUTH_AUDIENCE",
+      `must not contain AUTH_CLIENT_ID (${JSON.stringify(clientId)}): that is the audience of the provider's ID tokens for the login, ` +
+        "which must never work as bearer access tokens; set the audience the provider gives access tokens for this API " +
+        '(e.g. a Keycloak "Audience" mapper value or an Auth0 API identifier), or leave AUTH_AUDIENCE empty to accept no provider bearer tokens',
+    );
   }
   const algorithms = list(env, "AUTH_SIGNATURE_ALGORITHM");
   const allowed = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"];
@@ -208,7 +218,7 @@ function oidcConfig(env: Env): OidcConfig | undefined {
     expectedIssuer: str(env, "AUTH_EXPECTED_ISS") ?? baseUrl,
     audiences,
     algorithms: algorithms.length > 0 ? algorithms : ["RS256"],
-    clientId: str(env, "AUTH_CLIENT_ID") ?? "",
+    clientId,
     clientSecret: env.AUTH_CLIENT_SECRET ?? "",
     scopes: scopes.length > 0 ? scopes : ["openid", "profile", "email"],
     requiredAcr: str(env, "AUTH_REQUIRED_ACR"),

@@ -1,9 +1,9 @@
 /**
  * UserAccountService for users of an OpenID provider (a real `oidc-provider` started in
  * the test; tokens signed with its key): GetUser/SetUser refresh the stored profile from
- * the token's claims, invites match the `email` claim (or the stored email when the
- * provider's UserInfo cannot help), and an invite used by someone else with the same
- * email answers InvalidArgument. Plus the UserInfo client's contract.
+ * the token's claims, invites match the verified `email` claim (or the stored verified
+ * email when the provider's UserInfo cannot help), and an invite used by someone else with
+ * the same email answers InvalidArgument. Plus the UserInfo client's contract.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -98,13 +98,13 @@ describe("UserAccountService with OpenID provider users", () => {
     expect(users.find((u) => u.role === AccountRole.VIEWER)).toMatchObject({ email });
   });
 
-  it("falls back to the stored email when the token has no email claim and UserInfo refuses the token", async () => {
+  it("falls back to the stored verified email when the token has no email claim and UserInfo refuses the token", async () => {
     const admin = `admin-${randomBytes(4).toString("hex")}`;
     const adminToken = await tokenFor(admin, { email: `${admin}@example.test` });
     const team = (await client(adminToken).createTeamAccount({ name: "Fallback team" })).account!;
     const sub = `quiet-${randomBytes(4).toString("hex")}`;
-    // First seen with an email (e.g. an ID-token login), later tokens carry none.
-    await client(await tokenFor(sub, { email: `${sub}@example.test` })).setUser({});
+    // First seen with a verified email (e.g. an ID-token login), later tokens carry none.
+    await client(await tokenFor(sub, { email: `${sub}@example.test`, email_verified: true })).setUser({});
     const invite = await client(adminToken).inviteUserToTeamAccount({ accountId: team.id, email: `${sub}@example.test` });
     const quiet = await tokenFor(sub);
     expect((await client(quiet).acceptTeamAccountInvite({ token: invite.token })).account?.id).toBe(team.id);
@@ -123,7 +123,9 @@ describe("UserInfo client contract", () => {
       if (req.url === "/.well-known/openid-configuration") {
         discoveries++;
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ issuer: base, userinfo_endpoint: `${base}/userinfo` }));
+        res.end(
+          JSON.stringify({ issuer: base, authorization_endpoint: `${base}/auth`, token_endpoint: `${base}/token`, jwks_uri: `${base}/jwks`, userinfo_endpoint: `${base}/userinfo` }),
+        );
         return;
       }
       if (req.url === "/userinfo") {
@@ -154,7 +156,7 @@ describe("UserInfo client contract", () => {
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   it("discovers the endpoint once and reads the caller's email with its own token", async () => {
-    const c = createUserinfoClient({ baseUrl: base });
+    const c = createUserinfoClient({ baseUrl: base, issuer: base });
     expect(await c.email("good", "u1")).toEqual({ email: "Ada@Example.com", verified: true });
     expect(await c.email("unverified", "u1")).toEqual({ email: "ada@example.com", verified: false });
     expect(await c.email("noemail", "u1")).toBeUndefined();

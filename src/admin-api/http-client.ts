@@ -1,8 +1,10 @@
 /**
  * The shared machinery of the admin API clients: a client-credentials token cached
  * until shortly before it expires (one request in flight at a time), a small bounded
- * cache of user lookups, and a retry with a fresh token after a 401.
+ * cache of user lookups, and a retry with a fresh token after a 401. Redirects are never
+ * followed (the client secret and the admin token go nowhere else).
  */
+import { fetchProviderUrl } from "../provider-fetch.js";
 import type { AdminApiClient, AdminApiClientOptions, AdminUser } from "./types.js";
 
 /** An admin API failure. Its message never contains a token or secret. */
@@ -51,7 +53,7 @@ export function createCachedAdminClient(adapter: ProviderAdapter, opts: AdminApi
     const started = now();
     let res: Response;
     try {
-      res = await doFetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+      res = await fetchProviderUrl(url, { ...init, signal: AbortSignal.timeout(timeoutMs) }, doFetch);
     } catch (e) {
       throw new AdminApiError(`token request failed: ${(e as Error).message}`);
     }
@@ -81,10 +83,11 @@ export function createCachedAdminClient(adapter: ProviderAdapter, opts: AdminApi
     const access = await getToken();
     let res: Response;
     try {
-      res = await doFetch(adapter.userUrl(subject), {
-        headers: { authorization: `Bearer ${access}`, accept: "application/json" },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      res = await fetchProviderUrl(
+        adapter.userUrl(subject),
+        { headers: { authorization: `Bearer ${access}`, accept: "application/json" }, signal: AbortSignal.timeout(timeoutMs) },
+        doFetch,
+      );
     } catch (e) {
       throw new AdminApiError(`user request failed: ${(e as Error).message}`);
     }

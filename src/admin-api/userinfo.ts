@@ -1,10 +1,13 @@
 /**
  * The OpenID provider's UserInfo endpoint (OpenID Connect Core 1.0 section 5.3): where a
- * provider user's email is read when its access token carries no `email` claim. The
- * endpoint is found by discovery (`{baseUrl}/.well-known/openid-configuration`,
- * `userinfo_endpoint`, cached an hour) and called with the caller's own access token;
- * the answer's `sub` must equal the token's subject (section 5.3.2).
+ * provider user's email is read when its access token does not say whether its email is
+ * verified. The endpoint is found by discovery (`discoverProvider`: its `issuer` must equal
+ * the configured one on every read, redirects refused; `userinfo_endpoint` cached an hour)
+ * and called with the caller's own access token, never through a redirect; the answer's
+ * `sub` must equal the token's subject (section 5.3.2).
  */
+import { discoverProvider } from "../auth/oidc-discovery.js";
+import { fetchProviderUrl } from "../provider-fetch.js";
 
 /** The email the provider reports for the caller. */
 export interface UserinfoEmail {
@@ -13,14 +16,18 @@ export interface UserinfoEmail {
   verified: boolean | undefined;
 }
 
+/** Reads a provider user's email from the UserInfo endpoint. */
 export interface UserinfoClient {
   /** The caller's email, or undefined when the provider reports none. Throws on transport failures. */
   email(accessToken: string, subject: string): Promise<UserinfoEmail | undefined>;
 }
 
+/** Where the provider is and how to reach it. */
 export interface UserinfoClientOptions {
   /** The provider's base URL (AUTH_BASEURL). */
   baseUrl: string;
+  /** The issuer discovery must name, on every read (AUTH_EXPECTED_ISS). */
+  issuer: string;
   fetch?: typeof fetch;
   timeoutMs?: number;
   now?: () => number;
@@ -37,28 +44,21 @@ export function createUserinfoClient(opts: UserinfoClientOptions): UserinfoClien
 
   async function userinfoEndpoint(): Promise<string | undefined> {
     if (endpoint && now() < endpoint.until) return endpoint.url;
-    const res = await doFetch(`${opts.baseUrl.replace(/\/+$/, "")}/.well-known/openid-configuration`, {
-      headers: { accept: "application/json" },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    if (!res.ok) {
-      await res.body?.cancel().catch(() => {});
-      throw new Error(`discovery answered HTTP ${res.status}`);
-    }
-    const doc = (await res.json()) as { userinfo_endpoint?: unknown };
-    const url = typeof doc.userinfo_endpoint === "string" && /^https?:\/\//i.test(doc.userinfo_endpoint) ? doc.userinfo_endpoint : undefined;
-    endpoint = { url, until: now() + DISCOVERY_TTL_MS };
-    return url;
+    // One attempt: the caller falls back to the stored email, and asks again next time.
+    const metadata = await discoverProvider(opts.baseUrl, opts.issuer, { attempts: 1, timeoutMs, fetch: doFetch });
+    endpoint = { url: metadata.userinfoEndpoint, until: now() + DISCOVERY_TTL_MS };
+    return endpoint.url;
   }
 
   return {
     async email(accessToken, subject) {
       const url = await userinfoEndpoint();
       if (!url) return undefined;
-      const res = await doFetch(url, {
-        headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      const res = await fetchProviderUrl(
+        url,
+        { headers: { authorization: `Bearer ${accessToken}`, accept: "application/json" }, signal: AbortSignal.timeout(timeoutMs) },
+        doFetch,
+      );
       if (!res.ok) {
         await res.body?.cancel().catch(() => {});
         throw new Error(`userinfo answered HTTP ${res.status}`);

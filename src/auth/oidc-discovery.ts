@@ -1,8 +1,11 @@
 /**
  * OpenID provider discovery: fetches `<baseUrl>/.well-known/openid-configuration`
- * (short retry on network errors and 5xx) and checks that its `issuer` equals the
- * configured one exactly (OpenID Connect Discovery 1.0 section 4.3), else startup fails.
+ * (short retry on network errors and 5xx; a redirect is refused at once, never followed)
+ * and checks that its `issuer` equals the configured one exactly (OpenID Connect
+ * Discovery 1.0 section 4.3), else startup fails. Every later re-read (the UserInfo
+ * client's) goes through here too, so the issuer is checked every time.
  */
+import { fetchProviderUrl, ProviderRedirectError } from "../provider-fetch.js";
 
 /** The fields of the discovery document Tessera uses. */
 export interface ProviderMetadata {
@@ -14,6 +17,8 @@ export interface ProviderMetadata {
   /** RFC 9207: the provider sends `iss` in authorization responses. */
   issParameterSupported: boolean;
   codeChallengeMethods: string[] | undefined;
+  /** OpenID Connect Core section 5.3, when the provider has one. */
+  userinfoEndpoint: string | undefined;
 }
 
 /** Discovery failed in a way retrying will not fix, or retries were exhausted. */
@@ -24,11 +29,18 @@ export class DiscoveryError extends Error {
   }
 }
 
+/** How discovery retries and fetches. */
 export interface DiscoveryOptions {
   attempts?: number;
   /** Delay before the second attempt; doubles each time. */
   retryDelayMs?: number;
   timeoutMs?: number;
+  /** `fetch` to use (tests); redirects are refused whatever it is. */
+  fetch?: typeof fetch;
+}
+
+function optionalHttpUrl(doc: Record<string, unknown>, field: string): string | undefined {
+  return doc[field] === undefined ? undefined : httpUrl(doc, field);
 }
 
 function httpUrl(doc: Record<string, unknown>, field: string): string {
@@ -61,8 +73,13 @@ export async function discoverProvider(baseUrl: string, expectedIssuer: string, 
     }
     let res: Response;
     try {
-      res = await fetch(url, { redirect: "error", headers: { accept: "application/json" }, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) });
+      res = await fetchProviderUrl(url, { headers: { accept: "application/json" }, signal: AbortSignal.timeout(opts.timeoutMs ?? 5000) }, opts.fetch);
     } catch (e) {
+      if (e instanceof ProviderRedirectError) {
+        throw new DiscoveryError(
+          `OpenID discovery at ${url} answered with a redirect, which Tessera never follows: set AUTH_BASEURL to the provider's own base URL (where /.well-known/openid-configuration answers directly)`,
+        );
+      }
       lastProblem = (e as Error).message;
       continue;
     }
@@ -92,6 +109,7 @@ export async function discoverProvider(baseUrl: string, expectedIssuer: string, 
       tokenEndpointAuthMethods: strings(doc.token_endpoint_auth_methods_supported) ?? ["client_secret_basic"],
       issParameterSupported: doc.authorization_response_iss_parameter_supported === true,
       codeChallengeMethods: strings(doc.code_challenge_methods_supported),
+      userinfoEndpoint: optionalHttpUrl(doc, "userinfo_endpoint"),
     };
   }
   throw new DiscoveryError(`OpenID discovery at ${url} failed after ${attempts} attempts: ${lastProblem}`);

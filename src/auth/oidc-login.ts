@@ -12,6 +12,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { OidcConfig } from "../config.js";
 import type { Deps } from "../deps.js";
+import { fetchProviderUrl } from "../provider-fetch.js";
 import { requestInfoKey, type RequestInfo } from "../request-info.js";
 import { consumeLoginTransaction, insertLoginTransaction } from "../store/login-transactions.js";
 import type { ProviderMetadata } from "./oidc-discovery.js";
@@ -77,21 +78,6 @@ export function isAllowedRedirectUri(uri: string, allowed: readonly string[]): b
   return false;
 }
 
-function claimString(claims: JWTPayload, name: string, max: number): string | null {
-  const v = claims[name];
-  return typeof v === "string" && v !== "" ? v.slice(0, max) : null;
-}
-
-/** Profile facts from ID-token or access-token claims. */
-export function profileFromClaims(claims: JWTPayload): { email: string | null; name: string | null; image: string | null } {
-  const picture = claimString(claims, "picture", 2048);
-  return {
-    email: claimString(claims, "email", 320),
-    name: claimString(claims, "name", 256),
-    image: picture !== null && /^https?:\/\//i.test(picture) ? picture : null,
-  };
-}
-
 export interface OidcLoginOptions {
   deps: Deps;
   config: OidcConfig;
@@ -135,10 +121,10 @@ export function createOidcLogin(opts: OidcLoginOptions) {
     }
     let res: Response;
     try {
-      // redirect: "error": the client credentials never follow a redirect anywhere else.
-      res = await fetch(metadata.tokenEndpoint, { method: "POST", headers, body: form, redirect: "error", signal: AbortSignal.timeout(10_000) });
+      // Redirects refused: the client credentials never follow a redirect anywhere else.
+      res = await fetchProviderUrl(metadata.tokenEndpoint, { method: "POST", headers, body: form, signal: AbortSignal.timeout(10_000) });
     } catch (e) {
-      logger.warn({ err: { message: (e as Error).message } }, "OpenID token endpoint unreachable");
+      logger.warn({ err: { message: (e as Error).message } }, "OpenID token endpoint request failed");
       throw new ConnectError("OpenID provider unavailable", Code.Unavailable);
     }
     let body: Record<string, unknown> = {};

@@ -2,16 +2,18 @@
  * Verifies bearer JWTs issued by the configured OpenID provider (RFC 8725 practices):
  * keys only from the discovery document's `jwks_uri` (the token's `jku`, `x5u` and
  * embedded `jwk` headers are never used), algorithms exactly the configured allow-list,
- * `iss`/`aud`/`exp`/`nbf` checked with 60 s of clock skew, `sub` required. The `kid`
- * only selects a key from the in-memory key set. Verified tokens are cached until they
+ * `iss`/`aud`/`exp`/`nbf` checked with 60 s of clock skew, `sub` required, and only access
+ * tokens accepted: ID tokens and other JWTs of the provider are refused
+ * (`oidc-token-kind.ts`). The `kid` only selects a key from the in-memory key set. Verified tokens are cached until they
  * expire, and (issuer, subject) -> user for a short while, so the warm path does no
  * cryptography and no database query.
  */
 import { Code, ConnectError } from "@connectrpc/connect";
-import { decodeJwt, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { decodeJwt, errors, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { OidcConfig } from "../config.js";
 import type { Clock } from "../deps.js";
 import type { CredentialVerifier } from "./interceptor.js";
+import { notAnAccessTokenReason } from "./oidc-token-kind.js";
 import type { Principal } from "./principal.js";
 
 /** Clock skew allowed on exp/nbf/iat. */
@@ -123,8 +125,9 @@ export function createOidcVerifier(opts: OidcVerifierOptions): CredentialVerifie
       const keys = opts.keys();
       if (!keys) throw new ConnectError("OpenID provider not ready", Code.Unavailable);
       let payload: JWTPayload;
+      let header: JWTHeaderParameters;
       try {
-        ({ payload } = await jwtVerify(token, keys, {
+        ({ payload, protectedHeader: header } = await jwtVerify(token, keys, {
           algorithms,
           issuer: config.expectedIssuer,
           audience: config.audiences,
@@ -136,6 +139,9 @@ export function createOidcVerifier(opts: OidcVerifierOptions): CredentialVerifie
         if (isKeySetUnavailable(e)) throw new ConnectError("OpenID provider keys unavailable", Code.Unavailable);
         throw fail(describeJoseError(e));
       }
+      // Before anything is cached or provisioned: an ID token never authenticates (RFC 9068 section 4).
+      const notAccess = notAnAccessTokenReason(header, payload, config.clientId);
+      if (notAccess !== undefined) throw fail(notAccess);
       if (typeof payload.sub !== "string" || payload.sub === "" || payload.sub.length > 255) throw fail("invalid token subject");
       if (typeof payload.exp !== "number") throw fail("token has no expiry");
       if (config.requiredAcr !== undefined && payload.acr !== config.requiredAcr) throw fail("authentication context (acr) not sufficient");

@@ -4,13 +4,17 @@
  * (`oidc-discovery.ts`), and first-time provisioning of (issuer, subject) users.
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
-import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey } from "jose";
+import { createRemoteJWKSet, customFetch, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { AuthService } from "../../gen/tessera/v1/auth_pb.js";
 import type { Deps, Feature } from "../deps.js";
 import { findIdentityUser, provisionIdentity } from "../store/identities.js";
 import { deleteExpiredLoginTransactions } from "../store/login-transactions.js";
+import { findIdentity, updateIdentityProfile } from "../store/users.js";
+import { fetchProviderUrl } from "../provider-fetch.js";
+import { normalizeEmail } from "./email.js";
 import { discoverProvider, type DiscoveryOptions, type ProviderMetadata } from "./oidc-discovery.js";
-import { createOidcLogin, profileFromClaims } from "./oidc-login.js";
+import { createOidcLogin } from "./oidc-login.js";
+import { profileFromClaims, profileOfIdentity, refreshedProfile } from "./oidc-profile.js";
 import { LruMap, createOidcVerifier } from "./oidc-verifier.js";
 import type { SessionIssuer } from "./session-issuer.js";
 
@@ -65,9 +69,17 @@ export function createOidcAuth(deps: Deps, sessions: SessionIssuer, options: Oid
     }
     return r;
   }
+  async function refreshProfile(issuer: string, subject: string, claims: JWTPayload) {
+    // The ID token's email (and email_verified, which invites require) replaces the stored copy.
+    const identity = await findIdentity(deps.db.kysely, issuer, subject);
+    const profile = identity && refreshedProfile(profileOfIdentity(identity), claims);
+    if (identity && profile) await updateIdentityProfile(deps.db.kysely, identity, profile, profile.email ? normalizeEmail(profile.email) : null);
+  }
   async function linkIdentity(issuer: string, subject: string, claims: JWTPayload) {
     // A login always asks the database (fresh disabled flag), then refreshes the cache.
-    const found = (await findIdentityUser(deps.db.kysely, issuer, subject)) ?? (await provision(issuer, subject, claims));
+    const existing = await findIdentityUser(deps.db.kysely, issuer, subject);
+    if (existing) await refreshProfile(issuer, subject, claims);
+    const found = existing ?? (await provision(issuer, subject, claims));
     users.set(`${issuer}\u0000${subject}`, { ...found, at: deps.clock().getTime() });
     return found;
   }
@@ -76,7 +88,8 @@ export function createOidcAuth(deps: Deps, sessions: SessionIssuer, options: Oid
   const login = createOidcLogin({ deps, config, sessions, metadata: () => metadata, keys: () => keys, linkIdentity });
 
   return {
-    verifiers: [verifier],
+    // Without AUTH_AUDIENCE (login only), no provider token is a bearer credential.
+    verifiers: config.audiences.length > 0 ? [verifier] : [],
     handlers: { getAuthorizeUrl: login.getAuthorizeUrl, exchangeCode: login.exchangeCode },
     metadata: () => metadata,
     async start() {
@@ -85,6 +98,8 @@ export function createOidcAuth(deps: Deps, sessions: SessionIssuer, options: Oid
         cooldownDuration: JWKS_COOLDOWN_MS,
         cacheMaxAge: 10 * 60 * 1000,
         timeoutDuration: 5000,
+        // jose never follows a redirect either ("manual"), but then reports a bare non-200: refuse it by name.
+        [customFetch]: (url, init) => fetchProviderUrl(url, init),
       });
       // Warm the key set so the first request does not wait; a failure here is retried on demand.
       await remote.reload().catch((e: Error) => deps.logger.warn({ err: { message: e.message } }, "OpenID provider keys not fetched yet"));

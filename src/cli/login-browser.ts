@@ -2,7 +2,9 @@
  * `tessera login` through the OpenID provider: authorization code with PKCE (S256)
  * and a loopback callback server (RFC 8252) on LOGIN_HOST:LOGIN_PORT. Tessera's
  * GetAuthorizeUrl/ExchangeCode keep the client secret on the server; the CLI only
- * holds the PKCE verifier and the state, and checks the state on the callback.
+ * holds the PKCE verifier and the state, and checks the state on the callback. It
+ * prints and opens only `https:` authorization URLs, or `http:` ones on this machine
+ * (`openableAuthorizeUrl`): never a `javascript:`, `file:` or remote `http:` URL.
  */
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -32,6 +34,30 @@ function page(res: http.ServerResponse, status: number, title: string, text: str
     "referrer-policy": "no-referrer",
   });
   res.end(body);
+}
+
+const LOOPBACK_HOSTNAMES = new Set(["localhost", "[::1]"]);
+
+/**
+ * The authorization URL the server returned, if the CLI may print and open it: `https:`,
+ * or `http:` on a loopback host (127.0.0.0/8, [::1], localhost: a provider on this
+ * machine), without user name or password. Otherwise a CliError saying why; the URL
+ * never reaches the browser opener.
+ */
+export function openableAuthorizeUrl(raw: string): URL {
+  let u: URL | undefined;
+  try {
+    u = new URL(raw);
+  } catch {
+    u = undefined;
+  }
+  const loopback = (h: string) => LOOPBACK_HOSTNAMES.has(h) || /^127(\.\d{1,3}){3}$/.test(h);
+  const ok = u !== undefined && (u.protocol === "https:" || (u.protocol === "http:" && loopback(u.hostname))) && u.username === "" && u.password === "";
+  if (u && ok) return u;
+  const what = u === undefined ? "not a URL" : u.username !== "" || u.password !== "" ? "a URL with a user name or password" : `${u.protocol} URL${u.host ? ` for ${u.host.slice(0, 64)}` : ""}`;
+  throw new CliError(
+    `refusing to open the authorization URL the server returned (${JSON.stringify(what).slice(1, -1)}): tessera login opens only https: URLs, or http: URLs on this machine; check that TESSERA_API_URL is your Tessera server`,
+  );
 }
 
 /** Tries to open the URL in a browser; failures are ignored (the URL is printed anyway). */
@@ -118,7 +144,9 @@ export async function browserLogin(s: Session, opts: { openBrowser: boolean; pro
   redirectUri = `http://${hostPart}:${port}${CALLBACK_PATH}`;
   const timer = setTimeout(() => settle.reject(new CliError("login timed out after 5 minutes: run `tessera login` again")), LOGIN_TIMEOUT_MS);
   try {
-    const { url } = await s.call(s.client.auth.getAuthorizeUrl({ redirectUri, state, codeChallenge: challenge, providerId: opts.providerId ?? "" }));
+    const answer = await s.call(s.client.auth.getAuthorizeUrl({ redirectUri, state, codeChallenge: challenge, providerId: opts.providerId ?? "" }));
+    // Checked before it is printed or opened; the canonical form goes on (controls percent-encoded).
+    const url = openableAuthorizeUrl(answer.url).href;
     note("Open this URL in your browser to sign in (waiting up to 5 minutes):");
     note("");
     note(`  ${url}`);

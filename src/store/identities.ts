@@ -16,6 +16,8 @@ export interface IdentityUser {
 /** Profile facts taken from the provider's claims (all optional, already bounded). */
 export interface IdentityProfile {
   email: string | null;
+  /** The provider said `email_verified: true` for `email` (default false). */
+  emailVerified?: boolean;
   name: string | null;
   image: string | null;
 }
@@ -76,7 +78,7 @@ export async function provisionIdentity(
         .execute();
       const linked = await trx
         .insertInto("identities")
-        .values({ user_id: userId, issuer, subject, email: profile.email, name: profile.name, image: profile.image })
+        .values({ user_id: userId, issuer, subject, email: profile.email, email_verified: profile.emailVerified ?? false, name: profile.name, image: profile.image })
         .onConflict((oc) => oc.columns(["issuer", "subject"]).doNothing())
         .returning("user_id")
         .executeTakeFirst();
@@ -102,7 +104,7 @@ export async function provisionIdentity(
 export async function updateIdentityProfile(db: Kysely<Database>, issuer: string, subject: string, profile: IdentityProfile): Promise<void> {
   await db
     .updateTable("identities")
-    .set({ email: profile.email, name: profile.name, image: profile.image, updated_at: new Date() })
+    .set({ email: profile.email, email_verified: profile.emailVerified ?? false, name: profile.name, image: profile.image, updated_at: new Date() })
     .where("issuer", "=", issuer)
     .where("subject", "=", subject)
     .execute();

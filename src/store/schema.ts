@@ -35,6 +35,8 @@ export interface IdentitiesTable {
   issuer: string;
   subject: string;
   email: string | null;
+  /** The provider reported `email` with `email_verified: true` (migration 0002). */
+  email_verified: Generated<boolean>;
   name: string | null;
   image: string | null;
   created_at: CreatedAt;

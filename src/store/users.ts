@@ -101,13 +101,16 @@ export async function findIdentitiesByUserIds(db: Kysely<Database>, userIds: rea
 /** The profile an identity's latest claims carry. */
 export interface IdentityProfile {
   email: string | null;
+  /** The provider said `email_verified: true` for `email`. */
+  emailVerified: boolean;
   name: string | null;
   image: string | null;
 }
 
 /**
- * Stores an identity's latest profile claims, and copies them to its user when the user
- * has no password (a provider-only user): `email_normalized` is what invites compare.
+ * Stores an identity's latest profile claims (with whether the provider verified the
+ * email, which invites require), and copies them to its user when the user has no
+ * password (a provider-only user).
  */
 export async function updateIdentityProfile(
   db: Kysely<Database>,
@@ -117,7 +120,7 @@ export async function updateIdentityProfile(
 ): Promise<void> {
   await db
     .updateTable("identities")
-    .set({ email: profile.email, name: profile.name, image: profile.image, updated_at: sql`now()` })
+    .set({ email: profile.email, email_verified: profile.emailVerified, name: profile.name, image: profile.image, updated_at: sql`now()` })
     .where("id", "=", identity.id)
     .execute();
   await db

@@ -3,6 +3,8 @@
  * free port, for tests: one confidential client with PKCE, RS256 JWT access tokens for
  * the resource `TEST_RESOURCE`, client credentials, and a headless login (the
  * interaction endpoint logs in the account named by `login_hint` and grants everything).
+ * Every account has the email `<subject>@example.test`, verified unless the subject says
+ * otherwise (`testEmailClaims`).
  */
 import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
@@ -78,6 +80,18 @@ export interface TestProviderOptions {
   redirectUris?: string[];
   /** The only client authentication method the token endpoint accepts (default client_secret_basic, among others). */
   clientAuthMethod?: "client_secret_basic" | "client_secret_post";
+  /** Put the user's `email` and `email_verified` into JWT access tokens too, as Keycloak does. */
+  emailInAccessTokens?: boolean;
+}
+
+/**
+ * The email claims of a test account: subjects starting with "unverified-" get
+ * `email_verified: false`, "noverify-" no `email_verified` at all, everyone else `true`.
+ */
+export function testEmailClaims(subject: string): { email: string; email_verified?: boolean } {
+  const email = `${subject}@example.test`;
+  if (subject.startsWith("noverify-")) return { email };
+  return { email, email_verified: !subject.startsWith("unverified-") };
 }
 
 /** The `acr` the test provider records for a login: subjects starting with "mfa-" get MFA. */
@@ -144,8 +158,11 @@ export async function startTestProvider(opts: TestProviderOptions = {}): Promise
     },
     findAccount: async (_ctx: unknown, id: string) => ({
       accountId: id,
-      claims: async () => ({ sub: id, email: `${id}@example.test`, email_verified: true, name: `User ${id}`, picture: `https://example.test/${id}.png` }),
+      claims: async () => ({ sub: id, ...testEmailClaims(id), name: `User ${id}`, picture: `https://example.test/${id}.png` }),
     }),
+    ...(opts.emailInAccessTokens
+      ? { extraTokenClaims: async (_ctx: unknown, token: { accountId?: string }) => (token.accountId ? testEmailClaims(token.accountId) : undefined) }
+      : {}),
   });
   provider.on("server_error", () => {});
 

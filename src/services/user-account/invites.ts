@@ -18,7 +18,7 @@ import {
   markInviteAccepted,
 } from "../../store/invites.js";
 import { findRole, insertMembershipIfAbsent } from "../../store/memberships.js";
-import { audit, callerEmail, principalOf, type HandlerDeps } from "./context.js";
+import { audit, checkInviteEmail, principalOf, type HandlerDeps } from "./context.js";
 import { requireEmail, requireInviteToken, requireUuid, roleFromProto } from "./input.js";
 import { toInvite, toUserAccount } from "./mappers.js";
 
@@ -99,8 +99,13 @@ export function inviteHandlers(deps: HandlerDeps): Handlers {
 
       // AUTH_MODE=none has one user and no emails: the anonymous user may accept any invite.
       if (p.kind !== "anonymous") {
-        const email = await callerEmail(deps, ctx, p);
-        if (email === undefined || email !== invite.email_normalized) {
+        const verdict = await checkInviteEmail(deps, ctx, p, invite.email_normalized);
+        if (verdict === "unverified") {
+          // The address matches, but the provider has not said it verified it (finding 9).
+          fail("email_unverified");
+          throw permissionDenied("this invite needs an email address your provider has verified (email_verified); verify it there and sign in again");
+        }
+        if (verdict !== "ok") {
           fail("email_mismatch");
           throw permissionDenied("this invite was sent to another email address");
         }

@@ -4,6 +4,7 @@
  */
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { UserType, type UserAccountService } from "../../../gen/tessera/v1/user_account_pb.js";
+import { profileOfIdentity, refreshedProfile } from "../../auth/oidc-profile.js";
 import { API_KEY_ROLE } from "../../auth/policy.js";
 import type { Principal } from "../../auth/principal.js";
 import {
@@ -36,16 +37,12 @@ export function userHandlers(deps: HandlerDeps): Handlers {
     return user;
   }
 
-  /** Refreshes a provider user's stored profile from its token's claims; true when something changed. */
+  /** Refreshes a provider user's stored profile (and email_verified) from its token's claims; true when something changed. */
   async function refreshFromClaims(p: Extract<Principal, { kind: "oidc_user" }>): Promise<boolean> {
     const identity = await findIdentity(db, p.issuer, p.subject);
     if (!identity) return false;
-    const profile = {
-      email: claimString(p.claims, "email")?.slice(0, 254) ?? identity.email,
-      name: claimString(p.claims, "name")?.slice(0, 200) ?? identity.name,
-      image: claimString(p.claims, "picture")?.slice(0, 2048) ?? identity.image,
-    };
-    if (profile.email === identity.email && profile.name === identity.name && profile.image === identity.image) return false;
+    const profile = refreshedProfile(profileOfIdentity(identity), p.claims);
+    if (!profile) return false;
     await updateIdentityProfile(db, identity, profile, profile.email ? normalizeEmail(profile.email) : null);
     return true;
   }
