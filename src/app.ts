@@ -135,7 +135,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     ],
     httpHandlers: [
       // AUTH_MODE=none: only requests addressed to this machine, before anything else answers (DNS rebinding).
-      ...(config.authMode === "none" ? [createLocalOnlyGuard({ config, port: () => server.address().port, logger })] : []),
+      ...(config.authMode === "none" ? [createLocalOnlyGuard({ config, logger })] : []),
       createCorsHandler(config.corsAllowedOrigins),
       createHealthHandler(config, db, () => counters.status()),
       createConsoleHandler(logger),

@@ -7,9 +7,10 @@
  * - cross-site requests: a page at `https://evil.example` sending requests to
  *   `http://127.0.0.1:8080`; the browser sends `Origin: https://evil.example`.
  * So in AUTH_MODE=none a request must be addressed (`Host`, or HTTP/2 `:authority`) to
- * localhost, 127.0.0.1, [::1] or HOST on the listening port, or to TESSERA_PUBLIC_URL's
- * host and port; and a request with an `Origin` must come from a loopback origin, an
- * origin of one of those addresses, or CORS_ALLOWED_ORIGINS. Anything else is refused
+ * localhost, 127.0.0.1, [::1], HOST or TESSERA_PUBLIC_URL's host (on any port: a rebinding
+ * page can choose its port, never the name the browser sends); and a request with an
+ * `Origin` must come from a loopback origin, an origin of one of those names, or
+ * CORS_ALLOWED_ORIGINS. Anything else is refused
  * before any handler: 421 (Host) or 403 (Origin) with JSON `{code, message}` naming the
  * fix (`permission_denied`, which Connect clients read as PermissionDenied).
  */
@@ -23,11 +24,10 @@ export function isLoopbackHost(host: string): boolean {
   return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h) || /^::ffff:127(\.\d{1,3}){3}$/.test(h);
 }
 
-/** `name:port` or `[v6]:port`, lower-cased, port without leading zeros; undefined when malformed. */
-function authorityKey(value: string, defaultPort: number): string | undefined {
-  const m = /^(\[[0-9a-f:.]+\]|[^:[\]\s/@?#]+)(?::(\d{1,5}))?$/i.exec(value);
-  if (!m) return undefined;
-  return `${m[1]!.toLowerCase()}:${m[2] !== undefined ? Number(m[2]) : defaultPort}`;
+/** The host name of a `name[:port]` or `[v6][:port]` authority, lower-cased; undefined when malformed. */
+function authorityHost(value: string): string | undefined {
+  const m = /^(\[[0-9a-f:.]+\]|[^:[\]\s/@?#]+)(?::\d{1,5})?$/i.exec(value);
+  return m ? m[1]!.toLowerCase() : undefined;
 }
 
 /** Host names as they appear in a Host header (IPv6 in brackets). */
@@ -43,28 +43,17 @@ function shown(value: string): string {
 /** What the guard checks requests against. */
 export interface LocalOnlyOptions {
   config: Pick<Config, "host" | "publicUrl" | "corsAllowedOrigins">;
-  /** The port the server listens on (known once it listens). */
-  port(): number;
   logger: Pick<Logger, "warn">;
 }
 
 /** Builds the AUTH_MODE=none guard; put it before every other handler. */
 export function createLocalOnlyGuard(opts: LocalOnlyOptions): HttpHandler {
   const { config, logger } = opts;
-  const publicUrl = new URL(config.publicUrl);
-  const publicKey = `${publicUrl.hostname.toLowerCase()}:${Number(publicUrl.port || (publicUrl.protocol === "https:" ? 443 : 80))}`;
+  const publicHost = new URL(config.publicUrl).hostname.toLowerCase();
   const corsOrigins = new Set(config.corsAllowedOrigins.map((o) => o.replace(/\/+$/, "")));
-  let allowed: { port: number; keys: Set<string> } | undefined;
+  const names = new Set(["localhost", "127.0.0.1", "[::1]", asHostName(config.host).toLowerCase(), publicHost]);
+  const hostAllowed = (name: string) => names.has(name) || isLoopbackHost(name);
   let lastWarning = 0;
-
-  function allowedKeys(): Set<string> {
-    const port = opts.port();
-    if (allowed?.port !== port) {
-      const names = ["localhost", "127.0.0.1", "[::1]", asHostName(config.host).toLowerCase()];
-      allowed = { port, keys: new Set([...names.map((n) => `${n}:${port}`), publicKey]) };
-    }
-    return allowed.keys;
-  }
 
   function originAllowed(origin: string): boolean {
     if (corsOrigins.has(origin)) return true;
@@ -75,8 +64,7 @@ export function createLocalOnlyGuard(opts: LocalOnlyOptions): HttpHandler {
       return false; // including the opaque origin "null"
     }
     if (u.protocol !== "http:" && u.protocol !== "https:") return false;
-    if (isLoopbackHost(u.hostname)) return true;
-    return allowedKeys().has(`${u.hostname.toLowerCase()}:${Number(u.port || (u.protocol === "https:" ? 443 : 80))}`);
+    return hostAllowed(u.hostname.toLowerCase());
   }
 
   function warn(what: Record<string, string>, message: string): void {
@@ -90,8 +78,8 @@ export function createLocalOnlyGuard(opts: LocalOnlyOptions): HttpHandler {
     const headers = req.headers as Record<string, string | string[] | undefined>;
     const rawHost = headers[":authority"] ?? headers.host;
     const host = typeof rawHost === "string" ? rawHost : "";
-    const key = authorityKey(host, 80);
-    if (key === undefined || !allowedKeys().has(key)) {
+    const name = authorityHost(host);
+    if (name === undefined || !hostAllowed(name)) {
       warn({ host: shown(host) }, "AUTH_MODE=none: refused a request addressed to another host name (DNS rebinding?)");
       sendJson(
         res,
@@ -99,7 +87,7 @@ export function createLocalOnlyGuard(opts: LocalOnlyOptions): HttpHandler {
         {
           code: "permission_denied",
           message:
-            `AUTH_MODE=none answers only requests addressed to this machine (localhost, 127.0.0.1 or [::1] on port ${opts.port()}, ` +
+            `AUTH_MODE=none answers only requests addressed to this machine (localhost, 127.0.0.1 or [::1], ` +
             `HOST, or TESSERA_PUBLIC_URL); "${shown(host)}" is none of them. If you reach Tessera by that name, set ` +
             `TESSERA_PUBLIC_URL to it, or run with AUTH_MODE=admin or full`,
         },
