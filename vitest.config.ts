@@ -1,6 +1,8 @@
 import { defineConfig } from "vitest/config";
+import { workspaceAliases } from "./vitest.shared.js";
 
 export default defineConfig({
+  resolve: { alias: workspaceAliases },
   test: {
     pool: "forks",
     // Two cores: two files at a time; each file gets its own PostgreSQL database.

@@ -1,7 +1,9 @@
 import { defineConfig } from "vitest/config";
+import { workspaceAliases } from "./vitest.shared.js";
 
 /** `npm run test:faults`: fault-injection tests (their own PostgreSQL servers, killed processes). */
 export default defineConfig({
+  resolve: { alias: workspaceAliases },
   test: {
     pool: "forks",
     maxWorkers: 1,

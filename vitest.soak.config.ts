@@ -1,7 +1,9 @@
 import { defineConfig } from "vitest/config";
+import { workspaceAliases } from "./vitest.shared.js";
 
 /** `npm run test:soak`: the bounded 60-second soak. */
 export default defineConfig({
+  resolve: { alias: workspaceAliases },
   test: {
     pool: "forks",
     maxWorkers: 1,

@@ -6,8 +6,8 @@
  */
 import { randomUUID } from "node:crypto";
 import pg from "pg";
-import { apiKeyStart, generateApiKey, hashApiKey } from "../src/auth/api-key-format.js";
-import { passwordHashing } from "../src/auth/passwords.js";
+import { apiKeyStart, generateApiKey, hashApiKey } from "../packages/server/src/auth/api-keys/format.js";
+import { passwordHashing } from "../packages/server/src/auth/passwords/hashing.js";
 
 /** `n` fresh API key values. */
 export function generateKeys(n: number): string[] {

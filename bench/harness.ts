@@ -133,13 +133,13 @@ function track(child: ChildProcess): { output: () => string } {
 export function startScriptNodeFlags(): string[] {
   const start = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
   const words = start.split(/\s+/);
-  return words.slice(words.indexOf("node") + 1, words.indexOf("bin/tessera.js")).filter((w) => w.startsWith("--"));
+  return words.slice(words.indexOf("node") + 1, words.indexOf("scripts/tessera.mjs")).filter((w) => w.startsWith("--"));
 }
 
 /** Starts the server as `npm start` does, with `env`, on a free port; resolves once /health answers 200. */
 export async function startTessera(env: Record<string, string>, extraNodeArgs: string[] = []): Promise<Child> {
   const port = await freePort();
-  const child = spawn(process.execPath, [...startScriptNodeFlags(), ...extraNodeArgs, path.join(ROOT, "bin/tessera.js"), "serve"], {
+  const child = spawn(process.execPath, [...startScriptNodeFlags(), ...extraNodeArgs, path.join(ROOT, "packages/server/bin/tessera.js"), "serve"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],

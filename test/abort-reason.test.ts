@@ -7,7 +7,7 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { installCheapAbortReason } from "../src/abort-reason.js";
+import { installCheapAbortReason } from "../packages/server/src/server/abort-reason.js";
 
 describe("installCheapAbortReason", () => {
   it("gives each reasonless abort its own AbortError without a stack trace, and leaves explicit reasons alone", () => {

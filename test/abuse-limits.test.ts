@@ -6,11 +6,11 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
-import { AuthService } from "../gen/tessera/v1/auth_pb.js";
-import { createAbuseInterceptor, tarpitDelayMs, TARPIT_MAX_MS } from "../src/abuse/interceptor.js";
-import { createMemoryCounterStore } from "../src/abuse/limiter.js";
-import type { Refusal } from "../src/abuse/refusal-audit.js";
-import { requestInfoKey } from "../src/request-info.js";
+import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { createAbuseInterceptor, tarpitDelayMs, TARPIT_MAX_MS } from "../packages/server/src/abuse/interceptor.js";
+import { createMemoryCounterStore } from "../packages/server/src/abuse/limiter.js";
+import type { Refusal } from "../packages/server/src/abuse/refusal-audit.js";
+import { requestInfoKey } from "../packages/server/src/server/request-info.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

@@ -7,8 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, createClient, type Client } from "@connectrpc/connect";
-import { AuthService } from "../gen/tessera/v1/auth_pb.js";
-import { AccountRole, AccountType, UserAccountService } from "../gen/tessera/v1/user_account_pb.js";
+import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { AccountRole, AccountType, UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { codeOf } from "./helpers/outcome.js";

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { toJsonString } from "@bufbuild/protobuf";
-import { AccountRole, AccountType, GetTeamAccountInvitesResponseSchema, UserAccountService, UserType } from "../gen/tessera/v1/user_account_pb.js";
-import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../src/auth/principal.js";
+import { AccountRole, AccountType, GetTeamAccountInvitesResponseSchema, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
+import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { codeOf } from "./helpers/outcome.js";

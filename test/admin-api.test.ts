@@ -8,12 +8,12 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AccountRole, UserAccountService } from "../gen/tessera/v1/user_account_pb.js";
-import { createAuth0Client } from "../src/admin-api/auth0.js";
-import { createAdminApiClient, AdminApiError } from "../src/admin-api/index.js";
-import { createKeycloakClient, parseKeycloakBaseUrl } from "../src/admin-api/keycloak.js";
-import { ConfigError } from "../src/config.js";
-import { DEFAULT_ACCOUNT_ID } from "../src/auth/principal.js";
+import { AccountRole, UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
+import { createAuth0Client } from "../packages/server/src/auth/oidc/admin-api/auth0.js";
+import { createAdminApiClient, AdminApiError } from "../packages/server/src/auth/oidc/admin-api/index.js";
+import { createKeycloakClient, parseKeycloakBaseUrl } from "../packages/server/src/auth/oidc/admin-api/keycloak.js";
+import { ConfigError } from "../packages/server/src/config/config.js";
+import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer } from "./helpers/server.js";
 

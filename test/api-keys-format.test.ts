@@ -15,7 +15,7 @@ import {
   generateApiKey,
   hashApiKey,
   isWellFormedApiKey,
-} from "../src/auth/api-key-format.js";
+} from "../packages/server/src/auth/api-keys/format.js";
 
 const base62Char = fc.constantFrom(...BASE62_ALPHABET.split(""));
 /** Arbitrary key built from an arbitrary 33-character base62 body, with its checksum. */

@@ -14,21 +14,21 @@ import { sql, type KyselyPlugin } from "kysely";
 import { Code, ConnectError, createClient, createRouterTransport, type Client, type Interceptor } from "@connectrpc/connect";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { toJsonString } from "@bufbuild/protobuf";
-import { ApiKeyService, GetAccountApiKeysResponseSchema } from "../gen/tessera/v1/api_key_pb.js";
-import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
-import { createAccountAccess } from "../src/auth/account-access.js";
-import { hashApiKey } from "../src/auth/api-key-format.js";
-import { createApiKeyAuth, type ApiKeyAuth } from "../src/auth/api-keys.js";
-import { createAuthInterceptor, type CredentialVerifier } from "../src/auth/interceptor.js";
-import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../src/auth/principal.js";
-import { createAuditWriter } from "../src/audit.js";
-import { loadConfig } from "../src/config.js";
-import type { Deps } from "../src/deps.js";
-import { createLogger } from "../src/logger.js";
-import { createRoutes } from "../src/routes.js";
-import { createApiKeyService } from "../src/services/api-key-service.js";
-import { touchApiKeysLastUsed } from "../src/store/api-keys.js";
-import { createAuthService } from "../src/services/auth-service.js";
+import { ApiKeyService, GetAccountApiKeysResponseSchema } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
+import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { createAccountAccess } from "../packages/server/src/auth/policy/account-access.js";
+import { hashApiKey } from "../packages/server/src/auth/api-keys/format.js";
+import { createApiKeyAuth, type ApiKeyAuth } from "../packages/server/src/auth/api-keys/verifier.js";
+import { createAuthInterceptor, type CredentialVerifier } from "../packages/server/src/auth/request/interceptor.js";
+import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
+import { createAuditWriter } from "../packages/server/src/audit/writer.js";
+import { loadConfig } from "../packages/server/src/config/config.js";
+import type { Deps } from "../packages/server/src/deps.js";
+import { createLogger } from "../packages/server/src/lib/logger.js";
+import { createRoutes } from "../packages/server/src/routes.js";
+import { createApiKeyService } from "../packages/server/src/services/api-key/index.js";
+import { touchApiKeysLastUsed } from "../packages/server/src/store/api-keys.js";
+import { createAuthService } from "../packages/server/src/services/auth/index.js";
 import { createTestDatabase, DB_KINDS, TableQueryCounter, type TestDatabase } from "./helpers/db.js";
 import { createTeam, mintApiKey, type TeamFixture } from "./helpers/principals.js";
 import { msUntilRejected, startTestServer, type TestServer } from "./helpers/server.js";
@@ -263,7 +263,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       expect((await check(bad)).code).toBe(Code.Unauthenticated);
       expect((await check("tsk_short")).code).toBe(Code.Unauthenticated);
       // Well-formed but unknown (twice: the second answer may come from memory).
-      const { generateApiKey } = await import("../src/auth/api-key-format.js");
+      const { generateApiKey } = await import("../packages/server/src/auth/api-keys/format.js");
       const unknown = generateApiKey();
       expect((await check(unknown)).code).toBe(Code.Unauthenticated);
       expect((await check(unknown)).code).toBe(Code.Unauthenticated);
@@ -493,7 +493,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       const minted = await mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
       const results = await Promise.all(Array.from({ length: 50 }, () => fresh.verifiers[0]!.verify(minted.key)));
       expect(new Set(results.map((r) => r?.kind === "api_key" && r.apiKeyId))).toEqual(new Set([minted.id]));
-      const { generateApiKey } = await import("../src/auth/api-key-format.js");
+      const { generateApiKey } = await import("../packages/server/src/auth/api-keys/format.js");
       const unknown = generateApiKey();
       const codes = await Promise.all(Array.from({ length: 20 }, () => codeOf(fresh.verifiers[0]!.verify(unknown))));
       expect(new Set(codes)).toEqual(new Set([Code.Unauthenticated]));
@@ -505,7 +505,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       const minted = await Promise.all(
         Array.from({ length: 40 }, () => mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
       );
-      const { generateApiKey } = await import("../src/auth/api-key-format.js");
+      const { generateApiKey } = await import("../packages/server/src/auth/api-keys/format.js");
       const unknown = Array.from({ length: 10 }, () => generateApiKey());
       // Interleave known and unknown keys so every batch mixes both.
       const tokens = [...minted.map((m) => m.key), ...unknown].sort();

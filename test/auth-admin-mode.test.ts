@@ -6,9 +6,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { Code } from "@connectrpc/connect";
-import { AuthMode, AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
-import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../src/auth/principal.js";
-import { passwordHashing } from "../src/auth/passwords.js";
+import { AuthMode, AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
+import { passwordHashing } from "../packages/server/src/auth/passwords/hashing.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer } from "./helpers/server.js";
 import { codeOf as code } from "./helpers/outcome.js";

@@ -4,9 +4,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { authenticateBearer, type CredentialVerifier, type VerifierRoutes } from "../src/auth/interceptor.js";
-import { hashesInFlight, MAX_CONCURRENT_HASHES, passwordHashing } from "../src/auth/passwords.js";
-import type { Principal } from "../src/auth/principal.js";
+import { authenticateBearer, type CredentialVerifier, type VerifierRoutes } from "../packages/server/src/auth/request/interceptor.js";
+import { hashesInFlight, MAX_CONCURRENT_HASHES, passwordHashing } from "../packages/server/src/auth/passwords/hashing.js";
+import type { Principal } from "../packages/server/src/auth/request/principal.js";
 
 function verifier(accepts: string, calls: string[]): CredentialVerifier {
   return {

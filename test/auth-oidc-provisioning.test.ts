@@ -4,8 +4,8 @@
  * requests race, and no orphan user left by the losers.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { countIdentities, findIdentityUser, provisionIdentity } from "../src/store/identities.js";
-import { consumeLoginTransaction, deleteExpiredLoginTransactions, insertLoginTransaction } from "../src/store/login-transactions.js";
+import { countIdentities, findIdentityUser, provisionIdentity } from "../packages/server/src/store/identities.js";
+import { consumeLoginTransaction, deleteExpiredLoginTransactions, insertLoginTransaction } from "../packages/server/src/store/login-transactions.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 
 describe.each(DB_KINDS)("OpenID identity provisioning on %s", (kind) => {

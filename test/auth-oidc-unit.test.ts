@@ -5,16 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
-import { AuthService } from "../gen/tessera/v1/auth_pb.js";
+import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { createLocalJWKSet, exportJWK, importJWK, SignJWT } from "jose";
-import { createOidcAuth } from "../src/auth/oidc.js";
-import { createOidcVerifier } from "../src/auth/oidc-verifier.js";
-import { discoverProvider } from "../src/auth/oidc-discovery.js";
-import { isAllowedRedirectUri } from "../src/auth/oidc-login.js";
-import type { SessionIssuer } from "../src/auth/session-issuer.js";
-import { loadConfig } from "../src/config.js";
-import type { Deps } from "../src/deps.js";
-import { createLogger } from "../src/logger.js";
+import { createOidcAuth } from "../packages/server/src/auth/oidc/provider.js";
+import { createOidcVerifier } from "../packages/server/src/auth/oidc/verifier.js";
+import { discoverProvider } from "../packages/server/src/auth/oidc/discovery.js";
+import { isAllowedRedirectUri } from "../packages/server/src/auth/oidc/login.js";
+import type { SessionIssuer } from "../packages/server/src/auth/tokens/session-issuer.js";
+import { loadConfig } from "../packages/server/src/config/config.js";
+import type { Deps } from "../packages/server/src/deps.js";
+import { createLogger } from "../packages/server/src/lib/logger.js";
 import { startTestProvider, TEST_CLIENT_ID, TEST_KID, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
 
 const sessions: SessionIssuer = {

@@ -5,9 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { randomBytes } from "node:crypto";
 import { Code, createClient } from "@connectrpc/connect";
-import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
-import { INVALID_LOGIN } from "../src/auth/user-auth.js";
-import { passwordHashing } from "../src/auth/passwords.js";
+import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { INVALID_LOGIN } from "../packages/server/src/auth/user-auth.js";
+import { passwordHashing } from "../packages/server/src/auth/passwords/hashing.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { expectCode } from "./helpers/outcome.js";

@@ -1,5 +1,5 @@
 /**
- * The `tessera` CLI as users run it: `node bin/tessera.js ...` in a child process
+ * The `tessera` CLI as users run it: `node packages/server/bin/tessera.js ...` in a child process
  * against real servers. Password login (non-interactive), whoami, API keys
  * (create/list/get/regenerate/delete, the printed key used with CheckToken), members
  * and invites, refresh of an expired access token from the credentials file, logout,
@@ -14,15 +14,15 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
-import { createTesseraClient } from "../src/sdk/node.js";
+import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { createTesseraClient } from "../packages/sdk/src/node.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { codeOf } from "./helpers/outcome.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const BIN = path.join(root, "bin", "tessera.js");
+const BIN = path.join(root, "packages", "server", "bin", "tessera.js");
 const KEY_RE = /\btsk_[0-9A-Za-z]{39}\b/;
 const EMAIL = "ada@example.com";
 const PASSWORD = "correct horse battery staple";

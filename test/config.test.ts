@@ -6,8 +6,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config.js";
-import { isLoopbackHost } from "../src/main.js";
+import { ConfigError, loadConfig } from "../packages/server/src/config/config.js";
+import { isLoopbackHost } from "../packages/server/src/commands/serve.js";
 import { freePort } from "./helpers/net.js";
 
 /** Starts `tessera serve` on the embedded database and resolves with its output up to "listening" (then stops it). */
@@ -15,7 +15,7 @@ async function serveOutput(env: Record<string, string>): Promise<string> {
   // A copy of the migrated template: a fresh PGlite directory would spend seconds in initdb.
   const dataDir = mkdtempSync(path.join(tmpdir(), "tessera-serve-"));
   cpSync(inject("pgliteTemplateDir"), dataDir, { recursive: true });
-  const child = spawn(process.execPath, ["bin/tessera.js", "serve"], {
+  const child = spawn(process.execPath, ["packages/server/bin/tessera.js", "serve"], {
     env: { PATH: process.env.PATH, TESSERA_DATA_DIR: dataDir, PORT: String(await freePort()), ...env },
   });
   let out = "";
@@ -102,7 +102,7 @@ describe("loadConfig", () => {
   });
 
   it("stops `tessera serve` with one line naming the variable and exit code 2", () => {
-    const r = spawnSync(process.execPath, ["bin/tessera.js", "serve"], {
+    const r = spawnSync(process.execPath, ["packages/server/bin/tessera.js", "serve"], {
       env: { PATH: process.env.PATH, AUTH_MODE: "bogus" },
       encoding: "utf8",
       timeout: 30_000,

@@ -1,5 +1,5 @@
 /**
- * The examples run as child processes (`node --import tsx`) against a real Tessera
+ * The examples run as plain `node` child processes (the built SDK) against a real Tessera
  * with real API keys created through the SDK.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { createTesseraClient, type TesseraClient } from "../src/sdk/node.js";
+import { createTesseraClient, type TesseraClient } from "../packages/sdk/src/node.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -24,7 +24,7 @@ interface Run {
 }
 
 function runExample(name: string, env: Record<string, string>): Run {
-  const child = spawn(process.execPath, ["--import", "tsx", path.join(root, "examples", name, "index.ts")], {
+  const child = spawn(process.execPath, [path.join(root, "examples", name, "index.mjs")], {
     cwd: root,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

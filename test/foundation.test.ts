@@ -5,8 +5,8 @@
 import http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { AuthMode, AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
-import { ANONYMOUS_USER_ID } from "../src/auth/principal.js";
+import { AuthMode, AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { ANONYMOUS_USER_ID } from "../packages/server/src/auth/request/principal.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

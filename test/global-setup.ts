@@ -1,14 +1,17 @@
 /**
- * Runs once per `vitest run`: checks the local PostgreSQL, builds a migrated template
- * database that each test file clones (fast, isolated), and a migrated PGlite data
- * directory that PGlite tests copy.
+ * Runs once per `vitest run`: builds the workspace packages whose sources changed (the
+ * processes tests spawn, like the CLI, the server and the examples, run the built
+ * packages), checks the local PostgreSQL, builds a migrated template database that each
+ * test file clones (fast, isolated), and a migrated PGlite data directory that PGlite
+ * tests copy.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import type { TestProject } from "vitest/node";
-import { migrateToLatest, openDatabase } from "../src/store/db.js";
+import { buildStale } from "../scripts/build-stale.mjs";
+import { migrateToLatest, openDatabase } from "../packages/server/src/store/db.js";
 
 const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -27,6 +30,7 @@ function withDb(url: string, name: string): string {
 }
 
 export default async function setup(project: TestProject) {
+  buildStale();
   const admin = new pg.Client({ connectionString: ADMIN_URL, connectionTimeoutMillis: 5000 });
   try {
     await admin.connect();

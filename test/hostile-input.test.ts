@@ -7,10 +7,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fc from "fast-check";
 import { ScalarType, type DescMessage, type DescService } from "@bufbuild/protobuf";
-import { ApiKeyService } from "../gen/tessera/v1/api_key_pb.js";
-import { AuthService } from "../gen/tessera/v1/auth_pb.js";
-import { UserAccountService } from "../gen/tessera/v1/user_account_pb.js";
-import { parseBearer, MAX_BEARER_LENGTH } from "../src/auth/bearer.js";
+import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
+import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
+import { parseBearer, MAX_BEARER_LENGTH } from "../packages/server/src/auth/request/bearer.js";
 import { createTestDatabase, TableQueryCounter, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

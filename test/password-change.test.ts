@@ -8,10 +8,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { Code, createClient } from "@connectrpc/connect";
-import { AuthService } from "../gen/tessera/v1/auth_pb.js";
-import { checkPasswordStrength, contextWords, estimatePassword } from "../src/auth/password-strength.js";
-import { createSessions } from "../src/auth/refresh.js";
-import { createKeyRing } from "../src/auth/signing-keys.js";
+import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { checkPasswordStrength, contextWords, estimatePassword } from "../packages/server/src/auth/passwords/strength.js";
+import { createSessions } from "../packages/server/src/auth/tokens/refresh.js";
+import { createKeyRing } from "../packages/server/src/auth/tokens/signing-keys.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { createHumanUser } from "./helpers/principals.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";

@@ -16,10 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { ApiKeyService } from "../gen/tessera/v1/api_key_pb.js";
-import { AuthService } from "../gen/tessera/v1/auth_pb.js";
-import { AccountRole, UserAccountService, UserType } from "../gen/tessera/v1/user_account_pb.js";
-import { POLICY, policyKey } from "../src/auth/policy.js";
+import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
+import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { AccountRole, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
+import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

@@ -11,9 +11,9 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ApiKeyService } from "../gen/tessera/v1/api_key_pb.js";
-import { AuthService } from "../gen/tessera/v1/auth_pb.js";
-import { AccountRole, UserAccountService } from "../gen/tessera/v1/user_account_pb.js";
+import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
+import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { AccountRole, UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

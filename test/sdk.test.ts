@@ -9,12 +9,12 @@ import { build } from "esbuild";
 import { Code, ConnectError, createRouterTransport, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { randomBytes } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { AuthMode, AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
-import { UserAccountService } from "../gen/tessera/v1/user_account_pb.js";
-import * as browserSdk from "../src/sdk/index.js";
-import { createLocalStorageTokenStore, createMemoryTokenStore, createTesseraClient, type Tokens } from "../src/sdk/node.js";
-import { accessTokenExpiry } from "../src/sdk/tokens.js";
-import { ANONYMOUS_USER_ID } from "../src/auth/principal.js";
+import { AuthMode, AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
+import * as browserSdk from "../packages/sdk/src/index.js";
+import { createLocalStorageTokenStore, createMemoryTokenStore, createTesseraClient, type Tokens } from "../packages/sdk/src/node.js";
+import { accessTokenExpiry } from "../packages/sdk/src/tokens.js";
+import { ANONYMOUS_USER_ID } from "../packages/server/src/auth/request/principal.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 
@@ -22,9 +22,9 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("SDK browser bundle", () => {
-  it("bundles src/sdk/index.ts for the browser without any Node built-in or connect-node", async () => {
+  it("bundles packages/sdk/src/index.ts for the browser without any Node built-in or connect-node", async () => {
     const result = await build({
-      entryPoints: [path.join(root, "src/sdk/index.ts")],
+      entryPoints: [path.join(root, "packages/sdk/src/index.ts")],
       bundle: true,
       platform: "browser",
       format: "esm",

@@ -14,10 +14,10 @@ import { Code, ConnectError, createClient, createRouterTransport, type HandlerCo
 import { connectNodeAdapter, createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { randomBytes } from "node:crypto";
 import { SignJWT, generateKeyPair } from "jose";
-import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
-import { createTesseraClient } from "../src/sdk/node.js";
-import { createAuthInterceptor, requireTesseraPrincipal, tesseraPrincipalKey, type AuthInterceptorOptions } from "../src/server-interceptor/index.js";
-import { TtlCache } from "../src/server-interceptor/ttl-cache.js";
+import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { createTesseraClient } from "../packages/sdk/src/node.js";
+import { createAuthInterceptor, requireTesseraPrincipal, tesseraPrincipalKey, type AuthInterceptorOptions } from "../packages/connect/src/index.js";
+import { TtlCache } from "../packages/connect/src/ttl-cache.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 import { codeOf } from "./helpers/outcome.js";

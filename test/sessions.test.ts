@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
 import { Code, createClient } from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { AuthService, PrincipalKind } from "../gen/tessera/v1/auth_pb.js";
+import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { createTeamAccount, mintApiKey } from "./helpers/principals.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";

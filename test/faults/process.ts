@@ -13,10 +13,10 @@ export interface ServerProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `node bin/tessera.js serve` with the given environment on a free port; fails if not healthy within `deadlineMs`. */
+/** Starts `node packages/server/bin/tessera.js serve` with the given environment on a free port; fails if not healthy within `deadlineMs`. */
 export async function startServerProcess(env: Record<string, string>, port?: number, deadlineMs = 60_000): Promise<ServerProcess> {
   const p = port ?? (await freePort());
-  const child = spawn(process.execPath, ["bin/tessera.js", "serve"], {
+  const child = spawn(process.execPath, ["packages/server/bin/tessera.js", "serve"], {
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", PORT: String(p), LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });

@@ -9,8 +9,8 @@ import path from "node:path";
 import pg from "pg";
 import type { KyselyPlugin, PluginTransformQueryArgs, PluginTransformResultArgs, QueryResult, RootOperationNode, UnknownRow } from "kysely";
 import { inject } from "vitest";
-import type { DatabaseConfig } from "../../src/config.js";
-import { openDatabase, type Db } from "../../src/store/db.js";
+import type { DatabaseConfig } from "../../packages/server/src/config/config.js";
+import { openDatabase, type Db } from "../../packages/server/src/store/db.js";
 
 export type DbKind = "postgres" | "pglite";
 

@@ -5,9 +5,9 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Kysely } from "kysely";
-import { apiKeyStart, generateApiKey, hashApiKey } from "../../src/auth/api-key-format.js";
-import { insertApiKey, insertMachineUser } from "../../src/store/api-keys.js";
-import type { Database, RoleName } from "../../src/store/schema.js";
+import { apiKeyStart, generateApiKey, hashApiKey } from "../../packages/server/src/auth/api-keys/format.js";
+import { insertApiKey, insertMachineUser } from "../../packages/server/src/store/api-keys.js";
+import type { Database, RoleName } from "../../packages/server/src/store/schema.js";
 
 /** Creates a human user (no password) and returns its id. */
 export async function createHumanUser(db: Kysely<Database>, opts: { name?: string; email?: string; instanceAdmin?: boolean } = {}): Promise<string> {

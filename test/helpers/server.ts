@@ -6,11 +6,11 @@ import { Writable } from "node:stream";
 import { Code, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
-import { AuthService } from "../../gen/tessera/v1/auth_pb.js";
-import { createApp, type App } from "../../src/app.js";
-import { loadConfig } from "../../src/config.js";
-import type { Clock } from "../../src/deps.js";
-import { createLogger } from "../../src/logger.js";
+import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { createApp, type App } from "../../packages/server/src/app.js";
+import { loadConfig } from "../../packages/server/src/config/config.js";
+import type { Clock } from "../../packages/server/src/deps.js";
+import { createLogger } from "../../packages/server/src/lib/logger.js";
 import type { TestDatabase } from "./db.js";
 import { codeOf } from "./outcome.js";
 

@@ -1,5 +1,5 @@
 /**
- * Runs the real `tessera` command (`node bin/tessera.js ...`) in a child process with a
+ * Runs the real `tessera` command (`node packages/server/bin/tessera.js ...`) in a child process with a
  * clean environment, as a user would.
  */
 import { spawn } from "node:child_process";
@@ -7,7 +7,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const BIN = path.join(root, "bin", "tessera.js");
+const BIN = path.join(root, "packages", "server", "bin", "tessera.js");
 
 /** What a finished command printed and its exit code. */
 export interface CliRun {

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
-import { AuthService } from "../../gen/tessera/v1/auth_pb.js";
+import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "../helpers/db.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { codeOf, expectCode } from "../helpers/outcome.js";

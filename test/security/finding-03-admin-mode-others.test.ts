@@ -8,9 +8,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { ApiKeyService } from "../../gen/tessera/v1/api_key_pb.js";
-import { AuthService, PrincipalKind } from "../../gen/tessera/v1/auth_pb.js";
-import { UserAccountService } from "../../gen/tessera/v1/user_account_pb.js";
+import { ApiKeyService } from "../../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
+import { AuthService, PrincipalKind } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { UserAccountService } from "../../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "../helpers/db.js";
 import { startTestServer, type TestServer } from "../helpers/server.js";
 import { codeOf, expectCode } from "../helpers/outcome.js";

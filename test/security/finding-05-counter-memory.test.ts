@@ -8,7 +8,7 @@
 import { spawn } from "node:child_process";
 import path from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
-import { createMemoryCounterStore } from "../../src/abuse/limiter.js";
+import { createMemoryCounterStore } from "../../packages/server/src/abuse/limiter.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 const PROBE = path.join(import.meta.dirname, "fixtures", "counter-heap-probe.ts");

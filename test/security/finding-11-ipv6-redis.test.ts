@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { networkOf } from "../../src/abuse/network.js";
+import { networkOf } from "../../packages/server/src/abuse/network.js";
 import { callAs, pollUntil } from "../helpers/abuse.js";
 import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { freePort } from "../helpers/net.js";

@@ -3,7 +3,7 @@
  * server's GetAuthorizeUrl returned. A stub Connect server (no Tessera) answers
  * GetAuthConfig with a provider and GetAuthorizeUrl with the URL the test chooses (keyed
  * by the `--provider` id each run passes, so runs can go in parallel); the
- * CLI runs as users run it (`node bin/tessera.js login`, browser opening on), with a fake
+ * CLI runs as users run it (`node packages/server/bin/tessera.js login`, browser opening on), with a fake
  * `xdg-open` first on PATH that records what it was asked to open.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -16,10 +16,10 @@ import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { AuthMode, AuthService } from "../../gen/tessera/v1/auth_pb.js";
+import { AuthMode, AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-const BIN = path.join(root, "bin", "tessera.js");
+const BIN = path.join(root, "packages", "server", "bin", "tessera.js");
 
 describe("finding 14: tessera login opens only https: or loopback http: authorization URLs", () => {
   let stub: http.Server;

@@ -12,12 +12,12 @@ import { createInterface } from "node:readline";
 import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { callAdminSocket } from "../../src/local-admin/client.js";
-import { ADMIN_SOCKET_NAME, MAX_REQUEST_BYTES } from "../../src/local-admin/protocol.js";
-import { startAdminSocket } from "../../src/local-admin/server.js";
-import { createLogger } from "../../src/logger.js";
-import { DataDirLockedError, FOREIGN_STALE_MS, LOCK_FILE_NAME, lockDataDir, processStartTime } from "../../src/store/data-dir-lock.js";
-import { openDatabase } from "../../src/store/db.js";
+import { callAdminSocket } from "../../packages/server/src/server/local-admin/client.js";
+import { ADMIN_SOCKET_NAME, MAX_REQUEST_BYTES } from "../../packages/server/src/server/local-admin/protocol.js";
+import { startAdminSocket } from "../../packages/server/src/server/local-admin/server.js";
+import { createLogger } from "../../packages/server/src/lib/logger.js";
+import { DataDirLockedError, FOREIGN_STALE_MS, LOCK_FILE_NAME, lockDataDir, processStartTime } from "../../packages/server/src/store/data-dir-lock.js";
+import { openDatabase } from "../../packages/server/src/store/db.js";
 import { runTessera } from "../helpers/tessera-cli.js";
 
 const HOLDER = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures", "lock-holder.ts");

@@ -10,15 +10,15 @@
 import { spawn } from "node:child_process";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { loadConfig } from "../../src/config.js";
-import { explainDatabaseError } from "../../src/database-errors.js";
+import { loadConfig } from "../../packages/server/src/config/config.js";
+import { explainDatabaseError } from "../../packages/server/src/commands/database-errors.js";
 
 const PASSWORD = "s3cret-Pw-never-printed";
 
 /** Runs `tessera serve` with only `env` (and PATH) until it exits. */
 function serveUntilExit(env: Record<string, string>): Promise<{ code: number | null; lines: string[] }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["bin/tessera.js", "serve"], {
+    const child = spawn(process.execPath, ["packages/server/bin/tessera.js", "serve"], {
       env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "warn", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -1,0 +1,173 @@
+/**
+ * `tessera apikeys create|list|get|regenerate|delete`: the current account's API keys.
+ */
+import type { Command } from "commander";
+import { toJson } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  CreateAccountApiKeyResponseSchema,
+  AccountApiKeySchema,
+  RegenerateAccountApiKeyResponseSchema,
+  type AccountApiKey,
+} from "@tessera/sdk/proto";
+import { CliError, UsageError } from "./errors.js";
+import { ask, formatTime, note, out, printFields, printJson, printTable } from "./output.js";
+import { clientAction } from "./run.js";
+import type { Session } from "./session.js";
+
+/** The server's limit on key lifetimes. */
+export const MAX_KEY_DAYS = 365;
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000 };
+
+/** `30d`, `12h`, `2w`, `1y` (365 days), `90m` (minutes), `45s` -> milliseconds. */
+export function parseDuration(v: string): number {
+  const m = /^\s*(\d{1,6})\s*([smhdwy])\s*$/i.exec(v);
+  if (!m) throw new UsageError(`--expires-in must look like 30d, 12h, 2w or 1y, not ${JSON.stringify(v.slice(0, 20))}`);
+  return Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
+}
+
+/** The expiry from --expires-in / --expires-at (default 30 days), checked against the 365-day limit. */
+export function expiryFrom(opts: { expiresIn?: string; expiresAt?: string }, now = new Date()): Date {
+  if (opts.expiresIn && opts.expiresAt) throw new UsageError("give --expires-in or --expires-at, not both");
+  let at: Date;
+  if (opts.expiresAt) {
+    at = new Date(opts.expiresAt);
+    if (Number.isNaN(at.getTime())) throw new UsageError(`--expires-at must be a date like 2026-12-31 or 2026-12-31T12:00:00Z, not ${JSON.stringify(opts.expiresAt.slice(0, 40))}`);
+  } else {
+    at = new Date(now.getTime() + parseDuration(opts.expiresIn ?? "30d"));
+  }
+  if (at.getTime() <= now.getTime()) throw new UsageError("the expiry must be in the future");
+  if (at.getTime() > now.getTime() + MAX_KEY_DAYS * 86_400_000) throw new UsageError(`API keys expire within ${MAX_KEY_DAYS} days: choose a shorter --expires-in (at most 365d or 1y)`);
+  return at;
+}
+
+const NOT_FOUND_HINT = "check the id with `tessera apikeys list`";
+
+/** API keys cannot manage API keys: say so before calling. */
+function refuseApiKey(s: Session): void {
+  if (s.config.apiKey) {
+    throw new CliError(
+      "TESSERA_API_KEY is set, but API keys cannot manage API keys (ApiKeyService refuses API-key callers by design, so a leaked key cannot mint more): unset TESSERA_API_KEY and run `tessera login`",
+    );
+  }
+}
+
+function keyRow(k: AccountApiKey): string[] {
+  return [k.id, k.name, k.start + "…", formatTime(k.createdAt), formatTime(k.expiresAt), formatTime(k.lastUsedAt)];
+}
+
+function keyFields(k: AccountApiKey): Array<[string, string]> {
+  return [
+    ["ID", k.id],
+    ["Name", k.name],
+    ["Account", k.accountId],
+    ["Starts with", k.start],
+    ["Machine user", k.userId],
+    ["Created", `${formatTime(k.createdAt)} by ${k.createdById || "-"}`],
+    ["Updated", `${formatTime(k.updatedAt)} by ${k.updatedById || "-"}`],
+    ["Expires", formatTime(k.expiresAt)],
+    ["Last used", formatTime(k.lastUsedAt)],
+  ];
+}
+
+/** Prints a new key's value: alone on stdout (so `KEY=$(tessera apikeys create ...)` works), the rest on stderr. */
+function showNewKey(k: AccountApiKey | undefined, value: string, what: string): void {
+  note(`${what}; id ${k?.id}, expires ${formatTime(k?.expiresAt)}.`);
+  note("Store it now (e.g. in your CI secrets): it cannot be shown again.");
+  out(value);
+}
+
+const expiryHelp = "\nExpiry: --expires-in 30d | 12h | 2w | 1y (default 30d), or --expires-at 2026-12-31T00:00:00Z; at most 365 days.";
+
+/** Adds the apikeys commands. */
+export function registerApiKeys(program: Command): void {
+  const apikeys = program
+    .command("apikeys")
+    .description("manage the current account's API keys (needs a login: API keys cannot manage keys)")
+    .addHelpText("after", "\nThe account is the current one (`tessera accounts use`) unless --account is given.");
+
+  apikeys
+    .command("create")
+    .description("create an API key; prints its value once")
+    .requiredOption("--name <name>", "1 to 100 characters, unique in the account")
+    .option("--expires-in <duration>", "lifetime, e.g. 30d, 12h, 2w, 1y (default 30d)")
+    .option("--expires-at <date>", "expiry as an ISO date/time")
+    .option("--account <id|name>", "account (default: the current one)")
+    .addHelpText("after", expiryHelp)
+    .action(
+      clientAction<{ name: string; expiresIn?: string; expiresAt?: string; account?: string }>(async (s, _a, opts) => {
+        const expiresAt = expiryFrom(opts);
+        refuseApiKey(s);
+        const account = await s.currentAccount(opts.account);
+        const res = await s.call(s.client.apiKeys.createAccountApiKey({ accountId: account.id, name: opts.name, expiresAt: timestampFromDate(expiresAt) }));
+        if (s.output === "json") printJson(toJson(CreateAccountApiKeyResponseSchema, res));
+        else showNewKey(res.apiKey, res.keyValue, `Created API key "${res.apiKey?.name}" in account ${account.name}`);
+      }),
+    );
+
+  apikeys
+    .command("list")
+    .description("list the account's API keys (never their values)")
+    .option("--account <id|name>", "account (default: the current one)")
+    .action(
+      clientAction<{ account?: string }>(async (s, _a, opts) => {
+        refuseApiKey(s);
+        const account = await s.currentAccount(opts.account);
+        const { apiKeys } = await s.call(s.client.apiKeys.getAccountApiKeys({ accountId: account.id }));
+        if (s.output === "json") return printJson(apiKeys.map((k) => toJson(AccountApiKeySchema, k)));
+        if (apiKeys.length === 0) return out(`no API keys in ${account.name} (create one: tessera apikeys create --name NAME --expires-in 30d)`);
+        printTable(["id", "name", "starts with", "created", "expires", "last used"], apiKeys.map(keyRow));
+      }),
+    );
+
+  apikeys
+    .command("get")
+    .description("show one API key (never its value)")
+    .argument("<id>", "key id")
+    .action(
+      clientAction(async (s, [id]) => {
+        refuseApiKey(s);
+        const { apiKey } = await s.call(s.client.apiKeys.getAccountApiKey({ id: id! }), NOT_FOUND_HINT);
+        if (!apiKey) throw new CliError(`api key not found: ${NOT_FOUND_HINT}`);
+        if (s.output === "json") printJson(toJson(AccountApiKeySchema, apiKey));
+        else printFields(keyFields(apiKey));
+      }),
+    );
+
+  apikeys
+    .command("regenerate")
+    .description("give a key a new value and expiry; the old value stops working at once")
+    .argument("<id>", "key id")
+    .option("--expires-in <duration>", "new lifetime, e.g. 30d (default 30d)")
+    .option("--expires-at <date>", "new expiry as an ISO date/time")
+    .addHelpText("after", expiryHelp)
+    .action(
+      clientAction<{ expiresIn?: string; expiresAt?: string }>(async (s, [id], opts) => {
+        const expiresAt = expiryFrom(opts);
+        refuseApiKey(s);
+        const res = await s.call(s.client.apiKeys.regenerateAccountApiKey({ id: id!, expiresAt: timestampFromDate(expiresAt) }), NOT_FOUND_HINT);
+        if (s.output === "json") printJson(toJson(RegenerateAccountApiKeyResponseSchema, res));
+        else showNewKey(res.apiKey, res.keyValue, `Regenerated API key "${res.apiKey?.name}" (the old value no longer works)`);
+      }),
+    );
+
+  apikeys
+    .command("delete")
+    .description("revoke and delete a key at once")
+    .argument("<id>", "key id")
+    .option("-y, --yes", "do not ask for confirmation (required when stdin is not a terminal)")
+    .action(
+      clientAction<{ yes?: boolean }>(async (s, [id], opts) => {
+        refuseApiKey(s);
+        if (!opts.yes) {
+          if (!process.stdin.isTTY) throw new UsageError("refusing to delete without confirmation: pass --yes");
+          const { apiKey } = await s.call(s.client.apiKeys.getAccountApiKey({ id: id! }), NOT_FOUND_HINT);
+          const answer = await ask(`Delete API key "${apiKey?.name}" (${id})? Anything using it stops working at once. [y/N] `);
+          if (!/^y(es)?$/i.test(answer.trim())) throw new CliError("not deleted");
+        }
+        await s.call(s.client.apiKeys.deleteAccountApiKey({ id: id! }), NOT_FOUND_HINT);
+        if (s.output === "json") printJson({ deleted: id });
+        else note(`deleted API key ${id}`);
+      }),
+    );
+}

@@ -1,0 +1,161 @@
+/**
+ * Builds every dependency once from a Config and wires them into a server. `main.ts`
+ * runs it; tests build the same app on port 0 against their own database.
+ */
+import type { Config } from "./config/config.js";
+import { createAbuseInterceptor } from "./abuse/interceptor.js";
+import { createMemoryCounterStore } from "./abuse/limiter.js";
+import { createRedisCounterStore } from "./abuse/redis-counters.js";
+import { createRefusalAudit } from "./abuse/refusal-audit.js";
+import { createAccountAccess } from "./auth/policy/account-access.js";
+import { createAdminModeGate } from "./auth/admin/admin-mode.js";
+import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createAuthInterceptor } from "./auth/request/interceptor.js";
+import { createUserAuth } from "./auth/user-auth.js";
+import { createPasswordChangeHandlers } from "./services/auth/password-change.js";
+import { createSessionHandlers } from "./services/auth/sessions.js";
+import { createUserDisableHandlers } from "./services/auth/admin.js";
+import { createAuditWriter } from "./audit/writer.js";
+import type { Clock, Deps, Feature } from "./deps.js";
+import { createConsoleHandler } from "./console/handler.js";
+import { createCorsHandler } from "./server/cors.js";
+import { createHealthHandler } from "./server/health.js";
+import { runAdminOp } from "./server/local-admin/ops.js";
+import { startAdminSocket, type AdminSocket } from "./server/local-admin/server.js";
+import { createLogger, type Logger } from "./lib/logger.js";
+import { createObserveInterceptor } from "./server/observe.js";
+import { createRoutes } from "./routes.js";
+import { createServer, type TesseraServer } from "./server/server.js";
+import { createApiKeyService } from "./services/api-key/index.js";
+import { createAuthService } from "./services/auth/index.js";
+import { createUserAccountService } from "./services/user-account/index.js";
+import { createLocalOnlyGuard } from "./server/local-only.js";
+import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
+import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
+import { isInstanceAdmin } from "./store/users.js";
+
+export interface App {
+  config: Readonly<Config>;
+  deps: Deps;
+  server: TesseraServer;
+  /** Listens on config.host:config.port (or the given port); resolves with the bound port. */
+  listen(port?: number): Promise<number>;
+  /** Graceful stop: drain the server, stop features, flush the audit trail, close the database. */
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  logger?: Logger;
+  /** An already open database (tests share one); otherwise opened from config. */
+  db?: Db;
+  /** The clock; tests pass a controllable one. */
+  clock?: Clock;
+  /** What this process runs, recorded in an embedded database's lock (e.g. `tessera serve`). */
+  command?: string;
+}
+
+/** Builds the whole application from a Config and runs every feature's startup. */
+export async function createApp(config: Readonly<Config>, opts: AppOptions = {}): Promise<App> {
+  const logger = opts.logger ?? createLogger({ json: config.logsJson, level: config.logLevel });
+  const ownsDb = !opts.db;
+  const db =
+    opts.db ?? (await openDatabase(config.database, (e) => logger.warn({ err: { message: e.message } }, "database connection error"), { command: opts.command }));
+  const deps: Deps = {
+    config,
+    logger,
+    db,
+    audit: createAuditWriter(db.kysely, logger),
+    access: createAccountAccess(db.kysely),
+    clock: opts.clock ?? (() => new Date()),
+  };
+
+  // Admin mode: which users' tokens and keys this instance accepts (set when userAuth starts).
+  const gate = createAdminModeGate(config.authMode);
+  const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById) });
+  const userAuth = createUserAuth(deps, gate);
+  const features: Feature[] = [apiKeys, userAuth];
+  const started: Feature[] = [];
+  let adminSocket: AdminSocket | undefined;
+  try {
+    if (config.dbAutoMigrate) await migrateToLatest(db.kysely);
+    if (config.authMode === "none") await ensureAnonymous(db.kysely);
+    else if (await retireAnonymous(db.kysely, deps.clock())) logger.warn("the anonymous user of AUTH_MODE=none is no longer instance admin and is disabled");
+    for (const f of features) {
+      await f.start?.();
+      started.push(f);
+    }
+    // This process holds the embedded database: commands of other processes come through it.
+    if (ownsDb && db.dataDir) {
+      adminSocket = await startAdminSocket({
+        dataDir: db.dataDir,
+        logger,
+        async handle(op) {
+          const result = await runAdminOp(db.kysely, op, { now: deps.clock(), accessTokenLifetimeSeconds: config.accessTokenLifetimeSeconds });
+          if (op !== "keys.rotate") return result;
+          const signsNow = await userAuth.reloadSigningKeys();
+          logger.info({ kid: (result as { kid: string }).kid }, "signing keys rotated by `tessera keys rotate`");
+          return { ...result, signsNow };
+        },
+      });
+    }
+  } catch (e) {
+    for (const f of started.reverse()) await f.stop?.().catch(() => {});
+    if (ownsDb) await db.close();
+    throw e;
+  }
+
+  const now = () => deps.clock().getTime();
+  const counters = config.redisUrl
+    ? createRedisCounterStore({ url: config.redisUrl, prefix: `${config.redisKeyPrefix}rl:`, logger, now })
+    : createMemoryCounterStore({ now });
+  const refusals = createRefusalAudit({ audit: deps.audit, now });
+  const routes = createRoutes({
+    auth: {
+      ...createAuthService({ config }),
+      ...userAuth.handlers,
+      ...createSessionHandlers(deps),
+      ...createPasswordChangeHandlers(deps),
+      ...createUserDisableHandlers(deps, { revokeApiKeys: (t) => apiKeys.revoke(t), forgetUser: (id) => userAuth.forgetUser(id) }),
+    },
+    apiKey: createApiKeyService(deps, apiKeys),
+    userAccount: createUserAccountService(deps),
+  });
+  const server = createServer({
+    config,
+    logger,
+    routes,
+    interceptors: [
+      createObserveInterceptor(logger, config.maxTimeoutMs),
+      createAbuseInterceptor({ store: counters, refusals }),
+      createAuthInterceptor({
+        mode: config.authMode,
+        verifiers: features.flatMap((f) => f.verifiers ?? []),
+        isInstanceAdmin: (userId) => isInstanceAdmin(db.kysely, userId),
+      }),
+    ],
+    httpHandlers: [
+      // AUTH_MODE=none: only requests addressed to this machine, before anything else answers (DNS rebinding).
+      ...(config.authMode === "none" ? [createLocalOnlyGuard({ config, logger })] : []),
+      createCorsHandler(config.corsAllowedOrigins),
+      createHealthHandler(config, db, () => counters.status()),
+      createConsoleHandler(logger),
+      ...features.flatMap((f) => f.httpHandlers ?? []),
+    ],
+  });
+
+  return {
+    config,
+    deps,
+    server,
+    listen: (port = config.port) => server.listen(port, config.host),
+    async close() {
+      await adminSocket?.close();
+      await server.close();
+      for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
+      await counters.close();
+      refusals.close();
+      await deps.audit.flush();
+      if (ownsDb) await db.close();
+    },
+  };
+}

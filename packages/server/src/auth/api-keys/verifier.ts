@@ -1,0 +1,295 @@
+/**
+ * API-key authentication. A bearer starting with `tsk_` is checked for shape and
+ * checksum (no I/O), hashed (SHA-256), looked up in a bounded in-process LRU cache
+ * keyed by the hash and, on a miss, in the database. Revocations (regenerate, delete,
+ * a disabled machine user) purge the cache at once on this instance and, through
+ * NOTIFY on `API_KEY_REVOKED_CHANNEL`, on every other instance; cached entries also
+ * expire after a short TTL so a missed notification heals itself. Misses that arrive
+ * together (in one turn of the event loop) share one `key_hash in (...)` query, so a
+ * burst of unseen keys costs one round trip instead of one per key. `last_used_at` is
+ * written in the background, in batches, at most once a minute per key.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { Deps, Feature } from "../../deps.js";
+import { findApiKeyAuthByHashes, findApiKeyHashesByUser, touchApiKeysLastUsed, type ApiKeyAuthRow } from "../../store/api-keys.js";
+import { hashApiKey, isWellFormedApiKey, looksLikeApiKey } from "./format.js";
+import type { CredentialVerifier } from "../request/interceptor.js";
+import type { Principal } from "../request/principal.js";
+
+/**
+ * NOTIFY channel for revoked keys. Payload: a key hash (64 hex), `user:<uuid>` (every
+ * key of that machine user, e.g. when it is disabled), or `*` (clear everything).
+ */
+export const API_KEY_REVOKED_CHANNEL = "tessera_api_key_revoked";
+
+export interface ApiKeyAuthOptions {
+  /** Most cached keys (positive entries). */
+  maxEntries?: number;
+  /** How long a cached key is trusted before the database is asked again. */
+  ttlMs?: number;
+  /** Most remembered unknown hashes (negative entries). */
+  maxNegativeEntries?: number;
+  /** How long an unknown hash is answered from memory. */
+  negativeTtlMs?: number;
+  /** How often pending last_used_at writes are flushed. */
+  flushIntervalMs?: number;
+  /** Most hashes looked up by one query. */
+  maxBatch?: number;
+  /** Why a key created by `createdById` is refused (AUTH_MODE=admin: the AdminModeGate); all accepted when absent. */
+  refuseCreator?: (createdById: string | null) => string | undefined;
+}
+
+export interface ApiKeyAuth extends Feature {
+  verifiers: CredentialVerifier[];
+  /**
+   * Revokes cached entries: purges them locally at once, then tells every other
+   * instance. `targets` are key hashes or `user:<uuid>`. Never throws.
+   */
+  revoke(targets: readonly string[]): Promise<void>;
+  /** Writes pending last_used_at updates now (tests, shutdown). */
+  flushLastUsed(): Promise<void>;
+  /** Number of cached keys (diagnostics, tests). */
+  cacheSize(): number;
+}
+
+/** `last_used_at` is written at most this often per key. */
+export const LAST_USED_GRANULARITY_MS = 60_000;
+
+interface Entry {
+  id: string;
+  userId: string;
+  expiresAtMs: number;
+  disabled: boolean;
+  createdById: string | null;
+  principal: Principal;
+  /** performance.now() when loaded from the database. */
+  loadedAt: number;
+  /** Clock ms of the last last_used_at recorded for this key (written or queued). */
+  lastUsedMs: number;
+}
+
+interface Waiter {
+  resolve(row: ApiKeyAuthRow | undefined): void;
+  reject(e: unknown): void;
+}
+
+const HASH_RE = /^[0-9a-f]{64}$/;
+const USER_PREFIX = "user:";
+
+function invalid(message: string): ConnectError {
+  return new ConnectError(message, Code.Unauthenticated);
+}
+
+/** Builds API-key verification. */
+export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiKeyAuth {
+  const maxEntries = opts.maxEntries ?? 10_000;
+  const ttlMs = opts.ttlMs ?? 30_000;
+  const maxNegative = opts.maxNegativeEntries ?? 10_000;
+  const negativeTtlMs = opts.negativeTtlMs ?? 5_000;
+  const flushIntervalMs = opts.flushIntervalMs ?? 2_000;
+  const maxBatch = opts.maxBatch ?? 100;
+  const { db, clock, logger } = deps;
+
+  /** hash -> entry; Map order is recency order (oldest first). */
+  const cache = new Map<string, Entry>();
+  /** hash -> performance.now() when found unknown. */
+  const negative = new Map<string, number>();
+  /** Bumped by every invalidation: loads that started before it must not fill the cache. */
+  let generation = 0;
+  /** hash -> database lookup in flight, so a burst of requests with one cold key costs one query. */
+  const inflight = new Map<string, Promise<Entry | undefined>>();
+  /** key id -> last use to write. */
+  const pendingUses = new Map<string, Date>();
+  let flushTimer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> | undefined;
+
+  function purge(target: string): void {
+    generation++;
+    if (target === "*") {
+      cache.clear();
+      negative.clear();
+      return;
+    }
+    if (target.startsWith(USER_PREFIX)) {
+      const userId = target.slice(USER_PREFIX.length);
+      for (const [hash, e] of cache) if (e.userId === userId) cache.delete(hash);
+      return;
+    }
+    if (HASH_RE.test(target)) {
+      cache.delete(target);
+      negative.delete(target);
+    }
+  }
+
+  function toEntry(row: ApiKeyAuthRow, lastUsedMs: number): Entry {
+    const expiresAt = new Date(row.expires_at);
+    return {
+      id: row.id,
+      userId: row.user_id,
+      expiresAtMs: expiresAt.getTime(),
+      disabled: row.user_disabled_at !== null,
+      createdById: row.created_by_id,
+      principal: Object.freeze({ kind: "api_key", userId: row.user_id, accountId: row.account_id, apiKeyId: row.id, expiresAt }),
+      loadedAt: performance.now(),
+      lastUsedMs,
+    };
+  }
+
+  function remember(hash: string, row: ApiKeyAuthRow): Entry {
+    const entry = toEntry(row, row.last_used_at ? new Date(row.last_used_at).getTime() : Number.NEGATIVE_INFINITY);
+    const previous = cache.get(hash);
+    if (previous) {
+      // Keep what this instance already queued, so reloads do not cause extra writes.
+      entry.lastUsedMs = Math.max(entry.lastUsedMs, previous.lastUsedMs);
+      cache.delete(hash);
+    }
+    cache.set(hash, entry);
+    if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
+    return entry;
+  }
+
+  /** Hashes waiting for the next batched lookup, each with its waiters. */
+  let batch: Map<string, Waiter[]> | undefined;
+
+  /** The key with this hash, read together with the other misses of this turn of the event loop. */
+  function read(hash: string): Promise<ApiKeyAuthRow | undefined> {
+    return new Promise((resolve, reject) => {
+      if (batch === undefined) {
+        const mine = new Map<string, Waiter[]>();
+        batch = mine;
+        setImmediate(() => runBatch(mine));
+      }
+      const waiters = batch.get(hash);
+      if (waiters) waiters.push({ resolve, reject });
+      else batch.set(hash, [{ resolve, reject }]);
+      // A full batch goes now; the next miss starts another.
+      if (batch.size >= maxBatch) runBatch(batch);
+    });
+  }
+
+  function runBatch(which: Map<string, Waiter[]>): void {
+    if (batch === which) batch = undefined;
+    if (which.size === 0) return; // already sent early, when it filled up
+    const taken = new Map(which);
+    which.clear(); // a full batch sent early is not sent again by its setImmediate
+    findApiKeyAuthByHashes(db.kysely, [...taken.keys()]).then(
+      (rows) => {
+        for (const [hash, waiters] of taken) for (const w of waiters) w.resolve(rows.get(hash));
+      },
+      (e: unknown) => {
+        for (const waiters of taken.values()) for (const w of waiters) w.reject(e);
+      },
+    );
+  }
+
+  function load(hash: string): Promise<Entry | undefined> {
+    let p = inflight.get(hash);
+    if (p === undefined) {
+      p = loadFromDb(hash).finally(() => inflight.delete(hash));
+      inflight.set(hash, p);
+    }
+    return p;
+  }
+
+  async function loadFromDb(hash: string): Promise<Entry | undefined> {
+    const seenNegative = negative.get(hash);
+    if (seenNegative !== undefined) {
+      if (performance.now() - seenNegative < negativeTtlMs) return undefined;
+      negative.delete(hash);
+    }
+    const gen = generation;
+    const row = await read(hash);
+    if (gen !== generation) {
+      // An invalidation raced with the read: answer from a fresh read, cache nothing stale.
+      const gen2 = generation;
+      const fresh = await read(hash);
+      if (!fresh) return undefined;
+      return gen2 === generation ? remember(hash, fresh) : transient(fresh);
+    }
+    if (!row) {
+      negative.set(hash, performance.now());
+      if (negative.size > maxNegative) negative.delete(negative.keys().next().value!);
+      return undefined;
+    }
+    return remember(hash, row);
+  }
+
+  /** An entry used for one request only (never cached, never marks a use). */
+  function transient(row: ApiKeyAuthRow): Entry {
+    return toEntry(row, Number.POSITIVE_INFINITY);
+  }
+
+  function noteUse(entry: Entry, nowMs: number): void {
+    if (nowMs - entry.lastUsedMs < LAST_USED_GRANULARITY_MS) return;
+    entry.lastUsedMs = nowMs;
+    pendingUses.set(entry.id, new Date(nowMs));
+  }
+
+  async function flushLastUsed(): Promise<void> {
+    while (flushing) await flushing;
+    if (pendingUses.size === 0) return;
+    const uses = [...pendingUses].map(([id, at]) => ({ id, at }));
+    pendingUses.clear();
+    flushing = touchApiKeysLastUsed(db.kysely, uses)
+      .catch((e: unknown) => logger.warn({ err: { message: (e as Error).message }, keys: uses.length }, "api key last_used_at not written"))
+      .finally(() => {
+        flushing = undefined;
+      });
+    await flushing;
+  }
+
+  const verifier: CredentialVerifier = {
+    async verify(token) {
+      if (!looksLikeApiKey(token)) return undefined;
+      if (!isWellFormedApiKey(token)) throw invalid("invalid api key");
+      const hash = hashApiKey(token);
+      let entry = cache.get(hash);
+      if (entry !== undefined && performance.now() - entry.loadedAt < ttlMs) {
+        // Refresh recency (LRU).
+        cache.delete(hash);
+        cache.set(hash, entry);
+      } else {
+        entry = await load(hash);
+        if (entry === undefined) throw invalid("invalid api key");
+      }
+      const nowMs = clock().getTime();
+      if (nowMs >= entry.expiresAtMs) throw invalid("api key expired");
+      if (entry.disabled) throw invalid("api key disabled");
+      const refused = opts.refuseCreator?.(entry.createdById);
+      if (refused) throw invalid(refused);
+      noteUse(entry, nowMs);
+      return entry.principal;
+    },
+  };
+
+  return {
+    verifiers: [verifier],
+    async start() {
+      await db.listen(API_KEY_REVOKED_CHANNEL, (payload) => purge(payload));
+      flushTimer = setInterval(() => void flushLastUsed(), flushIntervalMs);
+      flushTimer.unref();
+    },
+    async stop() {
+      if (flushTimer) clearInterval(flushTimer);
+      flushTimer = undefined;
+      await flushLastUsed();
+    },
+    async revoke(targets) {
+      for (const t of targets) purge(t);
+      for (const t of targets) {
+        try {
+          await db.notify(API_KEY_REVOKED_CHANNEL, t);
+        } catch (e) {
+          logger.warn({ err: { message: (e as Error).message } }, "api key revocation not broadcast; other instances rely on the cache TTL");
+        }
+      }
+    },
+    flushLastUsed,
+    cacheSize: () => cache.size,
+  };
+}
+
+/** Revocation targets for every key of a machine user (for whoever disables users). */
+export async function revocationTargetsForUser(deps: Pick<Deps, "db">, userId: string): Promise<string[]> {
+  return [`${USER_PREFIX}${userId}`, ...(await findApiKeyHashesByUser(deps.db.kysely, userId))];
+}

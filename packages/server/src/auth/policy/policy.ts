@@ -1,0 +1,115 @@
+/**
+ * The authorization policy: for every RPC of the three services, who may call it.
+ * The interceptor enforces the principal-level part (public, API keys allowed or not,
+ * instance admin); `AccountAccess` enforces the account-role part inside handlers,
+ * which only ask, never decide.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { RoleName } from "../../store/schema.js";
+import type { Principal } from "../request/principal.js";
+
+/** What an RPC requires of its caller. */
+export type Rule =
+  /** No credentials needed. */
+  | { access: "public" }
+  /** Any authenticated principal; `apiKeys: false` refuses API-key callers. */
+  | { access: "authenticated"; apiKeys: boolean }
+  /** A member of the request's account with at least `role`. */
+  | { access: "account"; role: RoleName; apiKeys: boolean }
+  /** A human user; only for the caller's own sessions and password. */
+  | { access: "human" }
+  /** An instance admin (the admin-mode user or a user with the instance-admin flag). */
+  | { access: "instance_admin" };
+
+const pub: Rule = { access: "public" };
+const anyone: Rule = { access: "authenticated", apiKeys: true };
+const human: Rule = { access: "human" };
+const viewer = (apiKeys: boolean): Rule => ({ access: "account", role: "viewer", apiKeys });
+const member = (apiKeys: boolean): Rule => ({ access: "account", role: "member", apiKeys });
+const admin: Rule = { access: "account", role: "admin", apiKeys: false };
+
+/** Every procedure of the three services, keyed by `Service/Method` (package-less). */
+export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
+  "AuthService/GetAuthConfig": pub,
+  "AuthService/SignUp": pub,
+  "AuthService/Login": pub,
+  "AuthService/RefreshToken": pub,
+  "AuthService/Logout": pub,
+  "AuthService/GetAuthorizeUrl": pub,
+  "AuthService/ExchangeCode": pub,
+  "AuthService/CheckToken": anyone,
+  "AuthService/ChangePassword": human,
+  "AuthService/ListSessions": human,
+  "AuthService/RevokeSession": human,
+  "AuthService/RevokeAllSessions": human,
+  "AuthService/SetUserDisabled": { access: "instance_admin" },
+  "AuthService/RevokeUserSessions": { access: "instance_admin" },
+
+  // A leaked API key cannot mint more keys: API-key callers are refused here.
+  "ApiKeyService/CreateAccountApiKey": member(false),
+  "ApiKeyService/GetAccountApiKeys": viewer(false),
+  "ApiKeyService/GetAccountApiKey": viewer(false),
+  "ApiKeyService/RegenerateAccountApiKey": member(false),
+  "ApiKeyService/DeleteAccountApiKey": member(false),
+
+  "UserAccountService/GetUser": anyone,
+  "UserAccountService/SetUser": { access: "authenticated", apiKeys: false },
+  "UserAccountService/GetUserAccounts": anyone,
+  "UserAccountService/SetPersonalAccount": { access: "authenticated", apiKeys: false },
+  "UserAccountService/CreateTeamAccount": { access: "authenticated", apiKeys: false },
+  "UserAccountService/IsUserInAccount": anyone,
+  "UserAccountService/GetTeamAccountMembers": viewer(true),
+  "UserAccountService/RemoveTeamAccountMember": admin,
+  "UserAccountService/InviteUserToTeamAccount": admin,
+  "UserAccountService/GetTeamAccountInvites": admin,
+  "UserAccountService/RemoveTeamAccountInvite": admin,
+  "UserAccountService/AcceptTeamAccountInvite": { access: "authenticated", apiKeys: false },
+  "UserAccountService/SetUserRole": admin,
+  "UserAccountService/GetAccountAuditEvents": admin,
+});
+
+/** The policy key of a procedure path like `/tessera.v1.AuthService/Login`. */
+export function policyKey(typeName: string, methodName: string): string {
+  const service = typeName.slice(typeName.lastIndexOf(".") + 1);
+  return `${service}/${methodName}`;
+}
+
+/** The rule of a procedure; procedures missing from the table are refused (fail closed). */
+export function ruleFor(typeName: string, methodName: string): Rule | undefined {
+  return POLICY[policyKey(typeName, methodName)];
+}
+
+const RANK: Record<RoleName, number> = { viewer: 1, member: 2, admin: 3 };
+
+/** True when `role` is at least `required`. */
+export function roleAtLeast(role: RoleName, required: RoleName): boolean {
+  return RANK[role] >= RANK[required];
+}
+
+/** The role an API key has in its own account: read-only. */
+export const API_KEY_ROLE: RoleName = "viewer";
+
+/**
+ * Principal-level check, run by the interceptor once the caller is authenticated.
+ * `isInstanceAdmin` is only consulted for instance-admin rules.
+ */
+export function checkPrincipal(rule: Rule, principal: Principal, isInstanceAdmin: () => Promise<boolean>): Promise<void> | void {
+  switch (rule.access) {
+    case "public":
+      return;
+    case "authenticated":
+    case "account":
+      if (principal.kind === "api_key" && !rule.apiKeys) {
+        throw new ConnectError("API keys cannot call this procedure", Code.PermissionDenied);
+      }
+      return;
+    case "human":
+      if (principal.kind === "api_key") throw new ConnectError("API keys cannot call this procedure", Code.PermissionDenied);
+      return;
+    case "instance_admin":
+      if (principal.kind === "api_key") throw new ConnectError("API keys cannot call this procedure", Code.PermissionDenied);
+      return isInstanceAdmin().then((ok) => {
+        if (!ok) throw new ConnectError("instance admin role required", Code.PermissionDenied);
+      });
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The one authentication interceptor for every service. It looks up the procedure's
+ * rule (fail closed for unknown procedures), lets public procedures through, and
+ * otherwise parses the bearer, asks the verifiers in turn, applies the
+ * principal-level policy and puts the Principal under `principalKey`.
+ */
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { AuthModeName } from "../../config/config.js";
+import { parseBearer } from "./bearer.js";
+import { checkPrincipal, ruleFor } from "../policy/policy.js";
+import { ANONYMOUS_USER_ID, principalKey, type Principal } from "./principal.js";
+
+/**
+ * Verifies one kind of bearer token. Returns undefined when the token is not of its
+ * kind (the next verifier is asked); throws Unauthenticated when it is of its kind
+ * but invalid; returns the Principal otherwise.
+ */
+export interface CredentialVerifier {
+  verify(token: string): Promise<Principal | undefined>;
+}
+
+export interface AuthInterceptorOptions {
+  mode: AuthModeName;
+  verifiers: readonly CredentialVerifier[];
+  /** Whether a user holds the instance-admin flag (for instance-admin procedures). */
+  isInstanceAdmin: (userId: string) => Promise<boolean>;
+}
+
+const REALM = 'Bearer realm="tessera"';
+
+/** An Unauthenticated error carrying the RFC 6750 WWW-Authenticate challenge. */
+export function unauthenticated(message: string, tokenPresented: boolean): ConnectError {
+  const challenge = tokenPresented ? `${REALM}, error="invalid_token"` : REALM;
+  return new ConnectError(message, Code.Unauthenticated, { "www-authenticate": challenge });
+}
+
+/** A PermissionDenied error carrying `error="insufficient_scope"`. */
+export function permissionDenied(message: string): ConnectError {
+  return new ConnectError(message, Code.PermissionDenied, { "www-authenticate": `${REALM}, error="insufficient_scope"` });
+}
+
+/** Tokens whose verifier is remembered (bounded; oldest forgotten first). */
+const ROUTE_CACHE_MAX = 10_000;
+
+/**
+ * Remembers which verifier accepted a token, so a repeated token goes straight to its
+ * verifier (and that verifier's own cache) instead of being routed through the ones
+ * before it. The verifier still decides every time; this only skips the asking.
+ */
+export type VerifierRoutes = Map<string, CredentialVerifier>;
+
+async function ask(v: CredentialVerifier, token: string): Promise<Principal | undefined> {
+  try {
+    return await v.verify(token);
+  } catch (e) {
+    const ce = ConnectError.from(e);
+    if (ce.code === Code.Unauthenticated) throw unauthenticated(ce.rawMessage, true);
+    throw e;
+  }
+}
+
+/** Authenticates a bearer token with the verifiers; throws Unauthenticated when none accepts it. */
+export async function authenticateBearer(header: string | null, verifiers: readonly CredentialVerifier[], routes?: VerifierRoutes): Promise<Principal> {
+  const parsed = parseBearer(header);
+  if (!parsed.ok) {
+    throw unauthenticated(parsed.reason === "missing" ? "missing bearer token" : "malformed authorization header", parsed.reason !== "missing");
+  }
+  const token = parsed.token;
+  const known = routes?.get(token);
+  if (known) {
+    const p = await ask(known, token);
+    if (p) return p;
+    routes!.delete(token);
+  }
+  for (const v of verifiers) {
+    if (v === known) continue;
+    const p = await ask(v, token);
+    if (p) {
+      if (routes) {
+        if (routes.size >= ROUTE_CACHE_MAX) routes.delete(routes.keys().next().value as string);
+        routes.set(token, v);
+      }
+      return p;
+    }
+  }
+  throw unauthenticated("invalid token", true);
+}
+
+/** Builds the authentication interceptor. */
+export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor {
+  const anonymous: Principal = Object.freeze({ kind: "anonymous", userId: ANONYMOUS_USER_ID });
+  const routes: VerifierRoutes = new Map();
+  return (next) => async (req) => {
+    const rule = ruleFor(req.service.typeName, req.method.name);
+    if (!rule) throw new ConnectError("procedure not allowed", Code.PermissionDenied);
+    if (rule.access === "public") return next(req);
+    let principal: Principal;
+    if (opts.mode === "none") {
+      // Local development: bearer tokens are ignored, everyone is the anonymous admin.
+      principal = anonymous;
+    } else {
+      principal = await authenticateBearer(req.header.get("authorization"), opts.verifiers, routes);
+    }
+    try {
+      await checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId));
+    } catch (e) {
+      const ce = ConnectError.from(e);
+      if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);
+      throw e;
+    }
+    req.contextValues.set(principalKey, principal);
+    return next(req);
+  };
+}

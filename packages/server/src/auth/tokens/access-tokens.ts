@@ -1,0 +1,181 @@
+/**
+ * Tessera's access tokens (RFC 9068 JWTs): issuing, and the CredentialVerifier that
+ * accepts them. Verification is in memory: keys are imported once (see KeyRing),
+ * verified tokens are cached until they expire in a bounded LRU, and the user's
+ * disabled flag is cached for USER_STATUS_TTL_MS. So a JWT keeps working after its
+ * session is logged out or its user disabled for at most its remaining lifetime
+ * (AUTH_JWT_ACCESS_TOKEN_LIFETIME; the disabled flag is seen within 30 s). In
+ * AUTH_MODE=admin the AdminModeGate also refuses, in memory, every user's tokens but
+ * the configured admin's, and the admin's own issued before its credentials changed.
+ */
+import { randomUUID } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { SignJWT, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } from "jose";
+import type { Kysely } from "kysely";
+import type { Config } from "../../config/config.js";
+import type { Clock } from "../../deps.js";
+import type { Database } from "../../store/schema.js";
+import { findUserStatus } from "../../store/users.js";
+import type { AdminModeGate } from "../admin/admin-mode.js";
+import type { CredentialVerifier } from "../request/interceptor.js";
+import type { Principal } from "../request/principal.js";
+import { SIGNING_ALG, type KeyRing } from "./signing-keys.js";
+
+/** RFC 9068 media type of JWT access tokens. */
+export const ACCESS_TOKEN_TYP = "at+jwt";
+/** The `client_id` claim of Tessera-issued tokens. */
+export const TESSERA_CLIENT_ID = "tessera";
+export const CLOCK_TOLERANCE_SECONDS = 60;
+const CACHE_MAX = 10_000;
+const USER_STATUS_TTL_MS = 30_000;
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** Three base64url segments: the only shape this verifier looks at. */
+const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+type TokenConfig = Pick<Config, "publicUrl" | "tokenAudience" | "accessTokenLifetimeSeconds">;
+
+/** Signs an access token for a user's session. */
+export async function issueAccessToken(
+  keys: KeyRing,
+  config: TokenConfig,
+  now: Date,
+  userId: string,
+  sessionId: string,
+): Promise<{ token: string; expiresAt: Date; jti: string }> {
+  const { kid, privateKey } = keys.signingKey();
+  const iat = Math.floor(now.getTime() / 1000);
+  const exp = iat + config.accessTokenLifetimeSeconds;
+  const jti = randomUUID();
+  const token = await new SignJWT({ sid: sessionId, client_id: TESSERA_CLIENT_ID })
+    .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: ACCESS_TOKEN_TYP })
+    .setIssuer(config.publicUrl)
+    .setSubject(userId)
+    .setAudience(config.tokenAudience)
+    .setIssuedAt(iat)
+    .setExpirationTime(exp)
+    .setJti(jti)
+    .sign(privateKey);
+  return { token, expiresAt: new Date(exp * 1000), jti };
+}
+
+function decodeSegment(seg: string): Record<string, unknown> | undefined {
+  try {
+    const v: unknown = JSON.parse(Buffer.from(seg, "base64url").toString("utf8"));
+    return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the token is JWT-shaped and its (unverified) `iss` is Tessera's: used only to route. */
+export function looksLikeTesseraJwt(token: string, issuer: string): boolean {
+  if (!JWT_SHAPE.test(token)) return false;
+  const payload = decodeSegment(token.slice(token.indexOf(".") + 1, token.lastIndexOf(".")));
+  return payload?.iss === issuer;
+}
+
+function reject(message = "invalid access token"): ConnectError {
+  return new ConnectError(message, Code.Unauthenticated);
+}
+
+interface CacheEntry {
+  principal: Extract<Principal, { kind: "user" }>;
+  /** Accept until (ms): exp plus the clock tolerance. */
+  until: number;
+  /** The token's `iat` (seconds). */
+  issuedAt: number;
+}
+
+export interface TesseraJwtVerifier extends CredentialVerifier {
+  /** Forgets cached user status (after disabling a user, in this process). */
+  forgetUser(userId: string): void;
+}
+
+/** Builds the verifier of Tessera's own access tokens. */
+export function createTesseraJwtVerifier(opts: {
+  keys: KeyRing;
+  config: TokenConfig;
+  clock: Clock;
+  db: Kysely<Database>;
+  /** Which users' tokens this instance accepts (admin mode); every user's when absent. */
+  gate?: Pick<AdminModeGate, "refuseUserToken">;
+}): TesseraJwtVerifier {
+  const { keys, config, clock, db, gate } = opts;
+  const cache = new Map<string, CacheEntry>();
+  const userStatus = new Map<string, { disabled: boolean; exists: boolean; checkedAt: number }>();
+
+  async function userUsable(userId: string): Promise<boolean> {
+    const now = clock().getTime();
+    const s = userStatus.get(userId);
+    if (s && now - s.checkedAt < USER_STATUS_TTL_MS) return s.exists && !s.disabled;
+    const row = await findUserStatus(db, userId);
+    if (userStatus.size >= CACHE_MAX) userStatus.delete(userStatus.keys().next().value as string);
+    userStatus.set(userId, { disabled: row?.disabled ?? false, exists: row !== undefined, checkedAt: now });
+    return row !== undefined && !row.disabled;
+  }
+
+  async function fullVerify(token: string): Promise<CacheEntry> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(
+        token,
+        async (header: ProtectedHeaderParameters) => {
+          // jku, x5u, x5c and embedded jwk headers are never consulted: keys come only from the ring.
+          if (typeof header.kid !== "string") throw reject("access token has no kid");
+          const key = await keys.verificationKey(header.kid);
+          if (!key) throw reject("access token signed by an unknown key");
+          return key;
+        },
+        {
+          algorithms: [SIGNING_ALG],
+          typ: ACCESS_TOKEN_TYP,
+          issuer: config.publicUrl,
+          audience: config.tokenAudience,
+          currentDate: clock(),
+          clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          requiredClaims: ["sub", "exp", "iat", "jti"],
+        },
+      ));
+    } catch (e) {
+      if (e instanceof ConnectError) throw e;
+      throw reject();
+    }
+    const sub = payload.sub;
+    if (typeof sub !== "string" || !UUID_RE.test(sub)) throw reject();
+    if (typeof payload.jti !== "string" || typeof payload.exp !== "number" || typeof payload.iat !== "number") throw reject();
+    const sid = typeof payload.sid === "string" ? payload.sid : undefined;
+    return {
+      principal: Object.freeze({ kind: "user", userId: sub, expiresAt: new Date(payload.exp * 1000), sessionId: sid, tokenId: payload.jti }),
+      until: (payload.exp + CLOCK_TOLERANCE_SECONDS) * 1000,
+      issuedAt: payload.iat,
+    };
+  }
+
+  return {
+    async verify(token) {
+      let entry = cache.get(token);
+      const now = clock().getTime();
+      if (entry) {
+        if (entry.until <= now) {
+          cache.delete(token);
+          throw reject("access token expired");
+        }
+        // LRU: move to the end (cheap; keeps hot tokens).
+        cache.delete(token);
+        cache.set(token, entry);
+      } else {
+        if (!looksLikeTesseraJwt(token, config.publicUrl)) return undefined;
+        entry = await fullVerify(token);
+        if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
+        cache.set(token, entry);
+      }
+      const refused = gate?.refuseUserToken(entry.principal.userId, entry.issuedAt);
+      if (refused) throw reject(refused);
+      if (!(await userUsable(entry.principal.userId))) throw reject("user is disabled");
+      return entry.principal;
+    },
+    forgetUser(userId) {
+      userStatus.delete(userId);
+    },
+  };
+}
