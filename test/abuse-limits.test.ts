@@ -10,7 +10,7 @@ import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { createAbuseInterceptor, tarpitDelayMs, TARPIT_MAX_MS } from "../packages/server/src/abuse/interceptor.js";
 import { createMemoryCounterStore } from "../packages/server/src/abuse/limiter.js";
 import type { Refusal } from "../packages/server/src/abuse/refusal-audit.js";
-import { requestInfoKey } from "../packages/server/src/server/request-info.js";
+import { requestInfoKey } from "../packages/server/src/lib/request-info.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
 

@@ -8,7 +8,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { hashApiKey } from "../packages/server/src/auth/api-keys/format.js";
-import { API_KEY_REVOKED_CHANNEL } from "../packages/server/src/auth/api-keys/verifier.js";
+import { API_KEY_REVOKED_CHANNEL } from "../packages/server/src/auth/api-keys/revocation.js";
 import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
 import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { mintApiKey } from "./helpers/principals.js";

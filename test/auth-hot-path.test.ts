@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { authenticateBearer, type CredentialVerifier, type VerifierRoutes } from "../packages/server/src/auth/request/interceptor.js";
+import { authenticateBearer, createVerifierRoutes, type CredentialVerifier } from "../packages/server/src/auth/request/interceptor.js";
 import { hashesInFlight, MAX_CONCURRENT_HASHES, passwordHashing } from "../packages/server/src/auth/passwords/hashing.js";
 import type { Principal } from "../packages/server/src/auth/request/principal.js";
 
@@ -23,7 +23,7 @@ describe("verifier routing", () => {
   it("asks a repeated token's verifier first, and still asks it every time", async () => {
     const calls: string[] = [];
     const vs = [verifier("a", calls), verifier("b", calls), verifier("c", calls)];
-    const routes: VerifierRoutes = new Map();
+    const routes = createVerifierRoutes();
     expect((await authenticateBearer("Bearer c1", vs, routes)).userId).toBe("c1");
     expect(calls).toEqual(["a", "b", "c"]);
     calls.length = 0;
@@ -31,7 +31,7 @@ describe("verifier routing", () => {
     expect(calls).toEqual(["c"]);
     // An unknown token is never remembered.
     await expect(authenticateBearer("Bearer zzz", vs, routes)).rejects.toMatchObject({ code: Code.Unauthenticated });
-    expect(routes.has("zzz")).toBe(false);
+    expect(routes.peek("zzz")).toBeUndefined();
     // A verifier that now rejects its token wins over the memory: the rejection stands.
     await expect(authenticateBearer("Bearer bad-a", vs, routes)).rejects.toMatchObject({ code: Code.Unauthenticated });
   });

@@ -82,7 +82,7 @@ describe("createOidcAuth", () => {
       url: "http://x/",
     });
     const err = await Promise.resolve()
-      .then(() => oidc.handlers.getAuthorizeUrl!({ redirectUri: "", state: "", codeChallenge: "", providerId: "" } as never, ctx))
+      .then(() => oidc.login.getAuthorizeUrl({ redirectUri: "", state: "", codeChallenge: "", providerId: "" } as never, ctx))
       .catch((e) => ConnectError.from(e));
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.FailedPrecondition);

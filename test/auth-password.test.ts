@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { randomBytes } from "node:crypto";
 import { Code, createClient } from "@connectrpc/connect";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
-import { INVALID_LOGIN } from "../packages/server/src/auth/user-auth.js";
+import { INVALID_LOGIN } from "../packages/server/src/services/auth/password.js";
 import { passwordHashing } from "../packages/server/src/auth/passwords/hashing.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";

@@ -12,9 +12,6 @@ import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
 import { createAuthInterceptor } from "./auth/request/interceptor.js";
 import { createUserAuth } from "./auth/user-auth.js";
-import { createPasswordChangeHandlers } from "./services/auth/password-change.js";
-import { createSessionHandlers } from "./services/auth/sessions.js";
-import { createUserDisableHandlers } from "./services/auth/admin.js";
 import { createAuditWriter } from "./audit/writer.js";
 import type { Clock, Deps, Feature } from "./deps.js";
 import { createConsoleHandler } from "./console/handler.js";
@@ -72,7 +69,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   // Admin mode: which users' tokens and keys this instance accepts (set when userAuth starts).
   const gate = createAdminModeGate(config.authMode);
   const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById) });
-  const userAuth = createUserAuth(deps, gate);
+  const userAuth = createUserAuth(deps, { gate, revokeApiKeys: (t) => apiKeys.revoke(t) });
   const features: Feature[] = [apiKeys, userAuth];
   const started: Feature[] = [];
   let adminSocket: AdminSocket | undefined;
@@ -110,13 +107,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     : createMemoryCounterStore({ now });
   const refusals = createRefusalAudit({ audit: deps.audit, now });
   const routes = createRoutes({
-    auth: {
-      ...createAuthService({ config }),
-      ...userAuth.handlers,
-      ...createSessionHandlers(deps),
-      ...createPasswordChangeHandlers(deps),
-      ...createUserDisableHandlers(deps, { revokeApiKeys: (t) => apiKeys.revoke(t), forgetUser: (id) => userAuth.forgetUser(id) }),
-    },
+    auth: createAuthService(deps, { userAuth, revokeApiKeys: (t) => apiKeys.revoke(t) }),
     apiKey: createApiKeyService(deps, apiKeys),
     userAccount: createUserAccountService(deps),
   });

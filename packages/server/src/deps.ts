@@ -6,7 +6,7 @@ import type { CredentialVerifier } from "./auth/request/interceptor.js";
 import type { AuditWriter } from "./audit/writer.js";
 import type { Config } from "./config/config.js";
 import type { Logger } from "./lib/logger.js";
-import type { HttpHandler } from "./server/server.js";
+import type { HttpHandler } from "./lib/http.js";
 import type { Db } from "./store/db.js";
 
 /** The current time. Tests pass a controllable clock. */

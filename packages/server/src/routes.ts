@@ -4,11 +4,11 @@
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import { ApiKeyService, AuthService, UserAccountService } from "@tessera/sdk/proto";
 
-/** Implementations of the three services; a missing method answers Unimplemented. */
+/** Complete implementations of the three services: a missing RPC is a compile error. */
 export interface ServiceImpls {
-  auth: Partial<ServiceImpl<typeof AuthService>>;
-  apiKey: Partial<ServiceImpl<typeof ApiKeyService>>;
-  userAccount: Partial<ServiceImpl<typeof UserAccountService>>;
+  auth: ServiceImpl<typeof AuthService>;
+  apiKey: ServiceImpl<typeof ApiKeyService>;
+  userAccount: ServiceImpl<typeof UserAccountService>;
 }
 
 /** Registers every service on a router. */

@@ -14,11 +14,10 @@
  * Over a limit: ResourceExhausted with a `retry-after` hint (seconds); the refusal goes
  * to the aggregated audit (refusal-audit.ts).
  */
-import { createHash } from "node:crypto";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import { validNormalizedEmail } from "../auth/passwords/email.js";
+import { emailTag, validNormalizedEmail } from "../auth/passwords/email.js";
 import { policyKey } from "../auth/policy/policy.js";
-import { requestInfoKey, type RequestInfo } from "../server/request-info.js";
+import { requestInfoKey, type RequestInfo } from "../lib/request-info.js";
 import type { CounterStore } from "./limiter.js";
 import { networkOf } from "./network.js";
 import type { Refusal, RefusalRecorder } from "./refusal-audit.js";
@@ -91,11 +90,6 @@ function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
 function emailOf(message: unknown): string | undefined {
   const e = (message as { email?: unknown } | undefined)?.email;
   return typeof e === "string" ? validNormalizedEmail(e) : undefined;
-}
-
-/** A short, non-reversible tag of an email for audit metadata (never the email itself). */
-function emailTag(normalized: string): string {
-  return createHash("sha256").update(normalized).digest("hex").slice(0, 16);
 }
 
 /** Reports a refusal and answers ResourceExhausted with a `retry-after` hint. */

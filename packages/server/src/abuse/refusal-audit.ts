@@ -7,7 +7,7 @@
  * together in one event per procedure and limit (`subject: "overflow"`).
  */
 import type { AuditWriter } from "../audit/writer.js";
-import type { RequestInfo } from "../server/request-info.js";
+import type { RequestInfo } from "../lib/request-info.js";
 import { counterKeyDigest } from "./limiter.js";
 
 /** One refused request. */

@@ -3,9 +3,10 @@
  * events are queued and written in batches in the background; `flush()` waits for
  * everything queued so far (tests, shutdown). Metadata must be small and secret-free.
  */
+import { isUuid } from "../lib/ids.js";
 import type { Kysely } from "kysely";
 import type { Logger } from "../lib/logger.js";
-import type { RequestInfo } from "../server/request-info.js";
+import type { RequestInfo } from "../lib/request-info.js";
 import { insertAuditEvents } from "../store/audit.js";
 import type { Database, NewAuditEvent } from "../store/schema.js";
 
@@ -26,10 +27,9 @@ export interface AuditWriter {
 }
 
 const MAX_QUEUE = 10_000;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function uuidOrNull(v: string | undefined): string | null {
-  return v !== undefined && UUID_RE.test(v) ? v : null;
+  return isUuid(v) ? v : null;
 }
 
 /** Builds the background audit writer. */

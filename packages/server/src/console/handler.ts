@@ -10,7 +10,7 @@ import type http from "node:http";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "../lib/logger.js";
-import type { HttpHandler } from "../server/server.js";
+import type { HttpHandler } from "../lib/http.js";
 
 /** The console's URL prefix. */
 export const CONSOLE_PATH = "/console";

@@ -2,7 +2,7 @@
  * CORS for browser callers (Connect and gRPC-web). Only origins listed in
  * CORS_ALLOWED_ORIGINS get CORS headers; preflights are answered here and cached.
  */
-import type { HttpHandler } from "./server.js";
+import type { HttpHandler } from "../lib/http.js";
 
 /** Request headers Connect, gRPC-web and Tessera's bearer need. */
 export const CORS_ALLOWED_HEADERS = [

@@ -6,7 +6,7 @@
  * not fail health, since the limits still hold per instance.
  */
 import type { Config } from "../config/config.js";
-import { sendJson, type HttpHandler } from "./server.js";
+import { sendJson, type HttpHandler } from "../lib/http.js";
 import type { Db } from "../store/db.js";
 
 /** Builds the /health handler. */

@@ -16,7 +16,7 @@
  */
 import type { Config } from "../config/config.js";
 import type { Logger } from "../lib/logger.js";
-import { sendJson, type HttpHandler } from "./server.js";
+import { sendJson, type HttpHandler } from "../lib/http.js";
 
 /** Whether `host` only accepts connections from this machine. */
 export function isLoopbackHost(host: string): boolean {

@@ -6,7 +6,7 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../lib/logger.js";
-import { requestInfoKey } from "./request-info.js";
+import { requestInfoKey } from "../lib/request-info.js";
 import { isUnavailableError } from "../store/db.js";
 
 /** Maps an unknown thrown value to the ConnectError a client may see. */

@@ -18,16 +18,12 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { Config } from "../config/config.js";
+import { sendJson, type HttpHandler, type NodeRequest, type NodeResponse } from "../lib/http.js";
 import type { Logger } from "../lib/logger.js";
-import { readRequestInfo, requestInfoKey } from "./request-info.js";
+import { readRequestInfo, requestInfoKey } from "../lib/request-info.js";
 import { createConnectionLimiter } from "./connections.js";
 import { createH2Server } from "./h2.js";
 
-type NodeRequest = http.IncomingMessage | http2.Http2ServerRequest;
-type NodeResponse = http.ServerResponse | http2.Http2ServerResponse;
-
-/** A plain HTTP handler for a path outside the RPC routes; returns false to pass. */
-export type HttpHandler = (req: NodeRequest, res: NodeResponse) => boolean | Promise<boolean>;
 
 export interface ServerDeps {
   config: Pick<
@@ -69,16 +65,6 @@ export interface TesseraServer {
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const REQUEST_TIMEOUT_408 = Buffer.from("HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
 
-/** Writes a JSON response. */
-export function sendJson(res: NodeResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const payload = JSON.stringify(body);
-  (res as http.ServerResponse).writeHead(status, {
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(payload),
-    ...headers,
-  });
-  res.end(payload);
-}
 
 /** Builds the server; nothing listens until `listen`. */
 export function createServer(deps: ServerDeps): TesseraServer {

@@ -2,7 +2,7 @@
  * Rows every deployment of a mode needs, created idempotently at startup.
  */
 import { sql, type Kysely } from "kysely";
-import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../auth/request/principal.js";
+import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "./ids.js";
 import type { Database } from "./schema.js";
 
 /**

@@ -2,25 +2,21 @@
  * API-key authentication. A bearer starting with `tsk_` is checked for shape and
  * checksum (no I/O), hashed (SHA-256), looked up in a bounded in-process LRU cache
  * keyed by the hash and, on a miss, in the database. Revocations (regenerate, delete,
- * a disabled machine user) purge the cache at once on this instance and, through
- * NOTIFY on `API_KEY_REVOKED_CHANNEL`, on every other instance; cached entries also
- * expire after a short TTL so a missed notification heals itself. Misses that arrive
+ * a disabled machine user) purge the cache on every instance through the one broadcast
+ * of `revocation.ts`; cached entries also expire after a short TTL so a missed
+ * notification heals itself. Misses that arrive
  * together (in one turn of the event loop) share one `key_hash in (...)` query, so a
  * burst of unseen keys costs one round trip instead of one per key. `last_used_at` is
  * written in the background, in batches, at most once a minute per key.
  */
+import { BoundedCache } from "../../lib/bounded-cache.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Deps, Feature } from "../../deps.js";
-import { findApiKeyAuthByHashes, findApiKeyHashesByUser, touchApiKeysLastUsed, type ApiKeyAuthRow } from "../../store/api-keys.js";
+import { findApiKeyAuthByHashes, touchApiKeysLastUsed, type ApiKeyAuthRow } from "../../store/api-keys.js";
+import { createApiKeyRevocation, USER_TARGET_PREFIX } from "./revocation.js";
 import { hashApiKey, isWellFormedApiKey, looksLikeApiKey } from "./format.js";
 import type { CredentialVerifier } from "../request/interceptor.js";
 import type { Principal } from "../request/principal.js";
-
-/**
- * NOTIFY channel for revoked keys. Payload: a key hash (64 hex), `user:<uuid>` (every
- * key of that machine user, e.g. when it is disabled), or `*` (clear everything).
- */
-export const API_KEY_REVOKED_CHANNEL = "tessera_api_key_revoked";
 
 export interface ApiKeyAuthOptions {
   /** Most cached keys (positive entries). */
@@ -74,7 +70,6 @@ interface Waiter {
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
-const USER_PREFIX = "user:";
 
 function invalid(message: string): ConnectError {
   return new ConnectError(message, Code.Unauthenticated);
@@ -90,10 +85,10 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
   const maxBatch = opts.maxBatch ?? 100;
   const { db, clock, logger } = deps;
 
-  /** hash -> entry; Map order is recency order (oldest first). */
-  const cache = new Map<string, Entry>();
-  /** hash -> performance.now() when found unknown. */
-  const negative = new Map<string, number>();
+  /** hash -> entry (least recently used dropped first); an entry is trusted for `ttlMs` after loading. */
+  const cache = new BoundedCache<string, Entry>({ maxEntries });
+  /** Hashes found unknown, answered from memory for `negativeTtlMs`. */
+  const negative = new BoundedCache<string, true>({ maxEntries: maxNegative, ttlMs: negativeTtlMs, now: () => performance.now() });
   /** Bumped by every invalidation: loads that started before it must not fill the cache. */
   let generation = 0;
   /** hash -> database lookup in flight, so a burst of requests with one cold key costs one query. */
@@ -110,9 +105,9 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       negative.clear();
       return;
     }
-    if (target.startsWith(USER_PREFIX)) {
-      const userId = target.slice(USER_PREFIX.length);
-      for (const [hash, e] of cache) if (e.userId === userId) cache.delete(hash);
+    if (target.startsWith(USER_TARGET_PREFIX)) {
+      const userId = target.slice(USER_TARGET_PREFIX.length);
+      cache.deleteWhere((e) => e.userId === userId);
       return;
     }
     if (HASH_RE.test(target)) {
@@ -137,14 +132,10 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
 
   function remember(hash: string, row: ApiKeyAuthRow): Entry {
     const entry = toEntry(row, row.last_used_at ? new Date(row.last_used_at).getTime() : Number.NEGATIVE_INFINITY);
-    const previous = cache.get(hash);
-    if (previous) {
-      // Keep what this instance already queued, so reloads do not cause extra writes.
-      entry.lastUsedMs = Math.max(entry.lastUsedMs, previous.lastUsedMs);
-      cache.delete(hash);
-    }
+    const previous = cache.peek(hash);
+    // Keep what this instance already queued, so reloads do not cause extra writes.
+    if (previous) entry.lastUsedMs = Math.max(entry.lastUsedMs, previous.lastUsedMs);
     cache.set(hash, entry);
-    if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
     return entry;
   }
 
@@ -192,11 +183,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
   }
 
   async function loadFromDb(hash: string): Promise<Entry | undefined> {
-    const seenNegative = negative.get(hash);
-    if (seenNegative !== undefined) {
-      if (performance.now() - seenNegative < negativeTtlMs) return undefined;
-      negative.delete(hash);
-    }
+    if (negative.get(hash)) return undefined;
     const gen = generation;
     const row = await read(hash);
     if (gen !== generation) {
@@ -207,8 +194,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       return gen2 === generation ? remember(hash, fresh) : transient(fresh);
     }
     if (!row) {
-      negative.set(hash, performance.now());
-      if (negative.size > maxNegative) negative.delete(negative.keys().next().value!);
+      negative.set(hash, true);
       return undefined;
     }
     return remember(hash, row);
@@ -244,11 +230,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       if (!isWellFormedApiKey(token)) throw invalid("invalid api key");
       const hash = hashApiKey(token);
       let entry = cache.get(hash);
-      if (entry !== undefined && performance.now() - entry.loadedAt < ttlMs) {
-        // Refresh recency (LRU).
-        cache.delete(hash);
-        cache.set(hash, entry);
-      } else {
+      if (entry === undefined || performance.now() - entry.loadedAt >= ttlMs) {
         entry = await load(hash);
         if (entry === undefined) throw invalid("invalid api key");
       }
@@ -262,10 +244,12 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
     },
   };
 
+  const revocation = createApiKeyRevocation(db, logger, purge);
+
   return {
     verifiers: [verifier],
     async start() {
-      await db.listen(API_KEY_REVOKED_CHANNEL, (payload) => purge(payload));
+      await revocation.listen();
       flushTimer = setInterval(() => void flushLastUsed(), flushIntervalMs);
       flushTimer.unref();
     },
@@ -274,22 +258,8 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       flushTimer = undefined;
       await flushLastUsed();
     },
-    async revoke(targets) {
-      for (const t of targets) purge(t);
-      for (const t of targets) {
-        try {
-          await db.notify(API_KEY_REVOKED_CHANNEL, t);
-        } catch (e) {
-          logger.warn({ err: { message: (e as Error).message } }, "api key revocation not broadcast; other instances rely on the cache TTL");
-        }
-      }
-    },
+    revoke: (targets) => revocation.revoke(targets),
     flushLastUsed,
     cacheSize: () => cache.size,
   };
-}
-
-/** Revocation targets for every key of a machine user (for whoever disables users). */
-export async function revocationTargetsForUser(deps: Pick<Deps, "db">, userId: string): Promise<string[]> {
-  return [`${USER_PREFIX}${userId}`, ...(await findApiKeyHashesByUser(deps.db.kysely, userId))];
 }

@@ -13,7 +13,7 @@ import { jwtVerify, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { OidcConfig } from "../../config/config.js";
 import type { Deps } from "../../deps.js";
 import { fetchProviderUrl } from "./fetch.js";
-import { requestInfoKey, type RequestInfo } from "../../server/request-info.js";
+import { requestInfoKey, type RequestInfo } from "../../lib/request-info.js";
 import { consumeLoginTransaction, insertLoginTransaction } from "../../store/login-transactions.js";
 import type { ProviderMetadata } from "./discovery.js";
 import { CLOCK_TOLERANCE_SECONDS, describeJoseError, isKeySetUnavailable } from "./verifier.js";
@@ -88,7 +88,10 @@ export interface OidcLoginOptions {
   linkIdentity: (issuer: string, subject: string, claims: JWTPayload) => Promise<{ userId: string; disabled: boolean }>;
 }
 
-/** The two login handlers. */
+/** The login flow behind GetAuthorizeUrl and ExchangeCode (handler-shaped: request and context in). */
+export type OidcLogin = ReturnType<typeof createOidcLogin>;
+
+/** Builds the login flow of the configured provider. */
 export function createOidcLogin(opts: OidcLoginOptions) {
   const { deps, config, sessions } = opts;
   const { db, audit, clock, logger } = deps;

@@ -3,9 +3,8 @@
  * (`oidc-verifier.ts`), login through it (`oidc-login.ts`), discovery at startup
  * (`oidc-discovery.ts`), and first-time provisioning of (issuer, subject) users.
  */
-import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { createRemoteJWKSet, customFetch, type JWTPayload, type JWTVerifyGetKey } from "jose";
-import type { AuthService } from "@tessera/sdk/proto";
 import type { Deps, Feature } from "../../deps.js";
 import { findIdentityUser, provisionIdentity } from "../../store/identities.js";
 import { deleteExpiredLoginTransactions } from "../../store/login-transactions.js";
@@ -13,9 +12,10 @@ import { findIdentity, updateIdentityProfile } from "../../store/users.js";
 import { fetchProviderUrl } from "./fetch.js";
 import { normalizeEmail } from "../passwords/email.js";
 import { discoverProvider, type DiscoveryOptions, type ProviderMetadata } from "./discovery.js";
-import { createOidcLogin } from "./login.js";
+import { createOidcLogin, type OidcLogin } from "./login.js";
 import { profileFromClaims, profileOfIdentity, refreshedProfile } from "./profile.js";
-import { LruMap, createOidcVerifier } from "./verifier.js";
+import { createOidcVerifier } from "./verifier.js";
+import { BoundedCache } from "../../lib/bounded-cache.js";
 import type { SessionIssuer } from "../tokens/session-issuer.js";
 
 /** An unknown `kid` triggers a JWKS refetch at most this often. */
@@ -23,10 +23,10 @@ export const JWKS_COOLDOWN_MS = 30_000;
 /** How long (issuer, subject) -> user (and its disabled flag) is trusted without asking the database. */
 export const IDENTITY_CACHE_TTL_MS = 30_000;
 
-export type OidcHandlers = Pick<Partial<ServiceImpl<typeof AuthService>>, "getAuthorizeUrl" | "exchangeCode">;
-
+/** OpenID provider support: bearer verification (as a feature's verifiers) and the login flow. */
 export interface OidcAuth extends Feature {
-  handlers: OidcHandlers;
+  /** The login flow; without a provider, both steps answer FailedPrecondition. */
+  login: Pick<OidcLogin, "getAuthorizeUrl" | "exchangeCode">;
   /** The discovered provider metadata (after start). */
   metadata(): ProviderMetadata | undefined;
 }
@@ -42,14 +42,14 @@ export function createOidcAuth(deps: Deps, sessions: SessionIssuer, options: Oid
     const off = () => {
       throw new ConnectError("no OpenID provider configured", Code.FailedPrecondition);
     };
-    return { verifiers: [], handlers: { getAuthorizeUrl: off, exchangeCode: off }, metadata: () => undefined };
+    return { verifiers: [], login: { getAuthorizeUrl: off, exchangeCode: off }, metadata: () => undefined };
   }
 
   let metadata: ProviderMetadata | undefined;
   let keys: JWTVerifyGetKey | undefined;
   let sweeper: NodeJS.Timeout | undefined;
 
-  const users = new LruMap<string, { userId: string; disabled: boolean; at: number }>(50_000);
+  const users = new BoundedCache<string, { userId: string; disabled: boolean; at: number }>({ maxEntries: 50_000 });
   async function resolveUser(issuer: string, subject: string, claims: JWTPayload) {
     const key = `${issuer}\u0000${subject}`;
     const now = deps.clock().getTime();
@@ -90,7 +90,7 @@ export function createOidcAuth(deps: Deps, sessions: SessionIssuer, options: Oid
   return {
     // Without AUTH_AUDIENCE (login only), no provider token is a bearer credential.
     verifiers: config.audiences.length > 0 ? [verifier] : [],
-    handlers: { getAuthorizeUrl: login.getAuthorizeUrl, exchangeCode: login.exchangeCode },
+    login,
     metadata: () => metadata,
     async start() {
       metadata = await discoverProvider(config.baseUrl, config.expectedIssuer, options.discovery);

@@ -11,6 +11,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { decodeJwt, errors, jwtVerify, type JWTHeaderParameters, type JWTPayload, type JWTVerifyGetKey } from "jose";
 import type { OidcConfig } from "../../config/config.js";
+import { BoundedCache } from "../../lib/bounded-cache.js";
 import type { Clock } from "../../deps.js";
 import type { CredentialVerifier } from "../request/interceptor.js";
 import { notAnAccessTokenReason } from "./token-kind.js";
@@ -18,34 +19,6 @@ import type { Principal } from "../request/principal.js";
 
 /** Clock skew allowed on exp/nbf/iat. */
 export const CLOCK_TOLERANCE_SECONDS = 60;
-
-/** A small LRU map (insertion order of a Map, refreshed on hit). */
-export class LruMap<K, V> {
-  private readonly map = new Map<K, V>();
-  constructor(private readonly max: number) {}
-  get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
-  }
-  set(key: K, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
-  }
-  delete(key: K): void {
-    this.map.delete(key);
-  }
-  clear(): void {
-    this.map.clear();
-  }
-  get size(): number {
-    return this.map.size;
-  }
-}
 
 /** Resolves (issuer, subject) to a Tessera user, provisioning on first sight. */
 export type ResolveUser = (issuer: string, subject: string, claims: JWTPayload) => Promise<{ userId: string; disabled: boolean }>;
@@ -97,7 +70,7 @@ interface CachedToken {
 /** Builds the provider bearer-token verifier. */
 export function createOidcVerifier(opts: OidcVerifierOptions): CredentialVerifier & { clearCache(): void } {
   const { config, clock } = opts;
-  const cache = new LruMap<string, CachedToken>(opts.cacheSize ?? 10_000);
+  const cache = new BoundedCache<string, CachedToken>({ maxEntries: opts.cacheSize ?? 10_000 });
   const algorithms = [...config.algorithms];
 
   return {

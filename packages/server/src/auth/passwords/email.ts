@@ -2,6 +2,7 @@
  * Email normalization shared by sign-up, login, invites and abuse limits: trimmed,
  * NFKC-normalized (look-alike compatibility forms fold together) and lower-cased.
  */
+import { createHash } from "node:crypto";
 
 /** Longest accepted email (RFC 5321 path limit), counted after normalization. */
 export const MAX_EMAIL_LENGTH = 254;
@@ -34,4 +35,9 @@ export function validNormalizedEmail(raw: string): string | undefined {
   if (raw.length > MAX_RAW_EMAIL_LENGTH) return undefined;
   const normalized = normalizeEmail(raw);
   return isValidEmail(normalized) ? normalized : undefined;
+}
+
+/** A short, non-reversible tag of a normalized email for logs and audit metadata (never the email itself). */
+export function emailTag(normalized: string): string {
+  return createHash("sha256").update(normalized).digest("hex").slice(0, 16);
 }

@@ -10,18 +10,12 @@
  */
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
+import { isUuid } from "../../lib/ids.js";
 import { findRole } from "../../store/memberships.js";
 import type { Database, RoleName } from "../../store/schema.js";
 import { permissionDenied } from "../request/interceptor.js";
 import { API_KEY_ROLE, roleAtLeast, ruleFor, type Rule } from "./policy.js";
 import { requirePrincipal, type Principal } from "../request/principal.js";
-
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** True for a syntactically valid UUID. */
-export function isUuid(v: string): boolean {
-  return UUID_RE.test(v);
-}
 
 export interface AuthorizeOptions {
   /** The account was found through a resource id: non-members get NotFound. */

@@ -5,10 +5,12 @@
  * principal-level policy and puts the Principal under `principalKey`.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { BoundedCache } from "../../lib/bounded-cache.js";
 import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
 import { checkPrincipal, ruleFor } from "../policy/policy.js";
-import { ANONYMOUS_USER_ID, principalKey, type Principal } from "./principal.js";
+import { ANONYMOUS_USER_ID } from "../../store/ids.js";
+import { principalKey, type Principal } from "./principal.js";
 
 /**
  * Verifies one kind of bearer token. Returns undefined when the token is not of its
@@ -47,7 +49,12 @@ const ROUTE_CACHE_MAX = 10_000;
  * verifier (and that verifier's own cache) instead of being routed through the ones
  * before it. The verifier still decides every time; this only skips the asking.
  */
-export type VerifierRoutes = Map<string, CredentialVerifier>;
+export type VerifierRoutes = BoundedCache<string, CredentialVerifier>;
+
+/** An empty, bounded VerifierRoutes. */
+export function createVerifierRoutes(): VerifierRoutes {
+  return new BoundedCache({ maxEntries: ROUTE_CACHE_MAX });
+}
 
 async function ask(v: CredentialVerifier, token: string): Promise<Principal | undefined> {
   try {
@@ -76,10 +83,7 @@ export async function authenticateBearer(header: string | null, verifiers: reado
     if (v === known) continue;
     const p = await ask(v, token);
     if (p) {
-      if (routes) {
-        if (routes.size >= ROUTE_CACHE_MAX) routes.delete(routes.keys().next().value as string);
-        routes.set(token, v);
-      }
+      routes?.set(token, v);
       return p;
     }
   }
@@ -89,7 +93,7 @@ export async function authenticateBearer(header: string | null, verifiers: reado
 /** Builds the authentication interceptor. */
 export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor {
   const anonymous: Principal = Object.freeze({ kind: "anonymous", userId: ANONYMOUS_USER_ID });
-  const routes: VerifierRoutes = new Map();
+  const routes = createVerifierRoutes();
   return (next) => async (req) => {
     const rule = ruleFor(req.service.typeName, req.method.name);
     if (!rule) throw new ConnectError("procedure not allowed", Code.PermissionDenied);

@@ -4,10 +4,8 @@
  */
 import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 
-/** The fixed anonymous user of AUTH_MODE=none. */
-export const ANONYMOUS_USER_ID = "00000000-0000-0000-0000-000000000001";
-/** The default account of AUTH_MODE=none, owned by the anonymous user. */
-export const DEFAULT_ACCOUNT_ID = "00000000-0000-0000-0000-000000000002";
+// TODO(lead): tests import these from here until the harness merge; then from store/ids.ts only.
+export { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../../store/ids.js";
 
 /** An authenticated caller. */
 export type Principal =

@@ -14,6 +14,8 @@ import { SignJWT, jwtVerify, type JWTPayload, type ProtectedHeaderParameters } f
 import type { Kysely } from "kysely";
 import type { Config } from "../../config/config.js";
 import type { Clock } from "../../deps.js";
+import { BoundedCache } from "../../lib/bounded-cache.js";
+import { isUuid } from "../../lib/ids.js";
 import type { Database } from "../../store/schema.js";
 import { findUserStatus } from "../../store/users.js";
 import type { AdminModeGate } from "../admin/admin-mode.js";
@@ -28,7 +30,6 @@ export const TESSERA_CLIENT_ID = "tessera";
 export const CLOCK_TOLERANCE_SECONDS = 60;
 const CACHE_MAX = 10_000;
 const USER_STATUS_TTL_MS = 30_000;
-const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Three base64url segments: the only shape this verifier looks at. */
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -101,17 +102,18 @@ export function createTesseraJwtVerifier(opts: {
   gate?: Pick<AdminModeGate, "refuseUserToken">;
 }): TesseraJwtVerifier {
   const { keys, config, clock, db, gate } = opts;
-  const cache = new Map<string, CacheEntry>();
-  const userStatus = new Map<string, { disabled: boolean; exists: boolean; checkedAt: number }>();
+  // Verified tokens until they expire (checked on every hit, to answer "expired" precisely).
+  const cache = new BoundedCache<string, CacheEntry>({ maxEntries: CACHE_MAX });
+  // Whether a user may use its tokens, re-read after USER_STATUS_TTL_MS.
+  const userStatus = new BoundedCache<string, boolean>({ maxEntries: CACHE_MAX, ttlMs: USER_STATUS_TTL_MS, now: () => clock().getTime() });
 
   async function userUsable(userId: string): Promise<boolean> {
-    const now = clock().getTime();
-    const s = userStatus.get(userId);
-    if (s && now - s.checkedAt < USER_STATUS_TTL_MS) return s.exists && !s.disabled;
+    const usable = userStatus.get(userId);
+    if (usable !== undefined) return usable;
     const row = await findUserStatus(db, userId);
-    if (userStatus.size >= CACHE_MAX) userStatus.delete(userStatus.keys().next().value as string);
-    userStatus.set(userId, { disabled: row?.disabled ?? false, exists: row !== undefined, checkedAt: now });
-    return row !== undefined && !row.disabled;
+    const ok = row !== undefined && !row.disabled;
+    userStatus.set(userId, ok);
+    return ok;
   }
 
   async function fullVerify(token: string): Promise<CacheEntry> {
@@ -141,7 +143,7 @@ export function createTesseraJwtVerifier(opts: {
       throw reject();
     }
     const sub = payload.sub;
-    if (typeof sub !== "string" || !UUID_RE.test(sub)) throw reject();
+    if (!isUuid(sub)) throw reject();
     if (typeof payload.jti !== "string" || typeof payload.exp !== "number" || typeof payload.iat !== "number") throw reject();
     const sid = typeof payload.sid === "string" ? payload.sid : undefined;
     return {
@@ -160,13 +162,9 @@ export function createTesseraJwtVerifier(opts: {
           cache.delete(token);
           throw reject("access token expired");
         }
-        // LRU: move to the end (cheap; keeps hot tokens).
-        cache.delete(token);
-        cache.set(token, entry);
       } else {
         if (!looksLikeTesseraJwt(token, config.publicUrl)) return undefined;
         entry = await fullVerify(token);
-        if (cache.size >= CACHE_MAX) cache.delete(cache.keys().next().value as string);
         cache.set(token, entry);
       }
       const refused = gate?.refuseUserToken(entry.principal.userId, entry.issuedAt);

@@ -13,7 +13,7 @@ import { createHash, randomBytes, randomUUID, timingSafeEqual } from "node:crypt
 import type { Kysely } from "kysely";
 import type { Config } from "../../config/config.js";
 import type { Clock } from "../../deps.js";
-import type { RequestInfo } from "../../server/request-info.js";
+import type { RequestInfo } from "../../lib/request-info.js";
 import type { Database, RefreshFamilyRow, RefreshTokenRow } from "../../store/schema.js";
 import {
   findFamily,

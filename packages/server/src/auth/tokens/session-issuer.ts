@@ -3,7 +3,7 @@
  * (password, admin, OpenID provider) ends by asking the SessionIssuer for tokens.
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { RequestInfo } from "../../server/request-info.js";
+import type { RequestInfo } from "../../lib/request-info.js";
 
 /** The wire shape of `tessera.v1.Tokens` (dates instead of Timestamps). */
 export interface IssuedTokens {

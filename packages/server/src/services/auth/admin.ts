@@ -25,26 +25,25 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { AuthService } from "@tessera/sdk/proto";
 import type { Deps } from "../../deps.js";
-import { requestInfoKey } from "../../server/request-info.js";
+import { requestInfoKey } from "../../lib/request-info.js";
 import { revokeFamilies, revokeUserFamilies, setUserDisabledAt } from "../../store/account-security.js";
 import { findConfiguredAdminId } from "../../store/configured-admin.js";
 import { findUserById } from "../../store/users.js";
-import { isUuid } from "../../auth/policy/account-access.js";
-import { revocationTargetsForUser } from "../../auth/api-keys/verifier.js";
+import { isUuid } from "../../lib/ids.js";
+import { revocationTargetsForUser } from "../../auth/api-keys/revocation.js";
 import { requirePrincipal } from "../../auth/request/principal.js";
 import { currentSessionId } from "./sessions.js";
 
-export type UserDisableHandlers = Pick<Partial<ServiceImpl<typeof AuthService>>, "setUserDisabled" | "revokeUserSessions">;
-
-export interface UserDisableOptions {
+/** What the instance-admin handlers ask of authentication. */
+export interface AdminHandlerOptions {
   /** Revokes API keys everywhere (purges caches, NOTIFY). */
-  revokeApiKeys(targets: string[]): Promise<void>;
+  revokeApiKeys(targets: readonly string[]): Promise<void>;
   /** Forgets cached status of the user in this process's token verifiers. */
   forgetUser(userId: string): void;
 }
 
-/** Builds the SetUserDisabled and RevokeUserSessions handlers. */
-export function createUserDisableHandlers(deps: Deps, opts: UserDisableOptions): UserDisableHandlers {
+/** SetUserDisabled and RevokeUserSessions (instance admins). */
+export function adminHandlers(deps: Deps, opts: AdminHandlerOptions): Pick<ServiceImpl<typeof AuthService>, "setUserDisabled" | "revokeUserSessions"> {
   const { db, clock, audit, config, logger } = deps;
 
   return {
@@ -66,7 +65,7 @@ export function createUserDisableHandlers(deps: Deps, opts: UserDisableOptions):
       opts.forgetUser(userId);
       if (user.kind === "machine") {
         // Disabling and re-enabling both purge the API-key caches of every instance.
-        await opts.revokeApiKeys(await revocationTargetsForUser(deps, userId));
+        await opts.revokeApiKeys(await revocationTargetsForUser(db, userId));
       }
       audit.record({
         action: req.disabled ? "auth.user.disable.success" : "auth.user.enable.success",

@@ -1,55 +1,57 @@
 /**
- * AuthService: thin handlers. Sign-in flows live in `src/auth/`; this file maps
- * requests to them and results to the wire.
+ * AuthService: every RPC, one file per topic. This is the complete implementation
+ * (`ServiceImpl`, not `Partial`): a missing RPC, or one bound twice, fails to compile.
+ * - config.ts: GetAuthConfig, CheckToken
+ * - password.ts: SignUp, Login
+ * - tokens.ts: RefreshToken, Logout
+ * - provider-login.ts: GetAuthorizeUrl, ExchangeCode
+ * - sessions.ts: ListSessions, RevokeSession, RevokeAllSessions
+ * - password-change.ts: ChangePassword
+ * - admin.ts: SetUserDisabled, RevokeUserSessions (instance admins)
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AuthMode, AuthService, PrincipalKind } from "@tessera/sdk/proto";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { Config } from "../../config/config.js";
-import { requirePrincipal, type Principal } from "../../auth/request/principal.js";
+import type { AuthService } from "@tessera/sdk/proto";
+import type { UserAuth } from "../../auth/user-auth.js";
+import type { Deps } from "../../deps.js";
+import { adminHandlers } from "./admin.js";
+import { configHandlers } from "./config.js";
+import { passwordChangeHandlers } from "./password-change.js";
+import { passwordHandlers } from "./password.js";
+import { providerLoginHandlers } from "./provider-login.js";
+import { sessionHandlers } from "./sessions.js";
+import { tokenHandlers } from "./tokens.js";
 
-export interface AuthServiceDeps {
-  config: Readonly<Config>;
+/** What AuthService needs besides the common dependencies. */
+export interface AuthServiceOptions {
+  userAuth: UserAuth;
+  /** Revokes API keys everywhere (a disabled machine user's keys). */
+  revokeApiKeys(targets: readonly string[]): Promise<void>;
 }
 
-const MODE: Record<Config["authMode"], AuthMode> = {
-  none: AuthMode.NONE,
-  admin: AuthMode.ADMIN,
-  full: AuthMode.FULL,
-};
-
-const KIND: Record<Principal["kind"], PrincipalKind> = {
-  anonymous: PrincipalKind.ANONYMOUS,
-  user: PrincipalKind.USER,
-  oidc_user: PrincipalKind.OIDC_USER,
-  api_key: PrincipalKind.API_KEY,
-};
-
 /** Builds the AuthService implementation. */
-export function createAuthService(deps: AuthServiceDeps): Partial<ServiceImpl<typeof AuthService>> {
-  const { config } = deps;
-  const authConfig = {
-    mode: MODE[config.authMode],
-    passwordLoginEnabled: config.passwordLoginEnabled,
-    signupEnabled: config.signupEnabled,
-    oidcProviders: config.oidc
-      ? [{ id: "default", name: "Single sign-on", issuer: config.oidc.expectedIssuer, clientId: config.oidc.clientId, scopes: config.oidc.scopes }]
-      : [],
-    issuer: config.publicUrl,
-  };
+export function createAuthService(deps: Deps, opts: AuthServiceOptions): ServiceImpl<typeof AuthService> {
+  const { userAuth } = opts;
+  const config = configHandlers(deps.config);
+  const password = passwordHandlers(deps, userAuth);
+  const tokens = tokenHandlers(deps, userAuth);
+  const provider = providerLoginHandlers(userAuth.oidc);
+  const sessions = sessionHandlers(deps);
+  const change = passwordChangeHandlers(deps);
+  const admin = adminHandlers(deps, { revokeApiKeys: opts.revokeApiKeys, forgetUser: (id) => userAuth.forgetUser(id) });
   return {
-    getAuthConfig() {
-      return authConfig;
-    },
-    checkToken(_req, ctx) {
-      const p = requirePrincipal(ctx);
-      return {
-        userId: p.userId,
-        principalKind: KIND[p.kind],
-        accountId: p.kind === "api_key" ? p.accountId : "",
-        apiKeyId: p.kind === "api_key" ? p.apiKeyId : "",
-        expiresAt: p.kind === "anonymous" ? undefined : timestampFromDate(p.expiresAt),
-      };
-    },
+    getAuthConfig: config.getAuthConfig,
+    signUp: password.signUp,
+    login: password.login,
+    refreshToken: tokens.refreshToken,
+    logout: tokens.logout,
+    getAuthorizeUrl: provider.getAuthorizeUrl,
+    exchangeCode: provider.exchangeCode,
+    checkToken: config.checkToken,
+    changePassword: change.changePassword,
+    listSessions: sessions.listSessions,
+    revokeSession: sessions.revokeSession,
+    revokeAllSessions: sessions.revokeAllSessions,
+    setUserDisabled: admin.setUserDisabled,
+    revokeUserSessions: admin.revokeUserSessions,
   };
 }

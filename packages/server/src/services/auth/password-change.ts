@@ -13,7 +13,7 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { AuthService } from "@tessera/sdk/proto";
 import type { Deps } from "../../deps.js";
-import { requestInfoKey } from "../../server/request-info.js";
+import { requestInfoKey } from "../../lib/request-info.js";
 import { replacePasswordHash, revokeUserFamilies } from "../../store/account-security.js";
 import { findFamily, findRefreshTokenByHash } from "../../store/sessions.js";
 import { findUserById } from "../../store/users.js";
@@ -23,10 +23,8 @@ import { requirePrincipal } from "../../auth/request/principal.js";
 import { hashRefreshToken, isRefreshTokenFormat } from "../../auth/tokens/refresh.js";
 import { currentSessionId } from "./sessions.js";
 
-export type PasswordChangeHandlers = Pick<Partial<ServiceImpl<typeof AuthService>>, "changePassword">;
-
-/** Builds the ChangePassword handler. */
-export function createPasswordChangeHandlers(deps: Deps): PasswordChangeHandlers {
+/** ChangePassword. */
+export function passwordChangeHandlers(deps: Deps): Pick<ServiceImpl<typeof AuthService>, "changePassword"> {
   const { db, clock, audit, config } = deps;
   const kysely = db.kysely;
 

@@ -10,13 +10,12 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { AuthService } from "@tessera/sdk/proto";
 import type { Deps } from "../../deps.js";
-import { requestInfoKey } from "../../server/request-info.js";
+import { requestInfoKey } from "../../lib/request-info.js";
 import { findUserFamily, listOpenFamilies, revokeUserFamilies, revokeUserFamily } from "../../store/account-security.js";
 import type { RefreshFamilyRow } from "../../store/schema.js";
-import { isUuid } from "../../auth/policy/account-access.js";
+import { isUuid } from "../../lib/ids.js";
 import { requirePrincipal, type Principal } from "../../auth/request/principal.js";
-
-export type SessionHandlers = Pick<Partial<ServiceImpl<typeof AuthService>>, "listSessions" | "revokeSession" | "revokeAllSessions">;
+import { noStore } from "../common/response.js";
 
 /** The session (refresh family) an access token was issued in, when the caller holds a Tessera token. */
 export function currentSessionId(p: Principal): string | undefined {
@@ -28,12 +27,8 @@ export function sessionEnd(f: RefreshFamilyRow, idleTimeoutSeconds: number): Dat
   return new Date(Math.min(f.expires_at.getTime(), f.last_used_at.getTime() + idleTimeoutSeconds * 1000));
 }
 
-function noStore(ctx: HandlerContext): void {
-  ctx.responseHeader.set("cache-control", "no-store");
-}
-
-/** Builds the session handlers. */
-export function createSessionHandlers(deps: Deps): SessionHandlers {
+/** ListSessions, RevokeSession and RevokeAllSessions (the caller's own sessions). */
+export function sessionHandlers(deps: Deps): Pick<ServiceImpl<typeof AuthService>, "listSessions" | "revokeSession" | "revokeAllSessions"> {
   const { db, clock, audit, config } = deps;
   const idle = config.sessionIdleTimeoutSeconds;
 

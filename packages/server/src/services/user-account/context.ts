@@ -10,7 +10,7 @@ import { parseBearer } from "../../auth/request/bearer.js";
 import type { AuditEntry } from "../../audit/writer.js";
 import { principalKey, requirePrincipal, type Principal } from "../../auth/request/principal.js";
 import type { Deps } from "../../deps.js";
-import { requestInfoKey } from "../../server/request-info.js";
+import { requestInfoKey } from "../../lib/request-info.js";
 import { findIdentitiesByUserIds, findIdentity, findUserById } from "../../store/users.js";
 import { normalizeEmail } from "./input.js";
 

@@ -1,8 +1,8 @@
 /**
  * UserAccountService: users, personal and team accounts, members, roles, invites and
  * the audit trail. Thin handlers (principal -> policy -> store -> mapper), grouped by
- * topic under `./user-account/`. Every account-scoped handler asks
- * `deps.access.authorize` (the policy in `src/auth/policy.ts`); none decides alone.
+ * topic in this folder. Every account-scoped handler asks
+ * `deps.access.authorize` (the policy in `auth/policy/policy.ts`); none decides alone.
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { UserAccountService } from "@tessera/sdk/proto";
@@ -26,10 +26,25 @@ export function createUserAccountService(deps: Deps, opts: UserAccountServiceOpt
   const adminApi = opts.adminApi ?? (deps.config.adminApi ? createAdminApiClient(deps.config.adminApi) : undefined);
   const userinfo = opts.userinfo ?? (deps.config.oidc ? createUserinfoClient({ baseUrl: deps.config.oidc.baseUrl, issuer: deps.config.oidc.expectedIssuer }) : undefined);
   const handlerDeps = { ...deps, adminApi, userinfo };
+  const users = userHandlers(handlerDeps);
+  const members = memberHandlers(handlerDeps);
+  const invites = inviteHandlers(handlerDeps);
+  const audit = auditHandlers(handlerDeps);
+  // Every RPC bound by name: a missing one, or one bound twice, fails to compile.
   return {
-    ...userHandlers(handlerDeps),
-    ...memberHandlers(handlerDeps),
-    ...inviteHandlers(handlerDeps),
-    ...auditHandlers(handlerDeps),
+    getUser: users.getUser,
+    setUser: users.setUser,
+    getUserAccounts: users.getUserAccounts,
+    setPersonalAccount: users.setPersonalAccount,
+    createTeamAccount: users.createTeamAccount,
+    isUserInAccount: users.isUserInAccount,
+    getTeamAccountMembers: members.getTeamAccountMembers,
+    removeTeamAccountMember: members.removeTeamAccountMember,
+    inviteUserToTeamAccount: invites.inviteUserToTeamAccount,
+    getTeamAccountInvites: invites.getTeamAccountInvites,
+    removeTeamAccountInvite: invites.removeTeamAccountInvite,
+    acceptTeamAccountInvite: invites.acceptTeamAccountInvite,
+    setUserRole: members.setUserRole,
+    getAccountAuditEvents: audit.getAccountAuditEvents,
   };
 }

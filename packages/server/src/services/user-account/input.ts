@@ -4,7 +4,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AccountRole } from "@tessera/sdk/proto";
-import { isUuid } from "../../auth/policy/account-access.js";
+import { isUuid } from "../../lib/ids.js";
 import { isValidEmail, MAX_EMAIL_LENGTH, normalizeEmail as normalizeSharedEmail } from "../../auth/passwords/email.js";
 import type { RoleName } from "../../store/schema.js";
 

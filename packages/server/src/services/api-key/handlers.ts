@@ -1,0 +1,143 @@
+/**
+ * ApiKeyService handlers: thin (principal -> policy -> store -> mapper). Account
+ * roles are decided by `deps.access`; the key value is returned only by create and
+ * regenerate and never logged or audited.
+ */
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import type { ApiKeyService } from "@tessera/sdk/proto";
+import { isUuid } from "../../lib/ids.js";
+import { apiKeyStart, generateApiKey, hashApiKey } from "../../auth/api-keys/format.js";
+import type { ApiKeyAuth } from "../../auth/api-keys/verifier.js";
+import { requirePrincipal } from "../../auth/request/principal.js";
+import type { Deps } from "../../deps.js";
+import { requestInfoKey } from "../../lib/request-info.js";
+import {
+  deleteApiKeyAndUser,
+  findApiKeyById,
+  insertApiKey,
+  insertMachineUser,
+  listApiKeysByAccount,
+  lockApiKeyHash,
+  updateApiKeyValue,
+} from "../../store/api-keys.js";
+import type { ApiKeyRow } from "../../store/schema.js";
+import { validExpiry, validName } from "./input.js";
+import { toWire } from "./mappers.js";
+
+function notFound(): ConnectError {
+  return new ConnectError("api key not found", Code.NotFound);
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { code?: unknown }).code === "23505";
+}
+
+/** Builds the ApiKeyService implementation. */
+export function createApiKeyService(deps: Deps, apiKeys: Pick<ApiKeyAuth, "revoke">): ServiceImpl<typeof ApiKeyService> {
+  const { db, access, audit, clock } = deps;
+
+  /** The key of an id the caller may act on; NotFound for unknown ids and foreign accounts alike. */
+  async function authorizedKey(ctx: HandlerContext, id: string): Promise<ApiKeyRow> {
+    const key = isUuid(id) ? await findApiKeyById(db.kysely, id) : undefined;
+    if (!key) {
+      // Same path as a foreign key: the principal-level checks still run first.
+      requirePrincipal(ctx);
+      throw notFound();
+    }
+    await access.authorize(ctx, key.account_id, { viaResource: true, resourceName: "api key" });
+    return key;
+  }
+
+  function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow) {
+    const p = requirePrincipal(ctx);
+    audit.record({
+      action,
+      actorUserId: p.userId,
+      actorApiKeyId: p.kind === "api_key" ? p.apiKeyId : undefined,
+      accountId: row.account_id,
+      request: ctx.values.get(requestInfoKey),
+      metadata: { api_key_id: row.id, name: row.name },
+    });
+  }
+
+  return {
+    async createAccountApiKey(req, ctx) {
+      await access.authorize(ctx, req.accountId);
+      const name = validName(req.name);
+      const now = clock();
+      const expiresAt = validExpiry(req.expiresAt, now);
+      const actor = requirePrincipal(ctx).userId;
+      const keyValue = generateApiKey();
+      let row: ApiKeyRow;
+      try {
+        row = await db.kysely.transaction().execute(async (trx) => {
+          const userId = await insertMachineUser(trx, `api key: ${name}`);
+          return insertApiKey(trx, {
+            account_id: req.accountId,
+            name,
+            key_hash: hashApiKey(keyValue),
+            start: apiKeyStart(keyValue),
+            user_id: userId,
+            created_by_id: isUuid(actor) ? actor : null,
+            expires_at: expiresAt,
+            now,
+          });
+        });
+      } catch (e) {
+        if (isUniqueViolation(e)) throw new ConnectError(`an api key named "${name}" already exists in this account`, Code.AlreadyExists);
+        throw e;
+      }
+      auditEntry(ctx, "apikey.create.success", row);
+      // The response carries the key: never cached (RFC 9111).
+      ctx.responseHeader.set("cache-control", "no-store");
+      return { apiKey: toWire(row), keyValue };
+    },
+
+    async getAccountApiKeys(req, ctx) {
+      await access.authorize(ctx, req.accountId);
+      const rows = await listApiKeysByAccount(db.kysely, req.accountId);
+      return { apiKeys: rows.map(toWire) };
+    },
+
+    async getAccountApiKey(req, ctx) {
+      const key = await authorizedKey(ctx, req.id);
+      return { apiKey: toWire(key) };
+    },
+
+    async regenerateAccountApiKey(req, ctx) {
+      const key = await authorizedKey(ctx, req.id);
+      const now = clock();
+      const expiresAt = validExpiry(req.expiresAt, now);
+      const actor = requirePrincipal(ctx).userId;
+      const keyValue = generateApiKey();
+      const row = await db.kysely.transaction().execute(async (trx) => {
+        // The row is re-read under a lock so the hash being revoked is the current one.
+        const oldHash = await lockApiKeyHash(trx, key.id);
+        if (oldHash === undefined) return undefined;
+        const updated = await updateApiKeyValue(trx, key.id, {
+          key_hash: hashApiKey(keyValue),
+          start: apiKeyStart(keyValue),
+          expires_at: expiresAt,
+          updated_by_id: isUuid(actor) ? actor : null,
+          now,
+        });
+        return updated && { updated, oldHash };
+      });
+      if (!row) throw notFound();
+      await apiKeys.revoke([row.oldHash]);
+      auditEntry(ctx, "apikey.regenerate.success", row.updated);
+      // The response carries the key: never cached (RFC 9111).
+      ctx.responseHeader.set("cache-control", "no-store");
+      return { apiKey: toWire(row.updated), keyValue };
+    },
+
+    async deleteAccountApiKey(req, ctx) {
+      const key = await authorizedKey(ctx, req.id);
+      const row = await db.kysely.transaction().execute((trx) => deleteApiKeyAndUser(trx, key.id));
+      if (!row) throw notFound();
+      await apiKeys.revoke([row.key_hash, `user:${row.user_id}`]);
+      auditEntry(ctx, "apikey.delete.success", row);
+      return {};
+    },
+  };
+}

@@ -1,0 +1,50 @@
+/**
+ * AuthService: what the server offers (GetAuthConfig) and who the caller is (CheckToken).
+ */
+import type { ServiceImpl } from "@connectrpc/connect";
+import { AuthMode, PrincipalKind, type AuthService } from "@tessera/sdk/proto";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { Config } from "../../config/config.js";
+import { requirePrincipal, type Principal } from "../../auth/request/principal.js";
+
+
+const MODE: Record<Config["authMode"], AuthMode> = {
+  none: AuthMode.NONE,
+  admin: AuthMode.ADMIN,
+  full: AuthMode.FULL,
+};
+
+const KIND: Record<Principal["kind"], PrincipalKind> = {
+  anonymous: PrincipalKind.ANONYMOUS,
+  user: PrincipalKind.USER,
+  oidc_user: PrincipalKind.OIDC_USER,
+  api_key: PrincipalKind.API_KEY,
+};
+
+/** GetAuthConfig and CheckToken. */
+export function configHandlers(config: Readonly<Config>): Pick<ServiceImpl<typeof AuthService>, "getAuthConfig" | "checkToken"> {
+  const authConfig = {
+    mode: MODE[config.authMode],
+    passwordLoginEnabled: config.passwordLoginEnabled,
+    signupEnabled: config.signupEnabled,
+    oidcProviders: config.oidc
+      ? [{ id: "default", name: "Single sign-on", issuer: config.oidc.expectedIssuer, clientId: config.oidc.clientId, scopes: config.oidc.scopes }]
+      : [],
+    issuer: config.publicUrl,
+  };
+  return {
+    getAuthConfig() {
+      return authConfig;
+    },
+    checkToken(_req, ctx) {
+      const p = requirePrincipal(ctx);
+      return {
+        userId: p.userId,
+        principalKind: KIND[p.kind],
+        accountId: p.kind === "api_key" ? p.accountId : "",
+        apiKeyId: p.kind === "api_key" ? p.apiKeyId : "",
+        expiresAt: p.kind === "anonymous" ? undefined : timestampFromDate(p.expiresAt),
+      };
+    },
+  };
+}
