@@ -14,7 +14,12 @@ import path from "node:path";
 import pg from "pg";
 import { startTestProvider, TEST_RESOURCE } from "../test/helpers/oidc-provider.js";
 import { generateKeys, insertApiKeys } from "./fixtures.js";
-import { cleanupAll, connectCall, createDatabase, installSignalHandlers, onCleanup, runLoad, startTessera, summarizeParallel } from "./harness.js";
+import { cleanupAll, installSignalHandlers, onCleanup } from "./harness/cleanup.js";
+import { connectCall } from "./harness/connect-call.js";
+import { createDatabase } from "./harness/database.js";
+import { runLoad } from "./harness/load.js";
+import { startTessera } from "./harness/processes.js";
+import { summarizeParallel } from "./harness/summary.js";
 
 const workload = process.argv[2] ?? "apikey";
 const seconds = Number(process.argv[3] ?? "8");

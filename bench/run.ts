@@ -11,8 +11,10 @@
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { ROOT } from "./harness.js";
-import { benchOptions, formatTable, formatTargets, runBench } from "./scenarios.js";
+import { ROOT } from "./harness/root.js";
+import { benchOptions } from "./options.js";
+import { formatTable, formatTargets } from "./report.js";
+import { runBench } from "./scenarios.js";
 
 const smoke = process.argv.includes("--smoke") || process.env.BENCH_SMOKE === "1";
 const out = process.env.BENCH_OUT ?? (smoke ? path.join(tmpdir(), "tessera-bench-smoke.json") : path.join(ROOT, "bench/results.json"));

@@ -1,0 +1,36 @@
+/**
+ * Runs the interleaved scenarios (1-4 and 7): `rounds` rounds of each in turn, each
+ * round a `durationS / rounds` slice, so a machine that drifts (other work on the same
+ * cores) shifts every scenario alike and the ratios between them hold.
+ */
+import type { BenchContext } from "./context.js";
+import { runLoad, type LoadResult } from "./harness/load.js";
+import { sampleRss } from "./harness/rss.js";
+import { summarizeSequential } from "./harness/summary.js";
+import { record, skip } from "./results.js";
+import type { InterleavedScenario, RoundLoad } from "./scenario.js";
+
+/** Prepares the scenarios in order, runs the ready ones in interleaved rounds and records a row for each. */
+export async function runInterleaved(ctx: BenchContext, scenarios: readonly InterleavedScenario[]): Promise<void> {
+  const { opts } = ctx;
+  const ready: Array<{ scenario: InterleavedScenario; load: RoundLoad }> = [];
+  for (const scenario of scenarios) {
+    const p = await scenario.prepare(ctx);
+    if ("unavailable" in p) skip(ctx.figures, scenario.id, scenario.unavailableName ?? scenario.name, p.unavailable);
+    else ready.push({ scenario, load: p });
+  }
+  ctx.log(`bench: ${ready.map((q) => q.scenario.id).join(", ")} interleaved, ${opts.rounds} round(s)`);
+  const loadSpec = (q: RoundLoad, durS: number) => ctx.spec(q.server.baseUrl, q.path, { headers: q.headers, body: q.body, durationS: durS });
+  for (const { load } of ready) if (opts.warmupS > 0) await runLoad(loadSpec(load, opts.warmupS));
+  const slices = new Map<string, LoadResult[]>(ready.map((q) => [q.scenario.id, []]));
+  const rss = new Map<string, number>();
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const { scenario, load } of ready) {
+      const sampler = sampleRss([load.server.pid]);
+      slices.get(scenario.id)!.push(await runLoad(loadSpec(load, ctx.slice)));
+      rss.set(scenario.id, Math.max(rss.get(scenario.id) ?? 0, ...Object.values(sampler.stop())));
+    }
+  }
+  for (const { load } of ready) await load.stop?.();
+  for (const { scenario } of ready) record(ctx.figures, scenario.id, scenario.name, summarizeSequential(slices.get(scenario.id)!), rss.get(scenario.id));
+}

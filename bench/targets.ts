@@ -1,0 +1,61 @@
+/** The targets of issue 8, checked as ratios (or values) of one run's figures. */
+import { FIXED_RATE } from "./constants.js";
+import type { Summary } from "./harness/summary.js";
+import type { Figures, Target } from "./results.js";
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const ratio = (x: Summary | undefined, y: Summary | undefined) => (x && y && y.rps > 0 ? x.rps / y.rps : null);
+const fmt = (v: number | null, d = 2) => (v === null || !Number.isFinite(v) ? "n/a" : v.toFixed(d));
+
+/** Every target, met or not (`pass` null when the run has no figure for it). */
+export function checkTargets(f: Figures, connections: number): Target[] {
+  const targets: Target[] = [];
+  const check = (name: string, target: string, value: number | null, ok: (v: number) => boolean, measured: string, note?: string) =>
+    targets.push({ name, target, value, measured, pass: value === null ? null : ok(value), ...(note ? { note } : {}) });
+  const s = (id: string) => f.summaries.get(id);
+  const [s1, s2, s3, s4, s5, s5fixed, s6fixed, s7, s8, s8one] = ["1", "2", "3", "4", "5", "5r", "6r", "7", "8", "8a"].map(s);
+  const { scenario5Comparison: comparison, revocation } = f;
+
+  const r2 = ratio(s2, s1);
+  check("2 vs 1 throughput", ">= 0.90", r2, (v) => v >= 0.9, `${fmt(r2)} (${fmt(s2?.rps ?? null, 0)} / ${fmt(s1!.rps, 0)} rps)`);
+  const r3 = ratio(s3, s1);
+  check("3 vs 1 throughput", ">= 0.85", r3, (v) => v >= 0.85, `${fmt(r3)} (${fmt(s3!.rps, 0)} / ${fmt(s1!.rps, 0)} rps)`);
+  const r4 = ratio(s4, s1);
+  check("4 vs 1 throughput", ">= 0.85", r4, (v) => v >= 0.85, `${fmt(r4)} (${fmt(s4?.rps ?? null, 0)} / ${fmt(s1!.rps, 0)} rps)`, s4 ? undefined : f.unavailable.get("4"));
+  check("5 p99", "<= 5 ms", s5?.p99 ?? null, (v) => v <= 5, `${fmt(s5?.p99 ?? null)} ms at ${connections} connections; ${fmt(s5fixed?.p99 ?? null)} ms at a fixed ${FIXED_RATE} req/s`);
+  if (comparison) {
+    const p50r = comparison.large.p50 / comparison.small.p50;
+    const rpsr = comparison.large.rps / comparison.small.rps;
+    check(
+      `5 cost at ${comparison.largeKeys} vs ${comparison.smallKeys} keys`,
+      "p50 <= 1.10x and throughput >= 0.90x",
+      Math.max(p50r, 1 / rpsr),
+      (v) => v <= 1.1,
+      `p50 ${fmt(comparison.large.p50)} vs ${fmt(comparison.small.p50)} ms (x${fmt(p50r)}), throughput x${fmt(rpsr)}`,
+    );
+  } else check("5 cost at 100,000 vs 1,000 keys", "within 10%", null, () => false, "n/a");
+  const s6row = f.rows.find((r) => r.id === "6");
+  check("6 API-key p99 during logins", "<= 20 ms", s6row?.p99Ms ?? null, (v) => v <= 20, `${fmt(s6row?.p99Ms ?? null)} ms at ${connections} connections; ${fmt(s6fixed?.p99 ?? null)} ms at a fixed ${FIXED_RATE} req/s`);
+  const r7 = ratio(s2, s7);
+  const instant = revocation ? revocation.sameInstanceMs.every((v) => Number.isFinite(v)) && Math.max(...revocation.crossInstanceMs) <= 1000 : null;
+  check(
+    "2 vs 7 (peer) throughput, revocation instant",
+    ">= 5x, revoked key rejected on the next request",
+    r7,
+    (v) => v >= 5 && instant !== false,
+    `${fmt(r7)}x (${fmt(s2?.rps ?? null, 0)} / ${fmt(s7?.rps ?? null, 0)} rps); revoked key refused on the revoking instance's next request: ${instant === null ? "n/a" : revocation!.sameInstanceMs.every((v) => Number.isFinite(v)) ? "yes" : "no"}`,
+    s7 ? undefined : f.unavailable.get("7"),
+  );
+  const maxCross = revocation ? Math.max(...revocation.crossInstanceMs) : null;
+  check("8 revocation seen on the other instance", "<= 1000 ms", maxCross, (v) => v <= 1000, `max ${fmt(maxCross, 1)} ms over ${revocation?.crossInstanceMs.length ?? 0} trials (median ${fmt(revocation ? median(revocation.crossInstanceMs) : null, 1)} ms; median ${fmt(revocation ? median(revocation.crossAfterResponseMs) : null, 1)} ms after the delete's response)`);
+  const r8 = ratio(s8, s8one);
+  check("8 two instances vs one", ">= 1.6x", r8, (v) => v >= 1.6, `${fmt(r8)}x (${fmt(s8?.rps ?? null, 0)} / ${fmt(s8one?.rps ?? null, 0)} rps)`);
+  const tesseraRss = f.rows.filter((r) => r.id !== "7" && r.rssMb !== null).map((r) => r.rssMb!);
+  const maxRss = tesseraRss.length ? Math.max(...tesseraRss) : null;
+  check("Tessera RSS under load", "<= 250 MB", maxRss, (v) => v <= 250, `max ${fmt(maxRss, 0)} MB`);
+  return targets;
+}
