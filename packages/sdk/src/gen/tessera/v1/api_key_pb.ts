@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/v1/api_key.proto.
  */
 export const file_tessera_v1_api_key: GenFile = /*@__PURE__*/
-  fileDesc("Chh0ZXNzZXJhL3YxL2FwaV9rZXkucHJvdG8SCnRlc3NlcmEudjEizQIKDUFjY291bnRBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEg0KBXN0YXJ0GAQgASgJEg8KB3VzZXJfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY3JlYXRlZF9ieV9pZBgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg11cGRhdGVkX2J5X2lkGAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibgoaQ3JlYXRlQWNjb3VudEFwaUtleVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEi4KCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlwKG0NyZWF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRIqCgdhcGlfa2V5GAEgASgLMhkudGVzc2VyYS52MS5BY2NvdW50QXBpS2V5EhEKCWtleV92YWx1ZRgCIAEoCSIuChhHZXRBY2NvdW50QXBpS2V5c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSJIChlHZXRBY2NvdW50QXBpS2V5c1Jlc3BvbnNlEisKCGFwaV9rZXlzGAEgAygLMhkudGVzc2VyYS52MS5BY2NvdW50QXBpS2V5IiUKF0dldEFjY291bnRBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIkYKGEdldEFjY291bnRBcGlLZXlSZXNwb25zZRIqCgdhcGlfa2V5GAEgASgLMhkudGVzc2VyYS52MS5BY2NvdW50QXBpS2V5IlwKHlJlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJgCh9SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkSEQoJa2V5X3ZhbHVlGAIgASgJIigKGkRlbGV0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIh0KG0RlbGV0ZUFjY291bnRBcGlLZXlSZXNwb25zZTKeBAoNQXBpS2V5U2VydmljZRJmChNDcmVhdGVBY2NvdW50QXBpS2V5EiYudGVzc2VyYS52MS5DcmVhdGVBY2NvdW50QXBpS2V5UmVxdWVzdBonLnRlc3NlcmEudjEuQ3JlYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEmUKEUdldEFjY291bnRBcGlLZXlzEiQudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5c1JlcXVlc3QaJS50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlzUmVzcG9uc2UiA5ACARJiChBHZXRBY2NvdW50QXBpS2V5EiMudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5UmVxdWVzdBokLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleVJlc3BvbnNlIgOQAgEScgoXUmVnZW5lcmF0ZUFjY291bnRBcGlLZXkSKi50ZXNzZXJhLnYxLlJlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVxdWVzdBorLnRlc3NlcmEudjEuUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRJmChNEZWxldGVBY2NvdW50QXBpS2V5EiYudGVzc2VyYS52MS5EZWxldGVBY2NvdW50QXBpS2V5UmVxdWVzdBonLnRlc3NlcmEudjEuRGVsZXRlQWNjb3VudEFwaUtleVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chh0ZXNzZXJhL3YxL2FwaV9rZXkucHJvdG8SCnRlc3NlcmEudjEi3QIKDUFjY291bnRBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEg0KBXN0YXJ0GAQgASgJEg8KB3VzZXJfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY3JlYXRlZF9ieV9pZBgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg11cGRhdGVkX2J5X2lkGAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAwgAygJIn4KGkNyZWF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzY29wZXMYBCADKAkiXAobQ3JlYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkSEQoJa2V5X3ZhbHVlGAIgASgJIi4KGEdldEFjY291bnRBcGlLZXlzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIkgKGUdldEFjY291bnRBcGlLZXlzUmVzcG9uc2USKwoIYXBpX2tleXMYASADKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkiJQoXR2V0QWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiRgoYR2V0QWNjb3VudEFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkiXAoeUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn0KH1JlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleRIRCglrZXlfdmFsdWUYAiABKAkSGwoTcmV2b2NhdGlvbl9zZXF1ZW5jZRgDIAEoAyIoChpEZWxldGVBY2NvdW50QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSI6ChtEZWxldGVBY2NvdW50QXBpS2V5UmVzcG9uc2USGwoTcmV2b2NhdGlvbl9zZXF1ZW5jZRgBIAEoAzKeBAoNQXBpS2V5U2VydmljZRJmChNDcmVhdGVBY2NvdW50QXBpS2V5EiYudGVzc2VyYS52MS5DcmVhdGVBY2NvdW50QXBpS2V5UmVxdWVzdBonLnRlc3NlcmEudjEuQ3JlYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEmUKEUdldEFjY291bnRBcGlLZXlzEiQudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5c1JlcXVlc3QaJS50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlzUmVzcG9uc2UiA5ACARJiChBHZXRBY2NvdW50QXBpS2V5EiMudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5UmVxdWVzdBokLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleVJlc3BvbnNlIgOQAgEScgoXUmVnZW5lcmF0ZUFjY291bnRBcGlLZXkSKi50ZXNzZXJhLnYxLlJlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVxdWVzdBorLnRlc3NlcmEudjEuUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRJmChNEZWxldGVBY2NvdW50QXBpS2V5EiYudGVzc2VyYS52MS5EZWxldGVBY2NvdW50QXBpS2V5UmVxdWVzdBonLnRlc3NlcmEudjEuRGVsZXRlQWNjb3VudEFwaUtleVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * AccountApiKey is a key's metadata. It never carries the key's value.
@@ -82,6 +82,14 @@ export type AccountApiKey = Message<"tessera.v1.AccountApiKey"> & {
    * @generated from field: google.protobuf.Timestamp last_used_at = 11;
    */
   lastUsedAt?: Timestamp | undefined;
+
+  /**
+   * The procedures the key may call, fixed at creation (empty: every procedure
+   * its role allows). See CreateAccountApiKeyRequest.scopes.
+   *
+   * @generated from field: repeated string scopes = 12;
+   */
+  scopes: string[];
 };
 
 /**
@@ -113,6 +121,17 @@ export type CreateAccountApiKeyRequest = Message<"tessera.v1.CreateAccountApiKey
    * @generated from field: google.protobuf.Timestamp expires_at = 3;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * Optional: the only procedures the key may call, each `pkg.Service/Method` or
+   * `pkg.Service/*`; a key without scopes may call every procedure its role
+   * allows. An unknown scope is InvalidArgument naming it. Scopes of
+   * RevocationService (a key for a service that watches revocations) need an
+   * instance admin.
+   *
+   * @generated from field: repeated string scopes = 4;
+   */
+  scopes: string[];
 };
 
 /**
@@ -253,6 +272,14 @@ export type RegenerateAccountApiKeyResponse = Message<"tessera.v1.RegenerateAcco
    * @generated from field: string key_value = 2;
    */
   keyValue: string;
+
+  /**
+   * The revocation's sequence number (0 when nothing was revoked): pass it to
+   * RevocationService.GetRevocationStatus to see that it applied everywhere.
+   *
+   * @generated from field: int64 revocation_sequence = 3;
+   */
+  revocationSequence: bigint;
 };
 
 /**
@@ -283,6 +310,13 @@ export const DeleteAccountApiKeyRequestSchema: GenMessage<DeleteAccountApiKeyReq
  * @generated from message tessera.v1.DeleteAccountApiKeyResponse
  */
 export type DeleteAccountApiKeyResponse = Message<"tessera.v1.DeleteAccountApiKeyResponse"> & {
+  /**
+   * The revocation's sequence number (0 when nothing was revoked): pass it to
+   * RevocationService.GetRevocationStatus to see that it applied everywhere.
+   *
+   * @generated from field: int64 revocation_sequence = 1;
+   */
+  revocationSequence: bigint;
 };
 
 /**
