@@ -84,7 +84,7 @@ export function oneOf<const V extends string>(values: readonly V[]): Parser<V> {
  */
 export function list(allowed?: { values: readonly string[]; noun: string }): Parser<string[]> {
   return {
-    kind: allowed === undefined ? "list, comma- or space-separated" : `list of ${either(allowed.values)}`,
+    kind: allowed === undefined ? "list, comma- or space-separated" : `list of ${allowed.values.map(code).join(", ")}`,
     parse(t, name) {
       const words = t
         .split(/[\s,]+/)
