@@ -2,11 +2,15 @@
  * Configuration: defaults, Neosync-compatible names, and one clear error per bad variable.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
 import { ConfigError, loadConfig } from "../packages/server/src/config/config.js";
+import { int, verbatim } from "../packages/server/src/config/parse.js";
+import { read } from "../packages/server/src/config/read.js";
+import { VARIABLE_LIST } from "../packages/server/src/config/schema.js";
+import { variable } from "../packages/server/src/config/variable.js";
 import { isLoopbackHost } from "../packages/server/src/commands/serve.js";
 import { freePort } from "./helpers/net.js";
 
@@ -124,5 +128,73 @@ describe("loadConfig", () => {
   it("tells loopback hosts from reachable ones", () => {
     for (const h of ["127.0.0.1", "127.1.2.3", "localhost", "LOCALHOST", "::1", "[::1]", "::ffff:127.0.0.1"]) expect(isLoopbackHost(h), h).toBe(true);
     for (const h of ["0.0.0.0", "::", "10.0.0.1", "192.168.1.5", "example.com", "128.0.0.1", "127.0.0.1.example.com"]) expect(isLoopbackHost(h), h).toBe(false);
+  });
+});
+
+describe("the configuration schema", () => {
+  /** Runs loadConfig on `env` and returns the names it looked up. */
+  function namesRead(env: Record<string, string>): Set<string> {
+    const seen = new Set<string>();
+    const spy = new Proxy(env, {
+      get(target, key) {
+        if (typeof key === "string") seen.add(key);
+        return target[key as string];
+      },
+    });
+    loadConfig(spy);
+    return seen;
+  }
+
+  it("is all loadConfig reads, and loadConfig reads all of it", () => {
+    const declared = new Set(VARIABLE_LIST.flatMap((v) => [v.name, ...(v.aliases ?? [])]));
+    const read = new Set([
+      ...namesRead({}),
+      // Every branch: full mode with a provider and its admin API, the DB_* parts.
+      ...namesRead({
+        AUTH_MODE: "full",
+        AUTH_BASEURL: "https://idp.example",
+        AUTH_AUDIENCE: "api",
+        AUTH_CLIENT_ID: "tessera",
+        AUTH_API_BASEURL: "https://idp.example/realms/acme",
+        AUTH_API_CLIENT_ID: "admin-reader",
+        DB_HOST: "db.example",
+      }),
+    ]);
+    expect([...read].filter((n) => !declared.has(n)), "read but not declared").toEqual([]);
+    expect([...declared].filter((n) => !read.has(n)), "declared but never read").toEqual([]);
+  });
+
+  it("is read only in config/: no other server source touches the environment", () => {
+    const src = path.resolve(import.meta.dirname, "../packages/server/src");
+    const offenders: string[] = [];
+    for (const entry of readdirSync(src, { recursive: true, encoding: "utf8" })) {
+      if (!entry.endsWith(".ts")) continue;
+      const file = entry.split(path.sep).join("/");
+      const text = readFileSync(path.join(src, entry), "utf8");
+      // loadConfig's default argument is the one mention of process.env; read() the one lookup.
+      if (/process\.env/.test(text) && file !== "config/config.ts") offenders.push(`${file}: process.env`);
+      if (/\benv(\?\.|\.|\[)/.test(text) && file !== "config/read.ts") offenders.push(`${file}: env lookup`);
+    }
+    expect(offenders).toEqual([]);
+  });
+
+  it("reads a value trimmed (blank is unset), a secret as written, and a deprecated alias when the name is unset", () => {
+    const port = variable({ name: "X_PORT", section: "server", description: "test", parser: int(1, 9), default: 5, aliases: ["OLD_PORT"] });
+    expect(read({}, port)).toBe(5);
+    expect(read({ X_PORT: " 7 " }, port)).toBe(7);
+    expect(read({ X_PORT: "  " }, port)).toBe(5);
+    expect(read({ OLD_PORT: "8" }, port)).toBe(8);
+    expect(read({ X_PORT: "6", OLD_PORT: "8" }, port)).toBe(6);
+    expect(() => read({ OLD_PORT: "80" }, port)).toThrow(/^OLD_PORT: must be between 1 and 9, got 80$/);
+    const secret = variable({ name: "X_SECRET", section: "server", description: "test", parser: verbatim(), default: undefined });
+    expect(read({ X_SECRET: " s p " }, secret)).toBe(" s p ");
+    expect(read({ X_SECRET: "" }, secret)).toBe("");
+    expect(read({}, secret)).toBeUndefined();
+  });
+
+  it("gives every Config its own copy of a default list", () => {
+    const a = loadConfig({});
+    (a.corsAllowedOrigins as string[]).push("https://changed.example");
+    expect(loadConfig({}).corsAllowedOrigins).toEqual([]);
   });
 });
