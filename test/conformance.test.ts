@@ -2,8 +2,9 @@
  * CONFORMANCE.md names tests as evidence (`file` › "test name"): every one must exist,
  * word for word, in the file it names, and every applicable row must name one unless it
  * is a documentation requirement or says why it is not met. A documentation requirement's
- * evidence is a section of README.md, SECURITY.md or CONFORMANCE.md itself, or a file:
- * every section it cites must exist under that heading, and every file it names must exist.
+ * evidence is a section of README.md, a page of docs/ (`docs/x.md "Section"`), SECURITY.md
+ * or CONFORMANCE.md itself, or a file: every section it cites must exist under that heading
+ * in the document it names, and every file it names must exist.
  */
 import { readFileSync, existsSync } from "node:fs";
 import path from "node:path";
@@ -43,6 +44,12 @@ describe("CONFORMANCE.md", () => {
       "This file": doc,
       "this file": doc,
     };
+    /** The named document's text: one of the above, or a page of docs/ (undefined when it does not exist). */
+    const documentText = (name: string): string | undefined => {
+      if (documents[name] !== undefined) return documents[name];
+      const file = path.join(root, name);
+      return name.startsWith("docs/") && existsSync(file) ? (documents[name] = readFileSync(file, "utf8")) : undefined;
+    };
     /** The text under heading `title` (to the next heading of the same or a higher level), or undefined. */
     const section = (md: string, title: string): string | undefined => {
       const lines = md.split("\n");
@@ -62,14 +69,19 @@ describe("CONFORMANCE.md", () => {
       let current: string | undefined;
       let found = 0;
       // A document name, then one or more "Section" (optionally "→ Subsection"), in order.
-      for (const m of evidence.matchAll(/(README|SECURITY\.md|[Tt]his file)|"([^"]+)"(?: → ([A-Z][\w -]*[\w]))?/g)) {
+      for (const m of evidence.matchAll(/(README|SECURITY\.md|docs\/[\w-]+\.md|[Tt]his file)|"([^"]+)"(?: → ([A-Z][\w -]*[\w]))?/g)) {
         if (m[1]) {
           current = m[1];
           continue;
         }
         if (!current) continue;
         found++;
-        const body = section(documents[current]!, m[2]!);
+        const text = documentText(current);
+        if (text === undefined) {
+          problems.push(`${id}: no document ${current}`);
+          continue;
+        }
+        const body = section(text, m[2]!);
         if (body === undefined) problems.push(`${id}: ${current} has no section "${m[2]}"`);
         else if (m[3] && !body.includes(`**${m[3]}`) && !body.includes(`# ${m[3]}`)) problems.push(`${id}: ${current} "${m[2]}" has no "${m[3]}"`);
       }

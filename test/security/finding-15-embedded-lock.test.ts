@@ -77,7 +77,7 @@ describe("finding 15: one process per embedded data directory, commands through 
     const listed = await tessera(["keys", "list"], env);
     expect(listed.code, listed.stderr).toBe(0);
     expect(listed.stderr).toBe("");
-    expect(listed.stdout).toMatch(new RegExp(`^${firstKid}\\tES256\\t\\S+\\tactive\\n$`));
+    expect(listed.stdout).toMatch(new RegExp(`^KID\\tALG\\tCREATED\\tSTATE\\n${firstKid}\\tES256\\t\\S+\\tactive\\n$`));
 
     const rotated = await tessera(["keys", "rotate"], env);
     expect(rotated.code, rotated.stderr).toBe(0);
@@ -91,7 +91,8 @@ describe("finding 15: one process per embedded data directory, commands through 
 
     const after = await tessera(["keys", "list"], env);
     expect(after.code, after.stderr).toBe(0);
-    const lines = after.stdout.trim().split("\n");
+    const [header, ...lines] = after.stdout.trim().split("\n");
+    expect(header).toBe("KID\tALG\tCREATED\tSTATE");
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatch(new RegExp(`^${newKid}\\tES256\\t\\S+\\tactive$`));
     expect(lines[1]).toMatch(new RegExp(`^${firstKid}\\tES256\\t\\S+\\tretired, published until \\S+$`));

@@ -144,6 +144,13 @@ export function createTesseraAuthenticator(opts: AuthInterceptorOptions): Tesser
     } catch (e) {
       const code = (e as { code?: unknown }).code;
       if (code === "ERR_JWT_EXPIRED") throw unauthenticated("access token expired", true);
+      // The signature held, only the audience did not: say which was expected and which came (a misconfigured `audience`).
+      if (code === "ERR_JWT_CLAIM_VALIDATION_FAILED" && (e as { claim?: unknown }).claim === "aud") {
+        const expected = [opts.audience ?? iss].flat().join(", ");
+        const got = [(e as { payload?: JWTPayload }).payload?.aud ?? "none"].flat().join(", ");
+        const fix = "set the interceptor's audience to Tessera's AUTH_JWT_AUDIENCE; leave it unset when that is unset";
+        throw unauthenticated(`invalid access token: audience expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)} (${fix})`, true);
+      }
       if (typeof code === "string" && /^ERR_(JWT|JWS|JWE)_|^ERR_JWKS_(NO|MULTIPLE)_MATCHING_KEY|^ERR_JOSE_(ALG_NOT_ALLOWED|NOT_SUPPORTED)/.test(code)) {
         throw unauthenticated("invalid access token", true);
       }

@@ -27,9 +27,13 @@ export function registerKeys(program: Command): void {
     });
   keys
     .command("list")
-    .description("list the published signing keys (never the private parts)")
+    .description("list the published signing keys (never the private parts), under a header line")
     .action(async () => {
       const { result } = await runAdminCommand("keys.list", "tessera keys list");
+      process.stdout.write("KID\tALG\tCREATED\tSTATE\n");
+      if (result.keys.length === 0) {
+        process.stdout.write("no signing keys yet: AUTH_MODE=none signs no tokens; the first start in AUTH_MODE=admin or full creates one\n");
+      }
       for (const k of result.keys) {
         const state = k.retiredAt ? `retired, published until ${k.publishUntil}` : "active";
         process.stdout.write(`${k.id}\t${k.alg}\t${k.createdAt}\t${state}\n`);
