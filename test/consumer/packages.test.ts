@@ -20,33 +20,40 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtur
 /** The SDK's browser bundle budget (min+gzip bytes): no larger than before the split (40 447). */
 const BUNDLE_BUDGET_EVERYTHING = 41_000;
 /** Third-party packages of the server that must never reach a browser bundle. */
-const SERVER_ONLY = ["@electric-sql/pglite", "@node-rs/argon2", "@zxcvbn-ts", "kysely", "pg", "pino", "ioredis", "commander", "jose", "@connectrpc/connect-node", "node_modules/tessera/", "@tessera/cli"];
+const SERVER_ONLY = ["@electric-sql/pglite", "@node-rs/argon2", "@zxcvbn-ts", "kysely", "pg", "pino", "ioredis", "commander", "jose", "@connectrpc/connect-node", "tessera/", "@tessera/cli"];
 const ADMIN = { AUTH_ADMIN_EMAIL: "admin@example.com", AUTH_ADMIN_PASSWORD: "a long consumer-test password" };
 /** The version of `dep` the repository uses, so the consumer project gets the same one. */
 const versions = (dep: string) => (JSON.parse(readFileSync(path.join(REPO_ROOT, "node_modules", dep, "package.json"), "utf8")) as { version: string }).version;
 
 let work: string; // the temporary directory, outside the repository
-let app: string; // a project with every package installed
+let app: string; // a project with every package installed (and what its code imports), nothing else
+let tools: string; // esbuild and TypeScript, kept apart so the server cannot lean on them
 let tarballs: Map<string, string>;
+
+/** Creates an empty private project at `dir`. */
+function project(dir: string): string {
+  mkdirSync(dir);
+  writeFileSync(path.join(dir, "package.json"), JSON.stringify({ name: path.basename(dir), version: "1.0.0", private: true }));
+  return dir;
+}
 
 beforeAll(async () => {
   work = mkdtempSync(path.join(tmpdir(), "tessera-consumer-"));
   expect(path.relative(REPO_ROOT, work).startsWith("..")).toBe(true);
   tarballs = await packAll(work);
   expect([...tarballs.keys()].sort()).toEqual(PACKAGES.map((p) => p.name).sort());
-  app = path.join(work, "app");
-  mkdirSync(app);
-  writeFileSync(path.join(app, "package.json"), JSON.stringify({ name: "consumer-app", version: "1.0.0", private: true }));
-  await npmInstall(app, [
-    ...tarballs.values(),
-    `@connectrpc/connect@${versions("@connectrpc/connect")}`,
-    `@connectrpc/connect-node@${versions("@connectrpc/connect-node")}`,
-    `@bufbuild/protobuf@${versions("@bufbuild/protobuf")}`,
-    `esbuild@${versions("esbuild")}`,
-    `typescript@${versions("typescript")}`,
-    `@types/node@${versions("@types/node")}`,
+  app = project(path.join(work, "app"));
+  tools = project(path.join(work, "tools"));
+  await Promise.all([
+    npmInstall(app, [
+      ...tarballs.values(),
+      `@connectrpc/connect@${versions("@connectrpc/connect")}`,
+      `@connectrpc/connect-node@${versions("@connectrpc/connect-node")}`,
+      `@bufbuild/protobuf@${versions("@bufbuild/protobuf")}`,
+    ]),
+    npmInstall(tools, [`esbuild@${versions("esbuild")}`, `typescript@${versions("typescript")}`, `@types/node@${versions("@types/node")}`]),
   ]);
-  for (const f of readdirSync(FIXTURES)) copyFileSync(path.join(FIXTURES, f), path.join(app, f));
+  for (const f of readdirSync(FIXTURES)) copyFileSync(path.join(FIXTURES, f), path.join(f === "bundle-sdk.mjs" ? tools : app, f));
 }, 300_000);
 
 afterAll(() => {
@@ -79,6 +86,8 @@ describe("the packed packages, installed in a fresh project", () => {
     }
     const r = await runOk("node", ["-e", 'for (const m of ["@tessera/sdk", "@tessera/sdk/node", "@tessera/connect", "@tessera/cli", "tessera/commands"]) console.log(require.resolve(m))'], app);
     for (const line of r.stdout.trim().split("\n")) expect(line.startsWith(path.join(app, "node_modules"))).toBe(true);
+    // No bundler, TypeScript or loader reached the project through the packages.
+    for (const tool of ["esbuild", "typescript", "tsx"]) expect(existsSync(path.join(app, "node_modules", tool)), tool).toBe(false);
   });
 
   describe("against `npx tessera serve` from a read-only install", () => {
@@ -135,6 +144,8 @@ describe("the packed packages, installed in a fresh project", () => {
       expect(script.status).toBe(200);
       expect((await script.text()).length).toBeGreaterThan(1000);
       expect(existsSync(path.join(runDir(), ".tessera", "data"))).toBe(true);
+      // As root, the server really ran as nobody: its data directory is nobody's.
+      if (process.getuid?.() === 0) expect(statSync(path.join(runDir(), ".tessera", "data")).uid).toBe(65534);
       expect(changedPaths(before, snapshotTree(path.join(app, "node_modules")))).toEqual([]);
     });
 
@@ -168,7 +179,8 @@ describe("the packed packages, installed in a fresh project", () => {
   });
 
   it("bundles the SDK for the browser without Node built-ins or server dependencies, within budget", async () => {
-    const r = await runOk("node", ["bundle-sdk.mjs"], app);
+    // esbuild comes from the tools project; the SDK resolves from the app (the working directory).
+    const r = await runOk("node", [path.join(tools, "bundle-sdk.mjs")], app);
     const out = JSON.parse(r.stdout) as Record<"everything" | "oneService", { minified: number; gzip: number; inputs: string[]; imports: string[]; text: string }>;
     for (const [name, b] of Object.entries(out)) {
       expect(b.inputs.some((i) => i.includes("node_modules/@tessera/sdk/dist/esm/")), name).toBe(true);
@@ -189,7 +201,7 @@ describe("the packed packages, installed in a fresh project", () => {
 
   it("type-checks a consumer file (and the shipped declarations) as ESM, CommonJS and with node10 resolution", async () => {
     for (const ext of ["mts", "cts"]) copyFileSync(path.join(app, "typed-consumer.ts"), path.join(app, `typed-consumer.${ext}`));
-    const tsc = path.join(app, "node_modules/typescript/bin/tsc");
+    const tsc = path.join(tools, "node_modules/typescript/bin/tsc");
     for (const config of ["tsconfig.nodenext.json", "tsconfig.node10.json"]) {
       const r = await run("node", [tsc, "-p", config], app, { timeoutMs: 120_000 });
       expect(`${r.stdout}${r.stderr}`, config).toBe("");
