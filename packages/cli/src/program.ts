@@ -11,6 +11,7 @@ import { registerAuthCommands } from "./auth-commands.js";
 import { UsageError } from "./errors.js";
 import { registerMembers } from "./members.js";
 import { fail } from "./run.js";
+import { cliVersion } from "./version.js";
 
 /** Registers the server's commands on the program (the `tessera` package provides it). */
 export type ServerCommands = (program: Command) => void;
@@ -28,6 +29,7 @@ export function createProgram(serverCommands?: ServerCommands): Command {
   program
     .name("tessera")
     .description("Tessera: authentication for APIs")
+    .version(cliVersion(), "-V, --version", "print the version")
     .showHelpAfterError()
     .exitOverride((err) => {
       process.exit(err.exitCode === 0 ? 0 : 2);
@@ -49,7 +51,7 @@ TESSERA_API_KEY authenticates with an API key instead. Exit codes: 0 ok, 1 a cal
         .description(`${description} (needs the tessera server package)`)
         .allowUnknownOption()
         .allowExcessArguments()
-        .action(() => fail(new UsageError(`\`tessera ${name}\` needs the server: install the \`tessera\` package (npm install tessera) or run \`npx tessera ${name}\``)));
+        .action(() => fail(new UsageError(`\`tessera ${name}\` needs the server, the \`tessera\` package: \`npm install tessera\`, then \`npx tessera ${name}\``)));
     }
   }
   registerAuthCommands(program);

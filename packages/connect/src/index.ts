@@ -14,6 +14,8 @@
  *   cached for `apiKeyCacheTtlMs` (default 5 s): a revoked, regenerated or deleted key
  *   keeps working here for at most that long. Rejections are cached as well, in the
  *   same bounded cache (keyed by the token's SHA-256, never the token itself).
+ * - The service's own credentials (`verifiers`, e.g. its `sk_...` keys) are checked by
+ *   the service's verifiers first; a token a verifier matches never reaches Tessera.
  *
  * ```ts
  * const auth = createAuthInterceptor({ tesseraUrl: "http://tessera:8080", publicProcedures: ["/greet.v1.GreetService/Health"] });
@@ -22,14 +24,16 @@
  * ```
  */
 import { Code, ConnectError, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createConnectTransport } from "@connectrpc/connect-web";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from "jose";
+import { webTransport } from "@tessera/sdk";
 import { AuthService, PrincipalKind } from "@tessera/sdk/proto";
 import { tesseraPrincipalKey, type TesseraPrincipal, type TesseraPrincipalKind } from "./principal-key.js";
 import { TtlCache } from "./ttl-cache.js";
+import { findVerifier, runVerifier, type CredentialVerifier } from "./verifiers.js";
 
 export { requireTesseraPrincipal, tesseraPrincipalKey, type TesseraPrincipal, type TesseraPrincipalKind } from "./principal-key.js";
+export type { CredentialVerifier, VerifiedCaller } from "./verifiers.js";
 
 /** Options of `createAuthInterceptor`. */
 export interface AuthInterceptorOptions {
@@ -58,6 +62,12 @@ export interface AuthInterceptorOptions {
   timeoutMs?: number;
   /** Allowed clock skew for `exp`/`nbf`, seconds. Default 60 (as Tessera). */
   clockToleranceSeconds?: number;
+  /**
+   * The service's own verifiers, tried in order before Tessera's: the first whose
+   * `match(token)` is true decides, and the token never reaches Tessera. Tokens none
+   * matches are Tessera's (JWTs, API keys, provider tokens).
+   */
+  verifiers?: readonly CredentialVerifier[];
   /** The transport to Tessera; default Connect over `fetch` to `tesseraUrl`. */
   transport?: Transport;
   /** The current time in ms; tests pass their own. */
@@ -107,7 +117,8 @@ export function createTesseraAuthenticator(opts: AuthInterceptorOptions): Tesser
   const now = opts.now ?? (() => Date.now());
   const timeoutMs = opts.timeoutMs ?? 5_000;
   const ttl = opts.apiKeyCacheTtlMs ?? 5_000;
-  const transport = opts.transport ?? createConnectTransport({ baseUrl: base });
+  const transport = opts.transport ?? webTransport({ baseUrl: base, protocol: "connect" });
+  const verifiers = [...(opts.verifiers ?? [])];
   const tessera = createClient(AuthService, transport);
   const jwks = createRemoteJWKSet(new URL(`${base}/.well-known/jwks.json`), { timeoutDuration: timeoutMs });
   const cache = new TtlCache<Promise<Introspection>>(opts.cacheMaxEntries ?? 10_000, now);
@@ -214,6 +225,8 @@ export function createTesseraAuthenticator(opts: AuthInterceptorOptions): Tesser
       const m = authorization.length <= MAX_TOKEN + 7 ? BEARER.exec(authorization) : null;
       if (!m) throw unauthenticated("malformed authorization header", true);
       const token = m[1]!;
+      const own = findVerifier(verifiers, token);
+      if (own) return runVerifier(own, token, now(), (message) => unauthenticated(message, true));
       let principal: TesseraPrincipal;
       let tesseraJwt = false;
       if (JWT_SHAPE.test(token)) {

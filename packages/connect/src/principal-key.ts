@@ -3,12 +3,12 @@
  */
 import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 
-/** What kind of credential authenticated the caller. */
-export type TesseraPrincipalKind = "user" | "oidc_user" | "api_key" | "anonymous";
+/** What kind of credential authenticated the caller; `custom` is one of the service's own verifiers. */
+export type TesseraPrincipalKind = "user" | "oidc_user" | "api_key" | "anonymous" | "custom";
 
-/** The caller of a request, as Tessera vouches for it. */
+/** The caller of a request, as Tessera (or one of the service's own verifiers) vouches for it. */
 export interface TesseraPrincipal {
-  /** Tessera user id (a machine user for API keys). */
+  /** Tessera user id (a machine user for API keys); for `custom`, the id the service's verifier gave. */
   userId: string;
   kind: TesseraPrincipalKind;
   /** For API keys: the one account the key is scoped to. */
@@ -19,8 +19,12 @@ export interface TesseraPrincipal {
   expiresAt: Date | undefined;
   /** For Tessera JWTs: the session (refresh family) the token was issued in. */
   sessionId?: string;
-  /** How it was established: offline JWT verification, or CheckToken introspection. */
-  via: "jwt" | "introspection";
+  /** How it was established: offline JWT verification, CheckToken introspection, or one of the service's own verifiers. */
+  via: "jwt" | "introspection" | "verifier";
+  /** For `via: "verifier"`: the name of the verifier that accepted the credential. */
+  verifier?: string;
+  /** For `via: "verifier"`: what the verifier added (scopes, plan, ...). */
+  attributes?: Readonly<Record<string, unknown>>;
 }
 
 /** Context key holding the authenticated caller; handlers read `ctx.values.get(tesseraPrincipalKey)`. */

@@ -1,144 +1,28 @@
 /**
- * The transport-independent part of `createTesseraClient`: typed clients for the
- * three services over a transport that carries the caller's credentials.
+ * `createTesseraClient`: a session with typed clients of all three Tessera services.
+ * Browser apps that use one or two services build a `createTesseraSession` and call
+ * `session.client(Service)` instead, so their bundle leaves the others out.
  */
-import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
+import type { Client } from "@connectrpc/connect";
 import { ApiKeyService } from "./gen/tessera/v1/api_key_pb.js";
 import { AuthService } from "./gen/tessera/v1/auth_pb.js";
 import { UserAccountService } from "./gen/tessera/v1/user_account_pb.js";
-import { createCredentials } from "./credentials.js";
-import { createMemoryTokenStore, tokensFromMessage, type Tokens, type TokenStore } from "./tokens.js";
-import { withInterceptors } from "./with-interceptors.js";
+import { buildTesseraSession, type TesseraClientOptions, type TesseraSession, type TransportFactory } from "./session.js";
 
-/** Wire protocol: Connect (default), gRPC-web, or gRPC (HTTP/2; Node only). */
-export type Protocol = "connect" | "grpc-web" | "grpc";
-
-/** Options of `createTesseraClient`. */
-export interface TesseraClientOptions {
-  /** Tessera's base URL, e.g. `http://127.0.0.1:8080`. Required unless `transport` is given. */
-  baseUrl?: string;
-  /** An API key (`tsk_...`) for machines and scripts. Wins over tokens. */
-  apiKey?: string;
-  /** A Tessera access token (or one of the configured OpenID provider). */
-  accessToken?: string;
-  /** When `accessToken` expires (read from the JWT's `exp` when not given). */
-  accessTokenExpiresAt?: Date;
-  /** A refresh token: the client refreshes the access token itself, single-flight. */
-  refreshToken?: string;
-  /** Where tokens live; default in memory. Given tokens are written into it. */
-  tokenStore?: TokenStore;
-  /** Wire protocol; default `"connect"`. */
-  protocol?: Protocol;
-  /** Use this transport instead of building one (credentials are still added). */
-  transport?: Transport;
-  /** A fetch implementation for fetch-based transports (e.g. to set `credentials`). */
-  fetch?: typeof globalThis.fetch;
-  /** More interceptors, run after the credentials interceptor. */
-  interceptors?: Interceptor[];
-  /** Refresh this long before the access token's known expiry; default 5 000 ms. */
-  refreshSkewMs?: number;
-}
-
-/** Typed clients for Tessera's services, and the session helpers. */
-export interface TesseraClient {
+/** Typed clients for Tessera's three services, and the session helpers. */
+export interface TesseraClient extends TesseraSession {
   auth: Client<typeof AuthService>;
   apiKeys: Client<typeof ApiKeyService>;
   userAccounts: Client<typeof UserAccountService>;
-  /** The transport with credentials, for other generated clients. */
-  transport: Transport;
-  /** The token store in use. */
-  tokenStore: TokenStore;
-  /** Replaces the stored tokens (e.g. after a sign-in done elsewhere). */
-  setTokens(tokens: Tokens): Promise<void>;
-  /** The stored tokens, if any. */
-  getTokens(): Promise<Tokens | undefined>;
-  /** Email/password Login; stores and returns the tokens. */
-  signIn(email: string, password: string): Promise<Tokens>;
-  /** Email/password SignUp; stores and returns the tokens. */
-  signUp(email: string, password: string, name?: string): Promise<Tokens>;
-  /** Ends the session (Logout) and clears the store; the store is cleared even if Logout fails. */
-  signOut(): Promise<void>;
-  /** Refreshes the tokens now (single-flight with automatic refreshes). */
-  refresh(): Promise<Tokens>;
 }
-
-/** Builds a base transport (without credentials) for the given options. */
-export type TransportFactory = (opts: { baseUrl: string; protocol: Protocol; fetch?: typeof globalThis.fetch }) => Transport;
 
 /** `createTesseraClient` with the transport factory of the entry point (browser or Node). */
 export function buildTesseraClient(opts: TesseraClientOptions, makeTransport: TransportFactory): TesseraClient {
-  let base: Transport;
-  if (opts.transport) {
-    base = opts.transport;
-  } else {
-    if (!opts.baseUrl) throw new TypeError("createTesseraClient: baseUrl is required (or pass a transport)");
-    base = makeTransport({ baseUrl: opts.baseUrl.replace(/\/+$/, ""), protocol: opts.protocol ?? "connect", fetch: opts.fetch });
-  }
-  const tokenStore = opts.tokenStore ?? createMemoryTokenStore();
-  let ready: Promise<void> = Promise.resolve();
-  if (opts.accessToken !== undefined || opts.refreshToken !== undefined) {
-    ready = Promise.resolve(
-      tokenStore.set({ accessToken: opts.accessToken ?? "", refreshToken: opts.refreshToken, accessTokenExpiresAt: opts.accessTokenExpiresAt }),
-    );
-  }
-  // RefreshToken goes over the bare transport: no bearer, no recursion.
-  const bareAuth = createClient(AuthService, base);
-  const credentials = createCredentials({
-    apiKey: opts.apiKey,
-    tokenStore,
-    refreshSkewMs: opts.refreshSkewMs,
-    async refresh(refreshToken) {
-      const res = await bareAuth.refreshToken({ refreshToken });
-      if (!res.tokens) throw new Error("RefreshToken answered without tokens");
-      return tokensFromMessage(res.tokens);
-    },
-  });
-  const readyInterceptor: Interceptor = (next) => async (req) => {
-    await ready;
-    return next(req);
-  };
-  const transport = withInterceptors(base, [readyInterceptor, credentials.interceptor, ...(opts.interceptors ?? [])]);
-  const auth = createClient(AuthService, transport);
-
-  async function store(t: Tokens): Promise<Tokens> {
-    await ready;
-    await tokenStore.set(t);
-    return t;
-  }
-
+  const session = buildTesseraSession(opts, makeTransport);
   return {
-    auth,
-    apiKeys: createClient(ApiKeyService, transport),
-    userAccounts: createClient(UserAccountService, transport),
-    transport,
-    tokenStore,
-    setTokens: async (t) => {
-      await store(t);
-    },
-    getTokens: async () => {
-      await ready;
-      return tokenStore.get();
-    },
-    async signIn(email, password) {
-      const res = await auth.login({ email, password });
-      if (!res.tokens) throw new Error("Login answered without tokens");
-      return store(tokensFromMessage(res.tokens));
-    },
-    async signUp(email, password, name = "") {
-      const res = await auth.signUp({ email, password, name });
-      if (!res.tokens) throw new Error("SignUp answered without tokens");
-      return store(tokensFromMessage(res.tokens));
-    },
-    async signOut() {
-      await ready;
-      const t = await tokenStore.get();
-      await tokenStore.clear();
-      if (t?.refreshToken) await auth.logout({ refreshToken: t.refreshToken });
-    },
-    async refresh() {
-      await ready;
-      const t = await tokenStore.get();
-      return credentials.refreshAfter(t?.accessToken ?? "");
-    },
+    ...session,
+    auth: session.client(AuthService),
+    apiKeys: session.client(ApiKeyService),
+    userAccounts: session.client(UserAccountService),
   };
 }

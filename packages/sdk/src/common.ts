@@ -1,11 +1,13 @@
 /**
- * What both SDK entry points (browser and Node) export besides `createTesseraClient`.
+ * What both SDK entry points (browser and Node) export besides `createTesseraClient`
+ * and `createTesseraSession`.
  */
 export { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 export { ApiKeyService } from "./gen/tessera/v1/api_key_pb.js";
 export { AuthMode, AuthService, PrincipalKind } from "./gen/tessera/v1/auth_pb.js";
 export { UserAccountService } from "./gen/tessera/v1/user_account_pb.js";
-export type { Protocol, TesseraClient, TesseraClientOptions } from "./client.js";
+export type { TesseraClient } from "./client.js";
+export type { Protocol, TesseraClientOptions, TesseraSession } from "./session.js";
 export { createCredentials, type Credentials, type CredentialsOptions } from "./credentials.js";
 export { createLocalStorageTokenStore, type KeyValueStorage } from "./local-storage-token-store.js";
 export { accessTokenExpiry, createMemoryTokenStore, tokensFromMessage, type Tokens, type TokenStore } from "./tokens.js";

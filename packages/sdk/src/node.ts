@@ -6,7 +6,8 @@
  * through that fetch instead.
  */
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { buildTesseraClient, type TesseraClient, type TesseraClientOptions, type TransportFactory } from "./client.js";
+import { buildTesseraClient, type TesseraClient } from "./client.js";
+import { buildTesseraSession, type TesseraClientOptions, type TesseraSession, type TransportFactory } from "./session.js";
 import { webTransport } from "./index.js";
 
 export * from "./common.js";
@@ -25,7 +26,12 @@ export const nodeTransport: TransportFactory = (o) => {
   }
 };
 
-/** Creates a Tessera client over Connect (default), gRPC-web or gRPC. */
+/** Creates a Tessera client of all three services over Connect (default), gRPC-web or gRPC. */
 export function createTesseraClient(opts: TesseraClientOptions): TesseraClient {
   return buildTesseraClient(opts, nodeTransport);
+}
+
+/** Creates a Tessera session (credentials, refresh, sign-in) whose `client(Service)` makes typed clients. */
+export function createTesseraSession(opts: TesseraClientOptions): TesseraSession {
+  return buildTesseraSession(opts, nodeTransport);
 }
