@@ -93,6 +93,7 @@ describe("loadConfig", () => {
     [{ DB_AUTO_MIGRATE: "maybe" }, "DB_AUTO_MIGRATE"],
     [{ DATABASE_URL: "mysql://x" }, "DATABASE_URL"],
     [{ SHUTDOWN_TIMEOUT_SECONDS: "-1" }, "SHUTDOWN_TIMEOUT_SECONDS"],
+    [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
   ])("rejects %o naming %s", (env, variable) => {
     let err: unknown;
     try {

@@ -3,7 +3,7 @@
  * and connection limits, browsers and proxies, Redis. Descriptions keep the wording of
  * the README's configuration table.
  */
-import { bool, httpUrl, int, list, postgresUrl, text, verbatim } from "./parse.js";
+import { bool, httpUrl, int, list, oneOf, postgresUrl, text, verbatim } from "./parse.js";
 import { variable } from "./variable.js";
 
 /** The server's variables, by name. */
@@ -66,7 +66,7 @@ export const SERVER_VARIABLES = {
   }),
 
   LOGS_FORMAT_JSON: variable({ name: "LOGS_FORMAT_JSON", section: "logging", parser: bool(), default: true, description: "JSON log lines; `false` for plain text" }),
-  LOG_LEVEL: variable({ name: "LOG_LEVEL", section: "logging", parser: text(), default: "info", description: "`debug`, `info`, `warn`, `error`" }),
+  LOG_LEVEL: variable({ name: "LOG_LEVEL", section: "logging", parser: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"]), default: "info", description: "`trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`" }),
 
   READ_MAX_BYTES: variable({
     name: "READ_MAX_BYTES",
