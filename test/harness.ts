@@ -1,0 +1,223 @@
+/**
+ * The one test harness: `useTessera(options)` inside a `describe` registers its own
+ * hooks (a fresh database from the migrated template before the tests, the real
+ * application on 127.0.0.1 and a free port, and in `afterAll` every server closed and
+ * the database dropped, each step guarded so one failure does not leak the others) and
+ * hands the tests what they use: the server and its clients, the database, `signUp()`,
+ * fresh client addresses and a clock they can move. Built the way kysely's
+ * `TestContext` and unkey's `RouteHarness` are: one place knows how a test gets a
+ * Tessera, every file asks it.
+ *
+ * ```ts
+ * describe.each(DB_KINDS)("sessions on %s", (db) => {
+ *   const t = useTessera({ db, env: { AUTH_MODE: "full" }, forwardedFor: true });
+ *   it("...", async () => {
+ *     const user = await t.signUp();
+ *     await t.client(AuthService, { token: user.accessToken }).checkToken({});
+ *     t.clock.advance(3600);
+ *   });
+ * });
+ * ```
+ *
+ * Per-address abuse limits: with `forwardedFor: true` the server trusts one proxy hop
+ * (TRUST_PROXY_HOPS=1) and every transport, client and sign-up the harness makes comes
+ * from its own address (X-Forwarded-For, `freshIp()`), so tests that make many users
+ * never meet the per-address limits they do not test. Tests of those limits pass `ip`.
+ */
+import { randomBytes } from "node:crypto";
+import type { DescService } from "@bufbuild/protobuf";
+import { createClient, type Client, type Transport } from "@connectrpc/connect";
+import type { Kysely } from "kysely";
+import { afterAll, beforeAll } from "vitest";
+import { AuthService, type Tokens } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import type { Clock } from "../packages/server/src/deps.js";
+import type { Database } from "../packages/server/src/store/schema.js";
+import { testClock, type TestClock } from "./helpers/clock.js";
+import { createTestDatabase, type DbKind, type TestDatabase } from "./helpers/db.js";
+import { freshIp } from "./helpers/net.js";
+import { startTestServer, type Protocol, type StartOptions, type TestServer } from "./helpers/server.js";
+
+export { DB_KINDS, type DbKind, type TestDatabase } from "./helpers/db.js";
+export { freshIp } from "./helpers/net.js";
+export { testClock, type TestClock } from "./helpers/clock.js";
+export type { Protocol, TestServer } from "./helpers/server.js";
+
+/** The password `signUp()` uses unless told otherwise. */
+export const TEST_PASSWORD = "correct horse battery staple";
+
+type Env = Record<string, string>;
+
+export interface UseTesseraOptions {
+  /** Which database (default `postgres`). */
+  db?: DbKind;
+  /** Environment for the server's config (AUTH_MODE, ...); a function when it depends on an earlier hook (an OpenID provider's issuer). */
+  env?: Env | (() => Env);
+  /** The server's clock (default `t.clock`, real time until a test moves it). */
+  clock?: Clock;
+  /** Trust one proxy hop and give every client the harness makes its own X-Forwarded-For address. */
+  forwardedFor?: boolean;
+  /** Start a server in `beforeAll` (default true); with false the tests start their own with `t.startServer()`. */
+  server?: boolean;
+  /** Let the server open its own connection from the database's env instead of sharing the test's. */
+  ownDatabase?: boolean;
+  /** Runs once the database exists, before the server starts (rows a server must find at startup). */
+  seed?: (database: TestDatabase) => Promise<void>;
+}
+
+/** Options of one client the harness makes. */
+export interface ClientOptions {
+  /** A bearer token. */
+  token?: string;
+  protocol?: Protocol;
+  /** The client address (X-Forwarded-For); default a fresh one with `forwardedFor`, none without. */
+  ip?: string;
+  /** More request headers (user-agent, ...). */
+  headers?: Record<string, string>;
+}
+
+/** What `signUp()` made: the credentials and the tokens of a new user. */
+export interface SignedUp {
+  email: string;
+  password: string;
+  name: string;
+  userId: string;
+  accessToken: string;
+  refreshToken: string;
+  /** The whole SignUp answer's tokens. */
+  tokens: Tokens;
+}
+
+export interface SignUpOptions {
+  email?: string;
+  password?: string;
+  /** The display name (default none). */
+  name?: string;
+  /** Another server of this harness to sign up on (default `t.server`). */
+  server?: TestServer;
+  /** The client address (default as for `client()`). */
+  ip?: string;
+}
+
+export interface Tessera {
+  /** The database kind. */
+  readonly kind: DbKind;
+  readonly database: TestDatabase;
+  /** The test's own Kysely connection to the database. */
+  readonly kysely: Kysely<Database>;
+  /** The server started in `beforeAll`. */
+  readonly server: TestServer;
+  readonly baseUrl: string;
+  /** The server's log lines so far. */
+  readonly logs: string[];
+  /** The clock every server of this harness runs on (unless `clock` was given). */
+  readonly clock: TestClock;
+  /** A fresh client address (see `freshIp`). */
+  freshIp(): string;
+  /** Request headers for one client: its address (see ClientOptions.ip), bearer token and extras. */
+  headers(opts?: ClientOptions): Record<string, string>;
+  /** A transport to `t.server` with `headers(opts)`. */
+  transport(protocol?: Protocol, opts?: ClientOptions): Transport;
+  /** A typed client to `t.server`, from its own address when `forwardedFor`. */
+  client<S extends DescService>(service: S, opts?: ClientOptions): Client<S>;
+  /** A typed client to another server of this harness. */
+  clientOf<S extends DescService>(server: TestServer, service: S, opts?: ClientOptions): Client<S>;
+  /** Signs up a new user with a password (unique email unless given). */
+  signUp(opts?: SignUpOptions): Promise<SignedUp>;
+  /**
+   * Starts another server on this database (the harness's env and clock unless
+   * overridden; `env` is merged over the harness's); closed in `afterAll` if the test
+   * does not close it first (closing twice is safe).
+   */
+  startServer(opts?: StartOptions): Promise<TestServer>;
+}
+
+let users = 0;
+
+/** Registers the hooks of one Tessera for the enclosing `describe` and returns its handle. */
+export function useTessera(options: UseTesseraOptions = {}): Tessera {
+  const kind = options.db ?? "postgres";
+  const clock = testClock();
+  const proxyEnv: Env = options.forwardedFor ? { TRUST_PROXY_HOPS: "1" } : {};
+  const servers: TestServer[] = [];
+  let database: TestDatabase | undefined;
+  let server: TestServer | undefined;
+  let baseEnv: Env = {};
+
+  const need = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`useTessera: no ${what} yet (use it inside tests and hooks, after the harness's beforeAll)`);
+    return value;
+  };
+
+  async function startServer(opts: StartOptions = {}): Promise<TestServer> {
+    const s = await startTestServer(need(database, "database"), {
+      ownDatabase: options.ownDatabase,
+      clock: options.clock ?? clock.now,
+      ...opts,
+      env: { ...proxyEnv, ...baseEnv, ...opts.env },
+    });
+    let closing: Promise<void> | undefined;
+    const guarded: TestServer = { ...s, close: () => (closing ??= s.close()) };
+    servers.push(guarded);
+    return guarded;
+  }
+
+  beforeAll(async () => {
+    baseEnv = typeof options.env === "function" ? options.env() : { ...options.env };
+    database = await createTestDatabase(kind);
+    await options.seed?.(database);
+    if (options.server !== false) server = await startServer();
+  });
+
+  afterAll(async () => {
+    const errors: unknown[] = [];
+    for (const s of servers.reverse()) await s.close().catch((e: unknown) => errors.push(e));
+    servers.length = 0;
+    await database?.drop().catch((e: unknown) => errors.push(e));
+    if (errors.length) throw errors[0];
+  });
+
+  const headers = (opts: ClientOptions = {}): Record<string, string> => {
+    const h: Record<string, string> = {};
+    const ip = opts.ip ?? (options.forwardedFor ? freshIp() : undefined);
+    if (ip) h["x-forwarded-for"] = ip;
+    if (opts.token) h.authorization = `Bearer ${opts.token}`;
+    return { ...h, ...opts.headers };
+  };
+  const clientOf = <S extends DescService>(s: TestServer, service: S, opts: ClientOptions = {}): Client<S> =>
+    createClient(service, s.transport(opts.protocol, headers(opts)));
+
+  return {
+    kind,
+    get database() {
+      return need(database, "database");
+    },
+    get kysely() {
+      return need(database, "database").db.kysely;
+    },
+    get server() {
+      return need(server, "server");
+    },
+    get baseUrl() {
+      return need(server, "server").baseUrl;
+    },
+    get logs() {
+      return need(server, "server").logs;
+    },
+    clock,
+    freshIp,
+    headers,
+    transport: (protocol, opts) => need(server, "server").transport(protocol, headers(opts)),
+    client: (service, opts) => clientOf(need(server, "server"), service, opts),
+    clientOf,
+    async signUp(opts = {}) {
+      const n = ++users;
+      const email = opts.email ?? `user-${n}-${randomBytes(4).toString("hex")}@example.com`;
+      const password = opts.password ?? TEST_PASSWORD;
+      const name = opts.name ?? "";
+      const res = await clientOf(opts.server ?? need(server, "server"), AuthService, { ip: opts.ip }).signUp({ email, password, name });
+      const tokens = res.tokens!;
+      return { email, password, name, userId: tokens.userId, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, tokens };
+    },
+    startServer,
+  };
+}
