@@ -96,6 +96,8 @@ export interface SignUpOptions {
   server?: TestServer;
   /** The client address (default as for `client()`). */
   ip?: string;
+  /** More request headers (user-agent, ...). */
+  headers?: Record<string, string>;
 }
 
 export interface Tessera {
@@ -214,7 +216,7 @@ export function useTessera(options: UseTesseraOptions = {}): Tessera {
       const email = opts.email ?? `user-${n}-${randomBytes(4).toString("hex")}@example.com`;
       const password = opts.password ?? TEST_PASSWORD;
       const name = opts.name ?? "";
-      const res = await clientOf(opts.server ?? need(server, "server"), AuthService, { ip: opts.ip }).signUp({ email, password, name });
+      const res = await clientOf(opts.server ?? need(server, "server"), AuthService, { ip: opts.ip, headers: opts.headers }).signUp({ email, password, name });
       const tokens = res.tokens!;
       return { email, password, name, userId: tokens.userId, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, tokens };
     },
