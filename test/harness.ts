@@ -35,6 +35,7 @@ import type { Database } from "../packages/server/src/store/schema.js";
 import { testClock, type TestClock } from "./helpers/clock.js";
 import { createTestDatabase, type DbKind, type TestDatabase } from "./helpers/db.js";
 import { freshIp } from "./helpers/net.js";
+import { startTestProvider, type TestProvider, type TestProviderOptions } from "./helpers/oidc-provider.js";
 import { startTestServer, type Protocol, type StartOptions, type TestServer } from "./helpers/server.js";
 
 export { DB_KINDS, type DbKind, type TestDatabase } from "./helpers/db.js";
@@ -222,4 +223,36 @@ export function useTessera(options: UseTesseraOptions = {}): Tessera {
     },
     startServer,
   };
+}
+
+/**
+ * A value a `beforeAll` makes, read through a stand-in the describe body can hold before
+ * it exists: every property is the value's (methods bound to it).
+ */
+function lazy<T extends object>(what: string, get: () => T | undefined): T {
+  return new Proxy({} as T, {
+    get(_target, key) {
+      const value = get();
+      if (value === undefined) throw new Error(`no ${what} yet (use it inside tests and hooks)`);
+      const v = Reflect.get(value, key) as unknown;
+      return typeof v === "function" ? (v as (...a: unknown[]) => unknown).bind(value) : v;
+    },
+  });
+}
+
+/**
+ * A real OpenID provider (helpers/oidc-provider.ts) for the enclosing `describe`:
+ * started in `beforeAll`, closed in `afterAll`. Call it before `useTessera` so the
+ * provider is up when the server starts (pass `env: () => serverEnvFor(provider, ...)`)
+ * and closes after the server.
+ */
+export function useTestProvider(opts: TestProviderOptions | (() => TestProviderOptions) = {}): TestProvider {
+  let provider: TestProvider | undefined;
+  beforeAll(async () => {
+    provider = await startTestProvider(typeof opts === "function" ? opts() : opts);
+  });
+  afterAll(async () => {
+    await provider?.close();
+  });
+  return lazy("OpenID provider", () => provider);
 }
