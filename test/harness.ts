@@ -27,7 +27,7 @@
 import { randomBytes } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import type { Kysely } from "kysely";
+import type { Kysely, KyselyPlugin } from "kysely";
 import { afterAll, beforeAll } from "vitest";
 import { AuthService, type Tokens } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import type { Clock } from "../packages/server/src/deps.js";
@@ -61,6 +61,8 @@ export interface UseTesseraOptions {
   server?: boolean;
   /** Let the server open its own connection from the database's env instead of sharing the test's. */
   ownDatabase?: boolean;
+  /** Kysely plugins on the connection the servers share (a TableQueryCounter, say); not with `ownDatabase`. */
+  plugins?: KyselyPlugin[];
   /** Runs once the database exists, before the server starts (rows a server must find at startup). */
   seed?: (database: TestDatabase) => Promise<void>;
 }
@@ -127,8 +129,8 @@ export interface Tessera {
   /** Signs up a new user with a password (unique email unless given). */
   signUp(opts?: SignUpOptions): Promise<SignedUp>;
   /**
-   * Starts another server on this database (the harness's env and clock unless
-   * overridden; `env` is merged over the harness's); closed in `afterAll` if the test
+   * Starts another server on this database with the harness's env and clock unless
+   * given others (`env` replaces the harness's; `forwardedFor` still applies); closed in `afterAll` if the test
    * does not close it first (closing twice is safe).
    */
   startServer(opts?: StartOptions): Promise<TestServer>;
@@ -152,11 +154,13 @@ export function useTessera(options: UseTesseraOptions = {}): Tessera {
   };
 
   async function startServer(opts: StartOptions = {}): Promise<TestServer> {
-    const s = await startTestServer(need(database, "database"), {
+    const d = need(database, "database");
+    const kysely = (options.plugins ?? []).reduce((k, plugin) => k.withPlugin(plugin), d.db.kysely);
+    const s = await startTestServer(options.plugins ? { ...d, db: { ...d.db, kysely } } : d, {
       ownDatabase: options.ownDatabase,
       clock: options.clock ?? clock.now,
       ...opts,
-      env: { ...proxyEnv, ...baseEnv, ...opts.env },
+      env: { ...proxyEnv, ...(opts.env ?? baseEnv) },
     });
     let closing: Promise<void> | undefined;
     const guarded: TestServer = { ...s, close: () => (closing ??= s.close()) };
