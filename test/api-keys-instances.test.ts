@@ -3,8 +3,8 @@
  * revoked (regenerated or deleted) through one stops working on the other within one
  * second, although the other had it cached.
  */
-import { beforeAll, describe, expect, it } from "vitest";
-import { useTessera, type TestServer } from "./harness.js";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "./harness.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
@@ -19,14 +19,9 @@ describe("api key revocation across instances on one PostgreSQL", () => {
   // Each server opens its own connections to the t.database.
   const t = useTessera({ ownDatabase: true });
   /** AUTH_MODE=none: manages keys as the anonymous admin. */
-  let a: TestServer;
+  const a = t.server;
   /** AUTH_MODE=full: authenticates with the keys. */
-  let b: TestServer;
-
-  beforeAll(async () => {
-    a = t.server;
-    b = await t.startServer({ env: { AUTH_MODE: "full" } });
-  });
+  const b = t.useServer({ env: { AUTH_MODE: "full" } });
 
   const expiresAt = () => timestampFromDate(new Date(Date.now() + 86_400_000));
 

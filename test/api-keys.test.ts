@@ -31,7 +31,7 @@ import { configHandlers } from "../packages/server/src/services/auth/config.js";
 import { DB_KINDS, TableQueryCounter, type TestDatabase } from "./helpers/db.js";
 import { useTessera } from "./harness.js";
 import { createTeam, mintApiKey, type TeamFixture } from "./helpers/principals.js";
-import { msUntilRejected, type TestServer } from "./helpers/server.js";
+import { msUntilRejected } from "./helpers/server.js";
 import { codeOf, errorOf } from "./helpers/outcome.js";
 
 const DAY = 86_400_000;
@@ -129,16 +129,11 @@ async function buildInProcess(database: TestDatabase, start: Date): Promise<InPr
 }
 
 describe.each(DB_KINDS)("api keys on %s", (kind) => {
-  const tessera = useTessera({ db: kind });
   /** AUTH_MODE=none: every caller is the anonymous admin of the default account. */
-  let manage: TestServer;
+  const tessera = useTessera({ db: kind });
+  const manage = tessera.server;
   /** AUTH_MODE=full on the same database: authenticates with the keys. */
-  let auth: TestServer;
-
-  beforeAll(async () => {
-    manage = tessera.server;
-    auth = await tessera.startServer({ env: { AUTH_MODE: "full" } });
-  });
+  const auth = tessera.useServer({ env: { AUTH_MODE: "full" } });
 
   const inDays = (d: number) => timestampFromDate(new Date(Date.now() + d * DAY));
 

@@ -18,6 +18,7 @@ import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/a
 import { createTesseraClient } from "../packages/sdk/src/node.js";
 import { useTessera, useTestProvider } from "./harness.js";
 import { freePort } from "./helpers/net.js";
+import { outputOf, type CliRun } from "./helpers/tessera-cli.js";
 import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_RESOURCE } from "./helpers/oidc-provider.js";
 import { codeOf } from "./helpers/outcome.js";
 
@@ -27,29 +28,17 @@ const KEY_RE = /\btsk_[0-9A-Za-z]{39}\b/;
 const EMAIL = "ada@example.com";
 const PASSWORD = "correct horse battery staple";
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Starts the CLI with a clean environment (PATH plus what the test gives). */
 function spawnCli(args: string[], env: Record<string, string>) {
   return spawn(process.execPath, [BIN, ...args], { cwd: root, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdio: ["pipe", "pipe", "pipe"] });
 }
 
 /** Runs the CLI to completion with `input` on stdin. */
-function runCli(args: string[], env: Record<string, string>, input = ""): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnCli(args, env);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+function runCli(args: string[], env: Record<string, string>, input = ""): Promise<CliRun> {
+  const child = spawnCli(args, env);
+  const done = outputOf(child);
+  child.stdin.end(input);
+  return done;
 }
 
 describe("tessera CLI against an AUTH_MODE=full server", () => {

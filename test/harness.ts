@@ -109,7 +109,7 @@ export interface Tessera {
   readonly database: TestDatabase;
   /** The test's own Kysely connection to the database. */
   readonly kysely: Kysely<Database>;
-  /** The server started in `beforeAll`. */
+  /** The server started in `beforeAll` (a stand-in until then: hold it anywhere, use it in tests and hooks). */
   readonly server: TestServer;
   readonly baseUrl: string;
   /** The server's log lines so far. */
@@ -134,6 +134,12 @@ export interface Tessera {
    * does not close it first (closing twice is safe).
    */
   startServer(opts?: StartOptions): Promise<TestServer>;
+  /**
+   * Another server on this database for the whole describe (as `startServer`, in a
+   * `beforeAll` after the harness's own; closed with the others). Call it in the
+   * describe body; the returned server is usable inside tests and later hooks.
+   */
+  useServer(opts?: StartOptions): TestServer;
 }
 
 let users = 0;
@@ -201,9 +207,7 @@ export function useTessera(options: UseTesseraOptions = {}): Tessera {
     get kysely() {
       return need(database, "database").db.kysely;
     },
-    get server() {
-      return need(server, "server");
-    },
+    server: lazy("server", () => server),
     get baseUrl() {
       return need(server, "server").baseUrl;
     },
@@ -226,6 +230,13 @@ export function useTessera(options: UseTesseraOptions = {}): Tessera {
       return { email, password, name, userId: tokens.userId, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, tokens };
     },
     startServer,
+    useServer(opts) {
+      let extra: TestServer | undefined;
+      beforeAll(async () => {
+        extra = await startServer(opts);
+      });
+      return lazy("server", () => extra);
+    },
   };
 }
 

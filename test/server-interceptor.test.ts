@@ -4,7 +4,7 @@
  * plus the introspection cache against an in-memory fake Tessera.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { useTessera, type TestServer } from "./harness.js";
+import { useTessera } from "./harness.js";
 import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -114,11 +114,10 @@ function greetClient(url: string, token?: string, protocol: "connect" | "grpc" =
 
 describe("createAuthInterceptor in front of a real Tessera", () => {
   const t = useTessera({ env: { AUTH_MODE: "full" } });
-  let tessera: TestServer;
+  const tessera = t.server;
   let greet: { url: string; close(): Promise<void> };
 
   beforeAll(async () => {
-    tessera = t.server;
     greet = await startGreet({ tesseraUrl: tessera.baseUrl, publicProcedures: ["/greet.v1.GreetService/Health"] });
   });
   afterAll(async () => {
