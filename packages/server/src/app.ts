@@ -10,6 +10,7 @@ import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/policy/account-access.js";
 import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createRevocationLog } from "./auth/revocation/log.js";
 import { createAuthInterceptor } from "./auth/request/interceptor.js";
 import { createUserAuth } from "./auth/user-auth.js";
 import { createAuditWriter } from "./audit/writer.js";
@@ -68,9 +69,14 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
 
   // Admin mode: which users' tokens and keys this instance accepts (set when userAuth starts).
   const gate = createAdminModeGate(config.authMode);
-  const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById) });
-  const userAuth = createUserAuth(deps, { gate, revokeApiKeys: (t) => apiKeys.revoke(t) });
-  const features: Feature[] = [apiKeys, userAuth];
+  // The revocation log keeps every cache of revocable credentials in step, on every instance.
+  const revocations = createRevocationLog(deps);
+  const trusted = () => revocations.cachesTrusted();
+  const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById), trusted });
+  const userAuth = createUserAuth(deps, { gate, revocations });
+  revocations.addApplier(apiKeys.applier);
+  revocations.addApplier(userAuth.applier);
+  const features: Feature[] = [revocations, apiKeys, userAuth];
   const started: Feature[] = [];
   let adminSocket: AdminSocket | undefined;
   try {
@@ -107,8 +113,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     : createMemoryCounterStore({ now });
   const refusals = createRefusalAudit({ audit: deps.audit, now });
   const routes = createRoutes({
-    auth: createAuthService(deps, { userAuth, revokeApiKeys: (t) => apiKeys.revoke(t) }),
-    apiKey: createApiKeyService(deps, apiKeys),
+    auth: createAuthService(deps, { userAuth, revocations, forgetApiKeys: (t) => apiKeys.forget(t) }),
+    apiKey: createApiKeyService(deps, revocations),
     userAccount: createUserAccountService(deps),
   });
   const server = createServer({
@@ -128,7 +134,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       // AUTH_MODE=none: only requests addressed to this machine, before anything else answers (DNS rebinding).
       ...(config.authMode === "none" ? [createLocalOnlyGuard({ config, logger })] : []),
       createCorsHandler(config.corsAllowedOrigins),
-      createHealthHandler(config, db, () => counters.status()),
+      createHealthHandler(config, db, () => counters.status(), () => revocations.status()),
       createConsoleHandler(logger),
       ...features.flatMap((f) => f.httpHandlers ?? []),
     ],
