@@ -27,10 +27,11 @@ import { createServer, type TesseraServer } from "./server/server.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
 import { createUserAccountService } from "./services/user-account/index.js";
+import { createRevocationService } from "./services/revocation/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
 import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
 import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
-import { isInstanceAdmin } from "./store/users.js";
+import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "./store/users.js";
 
 export interface App {
   config: Readonly<Config>;
@@ -112,10 +113,12 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     ? createRedisCounterStore({ url: config.redisUrl, prefix: `${config.redisKeyPrefix}rl:`, logger, now })
     : createMemoryCounterStore({ now });
   const refusals = createRefusalAudit({ audit: deps.audit, now });
+  const revocationService = createRevocationService(deps, revocations);
   const routes = createRoutes({
     auth: createAuthService(deps, { userAuth, revocations, forgetApiKeys: (t) => apiKeys.forget(t) }),
     apiKey: createApiKeyService(deps, revocations),
     userAccount: createUserAccountService(deps),
+    revocation: revocationService.impl,
   });
   const server = createServer({
     config,
@@ -128,6 +131,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         mode: config.authMode,
         verifiers: features.flatMap((f) => f.verifiers ?? []),
         isInstanceAdmin: (userId) => isInstanceAdmin(db.kysely, userId),
+        keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(db.kysely, apiKeyId),
       }),
     ],
     httpHandlers: [
@@ -147,6 +151,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     listen: (port = config.port) => server.listen(port, config.host),
     async close() {
       await adminSocket?.close();
+      // Open revocation streams end now: the drain must not wait for them.
+      revocationService.closeStreams();
       await server.close();
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();

@@ -120,6 +120,7 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
 
   async function readOnce(): Promise<void> {
     const started = performance.now();
+    const before = applied;
     const { head, prunedThrough } = await revocationHead(db.kysely);
     if (applied < prunedThrough || applied > head) {
       // History this instance needed is gone (or the log was reset): forget everything cached.
@@ -136,6 +137,18 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
     }
     syncedAt = started;
     wake();
+    if (applied !== before) reportSoon();
+  }
+
+  /** Tells GetRevocationStatus how far this instance got, soon after it moved (coalesced). */
+  let reportTimer: NodeJS.Timeout | undefined;
+  function reportSoon(): void {
+    if (reportTimer || stopped) return;
+    reportTimer = setTimeout(() => {
+      reportTimer = undefined;
+      report().catch(() => {});
+    }, 50);
+    reportTimer.unref();
   }
 
   /** One catch-up at a time; a request during one runs another after it. */
@@ -222,6 +235,7 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
       unlisten?.();
       if (pollTimer) clearTimeout(pollTimer);
       if (housekeeping) clearInterval(housekeeping);
+      if (reportTimer) clearTimeout(reportTimer);
       wake();
       await running?.catch(() => {});
     },
@@ -238,7 +252,7 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
       } catch (e) {
         logger.warn({ err: { message: (e as Error).message } }, "revocation not broadcast; other instances read it from the log within their poll interval");
       }
-      if (applied !== reportedApplied) report().catch(() => {});
+      if (applied !== reportedApplied) await report().catch(() => {});
     },
     applied: () => applied,
     cachesTrusted() {
