@@ -14,6 +14,7 @@ import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { RevocationService, type WatchRevocationsResponse } from "../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
 import { UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { readRevocations, revocationHead } from "../packages/server/src/store/revocation-log.js";
+import { deleteExpiredSigningKeys } from "../packages/server/src/store/signing-keys.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { mintApiKey } from "./helpers/principals.js";
 import { startTestServer, type TestServer } from "./helpers/server.js";
@@ -160,6 +161,17 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     const enabled = await client(AuthService, adminToken).setUserDisabled({ userId: minted.userId, disabled: false });
     expect(enabled.revocationSequence).toBe(0n);
     expect(await head()).toBe(mark);
+  });
+
+  it("records a signing key withdrawn (deleted once no longer published)", async () => {
+    const kid = `retired-${randomBytes(4).toString("hex")}`;
+    await database.db.kysely
+      .insertInto("signing_keys")
+      .values({ id: kid, alg: "ES256", private_jwk: JSON.stringify({}), public_jwk: JSON.stringify({}), retired_at: new Date(Date.now() - 7200_000), publish_until: new Date(Date.now() - 3600_000) })
+      .execute();
+    const mark = await head();
+    expect(await deleteExpiredSigningKeys(database.db.kysely, new Date())).toBe(1);
+    expect(await eventsAfter(mark)).toEqual([["signing_key", kid]]);
   });
 
   it("streams the history after a cursor, then live events, with heartbeats carrying the head", async () => {
