@@ -118,14 +118,17 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
     }
   }
 
-  async function readOnce(): Promise<void> {
+  /** Reads and applies the events after `applied`; `checkHead` also detects lost history (polls, reconnects). */
+  async function readOnce(checkHead: boolean): Promise<void> {
     const started = performance.now();
     const before = applied;
-    const { head, prunedThrough } = await revocationHead(db.kysely);
-    if (applied < prunedThrough || applied > head) {
-      // History this instance needed is gone (or the log was reset): forget everything cached.
-      if (applied !== 0 || head !== 0) dispatch((a) => a.flush());
-      applied = head;
+    if (checkHead) {
+      const { head, prunedThrough } = await revocationHead(db.kysely);
+      if (applied < prunedThrough || applied > head) {
+        // History this instance needed is gone (or the log was reset): forget everything cached.
+        if (applied !== 0 || head !== 0) dispatch((a) => a.flush());
+        applied = head;
+      }
     }
     for (;;) {
       const rows = await readRevocations(db.kysely, applied, PAGE);
@@ -152,7 +155,9 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
   }
 
   /** One catch-up at a time; a request during one runs another after it. */
-  function catchUp(): Promise<void> {
+  let checkHeadNext = false;
+  function catchUp(checkHead = true): Promise<void> {
+    checkHeadNext ||= checkHead;
     if (running) {
       again = true;
       return running;
@@ -161,7 +166,9 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
       try {
         do {
           again = false;
-          await readOnce();
+          const full = checkHeadNext;
+          checkHeadNext = false;
+          await readOnce(full);
         } while (again);
       } finally {
         running = undefined;
@@ -170,20 +177,20 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
     return running;
   }
 
-  function catchUpQuietly(): void {
-    catchUp().catch((e: Error) => logger.warn({ err: { message: e.message } }, "revocation log not read; caches are not trusted until it is"));
+  function catchUpQuietly(checkHead: boolean): void {
+    catchUp(checkHead).catch((e: Error) => logger.warn({ err: { message: e.message } }, "revocation log not read; caches are not trusted until it is"));
   }
 
   function onNotification(payload: string): void {
     if (probe.receive(payload)) return;
     if (payload === "*") {
-      catchUpQuietly(); // the listener reconnected: read what was missed
+      catchUpQuietly(true); // the listener reconnected: read what was missed
       return;
     }
     const seq = Number(payload);
     if (Number.isSafeInteger(seq) && seq > applied) {
       announced = Math.max(announced, seq);
-      catchUpQuietly();
+      catchUpQuietly(false);
     }
   }
 
@@ -242,17 +249,16 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
     async published(sequence) {
       if (sequence <= 0) return;
       announced = Math.max(announced, sequence);
+      // Told first (the other instances start reading), applied here at the same time.
+      const told = db.notify(REVOCATION_CHANNEL, String(sequence)).catch((e: Error) =>
+        logger.warn({ err: { message: e.message } }, "revocation not broadcast; other instances read it from the log within their poll interval"),
+      );
       try {
-        await catchUp();
+        await catchUp(false);
       } catch (e) {
         logger.warn({ err: { message: (e as Error).message } }, "revocation not applied here yet; caches are not trusted until it is");
       }
-      try {
-        await db.notify(REVOCATION_CHANNEL, String(sequence));
-      } catch (e) {
-        logger.warn({ err: { message: (e as Error).message } }, "revocation not broadcast; other instances read it from the log within their poll interval");
-      }
-      if (applied !== reportedApplied) await report().catch(() => {});
+      await Promise.all([told, applied !== reportedApplied ? report().catch(() => {}) : undefined]);
     },
     applied: () => applied,
     cachesTrusted() {
