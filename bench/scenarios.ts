@@ -25,10 +25,10 @@ import { checkTargets } from "./targets.js";
 export { benchOptions, type BenchOptions } from "./options.js";
 
 /** Prepared in this order, then measured together in interleaved rounds. */
-export const INTERLEAVED: readonly InterleavedScenario[] = [getAuthConfig, apiKeyCached, tesseraJwt, providerJwt, peerApiKeyVerify];
+const INTERLEAVED: readonly InterleavedScenario[] = [getAuthConfig, apiKeyCached, tesseraJwt, providerJwt, peerApiKeyVerify];
 
 /** Measured one after another, in this order, after the interleaved rounds. */
-export const SEQUENTIAL: readonly SequentialScenario[] = [unseenKeys, logins, twoInstances, revocationPooler];
+const SEQUENTIAL: readonly SequentialScenario[] = [unseenKeys, logins, twoInstances, revocationPooler];
 
 /** Runs the whole benchmark. Always stops its processes and drops its databases. */
 export async function runBench(opts: BenchOptions): Promise<BenchResults> {

@@ -23,9 +23,9 @@ import { createBroadcastProbe, type BroadcastProbe } from "./probe.js";
 /** NOTIFY channel of the revocation log: payload a sequence number, or a probe. */
 export const REVOCATION_CHANNEL = "tessera_revocation";
 /** How stale this instance's view of the log may be while its caches are trusted. */
-export const STALE_BOUND_MS = 1000;
+const STALE_BOUND_MS = 1000;
 /** History kept for subscribers that resume (WatchRevocations). */
-export const HISTORY_MS = 24 * 3600_000;
+const HISTORY_MS = 24 * 3600_000;
 /** A participant (instance or subscriber) is live when seen within this. */
 export const LIVE_WINDOW_MS = 30_000;
 
@@ -38,7 +38,7 @@ export interface RevocationApplier {
 }
 
 /** What `/health` says about the broadcast. */
-export interface BroadcastStatus {
+interface BroadcastStatus {
   ok: boolean;
   /** Why not, when not ok. */
   reason?: string;

@@ -11,7 +11,7 @@ import type { Logger } from "../../lib/logger.js";
 import type { Db } from "../../store/db.js";
 
 /** How long a probe may take to come back. */
-export const PROBE_TIMEOUT_MS = 2000;
+const PROBE_TIMEOUT_MS = 2000;
 
 export interface BroadcastProbe {
   /** Runs the first probe (awaited) and schedules the next ones. */

@@ -20,7 +20,7 @@ import { ackSubscriber, listLiveParticipants, readRevocations, reportParticipant
 import type { RevocationEventRow, RevocationParticipantRow } from "../../store/schema.js";
 
 /** A heartbeat at least this often (the contract says at least every second). */
-export const HEARTBEAT_MS = 500;
+const HEARTBEAT_MS = 500;
 /** Events per message (and per database read). */
 const PAGE = 500;
 /** Open streams per instance at most. */
