@@ -64,7 +64,7 @@ export function benchOptions(smoke: boolean, env: Record<string, string | undefi
         // Twice the libuv pool (4 threads hash): the pool never idles, and logins do not
         // queue for so long that the load generator's 10 s timeout fires.
         loginConnections: 8,
-        revocationTrials: 10,
+        revocationTrials: 100,
         smoke: false,
       };
 }

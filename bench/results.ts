@@ -50,6 +50,8 @@ export interface BenchResults {
   /** Scenario 8: ms from sending the delete to the other instance refusing the key, and from the delete's response. */
   revocation: { crossInstanceMs: number[]; crossAfterResponseMs: number[]; sameInstanceMs: number[] } | null;
   scenario5Comparison: { small: Summary; large: Summary; smallKeys: number; largeKeys: number } | null;
+  /** Scenario 9: ms from sending the delete on A to B refusing the key, B's DATABASE_URL through PgBouncer (transaction mode). */
+  revocationPooler: { listenUrlMs: number[]; failSafeMs: number[] } | { unavailable: string } | null;
   targets: Target[];
 }
 
@@ -62,11 +64,12 @@ export interface Figures {
   unavailable: Map<string, string>;
   scenario5Comparison: BenchResults["scenario5Comparison"];
   revocation: BenchResults["revocation"];
+  revocationPooler: BenchResults["revocationPooler"];
 }
 
 /** Empty figures, for the start of a run. */
 export function newFigures(): Figures {
-  return { rows: [], summaries: new Map(), unavailable: new Map(), scenario5Comparison: null, revocation: null };
+  return { rows: [], summaries: new Map(), unavailable: new Map(), scenario5Comparison: null, revocation: null, revocationPooler: null };
 }
 
 /** Records a measured row (and its summary, for the targets). */

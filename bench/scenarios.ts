@@ -17,6 +17,7 @@ import { peerApiKeyVerify } from "./scenarios/peer-api-key-verify.js";
 import { providerJwt } from "./scenarios/provider-jwt.js";
 import { tesseraJwt } from "./scenarios/tessera-jwt.js";
 import { twoInstances } from "./scenarios/two-instances.js";
+import { revocationPooler } from "./scenarios/revocation-pooler.js";
 import { unseenKeys } from "./scenarios/unseen-keys.js";
 import { checkTargets } from "./targets.js";
 
@@ -27,7 +28,7 @@ export { benchOptions, type BenchOptions } from "./options.js";
 const INTERLEAVED: readonly InterleavedScenario[] = [getAuthConfig, apiKeyCached, tesseraJwt, providerJwt, peerApiKeyVerify];
 
 /** Measured one after another, in this order, after the interleaved rounds. */
-const SEQUENTIAL: readonly SequentialScenario[] = [unseenKeys, logins, twoInstances];
+const SEQUENTIAL: readonly SequentialScenario[] = [unseenKeys, logins, twoInstances, revocationPooler];
 
 /** Runs the whole benchmark. Always stops its processes and drops its databases. */
 export async function runBench(opts: BenchOptions): Promise<BenchResults> {
@@ -46,6 +47,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       settings: settings(opts),
       rows,
       revocation: ctx.figures.revocation,
+      revocationPooler: ctx.figures.revocationPooler,
       scenario5Comparison: ctx.figures.scenario5Comparison,
       targets: checkTargets(ctx.figures, opts.connections),
     };
