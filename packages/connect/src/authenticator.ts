@@ -208,6 +208,8 @@ export function createTesseraAuthenticator(opts: AuthInterceptorOptions): Tesser
     const iss = await issuer();
     if (claimedIss !== iss) return undefined;
     const v = await verifyTesseraJwt(token, { jwks, issuer: iss, audience: opts.audience, clockToleranceSeconds: tolerance, nowMs: now() });
+    const why = revocations?.tokenRevoked(v.claims);
+    if (why) throw unauthenticated(`access token revoked (${why})`, true);
     if (mode === "legacy") {
       jwts.set(hash, v, Math.min(v.validUntilMs, now() + LEGACY_JWT_REUSE_MS));
       return v;
