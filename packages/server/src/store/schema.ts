@@ -172,6 +172,34 @@ export interface ConfiguredAdminTable {
   updated_at: Generated<Date>;
 }
 
+/** What a revocation event names: see RevocationEvent in proto/tessera/v1/revocation.proto. */
+export type RevocationKind = "api_key" | "user" | "session" | "signing_key" | "flush_all";
+
+/** One revocation, in order (issue 16); kept 24 hours. */
+export interface RevocationEventsTable {
+  /** bigint, parsed as a number (see db.ts). */
+  sequence: Generated<number>;
+  created_at: Generated<Date>;
+  kind: RevocationKind;
+  /** SHA-256 hex of the API key, a user id, a session id, a signing key id, or "" for flush_all. */
+  target: string;
+}
+
+/** The newest sequence pruning deleted (one row). */
+export interface RevocationLogStateTable {
+  singleton: Generated<boolean>;
+  pruned_through: number;
+}
+
+/** A Tessera instance or a subscriber, with how far it applied the log. */
+export interface RevocationParticipantsTable {
+  id: string;
+  kind: "instance" | "subscriber";
+  name: string;
+  applied_sequence: number;
+  last_seen_at: Date;
+}
+
 export interface Database {
   users: UsersTable;
   identities: IdentitiesTable;
@@ -185,6 +213,9 @@ export interface Database {
   audit_events: AuditEventsTable;
   login_transactions: LoginTransactionsTable;
   configured_admin: ConfiguredAdminTable;
+  revocation_events: RevocationEventsTable;
+  revocation_log_state: RevocationLogStateTable;
+  revocation_participants: RevocationParticipantsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -203,3 +234,5 @@ export type AuditEventRow = Selectable<AuditEventsTable>;
 export type NewAuditEvent = Insertable<AuditEventsTable>;
 export type LoginTransactionRow = Selectable<LoginTransactionsTable>;
 export type ConfiguredAdminRow = Selectable<ConfiguredAdminTable>;
+export type RevocationEventRow = Selectable<RevocationEventsTable>;
+export type RevocationParticipantRow = Selectable<RevocationParticipantsTable>;

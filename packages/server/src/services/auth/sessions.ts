@@ -10,6 +10,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@conn
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { AuthService } from "@tessera/sdk/proto";
 import type { Deps } from "../../deps.js";
+import type { RevocationLog } from "../../auth/revocation/log.js";
 import { requestInfoKey } from "../../lib/request-info.js";
 import { findUserFamily, listOpenFamilies, revokeUserFamilies, revokeUserFamily } from "../../store/account-security.js";
 import type { RefreshFamilyRow } from "../../store/schema.js";
@@ -28,7 +29,7 @@ export function sessionEnd(f: RefreshFamilyRow, idleTimeoutSeconds: number): Dat
 }
 
 /** ListSessions, RevokeSession and RevokeAllSessions (the caller's own sessions). */
-export function sessionHandlers(deps: Deps): Pick<ServiceImpl<typeof AuthService>, "listSessions" | "revokeSession" | "revokeAllSessions"> {
+export function sessionHandlers(deps: Deps, revocations: Pick<RevocationLog, "published">): Pick<ServiceImpl<typeof AuthService>, "listSessions" | "revokeSession" | "revokeAllSessions"> {
   const { db, clock, audit, config } = deps;
   const idle = config.sessionIdleTimeoutSeconds;
 
@@ -55,21 +56,23 @@ export function sessionHandlers(deps: Deps): Pick<ServiceImpl<typeof AuthService
       const p = requirePrincipal(ctx);
       if (!isUuid(req.id)) throw new ConnectError("id must be a session id (UUID)", Code.InvalidArgument);
       const id = req.id.toLowerCase();
-      const revoked = await revokeUserFamily(db.kysely, p.userId, id, clock(), "revoked_by_user");
-      if (!revoked) {
+      const sequence = await revokeUserFamily(db.kysely, p.userId, id, clock(), "revoked_by_user");
+      if (!sequence) {
         // Already ended: idempotent. Not the caller's (or no such id): NotFound, no existence leak.
         if (!(await findUserFamily(db.kysely, p.userId, id))) throw new ConnectError("session not found", Code.NotFound);
         return {};
       }
+      await revocations.published(sequence);
       audit.record({ action: "auth.session.revoke.success", actorUserId: p.userId, request: ctx.values.get(requestInfoKey), metadata: { session_id: id } });
-      return {};
+      return { revocationSequence: BigInt(sequence) };
     },
 
     async revokeAllSessions(_req, ctx) {
       const p = requirePrincipal(ctx);
       const n = await revokeUserFamilies(db.kysely, p.userId, clock(), "revoked_by_user", { idleTimeoutSeconds: idle });
-      audit.record({ action: "auth.session.revoke_all.success", actorUserId: p.userId, request: ctx.values.get(requestInfoKey), metadata: { count: n } });
-      return { revoked: n };
+      await revocations.published(n.sequence);
+      audit.record({ action: "auth.session.revoke_all.success", actorUserId: p.userId, request: ctx.values.get(requestInfoKey), metadata: { count: n.usable } });
+      return { revoked: n.usable, revocationSequence: BigInt(n.sequence) };
     },
   };
 }
