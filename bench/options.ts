@@ -80,5 +80,12 @@ export function benchOptions(smoke: boolean, env: Record<string, string | undefi
 /** BENCH_ONLY=9,10: run only those scenarios (ids as in the table; `9` includes 9k and 9j). */
 function only(env: Record<string, string | undefined>): { only?: string[] } {
   const v = env.BENCH_ONLY?.trim();
-  return v ? { only: v.split(",").map((x) => x.trim()).filter(Boolean) } : {};
+  return v
+    ? {
+        only: v
+          .split(",")
+          .map((x) => x.trim())
+          .filter(Boolean),
+      }
+    : {};
 }

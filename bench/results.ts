@@ -56,7 +56,7 @@ export interface BenchResults {
 }
 
 /** Scenario 10's figures. */
-export interface EmbeddingFigures {
+interface EmbeddingFigures {
   /** Whether the embedding service watched the revocation stream (else: why not). */
   stream: boolean;
   note?: string;

@@ -26,10 +26,19 @@ import { checkTargets } from "./targets.js";
 export { benchOptions, type BenchOptions } from "./options.js";
 
 /** Prepared in this order, then measured together in interleaved rounds. */
-export const INTERLEAVED: readonly InterleavedScenario[] = [getAuthConfig, apiKeyCached, tesseraJwt, providerJwt, peerApiKeyVerify, embedNoAuth, embedApiKey, embedJwt];
+const INTERLEAVED: readonly InterleavedScenario[] = [
+  getAuthConfig,
+  apiKeyCached,
+  tesseraJwt,
+  providerJwt,
+  peerApiKeyVerify,
+  embedNoAuth,
+  embedApiKey,
+  embedJwt,
+];
 
 /** Measured one after another, in this order, after the interleaved rounds. */
-export const SEQUENTIAL: readonly SequentialScenario[] = [unseenKeys, logins, twoInstances, embeddingRevocation];
+const SEQUENTIAL: readonly SequentialScenario[] = [unseenKeys, logins, twoInstances, embeddingRevocation];
 
 /** Whether scenario `id` (e.g. "9k") is selected by BENCH_ONLY (its number is enough). */
 function selected(opts: BenchOptions, id: string): boolean {
@@ -44,7 +53,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     const started = new Date();
     const loadAvgStart = loadAverage();
     const ctx = await setUpBench(opts, log);
-    await runInterleaved(ctx, INTERLEAVED.filter((s) => selected(opts, s.id)));
+    await runInterleaved(
+      ctx,
+      INTERLEAVED.filter((s) => selected(opts, s.id)),
+    );
     for (const scenario of SEQUENTIAL.filter((s) => selected(opts, s.id))) await scenario.run(ctx);
     const rows = tableOrder(ctx.figures.rows);
     ctx.figures.rows = rows;

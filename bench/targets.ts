@@ -27,8 +27,21 @@ export function checkTargets(f: Figures, connections: number): Target[] {
   const r3 = ratio(s3, s1);
   check("3 vs 1 throughput", ">= 0.85", r3, (v) => v >= 0.85, `${fmt(r3)} (${fmt(s3?.rps ?? null, 0)} / ${fmt(s1?.rps ?? null, 0)} rps)`);
   const r4 = ratio(s4, s1);
-  check("4 vs 1 throughput", ">= 0.85", r4, (v) => v >= 0.85, `${fmt(r4)} (${fmt(s4?.rps ?? null, 0)} / ${fmt(s1?.rps ?? null, 0)} rps)`, s4 ? undefined : f.unavailable.get("4"));
-  check("5 p99", "<= 5 ms", s5?.p99 ?? null, (v) => v <= 5, `${fmt(s5?.p99 ?? null)} ms at ${connections} connections; ${fmt(s5fixed?.p99 ?? null)} ms at a fixed ${FIXED_RATE} req/s`);
+  check(
+    "4 vs 1 throughput",
+    ">= 0.85",
+    r4,
+    (v) => v >= 0.85,
+    `${fmt(r4)} (${fmt(s4?.rps ?? null, 0)} / ${fmt(s1?.rps ?? null, 0)} rps)`,
+    s4 ? undefined : f.unavailable.get("4"),
+  );
+  check(
+    "5 p99",
+    "<= 5 ms",
+    s5?.p99 ?? null,
+    (v) => v <= 5,
+    `${fmt(s5?.p99 ?? null)} ms at ${connections} connections; ${fmt(s5fixed?.p99 ?? null)} ms at a fixed ${FIXED_RATE} req/s`,
+  );
   if (comparison) {
     const p50r = comparison.large.p50 / comparison.small.p50;
     const rpsr = comparison.large.rps / comparison.small.rps;
@@ -41,7 +54,13 @@ export function checkTargets(f: Figures, connections: number): Target[] {
     );
   } else check("5 cost at 100,000 vs 1,000 keys", "within 10%", null, () => false, "n/a");
   const s6row = f.rows.find((r) => r.id === "6");
-  check("6 API-key p99 during logins", "<= 20 ms", s6row?.p99Ms ?? null, (v) => v <= 20, `${fmt(s6row?.p99Ms ?? null)} ms at ${connections} connections; ${fmt(s6fixed?.p99 ?? null)} ms at a fixed ${FIXED_RATE} req/s`);
+  check(
+    "6 API-key p99 during logins",
+    "<= 20 ms",
+    s6row?.p99Ms ?? null,
+    (v) => v <= 20,
+    `${fmt(s6row?.p99Ms ?? null)} ms at ${connections} connections; ${fmt(s6fixed?.p99 ?? null)} ms at a fixed ${FIXED_RATE} req/s`,
+  );
   const r7 = ratio(s2, s7);
   const instant = revocation ? revocation.sameInstanceMs.every((v) => Number.isFinite(v)) && Math.max(...revocation.crossInstanceMs) <= 1000 : null;
   check(
@@ -53,7 +72,13 @@ export function checkTargets(f: Figures, connections: number): Target[] {
     s7 ? undefined : f.unavailable.get("7"),
   );
   const maxCross = revocation ? Math.max(...revocation.crossInstanceMs) : null;
-  check("8 revocation seen on the other instance", "<= 1000 ms", maxCross, (v) => v <= 1000, `max ${fmt(maxCross, 1)} ms over ${revocation?.crossInstanceMs.length ?? 0} trials (median ${fmt(revocation ? median(revocation.crossInstanceMs) : null, 1)} ms; median ${fmt(revocation ? median(revocation.crossAfterResponseMs) : null, 1)} ms after the delete's response)`);
+  check(
+    "8 revocation seen on the other instance",
+    "<= 1000 ms",
+    maxCross,
+    (v) => v <= 1000,
+    `max ${fmt(maxCross, 1)} ms over ${revocation?.crossInstanceMs.length ?? 0} trials (median ${fmt(revocation ? median(revocation.crossInstanceMs) : null, 1)} ms; median ${fmt(revocation ? median(revocation.crossAfterResponseMs) : null, 1)} ms after the delete's response)`,
+  );
   const r8 = ratio(s8, s8one);
   check("8 two instances vs one", ">= 1.6x", r8, (v) => v >= 1.6, `${fmt(r8)}x (${fmt(s8?.rps ?? null, 0)} / ${fmt(s8one?.rps ?? null, 0)} rps)`);
   embeddingTargets(f, check);
@@ -68,7 +93,10 @@ function embeddingTargets(f: Figures, check: Check): void {
   const [s9, s9k, s9j] = ["9", "9k", "9j"].map((id) => f.summaries.get(id));
   const e = f.embedding;
   const mode = e && !e.stream ? e.note : undefined;
-  for (const [id, s, what] of [["9k", s9k, "API key"], ["9j", s9j, "Tessera JWT"]] as const) {
+  for (const [id, s, what] of [
+    ["9k", s9k, "API key"],
+    ["9j", s9j, "Tessera JWT"],
+  ] as const) {
     const r = ratio(s, s9);
     const added = s && s9 ? s.p99 - s9.p99 : null;
     check(

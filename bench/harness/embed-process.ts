@@ -10,7 +10,7 @@ import type { Child } from "./processes.js";
 import { ROOT } from "./root.js";
 
 /** What the embedding service reports at `GET /stats`. */
-export interface EmbedStats {
+interface EmbedStats {
   checkTokenCalls: number;
   stream: { live: boolean; appliedSequence: string; connects: number; lastError?: string } | null;
 }

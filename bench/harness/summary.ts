@@ -2,7 +2,7 @@
 import type { LoadResult } from "./load.js";
 
 /** Percentile (0..100) of a sample, nearest rank; NaN when empty. */
-export function percentile(sorted: number[], p: number): number {
+function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[idx]!;

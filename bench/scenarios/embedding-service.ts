@@ -16,7 +16,7 @@ import type { InterleavedScenario } from "../scenario.js";
 
 /** The procedure under load, and its body. */
 export const GREET = "/greet.v1.GreetService/Greet";
-export const GREET_BODY = JSON.stringify({ name: "bench" });
+const GREET_BODY = JSON.stringify({ name: "bench" });
 
 /** The embedding service of a run, and whether it watches revocations (or why not). */
 export interface Embedding {
@@ -60,7 +60,12 @@ async function watchCredential(ctx: BenchContext): Promise<string | undefined> {
   const r = await connectCall(
     ctx.a.baseUrl,
     "tessera.v1.ApiKeyService/CreateAccountApiKey",
-    { accountId: ctx.accountId, name: "bench-watch", scopes: ["tessera.v1.RevocationService/*"], expiresAt: new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString() },
+    {
+      accountId: ctx.accountId,
+      name: "bench-watch",
+      scopes: ["tessera.v1.RevocationService/*"],
+      expiresAt: new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString(),
+    },
     bearer(ctx.jwt),
   );
   if (r.status !== 200 || typeof r.json.keyValue !== "string") {

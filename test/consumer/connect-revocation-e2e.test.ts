@@ -71,7 +71,9 @@ async function startEmbedding(auth: TesseraAuthInterceptor) {
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const transport = createConnectTransport({ baseUrl: url, httpVersion: "2" });
-  const greet = createClient(GreetService, transport) as unknown as { greet(r: { name: string }, o?: { headers?: Record<string, string> }): Promise<Record<string, string>> };
+  const greet = createClient(GreetService, transport) as unknown as {
+    greet(r: { name: string }, o?: { headers?: Record<string, string> }): Promise<Record<string, string>>;
+  };
   return {
     call: (token: string) => greet.greet({ name: "ada" }, { headers: { authorization: `Bearer ${token}` } }),
     close: async () => {
@@ -123,7 +125,11 @@ describe("@tessera/connect with the revocation stream against a real Tessera", (
   }
 
   async function newKey(name: string) {
-    const created = await owner.client.apiKeys.createAccountApiKey({ accountId: owner.accountId, name, expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) });
+    const created = await owner.client.apiKeys.createAccountApiKey({
+      accountId: owner.accountId,
+      name,
+      expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)),
+    });
     return { key: created.keyValue, id: created.apiKey!.id };
   }
 
@@ -159,7 +165,10 @@ describe("@tessera/connect with the revocation stream against a real Tessera", (
   it("refuses a Tessera JWT once its session ends", async () => {
     const { svc } = await embedding();
     try {
-      const session = await createTesseraClient({ baseUrl: tessera.baseUrl }).signUp(`jwt-${randomBytes(4).toString("hex")}@example.test`, `pw ${randomBytes(12).toString("base64")} x`);
+      const session = await createTesseraClient({ baseUrl: tessera.baseUrl }).signUp(
+        `jwt-${randomBytes(4).toString("hex")}@example.test`,
+        `pw ${randomBytes(12).toString("base64")} x`,
+      );
       expect(await svc.call(session.accessToken)).toMatchObject({ via: "jwt", userId: session.userId });
       await createClient(AuthService, tessera.transport()).logout({ refreshToken: session.refreshToken ?? "" });
       expect(await refusedWithin(svc, session.accessToken, 1000)).toBe(true);

@@ -13,7 +13,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { RevocationEventSchema } from "@tessera/sdk/proto";
 import { codeOf, errorOf } from "../helpers/outcome.js";
-import { eventually, FAKE_ISSUER, sha256, startFakeTessera, type FakeTessera } from "./fake-revocations.js";
+import { eventually, FAKE_ISSUER, sha256, startFakeTessera } from "./fake-revocations.js";
 
 const open: Array<{ close(): Promise<void> }> = [];
 afterEach(async () => {
@@ -100,7 +100,12 @@ describe("@tessera/connect with the revocation stream (in-memory Tessera)", () =
     const checks = fake.checks;
 
     fake.revoke({ case: "flushAll", value: true });
-    expect(await eventually(async () => (await ok(auth, "tsk_m2"), fake.checks > checks), 1000)).toBe(true);
+    expect(
+      await eventually(async () => {
+        await ok(auth, "tsk_m2");
+        return fake.checks > checks;
+      }, 1000),
+    ).toBe(true);
   });
 
   it("resumes from its cursor after the stream breaks, without losing the event revoked meanwhile", async () => {
@@ -174,7 +179,12 @@ describe("@tessera/connect with the revocation stream (in-memory Tessera)", () =
 
   it("keeps failing safe: a stream it may not open never counts as live", async () => {
     const fake = await startFakeTessera();
-    const auth = createTesseraAuthenticator({ tesseraUrl: fake.url, transport: fake.transport, issuer: FAKE_ISSUER, revocation: { credential: "tsk_not_allowed", maxStalenessMs: 200 } });
+    const auth = createTesseraAuthenticator({
+      tesseraUrl: fake.url,
+      transport: fake.transport,
+      issuer: FAKE_ISSUER,
+      revocation: { credential: "tsk_not_allowed", maxStalenessMs: 200 },
+    });
     open.push(fake, auth);
     fake.keys.set("tsk_eta", "machine-7");
     for (let i = 0; i < 3; i++) expect(await ok(auth, "tsk_eta")).toBe("ok");
@@ -188,7 +198,8 @@ describe("RevocationState bounds", () => {
     const state = new RevocationState(2, () => Date.now());
     const at = (ms: number) => timestampFromDate(new Date(ms));
     const t0 = Date.now() - 10_000;
-    for (let i = 0; i < 3; i++) state.apply(create(RevocationEventSchema, { sequence: BigInt(i + 1), createdAt: at(t0 + i * 1000), target: { case: "sessionId", value: `s${i}` } }));
+    for (let i = 0; i < 3; i++)
+      state.apply(create(RevocationEventSchema, { sequence: BigInt(i + 1), createdAt: at(t0 + i * 1000), target: { case: "sessionId", value: `s${i}` } }));
     // s0 was pushed out: tokens issued up to its revocation are refused wholesale.
     expect(state.tokenRevoked({ sub: "u", iat: Math.floor(t0 / 1000) - 1, sid: "s0", kid: undefined })).toMatch(/forget/);
     expect(state.tokenRevoked({ sub: "u", iat: Math.floor(t0 / 1000) + 5, sid: "s9", kid: undefined })).toBeUndefined();

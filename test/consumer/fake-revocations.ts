@@ -11,7 +11,14 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createRouterTransport, type Transport } from "@connectrpc/connect";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
-import { AuthService, PrincipalKind, RevocationEventSchema, RevocationService, type RevocationEvent, type WatchRevocationsResponseSchema } from "@tessera/sdk/proto";
+import {
+  AuthService,
+  PrincipalKind,
+  RevocationEventSchema,
+  RevocationService,
+  type RevocationEvent,
+  type WatchRevocationsResponseSchema,
+} from "@tessera/sdk/proto";
 
 export const FAKE_ISSUER = "http://fake-tessera";
 

@@ -97,7 +97,14 @@ export function createTesseraAuthenticator(opts: AuthInterceptorOptions): Tesser
     jwts.clear();
     flushedAt = now();
   }
-  const credential = rev ? (typeof rev.credential === "function" ? rev.credential : ((c: string) => () => c)(rev.credential)) : undefined;
+  const credential = rev
+    ? typeof rev.credential === "function"
+      ? rev.credential
+      : (
+          (c: string) => () =>
+            c
+        )(rev.credential)
+    : undefined;
   const watcher =
     rev && revocations && credential
       ? new RevocationWatcher({

@@ -176,7 +176,10 @@ export class RevocationWatcher {
     void (async () => {
       try {
         const token = await this.o.credential();
-        await this.client.ackRevocations({ subscriberId: this.subscriberId, appliedSequence: seq }, { headers: { authorization: `Bearer ${token}` }, signal: this.stop.signal, timeoutMs: 5_000 });
+        await this.client.ackRevocations(
+          { subscriberId: this.subscriberId, appliedSequence: seq },
+          { headers: { authorization: `Bearer ${token}` }, signal: this.stop.signal, timeoutMs: 5_000 },
+        );
         this.acked = seq;
         this.ackedAt = this.o.now();
         this.acking = false;

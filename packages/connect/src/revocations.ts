@@ -16,7 +16,12 @@ export interface TokenClaims {
 }
 
 /** What one applied event asks the caches to forget. */
-export type Eviction = { kind: "api_key"; sha256: string } | { kind: "user"; userId: string } | { kind: "session"; sessionId: string } | { kind: "signing_key"; kid: string } | { kind: "flush" };
+export type Eviction =
+  | { kind: "api_key"; sha256: string }
+  | { kind: "user"; userId: string }
+  | { kind: "session"; sessionId: string }
+  | { kind: "signing_key"; kid: string }
+  | { kind: "flush" };
 
 /** How long a revocation is remembered: as long as Tessera keeps its history (24 h). */
 const REMEMBER_MS = 24 * 3600_000;

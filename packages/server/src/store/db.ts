@@ -12,7 +12,7 @@ import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations/index.js";
 
 /** A handler for a PostgreSQL notification payload. */
-export type NotificationHandler = (payload: string) => void;
+type NotificationHandler = (payload: string) => void;
 
 /** An open database with its Kysely instance and lifecycle. */
 export interface Db {

@@ -52,7 +52,7 @@ export interface ApiKeyAuth extends Feature {
 }
 
 /** `last_used_at` is written at most this often per key. */
-export const LAST_USED_GRANULARITY_MS = 60_000;
+const LAST_USED_GRANULARITY_MS = 60_000;
 
 interface Entry {
   id: string;

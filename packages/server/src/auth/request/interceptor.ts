@@ -33,7 +33,7 @@ export interface AuthInterceptorOptions {
 const REALM = 'Bearer realm="tessera"';
 
 /** An Unauthenticated error carrying the RFC 6750 WWW-Authenticate challenge. */
-export function unauthenticated(message: string, tokenPresented: boolean): ConnectError {
+function unauthenticated(message: string, tokenPresented: boolean): ConnectError {
   const challenge = tokenPresented ? `${REALM}, error="invalid_token"` : REALM;
   return new ConnectError(message, Code.Unauthenticated, { "www-authenticate": challenge });
 }

@@ -26,10 +26,10 @@ import type { Principal } from "../request/principal.js";
 import { SIGNING_ALG, type KeyRing } from "./signing-keys.js";
 
 /** RFC 9068 media type of JWT access tokens. */
-export const ACCESS_TOKEN_TYP = "at+jwt";
+const ACCESS_TOKEN_TYP = "at+jwt";
 /** The `client_id` claim of Tessera-issued tokens. */
-export const TESSERA_CLIENT_ID = "tessera";
-export const CLOCK_TOLERANCE_SECONDS = 60;
+const TESSERA_CLIENT_ID = "tessera";
+const CLOCK_TOLERANCE_SECONDS = 60;
 const CACHE_MAX = 10_000;
 const USER_STATUS_TTL_MS = 30_000;
 /** Three base64url segments: the only shape this verifier looks at. */
@@ -71,7 +71,7 @@ function decodeSegment(seg: string): Record<string, unknown> | undefined {
 }
 
 /** True when the token is JWT-shaped and its (unverified) `iss` is Tessera's: used only to route. */
-export function looksLikeTesseraJwt(token: string, issuer: string): boolean {
+function looksLikeTesseraJwt(token: string, issuer: string): boolean {
   if (!JWT_SHAPE.test(token)) return false;
   const payload = decodeSegment(token.slice(token.indexOf(".") + 1, token.lastIndexOf(".")));
   return payload?.iss === issuer;

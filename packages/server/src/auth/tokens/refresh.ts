@@ -32,7 +32,7 @@ import type { IssuedTokens, SessionIssuer } from "./session-issuer.js";
 import { issueAccessToken } from "./access-tokens.js";
 import type { KeyRing } from "./signing-keys.js";
 
-export const REFRESH_TOKEN_PREFIX = "tsr_";
+const REFRESH_TOKEN_PREFIX = "tsr_";
 const REFRESH_TOKEN_RE = /^tsr_[A-Za-z0-9_-]{43}$/;
 
 /** SHA-256 (hex) of a refresh token: what the database stores. */
@@ -50,10 +50,10 @@ function newRefreshToken(): string {
 }
 
 /** Why a refresh failed; `reuse_detected` means the family was just revoked. */
-export type RefreshFailure = "invalid" | "expired" | "revoked" | "user_disabled" | "reuse_detected";
+type RefreshFailure = "invalid" | "expired" | "revoked" | "user_disabled" | "reuse_detected";
 
 /** `sequence`: the revocation recorded when reuse revoked the family (0: none). */
-export type RefreshResult =
+type RefreshResult =
   | { ok: true; tokens: IssuedTokens; familyId: string }
   | { ok: false; reason: RefreshFailure; userId?: string; familyId?: string; sequence?: number };
 

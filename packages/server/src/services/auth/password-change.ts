@@ -40,7 +40,7 @@ export function passwordChangeHandlers(deps: Deps, revocations: Pick<RevocationL
       checkPasswordBytes(req.currentPassword);
       checkPasswordBytes(req.newPassword);
       const user = await findUserById(kysely, p.userId);
-      if (!user || user.kind !== "human" || user.password_hash === null) {
+      if (user?.kind !== "human" || user.password_hash === null) {
         throw new ConnectError("this user has no password (it signs in through its provider)", Code.FailedPrecondition);
       }
       if (user.disabled_at !== null) throw new ConnectError("user is disabled", Code.PermissionDenied);

@@ -6,7 +6,7 @@
  * Only human callers reach these handlers (policy rule `human`); a session id of
  * another user answers NotFound, exactly like one that does not exist.
  */
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { AuthService } from "@tessera/sdk/proto";
 import type { Deps } from "../../deps.js";
@@ -24,7 +24,7 @@ export function currentSessionId(p: Principal): string | undefined {
 }
 
 /** When a family ends if nothing happens: the earlier of its absolute end and its idle end. */
-export function sessionEnd(f: RefreshFamilyRow, idleTimeoutSeconds: number): Date {
+function sessionEnd(f: RefreshFamilyRow, idleTimeoutSeconds: number): Date {
   return new Date(Math.min(f.expires_at.getTime(), f.last_used_at.getTime() + idleTimeoutSeconds * 1000));
 }
 

@@ -10,7 +10,7 @@ import * as m0004IdentityEmailVerified from "./0004-identity-email-verified.js";
 import * as m0005RevocationEvents from "./0005-revocation-events.js";
 
 /** All migrations by name; names sort in the order they apply. */
-export const migrations: Record<string, Migration> = {
+const migrations: Record<string, Migration> = {
   "0001-initial": m0001,
   "0002-refresh-single-chain": m0002RefreshSingleChain,
   "0003-configured-admin": m0003ConfiguredAdmin,
