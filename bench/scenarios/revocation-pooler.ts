@@ -1,5 +1,5 @@
 /**
- * Scenario 9 (issue 16): revocation through a transaction pooler. Debian's PgBouncer in
+ * Scenario 11 (issue 16): revocation through a transaction pooler. Debian's PgBouncer in
  * `pool_mode = transaction` in front of the bench database; instance B's DATABASE_URL
  * goes through it. With DATABASE_LISTEN_URL pointing at PostgreSQL directly (the
  * documented setting), then without it (the fail-safe: B reads the revocation log every
@@ -16,7 +16,7 @@ import { PGBOUNCER, startPgBouncer } from "../../test/helpers/pgbouncer.js";
 import { revocation } from "./two-instances.js";
 
 export const revocationPooler: SequentialScenario = {
-  id: "9",
+  id: "11",
   async run(ctx) {
     if (!ctx.mainKey) {
       ctx.figures.revocationPooler = { unavailable: "API keys not available" };
