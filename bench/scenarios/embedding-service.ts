@@ -63,7 +63,6 @@ async function watchCredential(ctx: BenchContext): Promise<string | undefined> {
     {
       accountId: ctx.accountId,
       name: "bench-watch",
-      scopes: ["tessera.v1.RevocationService/*"],
       expiresAt: new Date(Date.now() + 7 * 24 * 3600 * 1000).toISOString(),
     },
     bearer(ctx.jwt),

@@ -101,7 +101,6 @@ describe("@tessera/connect with the revocation stream against a real Tessera", (
     const created = await client.apiKeys.createAccountApiKey({
       accountId,
       name: "revocation watcher",
-      scopes: ["tessera.v1.RevocationService/*"],
       expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)),
     });
     watchKey = created.keyValue;
