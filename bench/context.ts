@@ -16,7 +16,7 @@ import type { BenchOptions } from "./options.js";
 import { newFigures, type Figures } from "./results.js";
 
 /** An API key made through the API: its id and its value. */
-export interface ApiKey {
+interface ApiKey {
   id: string;
   key: string;
 }

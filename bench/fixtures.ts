@@ -5,7 +5,7 @@
  * and password users sharing one argon2id hash (src/auth/passwords.ts).
  */
 import { randomUUID } from "node:crypto";
-import pg from "pg";
+import type pg from "pg";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../packages/server/src/auth/api-keys/format.js";
 import { passwordHashing } from "../packages/server/src/auth/passwords/hashing.js";
 

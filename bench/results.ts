@@ -50,7 +50,25 @@ export interface BenchResults {
   /** Scenario 8: ms from sending the delete to the other instance refusing the key, and from the delete's response. */
   revocation: { crossInstanceMs: number[]; crossAfterResponseMs: number[]; sameInstanceMs: number[] } | null;
   scenario5Comparison: { small: Summary; large: Summary; smallKeys: number; largeKeys: number } | null;
+  /** Scenario 11: ms from sending the delete on A to B refusing the key, B's DATABASE_URL through PgBouncer (transaction mode). */
+  revocationPooler: { listenUrlMs: number[]; failSafeMs: number[] } | { unavailable: string } | null;
+  /** Scenario 10: the embedding service's revocation trials, and what warm keys cost it. */
+  embedding: EmbeddingFigures | null;
   targets: Target[];
+}
+
+/** Scenario 10's figures. */
+interface EmbeddingFigures {
+  /** Whether the embedding service watched the revocation stream (else: why not). */
+  stream: boolean;
+  note?: string;
+  /** ms from sending the delete to the embedding service refusing the key, per trial (Infinity: never within 5 s). */
+  revocationMs: number[];
+  /** The same, from the delete's response. */
+  revocationAfterResponseMs: number[];
+  /** Calls with warm keys, and the CheckToken calls they cost (target 0). */
+  warmCalls: number;
+  warmCheckTokens: number;
 }
 
 /** What the scenarios have measured so far; the targets are checked from it. */
@@ -62,11 +80,13 @@ export interface Figures {
   unavailable: Map<string, string>;
   scenario5Comparison: BenchResults["scenario5Comparison"];
   revocation: BenchResults["revocation"];
+  revocationPooler: BenchResults["revocationPooler"];
+  embedding: EmbeddingFigures | null;
 }
 
 /** Empty figures, for the start of a run. */
 export function newFigures(): Figures {
-  return { rows: [], summaries: new Map(), unavailable: new Map(), scenario5Comparison: null, revocation: null };
+  return { rows: [], summaries: new Map(), unavailable: new Map(), scenario5Comparison: null, revocation: null, revocationPooler: null, embedding: null };
 }
 
 /** Records a measured row (and its summary, for the targets). */
@@ -122,6 +142,7 @@ export function settings(opts: BenchOptions): BenchResults["settings"] {
     loginUsers: opts.loginUsers,
     loginConnections: opts.loginConnections,
     revocationTrials: opts.revocationTrials,
+    embedRevocationTrials: opts.embedRevocationTrials,
     smoke: opts.smoke,
     logLevel: "warn",
     pipelining: 1,

@@ -11,12 +11,15 @@ import type { BenchOptions } from "./options.js";
 import { loadAverage, machine, settings, tableOrder, type BenchResults } from "./results.js";
 import type { InterleavedScenario, SequentialScenario } from "./scenario.js";
 import { apiKeyCached } from "./scenarios/api-key-cached.js";
+import { embeddingRevocation } from "./scenarios/embedding-revocation.js";
+import { embedApiKey, embedJwt, embedNoAuth } from "./scenarios/embedding-service.js";
 import { getAuthConfig } from "./scenarios/get-auth-config.js";
 import { logins } from "./scenarios/logins.js";
 import { peerApiKeyVerify } from "./scenarios/peer-api-key-verify.js";
 import { providerJwt } from "./scenarios/provider-jwt.js";
 import { tesseraJwt } from "./scenarios/tessera-jwt.js";
 import { twoInstances } from "./scenarios/two-instances.js";
+import { revocationPooler } from "./scenarios/revocation-pooler.js";
 import { unseenKeys } from "./scenarios/unseen-keys.js";
 import { checkTargets } from "./targets.js";
 
@@ -24,10 +27,24 @@ import { checkTargets } from "./targets.js";
 export { benchOptions, type BenchOptions } from "./options.js";
 
 /** Prepared in this order, then measured together in interleaved rounds. */
-export const INTERLEAVED: readonly InterleavedScenario[] = [getAuthConfig, apiKeyCached, tesseraJwt, providerJwt, peerApiKeyVerify];
+const INTERLEAVED: readonly InterleavedScenario[] = [
+  getAuthConfig,
+  apiKeyCached,
+  tesseraJwt,
+  providerJwt,
+  peerApiKeyVerify,
+  embedNoAuth,
+  embedApiKey,
+  embedJwt,
+];
 
 /** Measured one after another, in this order, after the interleaved rounds. */
-export const SEQUENTIAL: readonly SequentialScenario[] = [unseenKeys, logins, twoInstances];
+const SEQUENTIAL: readonly SequentialScenario[] = [unseenKeys, logins, twoInstances, embeddingRevocation, revocationPooler];
+
+/** Whether scenario `id` (e.g. "9k") is selected by BENCH_ONLY (its number is enough). */
+function selected(opts: BenchOptions, id: string): boolean {
+  return !opts.only || opts.only.includes(id) || opts.only.includes(String(Number.parseInt(id, 10)));
+}
 
 /** Runs the whole benchmark. Always stops its processes and drops its databases. */
 export async function runBench(opts: BenchOptions): Promise<BenchResults> {
@@ -37,8 +54,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     const started = new Date();
     const loadAvgStart = loadAverage();
     const ctx = await setUpBench(opts, log);
-    await runInterleaved(ctx, INTERLEAVED);
-    for (const scenario of SEQUENTIAL) await scenario.run(ctx);
+    await runInterleaved(
+      ctx,
+      INTERLEAVED.filter((s) => selected(opts, s.id)),
+    );
+    for (const scenario of SEQUENTIAL.filter((s) => selected(opts, s.id))) await scenario.run(ctx);
     const rows = tableOrder(ctx.figures.rows);
     ctx.figures.rows = rows;
     return {
@@ -46,7 +66,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       settings: settings(opts),
       rows,
       revocation: ctx.figures.revocation,
+      revocationPooler: ctx.figures.revocationPooler,
       scenario5Comparison: ctx.figures.scenario5Comparison,
+      embedding: ctx.figures.embedding,
       targets: checkTargets(ctx.figures, opts.connections),
     };
   } finally {

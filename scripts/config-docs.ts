@@ -20,7 +20,7 @@ const END = "<!-- END GENERATED -->";
 const cell = (s: string): string => s.replace(/\|/g, "\\|");
 
 /** The value column: what the variable takes, and its flags. */
-function valueOf(v: Variable): string {
+function describeValue(v: Variable): string {
   const notes = [v.parser.kind];
   if (v.secret) notes.push("**secret**");
   if (v.shorthandFor !== undefined) notes.push(`shorthand for \`${v.shorthandFor}\``);
@@ -41,7 +41,7 @@ export function renderReference(variables: readonly Variable[] = VARIABLE_LIST):
     const rows = variables.filter((v) => v.section === id);
     if (rows.length === 0) continue;
     out.push(`## ${title}`, "", "| variable | meaning | value | default |", "|---|---|---|---|");
-    for (const v of rows) out.push(`| \`${v.name}\` | ${cell(v.description)} | ${cell(valueOf(v))} | ${cell(defaultOf(v))} |`);
+    for (const v of rows) out.push(`| \`${v.name}\` | ${cell(v.description)} | ${cell(describeValue(v))} | ${cell(defaultOf(v))} |`);
     out.push("");
   }
   return out.join("\n").trimEnd();

@@ -9,7 +9,8 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { hashApiKey } from "../packages/server/src/auth/api-keys/format.js";
-import { API_KEY_REVOKED_CHANNEL } from "../packages/server/src/auth/api-keys/revocation.js";
+import { REVOCATION_CHANNEL } from "../packages/server/src/auth/revocation/log.js";
+import { recordRevocations } from "../packages/server/src/store/revocation-log.js";
 import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
 import { mintApiKey } from "./helpers/principals.js";
 import { msUntilRejected } from "./helpers/server.js";
@@ -32,8 +33,9 @@ describe("api key revocation across instances on one PostgreSQL", () => {
     expect(await check()).toBe("ok");
     await t.database.db.kysely.deleteFrom("api_keys").where("id", "=", minted.id).execute();
     expect(await check()).toBe("ok");
-    // A notification from anywhere (here: the test's own connection) purges it.
-    await t.database.db.notify(API_KEY_REVOKED_CHANNEL, hashApiKey(minted.key));
+    // A revocation recorded in the log from anywhere (here: the test's own connection) purges it.
+    const sequence = await recordRevocations(t.database.db.kysely, [{ kind: "api_key", target: hashApiKey(minted.key) }]);
+    await t.database.db.notify(REVOCATION_CHANNEL, String(sequence));
     expect(await msUntilRejected(b, minted.key)).toBeLessThan(1000);
   });
 

@@ -18,6 +18,7 @@ import { ApiKeyService, GetAccountApiKeysResponseSchema } from "../packages/sdk/
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { createAccountAccess } from "../packages/server/src/auth/policy/account-access.js";
 import { hashApiKey } from "../packages/server/src/auth/api-keys/format.js";
+import { createRevocationLog } from "../packages/server/src/auth/revocation/log.js";
 import { createApiKeyAuth, type ApiKeyAuth } from "../packages/server/src/auth/api-keys/verifier.js";
 import { createAuthInterceptor, type CredentialVerifier } from "../packages/server/src/auth/request/interceptor.js";
 import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
@@ -85,7 +86,10 @@ async function buildInProcess(database: TestDatabase, start: Date): Promise<InPr
     access: createAccountAccess(database.db.kysely),
     clock,
   };
-  const apiKeys = createApiKeyAuth(deps);
+  const revocations = createRevocationLog(deps);
+  const apiKeys = createApiKeyAuth(deps, { trusted: () => revocations.cachesTrusted() });
+  revocations.addApplier(apiKeys.applier);
+  await revocations.start!();
   await apiKeys.start!();
   // Test-only stand-in for user login: "testhuman.<uuid>" is that human user.
   const humans: CredentialVerifier = {
@@ -96,7 +100,7 @@ async function buildInProcess(database: TestDatabase, start: Date): Promise<InPr
   };
   // Only what this test calls: ApiKeyService and CheckToken.
   const routes = (router: ConnectRouter) => {
-    router.service(ApiKeyService, createApiKeyService(deps, apiKeys));
+    router.service(ApiKeyService, createApiKeyService(deps, revocations));
     router.rpc(AuthService.method.checkToken, configHandlers(config).checkToken);
   };
   // (The logging interceptor is left out: its signature is not this test's business.)
@@ -123,6 +127,7 @@ async function buildInProcess(database: TestDatabase, start: Date): Promise<InPr
     withKey: (service, key) => createClient(service, transport(key)) as never,
     async close() {
       await apiKeys.stop!();
+      await revocations.stop!();
       await deps.audit.flush();
     },
   };
@@ -476,7 +481,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       const check = () => errorOf(app.withKey(AuthService, minted.key).checkToken({})).catch(() => undefined);
       expect(await codeOf(app.withKey(AuthService, minted.key).checkToken({}))).toBe("ok");
       await tessera.database.db.kysely.updateTable("users").set({ disabled_at: T0 }).where("id", "=", minted.userId).execute();
-      await app.apiKeys.revoke([`user:${minted.userId}`]);
+      await app.apiKeys.forget(`user:${minted.userId}`);
       const e = await check();
       expect(e?.code).toBe(Code.Unauthenticated);
     });
@@ -549,7 +554,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
         const pending = codeOf(held.verifiers[0]!.verify(minted.key));
         await expect.poll(() => reads).toBe(1); // the read ran and saw the key; its answer is held
         await tessera.database.db.kysely.deleteFrom("api_keys").where("id", "=", minted.id).execute();
-        await held.revoke([hashApiKey(minted.key)]);
+        held.forget(hashApiKey(minted.key));
         release();
         // The stale answer is neither used nor cached: the verifier read again and found nothing.
         expect(await pending).toBe(Code.Unauthenticated);

@@ -79,6 +79,16 @@ describe("loadConfig", () => {
     expect(loadConfig({ DATABASE_URL: "postgres://a@b/c", DB_HOST: "x" }).database).toEqual({ kind: "postgres", url: "postgres://a@b/c", source: "DATABASE_URL" });
   });
 
+  it("reads DATABASE_LISTEN_URL as the LISTEN connection (unset: the database URL is used)", () => {
+    expect(loadConfig({ DATABASE_URL: "postgres://a@pooler/c", DATABASE_LISTEN_URL: "postgres://a@direct/c" }).database).toEqual({
+      kind: "postgres",
+      url: "postgres://a@pooler/c",
+      source: "DATABASE_URL",
+      listenUrl: "postgres://a@direct/c",
+    });
+    expect(loadConfig({ DATABASE_URL: "postgres://a@b/c" }).revocationProbeIntervalMs).toBe(5000);
+  });
+
   it("maps AUTH_ENABLED=true to full mode when AUTH_MODE is unset", () => {
     expect(loadConfig({ AUTH_ENABLED: "true" }).authMode).toBe("full");
     expect(loadConfig({ AUTH_ENABLED: "true", AUTH_MODE: "none" }).authMode).toBe("none");
@@ -92,6 +102,8 @@ describe("loadConfig", () => {
     [{ AUTH_MODE: "admin", AUTH_ADMIN_EMAIL: "a@b.c" }, "AUTH_ADMIN_PASSWORD"],
     [{ DB_AUTO_MIGRATE: "maybe" }, "DB_AUTO_MIGRATE"],
     [{ DATABASE_URL: "mysql://x" }, "DATABASE_URL"],
+    [{ DATABASE_URL: "postgres://a@b/c", DATABASE_LISTEN_URL: "mysql://x" }, "DATABASE_LISTEN_URL"],
+    [{ REVOCATION_PROBE_INTERVAL_MS: "10" }, "REVOCATION_PROBE_INTERVAL_MS"],
     [{ SHUTDOWN_TIMEOUT_SECONDS: "-1" }, "SHUTDOWN_TIMEOUT_SECONDS"],
     [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
   ])("rejects %o naming %s", (env, variable) => {

@@ -3,12 +3,12 @@ import pg from "pg";
 import { onCleanup } from "./cleanup.js";
 
 /** The PostgreSQL server's admin URL (database `postgres`). */
-export function adminUrl(): string {
+function adminUrl(): string {
   return process.env.BENCH_DATABASE_ADMIN_URL ?? process.env.TEST_DATABASE_ADMIN_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 }
 
 /** The URL of database `name` on the admin URL's server. */
-export function databaseUrl(name: string): string {
+function databaseUrl(name: string): string {
   const u = new URL(adminUrl());
   u.pathname = `/${name}`;
   return u.toString();

@@ -25,7 +25,7 @@ export interface Child {
  * The node flags of `npm start` (package.json `scripts.start`, e.g. the young-generation
  * size), so the benchmark runs the server exactly as a deployment started with it does.
  */
-export function startScriptNodeFlags(): string[] {
+function startScriptNodeFlags(): string[] {
   const start = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
   const words = start.split(/\s+/);
   return words.slice(words.indexOf("node") + 1, words.indexOf("scripts/tessera.mjs")).filter((w) => w.startsWith("--"));

@@ -2,7 +2,7 @@
 import { readFileSync } from "node:fs";
 
 /** Resident set size of a process in MB, from /proc (undefined when unavailable). */
-export function rssMb(pid: number): number | undefined {
+function rssMb(pid: number): number | undefined {
   try {
     const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) / 1024 : undefined;

@@ -57,8 +57,8 @@ async function throughput(ctx: BenchContext, key: string, b: Child): Promise<voi
   record(ctx.figures, "8a", "  same, one instance (interleaved with 8)", summarizeSequential(alone), rss);
 }
 
-/** `revocationTrials` trials: ms from sending the delete until A, and until B, refuses the key. */
-async function revocation(ctx: BenchContext, b: Child): Promise<NonNullable<BenchResults["revocation"]>> {
+/** `revocationTrials` trials: ms from sending the delete until A, and until B, refuses the key (scenario 11 uses it too). */
+export async function revocation(ctx: BenchContext, b: Child): Promise<NonNullable<BenchResults["revocation"]>> {
   const { a } = ctx;
   const cross: number[] = [];
   const crossAfter: number[] = [];

@@ -49,15 +49,18 @@ export const unseenKeys: SequentialScenario = {
 };
 
 /**
- * `passes` passes over `keys`, each key once per pass after a cache flush (the `*`
- * revocation broadcast every instance listens to). Pass 0 is a warm-up (query plans,
+ * `passes` passes over `keys`, each key once per pass after a cache flush (a `flush_all`
+ * revocation, which every instance applies). Pass 0 is a warm-up (query plans,
  * PostgreSQL buffers), not measured.
  */
 async function cacheFlushedPasses(ctx: BenchContext, keys: string[]): Promise<{ runs: LoadResult[]; rss: number }> {
   const runs: LoadResult[] = [];
   let rss = 0;
   for (let p = -1; p < ctx.opts.passes; p++) {
-    await ctx.pool.query("select pg_notify('tessera_api_key_revoked', '*')");
+    // A flush_all revocation in the log, announced like any other: every cache forgets everything.
+    await ctx.pool.query(
+      "with e as (insert into revocation_events (kind, target) values ('flush_all', '') returning sequence) select pg_notify('tessera_revocation', (select sequence::text from e))",
+    );
     await sleep(100);
     let i = 0;
     const sampler = sampleRss([ctx.a.pid]);

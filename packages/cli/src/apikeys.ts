@@ -16,18 +16,18 @@ import { clientAction } from "./run.js";
 import type { Session } from "./session.js";
 
 /** The server's limit on key lifetimes. */
-export const MAX_KEY_DAYS = 365;
+const MAX_KEY_DAYS = 365;
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000 };
 
 /** `30d`, `12h`, `2w`, `1y` (365 days), `90m` (minutes), `45s` -> milliseconds. */
-export function parseDuration(v: string): number {
+function parseDuration(v: string): number {
   const m = /^\s*(\d{1,6})\s*([smhdwy])\s*$/i.exec(v);
   if (!m) throw new UsageError(`--expires-in must look like 30d, 12h, 2w or 1y, not ${JSON.stringify(v.slice(0, 20))}`);
   return Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
 }
 
 /** The expiry from --expires-in / --expires-at (default 30 days), checked against the 365-day limit. */
-export function expiryFrom(opts: { expiresIn?: string; expiresAt?: string }, now = new Date()): Date {
+function expiryFrom(opts: { expiresIn?: string; expiresAt?: string }, now = new Date()): Date {
   if (opts.expiresIn && opts.expiresAt) throw new UsageError("give --expires-in or --expires-at, not both");
   let at: Date;
   if (opts.expiresAt) {
@@ -53,7 +53,7 @@ function refuseApiKey(s: Session): void {
 }
 
 function keyRow(k: AccountApiKey): string[] {
-  return [k.id, k.name, k.start + "…", formatTime(k.createdAt), formatTime(k.expiresAt), formatTime(k.lastUsedAt)];
+  return [k.id, k.name, `${k.start}…`, formatTime(k.createdAt), formatTime(k.expiresAt), formatTime(k.lastUsedAt)];
 }
 
 function keyFields(k: AccountApiKey): Array<[string, string]> {

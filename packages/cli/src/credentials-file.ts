@@ -53,7 +53,7 @@ export class CredentialsFile {
     try {
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       const tmp = `${this.path}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(v, null, 2) + "\n", { mode: 0o600 });
+      writeFileSync(tmp, `${JSON.stringify(v, null, 2)}\n`, { mode: 0o600 });
       chmodSync(tmp, 0o600); // in case the umask or an old file widened it
       renameSync(tmp, this.path);
     } catch (e) {

@@ -17,9 +17,9 @@ import { note } from "./output.js";
 import type { Session } from "./session.js";
 
 /** How long `tessera login` waits for the browser. */
-export const LOGIN_TIMEOUT_MS = 5 * 60 * 1000;
+const LOGIN_TIMEOUT_MS = 5 * 60 * 1000;
 /** The path of the loopback redirect URI. */
-export const CALLBACK_PATH = "/callback";
+const CALLBACK_PATH = "/callback";
 
 const PAGE_STYLE = "font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;line-height:1.5";
 
@@ -44,7 +44,7 @@ const LOOPBACK_HOSTNAMES = new Set(["localhost", "[::1]"]);
  * machine), without user name or password. Otherwise a CliError saying why; the URL
  * never reaches the browser opener.
  */
-export function openableAuthorizeUrl(raw: string): URL {
+function openableAuthorizeUrl(raw: string): URL {
   let u: URL | undefined;
   try {
     u = new URL(raw);

@@ -18,12 +18,12 @@ export function parseOutputFormat(v: unknown): OutputFormat {
 
 /** Writes a line to stdout. */
 export function out(line = ""): void {
-  process.stdout.write(line + "\n");
+  process.stdout.write(`${line}\n`);
 }
 
 /** Writes a line to stderr (notes that scripts should not parse). */
 export function note(line = ""): void {
-  process.stderr.write(line + "\n");
+  process.stderr.write(`${line}\n`);
 }
 
 /** Writes a value as indented JSON to stdout. */
@@ -46,17 +46,17 @@ export function printTable(headers: string[], rows: string[][]): void {
 /** Prints `key  value` pairs with aligned values. */
 export function printFields(fields: Array<[string, string]>): void {
   const w = Math.max(...fields.map(([k]) => k.length));
-  for (const [k, v] of fields) out(`${(k + ":").padEnd(w + 1)}  ${v}`);
+  for (const [k, v] of fields) out(`${(`${k}:`).padEnd(w + 1)}  ${v}`);
 }
 
 /** A timestamp as `YYYY-MM-DD HH:MM UTC`, or "-" when unset. */
 export function formatTime(t: Timestamp | undefined): string {
   if (!t) return "-";
-  return timestampDate(t).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  return `${timestampDate(t).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
 /** Reads one line from stdin (not a TTY), e.g. a piped password. */
-export async function readStdinLine(): Promise<string> {
+async function readStdinLine(): Promise<string> {
   const rl = createInterface({ input: process.stdin, terminal: false });
   try {
     for await (const line of rl) return line;

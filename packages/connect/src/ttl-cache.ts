@@ -1,5 +1,6 @@
 /**
- * A small bounded LRU with per-entry expiry, for introspection results.
+ * A small bounded LRU with per-entry expiry, for introspection results and verified
+ * tokens.
  */
 
 /** A bounded map whose entries expire at their own time. */
@@ -32,9 +33,30 @@ export class TtlCache<V> {
     this.map.set(key, { value, until });
   }
 
+  /** Moves the expiry of `key` to `until` when it still holds `value`. */
+  extendIf(key: string, value: V, until: number): void {
+    const e = this.map.get(key);
+    if (e?.value === value) e.until = until;
+  }
+
   /** Removes `key` when it still holds `value`. */
   deleteIf(key: string, value: V): void {
     if (this.map.get(key)?.value === value) this.map.delete(key);
+  }
+
+  /** Removes `key`. */
+  delete(key: string): void {
+    this.map.delete(key);
+  }
+
+  /** Removes every entry whose value `drop` selects. */
+  deleteWhere(drop: (value: V) => boolean): void {
+    for (const [k, e] of this.map) if (drop(e.value)) this.map.delete(k);
+  }
+
+  /** Removes everything. */
+  clear(): void {
+    this.map.clear();
   }
 
   get size(): number {

@@ -10,6 +10,7 @@ import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/policy/account-access.js";
 import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createRevocationLog } from "./auth/revocation/log.js";
 import { createAuthInterceptor } from "./auth/request/interceptor.js";
 import { createUserAuth } from "./auth/user-auth.js";
 import { createAuditWriter } from "./audit/writer.js";
@@ -26,10 +27,11 @@ import { createServer, type TesseraServer } from "./server/server.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
 import { createUserAccountService } from "./services/user-account/index.js";
+import { createRevocationService } from "./services/revocation/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
 import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
 import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
-import { isInstanceAdmin } from "./store/users.js";
+import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "./store/users.js";
 
 export interface App {
   config: Readonly<Config>;
@@ -68,9 +70,14 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
 
   // Admin mode: which users' tokens and keys this instance accepts (set when userAuth starts).
   const gate = createAdminModeGate(config.authMode);
-  const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById) });
-  const userAuth = createUserAuth(deps, { gate, revokeApiKeys: (t) => apiKeys.revoke(t) });
-  const features: Feature[] = [apiKeys, userAuth];
+  // The revocation log keeps every cache of revocable credentials in step, on every instance.
+  const revocations = createRevocationLog(deps);
+  const trusted = () => revocations.cachesTrusted();
+  const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById), trusted });
+  const userAuth = createUserAuth(deps, { gate, revocations });
+  revocations.addApplier(apiKeys.applier);
+  revocations.addApplier(userAuth.applier);
+  const features: Feature[] = [revocations, apiKeys, userAuth];
   const started: Feature[] = [];
   let adminSocket: AdminSocket | undefined;
   try {
@@ -106,10 +113,12 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     ? createRedisCounterStore({ url: config.redisUrl, prefix: `${config.redisKeyPrefix}rl:`, logger, now })
     : createMemoryCounterStore({ now });
   const refusals = createRefusalAudit({ audit: deps.audit, now });
+  const revocationService = createRevocationService(deps, revocations);
   const routes = createRoutes({
-    auth: createAuthService(deps, { userAuth, revokeApiKeys: (t) => apiKeys.revoke(t) }),
-    apiKey: createApiKeyService(deps, apiKeys),
+    auth: createAuthService(deps, { userAuth, revocations, forgetApiKeys: (t) => apiKeys.forget(t) }),
+    apiKey: createApiKeyService(deps, revocations),
     userAccount: createUserAccountService(deps),
+    revocation: revocationService.impl,
   });
   const server = createServer({
     config,
@@ -122,13 +131,14 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         mode: config.authMode,
         verifiers: features.flatMap((f) => f.verifiers ?? []),
         isInstanceAdmin: (userId) => isInstanceAdmin(db.kysely, userId),
+        keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(db.kysely, apiKeyId),
       }),
     ],
     httpHandlers: [
       // AUTH_MODE=none: only requests addressed to this machine, before anything else answers (DNS rebinding).
       ...(config.authMode === "none" ? [createLocalOnlyGuard({ config, logger })] : []),
       createCorsHandler(config.corsAllowedOrigins),
-      createHealthHandler(config, db, () => counters.status()),
+      createHealthHandler(config, db, () => counters.status(), () => revocations.status()),
       createConsoleHandler(logger),
       ...features.flatMap((f) => f.httpHandlers ?? []),
     ],
@@ -141,6 +151,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     listen: (port = config.port) => server.listen(port, config.host),
     async close() {
       await adminSocket?.close();
+      // Open revocation streams end now: the drain must not wait for them.
+      revocationService.closeStreams();
       await server.close();
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();

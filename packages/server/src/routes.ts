@@ -2,13 +2,14 @@
  * The one place mapping services to implementations.
  */
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { ApiKeyService, AuthService, UserAccountService } from "@tessera/sdk/proto";
+import { ApiKeyService, AuthService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
 
-/** Complete implementations of the three services: a missing RPC is a compile error. */
+/** Complete implementations of the four services: a missing RPC is a compile error. */
 export interface ServiceImpls {
   auth: ServiceImpl<typeof AuthService>;
   apiKey: ServiceImpl<typeof ApiKeyService>;
   userAccount: ServiceImpl<typeof UserAccountService>;
+  revocation: ServiceImpl<typeof RevocationService>;
 }
 
 /** Registers every service on a router. */
@@ -17,5 +18,6 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(AuthService, impls.auth);
     router.service(ApiKeyService, impls.apiKey);
     router.service(UserAccountService, impls.userAccount);
+    router.service(RevocationService, impls.revocation);
   };
 }

@@ -33,7 +33,7 @@ const HOUR = 60 * MINUTE;
 const perIp = (limit: number, windowMs = MINUTE): Limit => ({ by: "ip", limit, windowMs });
 
 /** The per-network limits, by policy key (`Service/Method`). */
-export const LIMITS: Readonly<Record<string, readonly Limit[]>> = Object.freeze({
+const LIMITS: Readonly<Record<string, readonly Limit[]>> = Object.freeze({
   "AuthService/Login": [perIp(10)],
   // Tighter than Login: SignUp answers AlreadyExists for a registered email (a known
   // enumeration point until email verification lands) and hashes a password each time.
@@ -48,11 +48,11 @@ export const LIMITS: Readonly<Record<string, readonly Limit[]>> = Object.freeze(
 });
 
 /** Failed logins for one email from one network before that network is refused for it. */
-export const LOGIN_FAILURES_PER_EMAIL_AND_NETWORK = 10;
+const LOGIN_FAILURES_PER_EMAIL_AND_NETWORK = 10;
 /** The window of failed-login counting (both the per-email-and-network limit and the tarpit). */
-export const LOGIN_FAILURE_WINDOW_MS = 15 * MINUTE;
+const LOGIN_FAILURE_WINDOW_MS = 15 * MINUTE;
 /** Failed logins for one email before the tarpit starts. */
-export const TARPIT_FREE_FAILURES = 3;
+const TARPIT_FREE_FAILURES = 3;
 /** Longest tarpit delay. */
 export const TARPIT_MAX_MS = 10_000;
 

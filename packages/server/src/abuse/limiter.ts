@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 
 /** Outcome of counting one event against a limit. */
-export interface HitResult {
+interface HitResult {
   /** The count in the current window, including this hit. */
   count: number;
   /** Milliseconds until the window resets. */
@@ -29,7 +29,7 @@ export interface CounterStore {
 }
 
 /** `/health`'s `rate_limits` without Redis. */
-export const RATE_LIMITS_MEMORY = "memory";
+const RATE_LIMITS_MEMORY = "memory";
 /** `/health`'s `rate_limits` while Redis counts for every instance. */
 export const RATE_LIMITS_REDIS = "redis";
 /** `/health`'s `rate_limits` while Redis is configured but unavailable. */
@@ -41,15 +41,15 @@ export function counterKeyDigest(key: string): string {
 }
 
 /** Default cap on in-memory counters. */
-export const MAX_COUNTERS = 100_000;
+const MAX_COUNTERS = 100_000;
 /** Default cap on the estimated bytes of in-memory counters. */
-export const MAX_COUNTER_BYTES = 16 * 1024 * 1024;
+const MAX_COUNTER_BYTES = 16 * 1024 * 1024;
 /**
  * Estimated bytes of one in-memory counter: its 43-character digest key (a one-byte
  * string with its header), the window object and the Map entry. Every counter costs the
  * same, whatever it counts.
  */
-export const COUNTER_BYTES = 160;
+const COUNTER_BYTES = 160;
 const DEFAULT_SWEEP_MS = 60_000;
 
 /** Clock, caps and sweep interval of the in-memory store. */

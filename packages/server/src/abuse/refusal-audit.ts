@@ -39,7 +39,7 @@ export interface RefusalAudit extends RefusalRecorder {
 }
 
 /** Most subjects with a pending event at once. */
-export const MAX_PENDING = 10_000;
+const MAX_PENDING = 10_000;
 const DEFAULT_TICK_MS = 2000;
 
 interface Pending {

@@ -16,6 +16,8 @@ import { createAdminModeGate, ensureConfiguredAdmin, type AdminModeGate } from "
 import { createOidcAuth, type OidcAuth } from "./oidc/provider.js";
 import { normalizeEmailInput, passwordHashing } from "./passwords/hashing.js";
 import type { CredentialVerifier } from "./request/interceptor.js";
+import type { RevocationApplier, RevocationLog } from "./revocation/log.js";
+import { recordRevocations } from "../store/revocation-log.js";
 import { createTesseraJwtVerifier } from "./tokens/access-tokens.js";
 import { createJwksHandler } from "./tokens/jwks.js";
 import { createSessions, type Sessions } from "./tokens/refresh.js";
@@ -37,14 +39,16 @@ export interface UserAuth extends Feature {
   forgetUser(userId: string): void;
   /** Reloads the signing keys now (after a rotation this process made); false when this mode signs no tokens. */
   reloadSigningKeys(): Promise<boolean>;
+  /** Keeps the token verifier's cached user status in step with the revocation log. */
+  applier: RevocationApplier;
 }
 
 /** What user authentication asks of the rest of the server. */
 export interface UserAuthOptions {
   /** Which users' tokens this instance accepts; shared with API-key verification. */
   gate?: AdminModeGate;
-  /** Revokes API keys everywhere (the one revocation broadcast of `api-keys/revocation.ts`). */
-  revokeApiKeys(targets: readonly string[]): Promise<void>;
+  /** The revocation log (records, then `published`), whose `cachesTrusted` the token verifier follows. */
+  revocations: Pick<RevocationLog, "published" | "cachesTrusted">;
 }
 
 /** Builds user authentication. */
@@ -55,7 +59,7 @@ export function createUserAuth(deps: Deps, opts: UserAuthOptions): UserAuth {
   const gate = opts.gate ?? createAdminModeGate(config.authMode);
   const keys: KeyRing = createKeyRing(kysely, clock, logger);
   const sessions: Sessions = createSessions({ db: kysely, keys, config, clock });
-  const jwtVerifier = createTesseraJwtVerifier({ keys, config, clock, db: kysely, gate });
+  const jwtVerifier = createTesseraJwtVerifier({ keys, config, clock, db: kysely, gate, trusted: () => opts.revocations.cachesTrusted() });
   // Provider support (full mode with AUTH_BASEURL); otherwise its login answers FailedPrecondition.
   const oidc = createOidcAuth(deps, sessions);
 
@@ -85,6 +89,13 @@ export function createUserAuth(deps: Deps, opts: UserAuthOptions): UserAuth {
     adminEmail: config.admin ? normalizeEmailInput(config.admin.email)?.normalized : undefined,
     dummyHash: getDummyHash,
     forgetUser: (userId) => jwtVerifier.forgetUser(userId),
+    applier: {
+      apply(event) {
+        if (event.kind === "user") jwtVerifier.forgetUser(event.target);
+        else if (event.kind === "flush_all") jwtVerifier.forgetAll();
+      },
+      flush: () => jwtVerifier.forgetAll(),
+    },
     reloadSigningKeys: async () => {
       if (enabled) await keys.reload();
       return enabled;
@@ -99,8 +110,8 @@ export function createUserAuth(deps: Deps, opts: UserAuthOptions): UserAuth {
       const revoked = await deleteApiKeysCreatedBy(kysely, ANONYMOUS_USER_ID);
       if (revoked > 0) {
         logger.warn({ count: revoked }, "revoked API keys created in AUTH_MODE=none");
-        // Other instances may still hold them in their verifier caches: purge them all.
-        await opts.revokeApiKeys(["*"]);
+        // Other instances and subscribers may still hold them in their caches: everything is checked again.
+        await opts.revocations.published(await recordRevocations(kysely, [{ kind: "flush_all", target: "" }]));
         audit.record({ action: "apikey.revoke.success", actorUserId: undefined, metadata: { reason: "auth_mode_enabled", count: revoked } });
       }
       await getDummyHash();

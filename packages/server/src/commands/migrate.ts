@@ -30,6 +30,6 @@ export function registerMigrate(program: Command): void {
     .description("list migrations and whether each is applied")
     .action(async () => {
       const { result } = await runAdminCommand("migrate.status", "tessera migrate status");
-      for (const m of result.migrations) process.stdout.write(`${m.executedAt ? "applied " + m.executedAt : "pending"}\t${m.name}\n`);
+      for (const m of result.migrations) process.stdout.write(`${m.executedAt ? `applied ${m.executedAt}` : "pending"}\t${m.name}\n`);
     });
 }

@@ -16,7 +16,7 @@ import { VARIABLES as V } from "./schema.js";
 
 export { ConfigError } from "./config-error.js";
 export type { DatabaseConfig } from "./database-config.js";
-export type { AdminApiConfig, AdminApiProvider, OidcConfig } from "./provider-config.js";
+export type { AdminApiConfig,  OidcConfig } from "./provider-config.js";
 
 /** Who may sign in: nobody needs to (none), only the configured admin (admin), or everybody (full). */
 export type AuthModeName = "none" | "admin" | "full";
@@ -33,6 +33,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   database: DatabaseConfig;
   dbAutoMigrate: boolean;
+  /** How often the revocation broadcast proves itself (a notification to this instance). */
+  revocationProbeIntervalMs: number;
   authMode: AuthModeName;
   admin: { email: string; password: string } | undefined;
   passwordLoginEnabled: boolean;
@@ -131,6 +133,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     shutdownTimeoutMs: read(env, V.SHUTDOWN_TIMEOUT_SECONDS) * 1000,
     database: databaseConfig(env),
     dbAutoMigrate: read(env, V.DB_AUTO_MIGRATE),
+    revocationProbeIntervalMs: read(env, V.REVOCATION_PROBE_INTERVAL_MS),
     authMode: mode,
     admin,
     passwordLoginEnabled: mode === "admin" || (mode === "full" && !passwordDisabled),

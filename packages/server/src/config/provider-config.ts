@@ -7,7 +7,7 @@ import { read, type Env } from "./read.js";
 import { VARIABLES as V } from "./schema.js";
 
 /** The provider admin APIs Tessera can read member details from. */
-export type AdminApiProvider = "auth0" | "keycloak";
+type AdminApiProvider = "auth0" | "keycloak";
 
 /** The OpenID Connect provider whose tokens and login Tessera accepts. */
 export interface OidcConfig {

@@ -36,6 +36,16 @@ export const SERVER_VARIABLES = {
     description:
       "PostgreSQL connection URL, used as written: TLS only if its `sslmode` asks for it (`sslmode=verify-full`); without `sslmode` the connection is plaintext, **unlike the `DB_*` form**",
   }),
+  DATABASE_LISTEN_URL: variable({
+    name: "DATABASE_LISTEN_URL",
+    section: "database",
+    parser: postgresUrl(),
+    default: undefined,
+    defaultText: "unset: the database URL",
+    secret: true,
+    description:
+      "PostgreSQL connection URL for `LISTEN` (the revocation broadcast between instances), like Prisma's `directUrl`: set it to a direct or session-mode connection when `DATABASE_URL` goes through a transaction pooler (PgBouncer `pool_mode = transaction`, RDS Proxy, Supavisor, Neon's pooler), which never delivers notifications ([operations.md](operations.md#connection-poolers))",
+  }),
   DB_HOST: variable({
     name: "DB_HOST",
     section: "database",
@@ -63,6 +73,15 @@ export const SERVER_VARIABLES = {
     parser: text(),
     default: "./.tessera/data",
     description: "where the embedded database keeps its files",
+  }),
+
+  REVOCATION_PROBE_INTERVAL_MS: variable({
+    name: "REVOCATION_PROBE_INTERVAL_MS",
+    section: "database",
+    parser: int(200, 600_000),
+    default: 5000,
+    description:
+      "how often an instance sends itself a notification to prove the revocation broadcast works; while it does not come back (within 2 s), `/health` says `degraded` and API keys and tokens are checked against the database's revocation log at least every second ([revocation.md](revocation.md))",
   }),
 
   LOGS_FORMAT_JSON: variable({ name: "LOGS_FORMAT_JSON", section: "logging", parser: bool(), default: true, description: "JSON log lines; `false` for plain text" }),

@@ -13,7 +13,7 @@ import type { Logger } from "../lib/logger.js";
 import type { HttpHandler } from "../lib/http.js";
 
 /** The console's URL prefix. */
-export const CONSOLE_PATH = "/console";
+const CONSOLE_PATH = "/console";
 
 /** Where this module runs from: `dist/console` in a built package, `src/console` in the repository. */
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -21,7 +21,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const FROM_BUILD = path.basename(path.dirname(here)) === "dist";
 
 /** Headers on every console response. */
-export const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
+const CONSOLE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "content-security-policy":
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
@@ -43,7 +43,7 @@ interface Asset {
  * `dist/console/app.js` (scripts/build-package.mjs), and on first use when the server runs
  * from its TypeScript sources. esbuild is a development dependency only.
  */
-export async function bundleConsoleScript(): Promise<Uint8Array> {
+async function bundleConsoleScript(): Promise<Uint8Array> {
   const { build } = await import("esbuild");
   const result = await build({
     entryPoints: [path.join(here, "web", "app.ts")],
@@ -60,7 +60,7 @@ export async function bundleConsoleScript(): Promise<Uint8Array> {
 }
 
 /** The console's page, script and stylesheet: prebuilt in a package, bundled from source in the repository. */
-export async function buildConsoleAssets(): Promise<Map<string, Asset>> {
+async function buildConsoleAssets(): Promise<Map<string, Asset>> {
   const dir = FROM_BUILD ? here : path.join(here, "web");
   const script = FROM_BUILD ? await readFile(path.join(here, "app.js")) : Buffer.from(await bundleConsoleScript());
   const asset = (body: Buffer, type: string): Asset => ({ body, type, etag: `"${createHash("sha256").update(body).digest("base64url").slice(0, 22)}"` });

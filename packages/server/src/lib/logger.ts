@@ -40,7 +40,7 @@ function textStream(out: NodeJS.WritableStream) {
       const fields = Object.entries(rest)
         .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
         .join(" ");
-      out.write(`${new Date(Number(time)).toISOString()} ${lvl.toUpperCase().padEnd(5)} ${String(msg ?? "")}${fields ? " " + fields : ""}\n`);
+      out.write(`${new Date(Number(time)).toISOString()} ${lvl.toUpperCase().padEnd(5)} ${String(msg ?? "")}${fields ? ` ${fields}` : ""}\n`);
     },
   };
 }

@@ -20,7 +20,7 @@
 const INSTALLED = Symbol.for("tessera.cheapAbortReason");
 
 /** A fresh AbortError, as `abort()` would make, without capturing a stack trace. */
-export function abortErrorWithoutStack(): DOMException {
+function abortErrorWithoutStack(): DOMException {
   const limit = Error.stackTraceLimit;
   Error.stackTraceLimit = 0;
   try {

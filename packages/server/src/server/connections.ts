@@ -26,7 +26,7 @@ export function connectionKey(remoteAddress: string | undefined): string {
 }
 
 /** Why a connection was refused. */
-export type RefusalReason = "client" | "server";
+type RefusalReason = "client" | "server";
 
 /** Counts open connections and refuses the ones over a cap. */
 export interface ConnectionLimiter {

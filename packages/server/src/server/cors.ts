@@ -5,7 +5,7 @@
 import type { HttpHandler } from "../lib/http.js";
 
 /** Request headers Connect, gRPC-web and Tessera's bearer need. */
-export const CORS_ALLOWED_HEADERS = [
+const CORS_ALLOWED_HEADERS = [
   "authorization",
   "content-type",
   "connect-protocol-version",
@@ -19,10 +19,10 @@ export const CORS_ALLOWED_HEADERS = [
 ];
 
 /** Response headers browsers may read: gRPC(-web) status and the bearer challenge. */
-export const CORS_EXPOSED_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin", "www-authenticate", "retry-after"];
+const CORS_EXPOSED_HEADERS = ["grpc-status", "grpc-message", "grpc-status-details-bin", "www-authenticate", "retry-after"];
 
 /** Preflight results are cached by browsers for this long. */
-export const CORS_MAX_AGE_SECONDS = 7200;
+const CORS_MAX_AGE_SECONDS = 7200;
 
 /** Builds the CORS handler; with no allowed origins it does nothing. */
 export function createCorsHandler(allowedOrigins: readonly string[]): HttpHandler {

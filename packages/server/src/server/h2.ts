@@ -8,7 +8,7 @@ import type net from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /** Concurrent streams per connection: advertised in SETTINGS; nghttp2 refuses more with RST_STREAM REFUSED_STREAM. */
-export const H2_MAX_CONCURRENT_STREAMS = 100;
+const H2_MAX_CONCURRENT_STREAMS = 100;
 
 /** The h2c server, its live sessions, and how a sniffed socket is handed to it. */
 export interface H2Server {

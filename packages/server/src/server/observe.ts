@@ -10,7 +10,7 @@ import { requestInfoKey } from "../lib/request-info.js";
 import { isUnavailableError } from "../store/db.js";
 
 /** Maps an unknown thrown value to the ConnectError a client may see. */
-export function toClientError(e: unknown, logger: Logger, procedure: string): ConnectError {
+function toClientError(e: unknown, logger: Logger, procedure: string): ConnectError {
   if (e instanceof ConnectError) return e;
   if (isUnavailableError(e)) {
     logger.warn({ procedure, err: { message: (e as Error).message } }, "database unavailable");

@@ -12,7 +12,7 @@
  */
 import { setMaxListeners } from "node:events";
 import http from "node:http";
-import http2 from "node:http2";
+import type http2 from "node:http2";
 import net from "node:net";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { createContextValues } from "@connectrpc/connect";
@@ -100,7 +100,7 @@ export function createServer(deps: ServerDeps): TesseraServer {
     inFlight++;
     res.on("close", () => {
       inFlight--;
-      if (inFlight === 0) idleWaiters.splice(0).forEach((w) => w());
+      if (inFlight === 0) for (const w of idleWaiters.splice(0)) w();
     });
     try {
       for (const h of deps.httpHandlers) {

@@ -5,6 +5,7 @@
  */
 import { sql, type Kysely } from "kysely";
 import type { Database, RefreshFamilyRow, UserKind } from "./schema.js";
+import { inRevocationTransaction, insertRevocations, lockRevocationLog } from "./revocation-log.js";
 
 /**
  * The user's sessions that are still open at `now`: not revoked, before their absolute
@@ -29,22 +30,34 @@ export async function findUserFamily(db: Kysely<Database>, userId: string, famil
   return db.selectFrom("refresh_families").selectAll().where("id", "=", familyId).where("user_id", "=", userId).executeTakeFirst();
 }
 
-/** Revokes one of the user's families; true when this call revoked it. */
-export async function revokeUserFamily(db: Kysely<Database>, userId: string, familyId: string, now: Date, reason: string): Promise<boolean> {
-  const res = await db
-    .updateTable("refresh_families")
-    .set({ revoked_at: now, revoked_reason: reason })
-    .where("id", "=", familyId)
-    .where("user_id", "=", userId)
-    .where("revoked_at", "is", null)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+/**
+ * Revokes one of the user's families and records the revocation (session) in the same
+ * transaction; returns its sequence, 0 when this call revoked nothing.
+ */
+export async function revokeUserFamily(db: Kysely<Database>, userId: string, familyId: string, now: Date, reason: string): Promise<number> {
+  return inRevocationTransaction(db, async (trx) => {
+    const res = await trx
+      .updateTable("refresh_families")
+      .set({ revoked_at: now, revoked_reason: reason })
+      .where("id", "=", familyId)
+      .where("user_id", "=", userId)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) return 0;
+    return insertRevocations(trx, [{ kind: "session", target: familyId }]);
+  });
+}
+
+/** What revoking families did: how many were still usable, and the last revocation's sequence (0: none). */
+export interface FamiliesRevoked {
+  usable: number;
+  sequence: number;
 }
 
 /**
  * Revokes every open family of the user, except `keepFamilyId` when given. Returns how
  * many sessions that were still usable at `now` this ended (already expired ones are
- * closed too but not counted).
+ * closed too but not counted), and the sequence of the last revocation recorded.
  */
 export async function revokeUserFamilies(
   db: Kysely<Database>,
@@ -52,13 +65,15 @@ export async function revokeUserFamilies(
   now: Date,
   reason: string,
   opts: { keepFamilyId?: string | undefined; idleTimeoutSeconds: number },
-): Promise<number> {
+): Promise<FamiliesRevoked> {
   return revokeFamilies(db, { userId }, now, reason, opts);
 }
 
 /**
  * Revokes the open families of one user, or of every user (`"all"`), except
- * `keepFamilyId`; returns how many of them were still usable (not idle, not past their end).
+ * `keepFamilyId`, recording one revocation (session) per family in the same transaction;
+ * returns how many of them were still usable (not idle, not past their end) and the
+ * last sequence recorded.
  */
 export async function revokeFamilies(
   db: Kysely<Database>,
@@ -66,20 +81,38 @@ export async function revokeFamilies(
   now: Date,
   reason: string,
   opts: { keepFamilyId?: string | undefined; idleTimeoutSeconds: number },
-): Promise<number> {
+): Promise<FamiliesRevoked> {
   const idleCutoff = new Date(now.getTime() - opts.idleTimeoutSeconds * 1000);
-  // Counted in SQL: revoking every user's families must not ship every row to Node.
-  const row = await db
-    .with("revoked", (d) => {
-      let q = d.updateTable("refresh_families").set({ revoked_at: now, revoked_reason: reason }).where("revoked_at", "is", null);
-      if (scope !== "all") q = q.where("user_id", "=", scope.userId);
-      if (opts.keepFamilyId !== undefined) q = q.where("id", "!=", opts.keepFamilyId);
-      return q.returning(["expires_at", "last_used_at"]);
-    })
-    .selectFrom("revoked")
-    .select(sql<string>`count(*) filter (where expires_at > ${now} and last_used_at > ${idleCutoff})`.as("usable"))
-    .executeTakeFirstOrThrow();
-  return Number(row.usable);
+  return inRevocationTransaction(db, async (trx) => {
+    // Counted in SQL: revoking every user's families must not ship every row to Node.
+    const row = await trx
+      .with("revoked", (d) => {
+        let q = d.updateTable("refresh_families").set({ revoked_at: now, revoked_reason: reason }).where("revoked_at", "is", null);
+        if (scope !== "all") q = q.where("user_id", "=", scope.userId);
+        if (opts.keepFamilyId !== undefined) q = q.where("id", "!=", opts.keepFamilyId);
+        return q.returning(["expires_at", "last_used_at"]);
+      })
+      .selectFrom("revoked")
+      .select([sql<string>`count(*) filter (where expires_at > ${now} and last_used_at > ${idleCutoff})`.as("revoked"), sql<string>`count(*)`.as("all")])
+      .executeTakeFirstOrThrow();
+    if (Number(row.all) === 0) return { usable: 0, sequence: 0 };
+    // The rows this transaction just revoked (its own writes: revoked at `now` for `reason`), one event each.
+    await lockRevocationLog(trx);
+    const rec = await trx
+      .with("recorded", (d) => {
+        let sel = d
+          .selectFrom("refresh_families")
+          .select([sql<"session">`'session'`.as("kind"), sql<string>`id::text`.as("target")])
+          .where("revoked_at", "=", now)
+          .where("revoked_reason", "=", reason);
+        if (scope !== "all") sel = sel.where("user_id", "=", scope.userId);
+        return d.insertInto("revocation_events").columns(["kind", "target"]).expression(sel).returning("sequence");
+      })
+      .selectFrom("recorded")
+      .select(sql<string | null>`max(sequence)`.as("sequence"))
+      .executeTakeFirstOrThrow();
+    return { usable: Number(row.revoked), sequence: Number(rec.sequence ?? 0) };
+  });
 }
 
 /** Replaces the password hash if it is still `expected`; false when it changed meanwhile. */

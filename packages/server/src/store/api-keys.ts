@@ -123,7 +123,7 @@ export async function findApiKeyHashesByUser(db: Kysely<Database>, userId: strin
  * Uses written per statement: two bind parameters each, far below PostgreSQL's limit of
  * 65,535 parameters a statement, and small enough that one flush never builds a huge query.
  */
-export const LAST_USED_CHUNK = 1000;
+const LAST_USED_CHUNK = 1000;
 
 /** Writes last_used_at for many keys, a chunk per statement; never moves it backwards. */
 export async function touchApiKeysLastUsed(db: Kysely<Database>, uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {

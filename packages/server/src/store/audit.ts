@@ -10,22 +10,6 @@ export async function insertAuditEvents(db: Kysely<Database>, events: NewAuditEv
   await db.insertInto("audit_events").values(events).execute();
 }
 
-/** A page of an account's events, newest first, strictly after the (created_at, id) cursor. */
-export async function listAccountAuditEvents(
-  db: Kysely<Database>,
-  accountId: string,
-  limit: number,
-  before: { createdAt: Date; id: string } | undefined,
-): Promise<AuditEventRow[]> {
-  let q = db.selectFrom("audit_events").selectAll().where("account_id", "=", accountId);
-  if (before) {
-    q = q.where((eb) =>
-      eb.or([eb("created_at", "<", before.createdAt), eb.and([eb("created_at", "=", before.createdAt), eb("id", "<", before.id)])]),
-    );
-  }
-  return q.orderBy("created_at", "desc").orderBy("id", "desc").limit(limit).execute();
-}
-
 /** An audit event with its exact (microsecond) time as text, for cursors. */
 export interface AuditEventPageRow extends AuditEventRow {
   /** `created_at` in UTC with microseconds, e.g. `2026-01-02T03:04:05.123456Z`. */

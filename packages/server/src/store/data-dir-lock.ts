@@ -22,7 +22,7 @@ import path from "node:path";
 /** The lock file's name inside the data directory. */
 export const LOCK_FILE_NAME = "tessera.lock";
 /** How often a holder refreshes its lock's mtime (read by processes on other hosts). */
-export const HEARTBEAT_MS = 10_000;
+const HEARTBEAT_MS = 10_000;
 /** A lock written on another host is stale once its mtime is this old. */
 export const FOREIGN_STALE_MS = 30_000;
 /** An unreadable lock (a holder died while writing it, without hard links) is stale once this old. */

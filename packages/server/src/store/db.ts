@@ -12,7 +12,7 @@ import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations/index.js";
 
 /** A handler for a PostgreSQL notification payload. */
-export type NotificationHandler = (payload: string) => void;
+type NotificationHandler = (payload: string) => void;
 
 /** An open database with its Kysely instance and lifecycle. */
 export interface Db {
@@ -22,8 +22,15 @@ export interface Db {
   readonly dataDir?: string;
   /** Resolves when the database answers a trivial query; rejects otherwise. */
   ping(timeoutMs?: number): Promise<void>;
-  /** Subscribes to a notification channel (LISTEN). Resolves once listening. */
-  listen(channel: string, handler: NotificationHandler): Promise<void>;
+  /**
+   * Subscribes to a notification channel (LISTEN on DATABASE_LISTEN_URL, else the
+   * database URL). Resolves once listening, with a function that unsubscribes. After the
+   * listener connection comes back from a failure, every handler receives `*`: anything
+   * may have been missed meanwhile.
+   */
+  listen(channel: string, handler: NotificationHandler): Promise<() => void>;
+  /** True while the LISTEN connection is up (PGlite: always). Delivery is proved only by a round trip. */
+  listenerConnected(): boolean;
   /** Sends a notification (NOTIFY) to every listener of every process sharing the database. */
   notify(channel: string, payload: string): Promise<void>;
   close(): Promise<void>;
@@ -38,7 +45,7 @@ function checkChannel(channel: string): void {
   if (!CHANNEL_RE.test(channel)) throw new Error(`invalid channel name: ${channel}`);
 }
 
-async function openPostgres(url: string, onError: (e: Error) => void): Promise<Db> {
+async function openPostgres(url: string, listenUrl: string, onError: (e: Error) => void): Promise<Db> {
   const pool = new pg.Pool({
     connectionString: url,
     max: 20,
@@ -62,7 +69,7 @@ async function openPostgres(url: string, onError: (e: Error) => void): Promise<D
   let reconnectTimer: NodeJS.Timeout | undefined;
   async function connectListener(): Promise<void> {
     if (closed || handlers.size === 0) return;
-    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000, keepAlive: true });
+    const client = new pg.Client({ connectionString: listenUrl, connectionTimeoutMillis: 2000, keepAlive: true });
     client.on("notification", (msg) => {
       const set = handlers.get(msg.channel);
       if (set) for (const h of set) h(msg.payload ?? "");
@@ -108,7 +115,11 @@ async function openPostgres(url: string, onError: (e: Error) => void): Promise<D
       handlers.get(channel)!.add(handler);
       if (!listener) await connectListener();
       else if (isNew) await listener.query(`LISTEN ${channel}`);
+      return () => {
+        handlers.get(channel)?.delete(handler);
+      };
     },
+    listenerConnected: () => listener !== undefined,
     async notify(channel, payload) {
       checkChannel(channel);
       await sql`select pg_notify(${channel}, ${payload})`.execute(kysely);
@@ -157,7 +168,11 @@ async function openPglite(config: { dataDir: string }, command: string): Promise
       // One process owns a PGlite database: notifications stay in-process.
       if (!handlers.has(channel)) handlers.set(channel, new Set());
       handlers.get(channel)!.add(handler);
+      return () => {
+        handlers.get(channel)?.delete(handler);
+      };
     },
+    listenerConnected: () => !pglite.closed,
     async notify(channel, payload) {
       checkChannel(channel);
       const set = handlers.get(channel);
@@ -197,7 +212,7 @@ export interface OpenOptions {
  * live process holds it, this throws DataDirLockedError.
  */
 export async function openDatabase(config: DatabaseConfig, onError: (e: Error) => void = () => {}, opts: OpenOptions = {}): Promise<Db> {
-  if (config.kind === "postgres") return openPostgres(config.url, onError);
+  if (config.kind === "postgres") return openPostgres(config.url, config.listenUrl ?? config.url, onError);
   const command = opts.command ?? process.argv.slice(1).map((a, i) => (i === 0 ? path.basename(a) : a)).join(" ").slice(0, 200);
   return openPglite(config, command);
 }

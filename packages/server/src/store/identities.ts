@@ -100,16 +100,6 @@ export async function provisionIdentity(
   return { ...winner, created: false };
 }
 
-/** Updates the profile copy kept on the identity (after a login). */
-export async function updateIdentityProfile(db: Kysely<Database>, issuer: string, subject: string, profile: IdentityProfile): Promise<void> {
-  await db
-    .updateTable("identities")
-    .set({ email: profile.email, email_verified: profile.emailVerified ?? false, name: profile.name, image: profile.image, updated_at: new Date() })
-    .where("issuer", "=", issuer)
-    .where("subject", "=", subject)
-    .execute();
-}
-
 /** How many users and identities exist for (issuer, subject) - for tests and diagnostics. */
 export async function countIdentities(db: Kysely<Database>, issuer: string, subject: string): Promise<number> {
   const row = await db

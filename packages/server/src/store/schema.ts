@@ -2,17 +2,17 @@
  * Kysely table types. Every column of every table; `Selectable`/`Insertable`/
  * `Updateable` aliases per table are what repositories pass around.
  */
-import type { ColumnType, Generated, Insertable, Selectable, Updateable } from "kysely";
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
 type Json = ColumnType<Record<string, unknown>, string | Record<string, unknown>, string | Record<string, unknown>>;
 
 export type UserKind = "human" | "machine";
-export type AccountKind = "personal" | "team";
+type AccountKind = "personal" | "team";
 export type RoleName = "admin" | "member" | "viewer";
 
-export interface UsersTable {
+interface UsersTable {
   id: Generated<string>;
   kind: UserKind;
   /** As given (trimmed); for display. */
@@ -29,7 +29,7 @@ export interface UsersTable {
   updated_at: Generated<Date>;
 }
 
-export interface IdentitiesTable {
+interface IdentitiesTable {
   id: Generated<string>;
   user_id: string;
   issuer: string;
@@ -43,7 +43,7 @@ export interface IdentitiesTable {
   updated_at: Generated<Date>;
 }
 
-export interface AccountsTable {
+interface AccountsTable {
   id: Generated<string>;
   kind: AccountKind;
   name: string;
@@ -53,7 +53,7 @@ export interface AccountsTable {
   updated_at: Generated<Date>;
 }
 
-export interface MembershipsTable {
+interface MembershipsTable {
   account_id: string;
   user_id: string;
   role: RoleName;
@@ -61,7 +61,7 @@ export interface MembershipsTable {
   updated_at: Generated<Date>;
 }
 
-export interface InvitesTable {
+interface InvitesTable {
   id: Generated<string>;
   account_id: string;
   email: string;
@@ -76,7 +76,7 @@ export interface InvitesTable {
   accepted_by_id: string | null;
 }
 
-export interface ApiKeysTable {
+interface ApiKeysTable {
   id: Generated<string>;
   account_id: string;
   name: string;
@@ -94,7 +94,7 @@ export interface ApiKeysTable {
   last_used_at: Timestamp | null;
 }
 
-export interface RefreshFamiliesTable {
+interface RefreshFamiliesTable {
   id: Generated<string>;
   user_id: string;
   created_at: CreatedAt;
@@ -113,7 +113,7 @@ export interface RefreshFamiliesTable {
   sealed_successor: string | null;
 }
 
-export interface RefreshTokensTable {
+interface RefreshTokensTable {
   id: Generated<string>;
   family_id: string;
   /** SHA-256 (hex) of the token. */
@@ -125,7 +125,7 @@ export interface RefreshTokensTable {
   replaced_by_id: string | null;
 }
 
-export interface SigningKeysTable {
+interface SigningKeysTable {
   /** The JWK `kid`. */
   id: string;
   alg: string;
@@ -137,7 +137,7 @@ export interface SigningKeysTable {
   publish_until: Timestamp | null;
 }
 
-export interface AuditEventsTable {
+interface AuditEventsTable {
   id: Generated<string>;
   created_at: CreatedAt;
   actor_user_id: string | null;
@@ -149,7 +149,7 @@ export interface AuditEventsTable {
   metadata: Json;
 }
 
-export interface LoginTransactionsTable {
+interface LoginTransactionsTable {
   id: Generated<string>;
   /** SHA-256 (hex) of the client's `state`. */
   state_hash: string;
@@ -164,12 +164,40 @@ export interface LoginTransactionsTable {
 }
 
 /** The user AUTH_MODE=admin configured (one row at most). */
-export interface ConfiguredAdminTable {
+interface ConfiguredAdminTable {
   singleton: Generated<boolean>;
   user_id: string;
   /** When the admin's password (or the admin user) last changed: its access tokens from before are refused. */
   credentials_changed_at: Timestamp | null;
   updated_at: Generated<Date>;
+}
+
+/** What a revocation event names: see RevocationEvent in proto/tessera/v1/revocation.proto. */
+export type RevocationKind = "api_key" | "user" | "session" | "signing_key" | "flush_all";
+
+/** One revocation, in order (issue 16); kept 24 hours. */
+interface RevocationEventsTable {
+  /** bigint, parsed as a number (see db.ts). */
+  sequence: Generated<number>;
+  created_at: Generated<Date>;
+  kind: RevocationKind;
+  /** SHA-256 hex of the API key, a user id, a session id, a signing key id, or "" for flush_all. */
+  target: string;
+}
+
+/** The newest sequence pruning deleted (one row). */
+interface RevocationLogStateTable {
+  singleton: Generated<boolean>;
+  pruned_through: number;
+}
+
+/** A Tessera instance or a subscriber, with how far it applied the log. */
+interface RevocationParticipantsTable {
+  id: string;
+  kind: "instance" | "subscriber";
+  name: string;
+  applied_sequence: number;
+  last_seen_at: Date;
 }
 
 export interface Database {
@@ -185,17 +213,16 @@ export interface Database {
   audit_events: AuditEventsTable;
   login_transactions: LoginTransactionsTable;
   configured_admin: ConfiguredAdminTable;
+  revocation_events: RevocationEventsTable;
+  revocation_log_state: RevocationLogStateTable;
+  revocation_participants: RevocationParticipantsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
-export type NewUser = Insertable<UsersTable>;
-export type UserUpdate = Updateable<UsersTable>;
 export type IdentityRow = Selectable<IdentitiesTable>;
 export type AccountRow = Selectable<AccountsTable>;
-export type MembershipRow = Selectable<MembershipsTable>;
 export type InviteRow = Selectable<InvitesTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
-export type NewApiKey = Insertable<ApiKeysTable>;
 export type RefreshFamilyRow = Selectable<RefreshFamiliesTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
@@ -203,3 +230,5 @@ export type AuditEventRow = Selectable<AuditEventsTable>;
 export type NewAuditEvent = Insertable<AuditEventsTable>;
 export type LoginTransactionRow = Selectable<LoginTransactionsTable>;
 export type ConfiguredAdminRow = Selectable<ConfiguredAdminTable>;
+export type RevocationEventRow = Selectable<RevocationEventsTable>;
+export type RevocationParticipantRow = Selectable<RevocationParticipantsTable>;

@@ -5,6 +5,7 @@
  */
 import type { Kysely } from "kysely";
 import type { Database, RefreshFamilyRow, RefreshTokenRow } from "./schema.js";
+import { inRevocationTransaction, insertRevocations } from "./revocation-log.js";
 
 export interface NewFamily {
   userId: string;
@@ -95,15 +96,18 @@ export async function clearStaleSealedSuccessors(db: Kysely<Database>, before: D
   return Number(res.numUpdatedRows);
 }
 
-/** Revokes a family (idempotent: the first reason stays). Returns true when this call revoked it. */
-export async function revokeFamily(db: Kysely<Database>, familyId: string, now: Date, reason: string): Promise<boolean> {
-  const res = await db
-    .updateTable("refresh_families")
-    .set({ revoked_at: now, revoked_reason: reason })
-    .where("id", "=", familyId)
-    .where("revoked_at", "is", null)
-    .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+/** Revokes a family (idempotent: the first reason stays) and records it; returns the sequence, 0 when this call revoked nothing. */
+export async function revokeFamily(db: Kysely<Database>, familyId: string, now: Date, reason: string): Promise<number> {
+  return inRevocationTransaction(db, async (trx) => {
+    const res = await trx
+      .updateTable("refresh_families")
+      .set({ revoked_at: now, revoked_reason: reason })
+      .where("id", "=", familyId)
+      .where("revoked_at", "is", null)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 0) return 0;
+    return insertRevocations(trx, [{ kind: "session", target: familyId }]);
+  });
 }
 
 /** Deletes sessions (and their tokens) that ended before `before`: expired or revoked. Returns how many. */

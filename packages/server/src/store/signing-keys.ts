@@ -4,6 +4,7 @@
  */
 import { sql, type Kysely } from "kysely";
 import type { Database, SigningKeyRow } from "./schema.js";
+import { inRevocationTransaction, insertRevocations } from "./revocation-log.js";
 
 /** A new key to store. */
 export interface NewSigningKey {
@@ -58,10 +59,20 @@ export async function rotateSigningKey(db: Kysely<Database>, key: NewSigningKey,
   });
 }
 
-/** Deletes retired keys no longer published (housekeeping). */
+/**
+ * Deletes retired keys no longer published (housekeeping), recording each as withdrawn
+ * (`signing_key` in the revocation log) in the same transaction, so subscribers that
+ * cached it drop it. Returns how many.
+ */
 export async function deleteExpiredSigningKeys(db: Kysely<Database>, now: Date): Promise<number> {
-  const res = await db.deleteFrom("signing_keys").where("retired_at", "is not", null).where("publish_until", "<=", now).executeTakeFirst();
-  return Number(res.numDeletedRows);
+  return inRevocationTransaction(db, async (trx) => {
+    const rows = await trx.deleteFrom("signing_keys").where("retired_at", "is not", null).where("publish_until", "<=", now).returning("id").execute();
+    await insertRevocations(
+      trx,
+      rows.map((r) => ({ kind: "signing_key" as const, target: r.id })),
+    );
+    return rows.length;
+  });
 }
 
 async function insertKey(db: Kysely<Database>, key: NewSigningKey): Promise<void> {

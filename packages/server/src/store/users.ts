@@ -10,6 +10,17 @@ export async function isInstanceAdmin(db: Kysely<Database>, userId: string): Pro
   return row?.is_instance_admin === true && row.disabled_at === null;
 }
 
+/** True when the API key's creator is an enabled instance admin now. */
+export async function isApiKeyMadeByInstanceAdmin(db: Kysely<Database>, apiKeyId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom("api_keys")
+    .innerJoin("users", "users.id", "api_keys.created_by_id")
+    .select(["users.is_instance_admin", "users.disabled_at"])
+    .where("api_keys.id", "=", apiKeyId)
+    .executeTakeFirst();
+  return row?.is_instance_admin === true && row.disabled_at === null;
+}
+
 /** A user by id. */
 export async function findUserById(db: Kysely<Database>, userId: string): Promise<UserRow | undefined> {
   return db.selectFrom("users").selectAll().where("id", "=", userId).executeTakeFirst();

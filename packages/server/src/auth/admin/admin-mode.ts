@@ -46,7 +46,7 @@ export interface AdminModeGate {
 }
 
 /** Message for credentials of anyone but the configured admin. */
-export const ADMIN_ONLY = "only the configured admin is accepted while AUTH_MODE=admin";
+const ADMIN_ONLY = "only the configured admin is accepted while AUTH_MODE=admin";
 
 /** Builds the gate: in modes other than admin it accepts everything. */
 export function createAdminModeGate(mode: AuthModeName): AdminModeGate {

@@ -12,13 +12,13 @@ export const API_KEY_PREFIX = "tsk_";
 /** The base62 alphabet, in digit order: 0-9, A-Z, a-z. */
 export const BASE62_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 /** Random base62 characters after the prefix: 33 x log2(62) = 196 bits. */
-export const API_KEY_RANDOM_LENGTH = 33;
+const API_KEY_RANDOM_LENGTH = 33;
 /** Base62 characters of the CRC32 checksum (62^6 > 2^32). */
-export const API_KEY_CHECKSUM_LENGTH = 6;
+const API_KEY_CHECKSUM_LENGTH = 6;
 /** Total length of a key. */
 export const API_KEY_LENGTH = API_KEY_PREFIX.length + API_KEY_RANDOM_LENGTH + API_KEY_CHECKSUM_LENGTH;
 /** Characters of the key kept for display (`start`). */
-export const API_KEY_START_LENGTH = 12;
+const API_KEY_START_LENGTH = 12;
 /** A regular expression secret scanners can use (the checksum narrows it further). */
 export const API_KEY_PATTERN = /^tsk_[0-9A-Za-z]{39}$/;
 

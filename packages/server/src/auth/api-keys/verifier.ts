@@ -2,9 +2,11 @@
  * API-key authentication. A bearer starting with `tsk_` is checked for shape and
  * checksum (no I/O), hashed (SHA-256), looked up in a bounded in-process LRU cache
  * keyed by the hash and, on a miss, in the database. Revocations (regenerate, delete,
- * a disabled machine user) purge the cache on every instance through the one broadcast
- * of `revocation.ts`; cached entries also expire after a short TTL so a missed
- * notification heals itself. Misses that arrive
+ * a disabled machine user) purge the cache on every instance through the revocation log
+ * (`auth/revocation/log.ts`, its `applier` here); while that log cannot vouch for this
+ * instance's caches (`trusted()` false: the broadcast is down and the log could not be
+ * read within a second), every request is checked against the database. Cached entries
+ * also expire after a short TTL. Misses that arrive
  * together (in one turn of the event loop) share one `key_hash in (...)` query, so a
  * burst of unseen keys costs one round trip instead of one per key. `last_used_at` is
  * written in the background, in batches, at most once a minute per key.
@@ -13,7 +15,7 @@ import { BoundedCache } from "../../lib/bounded-cache.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Deps, Feature } from "../../deps.js";
 import { findApiKeyAuthByHashes, touchApiKeysLastUsed, type ApiKeyAuthRow } from "../../store/api-keys.js";
-import { createApiKeyRevocation, USER_TARGET_PREFIX } from "./revocation.js";
+import type { RevocationApplier } from "../revocation/log.js";
 import { hashApiKey, isWellFormedApiKey, looksLikeApiKey } from "./format.js";
 import type { CredentialVerifier } from "../request/interceptor.js";
 import type { Principal } from "../request/principal.js";
@@ -31,17 +33,18 @@ export interface ApiKeyAuthOptions {
   flushIntervalMs?: number;
   /** Most hashes looked up by one query. */
   maxBatch?: number;
+  /** Whether cached entries may be used (the revocation log's `cachesTrusted`); always when absent. */
+  trusted?: () => boolean;
   /** Why a key created by `createdById` is refused (AUTH_MODE=admin: the AdminModeGate); all accepted when absent. */
   refuseCreator?: (createdById: string | null) => string | undefined;
 }
 
 export interface ApiKeyAuth extends Feature {
   verifiers: CredentialVerifier[];
-  /**
-   * Revokes cached entries: purges them locally at once, then tells every other
-   * instance. `targets` are key hashes or `user:<uuid>`. Never throws.
-   */
-  revoke(targets: readonly string[]): Promise<void>;
+  /** Keeps the cache in step with the revocation log (every instance's revocations). */
+  applier: RevocationApplier;
+  /** Forgets entries in this instance only (`*`, a key hash or `user:<uuid>`), e.g. after re-enabling a user. */
+  forget(target: string): void;
   /** Writes pending last_used_at updates now (tests, shutdown). */
   flushLastUsed(): Promise<void>;
   /** Number of cached keys (diagnostics, tests). */
@@ -49,7 +52,7 @@ export interface ApiKeyAuth extends Feature {
 }
 
 /** `last_used_at` is written at most this often per key. */
-export const LAST_USED_GRANULARITY_MS = 60_000;
+const LAST_USED_GRANULARITY_MS = 60_000;
 
 interface Entry {
   id: string;
@@ -70,6 +73,7 @@ interface Waiter {
 }
 
 const HASH_RE = /^[0-9a-f]{64}$/;
+const USER_TARGET_PREFIX = "user:";
 
 function invalid(message: string): ConnectError {
   return new ConnectError(message, Code.Unauthenticated);
@@ -230,7 +234,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       if (!isWellFormedApiKey(token)) throw invalid("invalid api key");
       const hash = hashApiKey(token);
       let entry = cache.get(hash);
-      if (entry === undefined || performance.now() - entry.loadedAt >= ttlMs) {
+      if (entry === undefined || performance.now() - entry.loadedAt >= ttlMs || (opts.trusted !== undefined && !opts.trusted())) {
         entry = await load(hash);
         if (entry === undefined) throw invalid("invalid api key");
       }
@@ -244,12 +248,9 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
     },
   };
 
-  const revocation = createApiKeyRevocation(db, logger, purge);
-
   return {
     verifiers: [verifier],
     async start() {
-      await revocation.listen();
       flushTimer = setInterval(() => void flushLastUsed(), flushIntervalMs);
       flushTimer.unref();
     },
@@ -258,7 +259,15 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       flushTimer = undefined;
       await flushLastUsed();
     },
-    revoke: (targets) => revocation.revoke(targets),
+    applier: {
+      apply(event) {
+        if (event.kind === "api_key") purge(event.target);
+        else if (event.kind === "user") purge(`${USER_TARGET_PREFIX}${event.target}`);
+        else if (event.kind === "flush_all") purge("*");
+      },
+      flush: () => purge("*"),
+    },
+    forget: purge,
     flushLastUsed,
     cacheSize: () => cache.size,
   };

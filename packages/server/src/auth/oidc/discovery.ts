@@ -22,7 +22,7 @@ export interface ProviderMetadata {
 }
 
 /** Discovery failed in a way retrying will not fix, or retries were exhausted. */
-export class DiscoveryError extends Error {
+class DiscoveryError extends Error {
   constructor(message: string) {
     super(message);
     this.name = "DiscoveryError";

@@ -20,9 +20,9 @@ import { CLOCK_TOLERANCE_SECONDS, describeJoseError, isKeySetUnavailable } from 
 import { tokensToWire, type SessionIssuer } from "../tokens/session-issuer.js";
 
 /** How long a login transaction stays valid. */
-export const LOGIN_TRANSACTION_TTL_MS = 10 * 60 * 1000;
+const LOGIN_TRANSACTION_TTL_MS = 10 * 60 * 1000;
 /** The only provider id (plus the empty default). */
-export const DEFAULT_PROVIDER_ID = "default";
+const DEFAULT_PROVIDER_ID = "default";
 
 const CHALLENGE_RE = /^[A-Za-z0-9_-]{43}$/;
 const VERIFIER_RE = /^[A-Za-z0-9\-._~]{43,128}$/;

@@ -19,9 +19,9 @@ import { BoundedCache } from "../../lib/bounded-cache.js";
 import type { SessionIssuer } from "../tokens/session-issuer.js";
 
 /** An unknown `kid` triggers a JWKS refetch at most this often. */
-export const JWKS_COOLDOWN_MS = 30_000;
+const JWKS_COOLDOWN_MS = 30_000;
 /** How long (issuer, subject) -> user (and its disabled flag) is trusted without asking the database. */
-export const IDENTITY_CACHE_TTL_MS = 30_000;
+const IDENTITY_CACHE_TTL_MS = 30_000;
 
 /** OpenID provider support: bearer verification (as a feature's verifiers) and the login flow. */
 export interface OidcAuth extends Feature {

@@ -21,7 +21,7 @@ import type { Principal } from "../request/principal.js";
 export const CLOCK_TOLERANCE_SECONDS = 60;
 
 /** Resolves (issuer, subject) to a Tessera user, provisioning on first sight. */
-export type ResolveUser = (issuer: string, subject: string, claims: JWTPayload) => Promise<{ userId: string; disabled: boolean }>;
+type ResolveUser = (issuer: string, subject: string, claims: JWTPayload) => Promise<{ userId: string; disabled: boolean }>;
 
 export interface OidcVerifierOptions {
   config: OidcConfig;

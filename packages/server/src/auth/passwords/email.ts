@@ -11,7 +11,7 @@ export const MAX_EMAIL_LENGTH = 254;
  * Longest email as sent (before trimming and NFKC) that is normalized at all: NFKC can
  * grow a string eighteen-fold (U+FDFA), so longer input is refused unread (bounded work).
  */
-export const MAX_RAW_EMAIL_LENGTH = 4 * MAX_EMAIL_LENGTH;
+const MAX_RAW_EMAIL_LENGTH = 4 * MAX_EMAIL_LENGTH;
 
 /** The comparison form of an email. */
 export function normalizeEmail(email: string): string {

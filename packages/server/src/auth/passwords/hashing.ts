@@ -8,12 +8,12 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { validNormalizedEmail } from "./email.js";
 
 /** argon2id parameters; the PHC string stores them, so raising them later keeps old hashes verifiable. */
-export const ARGON2_OPTIONS = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1, algorithm: 2 /* Algorithm.Argon2id */ });
+const ARGON2_OPTIONS = Object.freeze({ memoryCost: 19456, timeCost: 2, parallelism: 1, algorithm: 2 /* Algorithm.Argon2id */ });
 
-export const PASSWORD_MIN_CHARS = 12;
-export const PASSWORD_MAX_CHARS = 128;
+const PASSWORD_MIN_CHARS = 12;
+const PASSWORD_MAX_CHARS = 128;
 /** Larger passwords are rejected before hashing (no hashing of huge inputs). */
-export const PASSWORD_MAX_BYTES = 512;
+const PASSWORD_MAX_BYTES = 512;
 
 /**
  * At most this many argon2 computations run at once (one core is left to the event

@@ -16,11 +16,11 @@ import { Worker } from "node:worker_threads";
 import { Code, ConnectError } from "@connectrpc/connect";
 
 /** Lowest accepted zxcvbn score (0..4): 3 = "safely unguessable" (about 10^8 guesses or more). */
-export const MIN_PASSWORD_SCORE = 3;
+const MIN_PASSWORD_SCORE = 3;
 /** Context words every password is compared against. */
-export const PRODUCT_WORDS: readonly string[] = Object.freeze(["tessera"]);
+const PRODUCT_WORDS: readonly string[] = Object.freeze(["tessera"]);
 /** Characters of a password the estimator looks at (longer ones are estimated on their start: bounded work). */
-export const ESTIMATE_MAX_CHARS = 64;
+const ESTIMATE_MAX_CHARS = 64;
 
 /** The estimate of a password: score 0..4 and the estimator's feedback. */
 export interface PasswordEstimate {
@@ -58,7 +58,7 @@ type Pending = { resolve: (e: PasswordEstimate) => void; reject: (e: Error) => v
  * The worker stops after this long without a check, giving its ~70 MB back: most
  * processes see sign-ups and password changes rarely, and reloading costs about a second.
  */
-export const STRENGTH_WORKER_IDLE_MS = 30_000;
+const STRENGTH_WORKER_IDLE_MS = 30_000;
 
 interface StrengthWorker {
   worker: Worker;
@@ -124,7 +124,8 @@ export function contextWords(email: string | null | undefined): string[] {
 
 /** Estimates a password's strength against the dictionaries and the user's context words. */
 export function estimatePassword(password: string, email?: string | null): Promise<PasswordEstimate> {
-  const sw = (current ??= startWorker());
+  current ??= startWorker();
+  const sw = current;
   clearTimeout(sw.idleTimer);
   const id = nextId++;
   return new Promise<PasswordEstimate>((resolve, reject) => {

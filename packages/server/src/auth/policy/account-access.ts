@@ -17,7 +17,7 @@ import { permissionDenied } from "../request/interceptor.js";
 import { API_KEY_ROLE, roleAtLeast, ruleFor, type Rule } from "./policy.js";
 import { requirePrincipal, type Principal } from "../request/principal.js";
 
-export interface AuthorizeOptions {
+interface AuthorizeOptions {
   /** The account was found through a resource id: non-members get NotFound. */
   viaResource?: boolean;
   /** What to call the resource in the NotFound message. */
@@ -38,7 +38,7 @@ export interface AccountAccess {
 
 function accountRule(ctx: HandlerContext): Extract<Rule, { access: "account" }> {
   const rule = ruleFor(ctx.service.typeName, ctx.method.name);
-  if (!rule || rule.access !== "account") throw new ConnectError("procedure has no account rule", Code.Internal);
+  if (rule?.access !== "account") throw new ConnectError("procedure has no account rule", Code.Internal);
   return rule;
 }
 

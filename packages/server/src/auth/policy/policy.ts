@@ -19,7 +19,14 @@ export type Rule =
   /** A human user; only for the caller's own sessions and password. */
   | { access: "human" }
   /** An instance admin (the admin-mode user or a user with the instance-admin flag). */
-  | { access: "instance_admin" };
+  | { access: "instance_admin" }
+  /**
+   * An instance admin, or an API key created by a user who is an instance admin now
+   * (enabled, with the flag): services that verify Tessera credentials themselves
+   * (RevocationService). Until API-key scopes exist (issue 19), such a key can also do
+   * what any key of its account can; create a dedicated one in an account of its own.
+   */
+  | { access: "instance_admin_or_admin_key" };
 
 const pub: Rule = { access: "public" };
 const anyone: Rule = { access: "authenticated", apiKeys: true };
@@ -28,7 +35,7 @@ const viewer = (apiKeys: boolean): Rule => ({ access: "account", role: "viewer",
 const member = (apiKeys: boolean): Rule => ({ access: "account", role: "member", apiKeys });
 const admin: Rule = { access: "account", role: "admin", apiKeys: false };
 
-/** Every procedure of the three services, keyed by `Service/Method` (package-less). */
+/** Every procedure of the four services, keyed by `Service/Method` (package-less). */
 export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AuthService/GetAuthConfig": pub,
   "AuthService/SignUp": pub,
@@ -44,6 +51,10 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AuthService/RevokeAllSessions": human,
   "AuthService/SetUserDisabled": { access: "instance_admin" },
   "AuthService/RevokeUserSessions": { access: "instance_admin" },
+
+  "RevocationService/WatchRevocations": { access: "instance_admin_or_admin_key" },
+  "RevocationService/AckRevocations": { access: "instance_admin_or_admin_key" },
+  "RevocationService/GetRevocationStatus": { access: "instance_admin_or_admin_key" },
 
   // A leaked API key cannot mint more keys: API-key callers are refused here.
   "ApiKeyService/CreateAccountApiKey": member(false),
@@ -91,9 +102,15 @@ export const API_KEY_ROLE: RoleName = "viewer";
 
 /**
  * Principal-level check, run by the interceptor once the caller is authenticated.
- * `isInstanceAdmin` is only consulted for instance-admin rules.
+ * `isInstanceAdmin` is only consulted for instance-admin rules, `keyMadeByInstanceAdmin`
+ * only for API keys under `instance_admin_or_admin_key` (refused when absent).
  */
-export function checkPrincipal(rule: Rule, principal: Principal, isInstanceAdmin: () => Promise<boolean>): Promise<void> | void {
+export function checkPrincipal(
+  rule: Rule,
+  principal: Principal,
+  isInstanceAdmin: () => Promise<boolean>,
+  keyMadeByInstanceAdmin?: (apiKeyId: string) => Promise<boolean>,
+): Promise<void> | void {
   switch (rule.access) {
     case "public":
       return;
@@ -111,5 +128,11 @@ export function checkPrincipal(rule: Rule, principal: Principal, isInstanceAdmin
       return isInstanceAdmin().then((ok) => {
         if (!ok) throw new ConnectError("instance admin role required", Code.PermissionDenied);
       });
+    case "instance_admin_or_admin_key": {
+      const allowed = principal.kind === "api_key" ? (keyMadeByInstanceAdmin?.(principal.apiKeyId) ?? Promise.resolve(false)) : isInstanceAdmin();
+      return allowed.then((ok) => {
+        if (!ok) throw new ConnectError("instance admin, or an API key created by one, required", Code.PermissionDenied);
+      });
+    }
   }
 }

@@ -26,12 +26,14 @@ export interface AuthInterceptorOptions {
   verifiers: readonly CredentialVerifier[];
   /** Whether a user holds the instance-admin flag (for instance-admin procedures). */
   isInstanceAdmin: (userId: string) => Promise<boolean>;
+  /** Whether an API key was created by a user who is an instance admin now (RevocationService). */
+  keyMadeByInstanceAdmin?: (apiKeyId: string) => Promise<boolean>;
 }
 
 const REALM = 'Bearer realm="tessera"';
 
 /** An Unauthenticated error carrying the RFC 6750 WWW-Authenticate challenge. */
-export function unauthenticated(message: string, tokenPresented: boolean): ConnectError {
+function unauthenticated(message: string, tokenPresented: boolean): ConnectError {
   const challenge = tokenPresented ? `${REALM}, error="invalid_token"` : REALM;
   return new ConnectError(message, Code.Unauthenticated, { "www-authenticate": challenge });
 }
@@ -106,7 +108,7 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       principal = await authenticateBearer(req.header.get("authorization"), opts.verifiers, routes);
     }
     try {
-      await checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId));
+      await checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId), opts.keyMadeByInstanceAdmin);
     } catch (e) {
       const ce = ConnectError.from(e);
       if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);

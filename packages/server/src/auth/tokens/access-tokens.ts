@@ -2,9 +2,11 @@
  * Tessera's access tokens (RFC 9068 JWTs): issuing, and the CredentialVerifier that
  * accepts them. Verification is in memory: keys are imported once (see KeyRing),
  * verified tokens are cached until they expire in a bounded LRU, and the user's
- * disabled flag is cached for USER_STATUS_TTL_MS. So a JWT keeps working after its
- * session is logged out or its user disabled for at most its remaining lifetime
- * (AUTH_JWT_ACCESS_TOKEN_LIFETIME; the disabled flag is seen within 30 s). In
+ * disabled flag is cached for USER_STATUS_TTL_MS, forgotten on every instance when the
+ * revocation log records the user (`user` events), and not used at all while the log
+ * cannot vouch for this instance's caches (`trusted()` false: read per request). So a
+ * JWT keeps working after its session is logged out for at most its remaining lifetime
+ * (AUTH_JWT_ACCESS_TOKEN_LIFETIME), and stops within a second once its user is disabled. In
  * AUTH_MODE=admin the AdminModeGate also refuses, in memory, every user's tokens but
  * the configured admin's, and the admin's own issued before its credentials changed.
  */
@@ -24,10 +26,10 @@ import type { Principal } from "../request/principal.js";
 import { SIGNING_ALG, type KeyRing } from "./signing-keys.js";
 
 /** RFC 9068 media type of JWT access tokens. */
-export const ACCESS_TOKEN_TYP = "at+jwt";
+const ACCESS_TOKEN_TYP = "at+jwt";
 /** The `client_id` claim of Tessera-issued tokens. */
-export const TESSERA_CLIENT_ID = "tessera";
-export const CLOCK_TOLERANCE_SECONDS = 60;
+const TESSERA_CLIENT_ID = "tessera";
+const CLOCK_TOLERANCE_SECONDS = 60;
 const CACHE_MAX = 10_000;
 const USER_STATUS_TTL_MS = 30_000;
 /** Three base64url segments: the only shape this verifier looks at. */
@@ -69,7 +71,7 @@ function decodeSegment(seg: string): Record<string, unknown> | undefined {
 }
 
 /** True when the token is JWT-shaped and its (unverified) `iss` is Tessera's: used only to route. */
-export function looksLikeTesseraJwt(token: string, issuer: string): boolean {
+function looksLikeTesseraJwt(token: string, issuer: string): boolean {
   if (!JWT_SHAPE.test(token)) return false;
   const payload = decodeSegment(token.slice(token.indexOf(".") + 1, token.lastIndexOf(".")));
   return payload?.iss === issuer;
@@ -90,6 +92,8 @@ interface CacheEntry {
 export interface TesseraJwtVerifier extends CredentialVerifier {
   /** Forgets cached user status (after disabling a user, in this process). */
   forgetUser(userId: string): void;
+  /** Forgets every cached user status. */
+  forgetAll(): void;
 }
 
 /** Builds the verifier of Tessera's own access tokens. */
@@ -100,15 +104,17 @@ export function createTesseraJwtVerifier(opts: {
   db: Kysely<Database>;
   /** Which users' tokens this instance accepts (admin mode); every user's when absent. */
   gate?: Pick<AdminModeGate, "refuseUserToken">;
+  /** Whether cached user status may be used (the revocation log's `cachesTrusted`); always when absent. */
+  trusted?: () => boolean;
 }): TesseraJwtVerifier {
-  const { keys, config, clock, db, gate } = opts;
+  const { keys, config, clock, db, gate, trusted } = opts;
   // Verified tokens until they expire (checked on every hit, to answer "expired" precisely).
   const cache = new BoundedCache<string, CacheEntry>({ maxEntries: CACHE_MAX });
   // Whether a user may use its tokens, re-read after USER_STATUS_TTL_MS.
   const userStatus = new BoundedCache<string, boolean>({ maxEntries: CACHE_MAX, ttlMs: USER_STATUS_TTL_MS, now: () => clock().getTime() });
 
   async function userUsable(userId: string): Promise<boolean> {
-    const usable = userStatus.get(userId);
+    const usable = trusted === undefined || trusted() ? userStatus.get(userId) : undefined;
     if (usable !== undefined) return usable;
     const row = await findUserStatus(db, userId);
     const ok = row !== undefined && !row.disabled;
@@ -174,6 +180,9 @@ export function createTesseraJwtVerifier(opts: {
     },
     forgetUser(userId) {
       userStatus.delete(userId);
+    },
+    forgetAll() {
+      userStatus.clear();
     },
   };
 }

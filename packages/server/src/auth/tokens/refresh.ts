@@ -32,7 +32,7 @@ import type { IssuedTokens, SessionIssuer } from "./session-issuer.js";
 import { issueAccessToken } from "./access-tokens.js";
 import type { KeyRing } from "./signing-keys.js";
 
-export const REFRESH_TOKEN_PREFIX = "tsr_";
+const REFRESH_TOKEN_PREFIX = "tsr_";
 const REFRESH_TOKEN_RE = /^tsr_[A-Za-z0-9_-]{43}$/;
 
 /** SHA-256 (hex) of a refresh token: what the database stores. */
@@ -50,15 +50,18 @@ function newRefreshToken(): string {
 }
 
 /** Why a refresh failed; `reuse_detected` means the family was just revoked. */
-export type RefreshFailure = "invalid" | "expired" | "revoked" | "user_disabled" | "reuse_detected";
+type RefreshFailure = "invalid" | "expired" | "revoked" | "user_disabled" | "reuse_detected";
 
-export type RefreshResult = { ok: true; tokens: IssuedTokens; familyId: string } | { ok: false; reason: RefreshFailure; userId?: string; familyId?: string };
+/** `sequence`: the revocation recorded when reuse revoked the family (0: none). */
+type RefreshResult =
+  | { ok: true; tokens: IssuedTokens; familyId: string }
+  | { ok: false; reason: RefreshFailure; userId?: string; familyId?: string; sequence?: number };
 
 export interface Sessions extends SessionIssuer {
   /** Exchanges a refresh token for new tokens (rotation). */
   refresh(refreshToken: string): Promise<RefreshResult>;
-  /** Revokes the family of a refresh token; returns its user when a session was ended. */
-  logout(refreshToken: string): Promise<{ userId: string; familyId: string } | undefined>;
+  /** Revokes the family of a refresh token; returns its user and the revocation's sequence when a session was ended. */
+  logout(refreshToken: string): Promise<{ userId: string; familyId: string; sequence: number } | undefined>;
 }
 
 /** A refresh the transaction decided to answer with tokens. */
@@ -174,8 +177,8 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
         if (token.rotated_at !== null) {
           const again = await retriedSuccessor(trx, family, token, presented, now);
           if (!again) {
-            await revokeFamily(trx, family.id, now, "reuse_detected");
-            return fail("reuse_detected");
+            const sequence = await revokeFamily(trx, family.id, now, "reuse_detected");
+            return { ...fail("reuse_detected"), sequence } as RefreshResult;
           }
           if (!(await userActive(trx, family.user_id))) return fail("user_disabled");
           await touchFamily(trx, family.id, now);
@@ -201,8 +204,8 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
       if (!token) return undefined;
       const family = await findFamily(db, token.family_id);
       if (!family) return undefined;
-      const revoked = await revokeFamily(db, family.id, clock(), "logout");
-      return revoked ? { userId: family.user_id, familyId: family.id } : undefined;
+      const sequence = await revokeFamily(db, family.id, clock(), "logout");
+      return sequence ? { userId: family.user_id, familyId: family.id, sequence } : undefined;
     },
   };
 }

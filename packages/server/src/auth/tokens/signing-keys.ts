@@ -15,13 +15,13 @@ import { deleteExpiredSigningKeys, ensureActiveSigningKey, listUsableSigningKeys
 /** The only algorithm Tessera signs with and accepts for its own tokens. */
 export const SIGNING_ALG = "ES256";
 /** A `kid` Tessera generates: 22 base64url characters. Anything else is never looked up. */
-export const KID_RE = /^[A-Za-z0-9_-]{16,64}$/;
+const KID_RE = /^[A-Za-z0-9_-]{16,64}$/;
 /** How often servers reload keys (to pick up a rotation). */
-export const KEY_RELOAD_INTERVAL_MS = 60_000;
+const KEY_RELOAD_INTERVAL_MS = 60_000;
 /** Unknown-kid reloads happen at most this often. */
-export const UNKNOWN_KID_RELOAD_MS = 5_000;
+const UNKNOWN_KID_RELOAD_MS = 5_000;
 /** Extra time a retired key stays published beyond the access-token lifetime (reload delay + clock skew). */
-export const RETIRED_KEY_EXTRA_SECONDS = KEY_RELOAD_INTERVAL_MS / 1000 + 120;
+const RETIRED_KEY_EXTRA_SECONDS = KEY_RELOAD_INTERVAL_MS / 1000 + 120;
 
 interface LoadedKey {
   kid: string;
@@ -30,7 +30,7 @@ interface LoadedKey {
 }
 
 /** A fresh ES256 key pair as stored rows. */
-export async function generateSigningKey(now: Date): Promise<NewSigningKey> {
+async function generateSigningKey(now: Date): Promise<NewSigningKey> {
   const { privateKey, publicKey } = await generateKeyPair(SIGNING_ALG, { extractable: true });
   const kid = randomBytes(16).toString("base64url");
   const common = { kid, alg: SIGNING_ALG, use: "sig" };

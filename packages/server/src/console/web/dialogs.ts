@@ -59,7 +59,10 @@ export function showSecret(opts: { title: string; value: string; explain: string
         input.select();
         if (document.execCommand("copy")) ok();
       }) ??
-        (input.select(), document.execCommand("copy") && ok());
+        (() => {
+          input.select();
+          if (document.execCommand("copy")) ok();
+        })();
     },
   }, "Copy");
   openDialog(
@@ -70,7 +73,10 @@ export function showSecret(opts: { title: string; value: string; explain: string
       h("p", {}, opts.explain),
       h("div", { class: "secret" }, input, copy),
       h("div", { class: "warning", role: "note" }, h("strong", {}, "Copy it now. "), "It cannot be shown again: Tessera keeps only its hash."),
-      h("div", { class: "actions" }, h("button", { type: "button", "data-testid": "done", onclick: () => (closeDialog(), opts.onDone()) }, "Done")),
+      h("div", { class: "actions" }, h("button", { type: "button", "data-testid": "done", onclick: () => {
+        closeDialog();
+        opts.onDone();
+      } }, "Done")),
     ),
   );
   input.select();

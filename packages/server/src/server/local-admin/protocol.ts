@@ -14,12 +14,12 @@ export const ADMIN_SOCKET_NAME = "tessera-admin.sock";
 export const MAX_REQUEST_BYTES = 4096;
 
 /** The operations the admin socket serves. */
-export const ADMIN_OPS = ["keys.list", "keys.rotate", "migrate.status"] as const;
+const ADMIN_OPS = ["keys.list", "keys.rotate", "migrate.status"] as const;
 /** One admin operation. */
 export type AdminOp = (typeof ADMIN_OPS)[number];
 
 /** A signing key as listed (never its private part). */
-export interface KeyInfo {
+interface KeyInfo {
   id: string;
   alg: string;
   createdAt: string;

@@ -10,7 +10,7 @@ import type { Logger } from "../../lib/logger.js";
 import { adminSocketAddress, isAdminOp, MAX_REQUEST_BYTES, type AdminOp, type AdminResponse } from "./protocol.js";
 
 /** How long a connection may take to send its request. */
-export const REQUEST_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 5_000;
 /** Connections served at once; more are refused by the kernel backlog or closed. */
 const MAX_CONNECTIONS = 8;
 

@@ -4,6 +4,7 @@
  */
 import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { hasControlCharacters } from "../common/text.js";
 
 /** Longest lifetime of a key. */
 const MAX_API_KEY_LIFETIME_DAYS = 365;
@@ -11,8 +12,6 @@ const MAX_API_KEY_LIFETIME_DAYS = 365;
 const MAX_API_KEY_NAME_LENGTH = 100;
 
 const MAX_LIFETIME_MS = MAX_API_KEY_LIFETIME_DAYS * 24 * 60 * 60 * 1000;
-// Control characters (C0, DEL, C1) and line/paragraph separators are refused in names.
-const CONTROL_RE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 function invalidArgument(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
@@ -24,7 +23,7 @@ export function validName(raw: string): string {
   const length = [...name].length;
   if (length === 0) throw invalidArgument("name is required (1 to 100 characters)");
   if (length > MAX_API_KEY_NAME_LENGTH) throw invalidArgument("name must be at most 100 characters");
-  if (CONTROL_RE.test(name)) throw invalidArgument("name must not contain control characters");
+  if (hasControlCharacters(name)) throw invalidArgument("name must not contain control characters");
   return name;
 }
 

@@ -7,9 +7,9 @@
  * - password login, `RefreshToken` and provider login: at once (they read the database);
  * - every session (refresh family): revoked at once, so re-enabling does not revive them;
  * - an API key (the target is the key's machine user): at once, on every instance
- *   (NOTIFY `user:<id>` on `tessera_api_key_revoked` purges the verifiers' caches);
- * - Tessera access tokens already issued: at once on this instance, within 30 s on
- *   others (the verifier's cached user status), and at the latest at their `exp`;
+ *   (the revocation log records the user and each of its keys; see auth/revocation/);
+ * - Tessera access tokens already issued: at once on every instance (the user's
+ *   revocation reaches every verifier's cached user status through the same log);
  * - provider bearer tokens: within 30 s (the cached identity -> user status).
  * An admin cannot disable itself (FailedPrecondition): it would lock the instance out;
  * in AUTH_MODE=admin nobody can disable the configured admin (FailedPrecondition; it is
@@ -30,14 +30,18 @@ import { revokeFamilies, revokeUserFamilies, setUserDisabledAt } from "../../sto
 import { findConfiguredAdminId } from "../../store/configured-admin.js";
 import { findUserById } from "../../store/users.js";
 import { isUuid } from "../../lib/ids.js";
-import { revocationTargetsForUser } from "../../auth/api-keys/revocation.js";
+import type { RevocationLog } from "../../auth/revocation/log.js";
+import { findApiKeyHashesByUser } from "../../store/api-keys.js";
+import { insertRevocations } from "../../store/revocation-log.js";
 import { requirePrincipal } from "../../auth/request/principal.js";
 import { currentSessionId } from "./sessions.js";
 
 /** What the instance-admin handlers ask of authentication. */
 export interface AdminHandlerOptions {
-  /** Revokes API keys everywhere (purges caches, NOTIFY). */
-  revokeApiKeys(targets: readonly string[]): Promise<void>;
+  /** The revocation log, told of each committed revocation. */
+  revocations: Pick<RevocationLog, "published">;
+  /** Forgets cached API keys in this instance only (`user:<id>`: after re-enabling). */
+  forgetApiKeys(target: string): void;
   /** Forgets cached status of the user in this process's token verifiers. */
   forgetUser(userId: string): void;
 }
@@ -56,17 +60,21 @@ export function adminHandlers(deps: Deps, opts: AdminHandlerOptions): Pick<Servi
       }
       if (req.disabled && userId === p.userId) throw new ConnectError("an admin cannot disable itself", Code.FailedPrecondition);
       const now = clock();
-      const user = await setUserDisabledAt(db.kysely, userId, req.disabled ? now : null);
-      if (!user) throw new ConnectError("user not found", Code.NotFound);
-      let sessions = 0;
-      if (req.disabled) {
-        sessions = await revokeUserFamilies(db.kysely, userId, now, "user_disabled", { idleTimeoutSeconds: config.sessionIdleTimeoutSeconds });
-      }
+      const done = await db.kysely.transaction().execute(async (trx) => {
+        const user = await setUserDisabledAt(trx, userId, req.disabled ? now : null);
+        if (!user || !req.disabled) return user && { user, sessions: 0, sequence: 0 };
+        const families = await revokeUserFamilies(trx, userId, now, "user_disabled", { idleTimeoutSeconds: config.sessionIdleTimeoutSeconds });
+        // The user (every credential it holds), and each of its keys by value for subscribers that cache by key.
+        const keys = user.kind === "machine" ? await findApiKeyHashesByUser(trx, userId) : [];
+        const sequence = await insertRevocations(trx, [{ kind: "user", target: userId }, ...keys.map((k) => ({ kind: "api_key" as const, target: k }))]);
+        return { user, sessions: families.usable, sequence: Math.max(sequence, families.sequence) };
+      });
+      if (!done) throw new ConnectError("user not found", Code.NotFound);
+      const { user, sessions } = done;
+      await opts.revocations.published(done.sequence);
+      // Re-enabling is no revocation: this instance forgets at once, others within their cache TTL (30 s).
       opts.forgetUser(userId);
-      if (user.kind === "machine") {
-        // Disabling and re-enabling both purge the API-key caches of every instance.
-        await opts.revokeApiKeys(await revocationTargetsForUser(db, userId));
-      }
+      if (!req.disabled) opts.forgetApiKeys(`user:${userId}`);
       audit.record({
         action: req.disabled ? "auth.user.disable.success" : "auth.user.enable.success",
         actorUserId: p.userId,
@@ -74,7 +82,7 @@ export function adminHandlers(deps: Deps, opts: AdminHandlerOptions): Pick<Servi
         metadata: { target_user_id: userId, user_kind: user.kind, revoked_sessions: sessions },
       });
       logger.info({ user_id: userId, disabled: req.disabled, by: p.userId }, req.disabled ? "user disabled" : "user enabled");
-      return {};
+      return { revocationSequence: BigInt(done.sequence) };
     },
 
     async revokeUserSessions(req, ctx) {
@@ -82,7 +90,7 @@ export function adminHandlers(deps: Deps, opts: AdminHandlerOptions): Pick<Servi
       if ((req.userId === "") === !req.allUsers) throw new ConnectError("set exactly one of user_id and all_users", Code.InvalidArgument);
       const now = clock();
       const idleTimeoutSeconds = config.sessionIdleTimeoutSeconds;
-      let revoked: number;
+      let revoked: { usable: number; sequence: number };
       let target: Record<string, string | boolean>;
       if (req.allUsers) {
         // Every user's, except the session making the call (the admin keeps working).
@@ -100,10 +108,11 @@ export function adminHandlers(deps: Deps, opts: AdminHandlerOptions): Pick<Servi
         action: "auth.user_sessions.revoke.success",
         actorUserId: p.userId,
         request: ctx.values.get(requestInfoKey),
-        metadata: { ...target, revoked_sessions: revoked },
+        metadata: { ...target, revoked_sessions: revoked.usable },
       });
-      logger.info({ ...target, revoked_sessions: revoked, by: p.userId }, "sessions revoked by an instance admin");
-      return { revoked };
+      await opts.revocations.published(revoked.sequence);
+      logger.info({ ...target, revoked_sessions: revoked.usable, by: p.userId }, "sessions revoked by an instance admin");
+      return { revoked: revoked.usable, revocationSequence: BigInt(revoked.sequence) };
     },
   };
 }

@@ -11,6 +11,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AuthService } from "@tessera/sdk/proto";
+import type { RevocationLog } from "../../auth/revocation/log.js";
 import type { UserAuth } from "../../auth/user-auth.js";
 import type { Deps } from "../../deps.js";
 import { adminHandlers } from "./admin.js";
@@ -24,8 +25,10 @@ import { tokenHandlers } from "./tokens.js";
 /** What AuthService needs besides the common dependencies. */
 export interface AuthServiceOptions {
   userAuth: UserAuth;
-  /** Revokes API keys everywhere (a disabled machine user's keys). */
-  revokeApiKeys(targets: readonly string[]): Promise<void>;
+  /** The revocation log: every revocation is published there once committed. */
+  revocations: Pick<RevocationLog, "published">;
+  /** Forgets cached API keys in this instance only (after re-enabling a machine user). */
+  forgetApiKeys(target: string): void;
 }
 
 /** Builds the AuthService implementation. */
@@ -33,11 +36,11 @@ export function createAuthService(deps: Deps, opts: AuthServiceOptions): Service
   const { userAuth } = opts;
   const config = configHandlers(deps.config);
   const password = passwordHandlers(deps, userAuth);
-  const tokens = tokenHandlers(deps, userAuth);
+  const tokens = tokenHandlers(deps, userAuth, opts.revocations);
   const provider = providerLoginHandlers(userAuth.oidc);
-  const sessions = sessionHandlers(deps);
-  const change = passwordChangeHandlers(deps);
-  const admin = adminHandlers(deps, { revokeApiKeys: opts.revokeApiKeys, forgetUser: (id) => userAuth.forgetUser(id) });
+  const sessions = sessionHandlers(deps, opts.revocations);
+  const change = passwordChangeHandlers(deps, opts.revocations);
+  const admin = adminHandlers(deps, { revocations: opts.revocations, forgetApiKeys: opts.forgetApiKeys, forgetUser: (id) => userAuth.forgetUser(id) });
   return {
     getAuthConfig: config.getAuthConfig,
     signUp: password.signUp,

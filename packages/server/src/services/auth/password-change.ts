@@ -13,6 +13,7 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { AuthService } from "@tessera/sdk/proto";
 import type { Deps } from "../../deps.js";
+import type { RevocationLog } from "../../auth/revocation/log.js";
 import { requestInfoKey } from "../../lib/request-info.js";
 import { replacePasswordHash, revokeUserFamilies } from "../../store/account-security.js";
 import { findFamily, findRefreshTokenByHash } from "../../store/sessions.js";
@@ -24,7 +25,7 @@ import { hashRefreshToken, isRefreshTokenFormat } from "../../auth/tokens/refres
 import { currentSessionId } from "./sessions.js";
 
 /** ChangePassword. */
-export function passwordChangeHandlers(deps: Deps): Pick<ServiceImpl<typeof AuthService>, "changePassword"> {
+export function passwordChangeHandlers(deps: Deps, revocations: Pick<RevocationLog, "published">): Pick<ServiceImpl<typeof AuthService>, "changePassword"> {
   const { db, clock, audit, config } = deps;
   const kysely = db.kysely;
 
@@ -39,7 +40,7 @@ export function passwordChangeHandlers(deps: Deps): Pick<ServiceImpl<typeof Auth
       checkPasswordBytes(req.currentPassword);
       checkPasswordBytes(req.newPassword);
       const user = await findUserById(kysely, p.userId);
-      if (!user || user.kind !== "human" || user.password_hash === null) {
+      if (user?.kind !== "human" || user.password_hash === null) {
         throw new ConnectError("this user has no password (it signs in through its provider)", Code.FailedPrecondition);
       }
       if (user.disabled_at !== null) throw new ConnectError("user is disabled", Code.PermissionDenied);
@@ -72,10 +73,11 @@ export function passwordChangeHandlers(deps: Deps): Pick<ServiceImpl<typeof Auth
         throw new ConnectError("the password was changed concurrently; try again", Code.Aborted);
       }
       const revoked = req.keepOtherSessions
-        ? 0
+        ? { usable: 0, sequence: 0 }
         : await revokeUserFamilies(kysely, user.id, now, "password_changed", { keepFamilyId: keep, idleTimeoutSeconds: config.sessionIdleTimeoutSeconds });
-      audit.record({ action: "auth.password_change.success", actorUserId: user.id, request, metadata: { revoked_sessions: revoked } });
-      return {};
+      await revocations.published(revoked.sequence);
+      audit.record({ action: "auth.password_change.success", actorUserId: user.id, request, metadata: { revoked_sessions: revoked.usable } });
+      return { revocationSequence: BigInt(revoked.sequence) };
     },
   };
 }

@@ -6,10 +6,11 @@
  * Only human callers reach these handlers (policy rule `human`); a session id of
  * another user answers NotFound, exactly like one that does not exist.
  */
-import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { AuthService } from "@tessera/sdk/proto";
 import type { Deps } from "../../deps.js";
+import type { RevocationLog } from "../../auth/revocation/log.js";
 import { requestInfoKey } from "../../lib/request-info.js";
 import { findUserFamily, listOpenFamilies, revokeUserFamilies, revokeUserFamily } from "../../store/account-security.js";
 import type { RefreshFamilyRow } from "../../store/schema.js";
@@ -23,12 +24,12 @@ export function currentSessionId(p: Principal): string | undefined {
 }
 
 /** When a family ends if nothing happens: the earlier of its absolute end and its idle end. */
-export function sessionEnd(f: RefreshFamilyRow, idleTimeoutSeconds: number): Date {
+function sessionEnd(f: RefreshFamilyRow, idleTimeoutSeconds: number): Date {
   return new Date(Math.min(f.expires_at.getTime(), f.last_used_at.getTime() + idleTimeoutSeconds * 1000));
 }
 
 /** ListSessions, RevokeSession and RevokeAllSessions (the caller's own sessions). */
-export function sessionHandlers(deps: Deps): Pick<ServiceImpl<typeof AuthService>, "listSessions" | "revokeSession" | "revokeAllSessions"> {
+export function sessionHandlers(deps: Deps, revocations: Pick<RevocationLog, "published">): Pick<ServiceImpl<typeof AuthService>, "listSessions" | "revokeSession" | "revokeAllSessions"> {
   const { db, clock, audit, config } = deps;
   const idle = config.sessionIdleTimeoutSeconds;
 
@@ -55,21 +56,23 @@ export function sessionHandlers(deps: Deps): Pick<ServiceImpl<typeof AuthService
       const p = requirePrincipal(ctx);
       if (!isUuid(req.id)) throw new ConnectError("id must be a session id (UUID)", Code.InvalidArgument);
       const id = req.id.toLowerCase();
-      const revoked = await revokeUserFamily(db.kysely, p.userId, id, clock(), "revoked_by_user");
-      if (!revoked) {
+      const sequence = await revokeUserFamily(db.kysely, p.userId, id, clock(), "revoked_by_user");
+      if (!sequence) {
         // Already ended: idempotent. Not the caller's (or no such id): NotFound, no existence leak.
         if (!(await findUserFamily(db.kysely, p.userId, id))) throw new ConnectError("session not found", Code.NotFound);
         return {};
       }
+      await revocations.published(sequence);
       audit.record({ action: "auth.session.revoke.success", actorUserId: p.userId, request: ctx.values.get(requestInfoKey), metadata: { session_id: id } });
-      return {};
+      return { revocationSequence: BigInt(sequence) };
     },
 
     async revokeAllSessions(_req, ctx) {
       const p = requirePrincipal(ctx);
       const n = await revokeUserFamilies(db.kysely, p.userId, clock(), "revoked_by_user", { idleTimeoutSeconds: idle });
-      audit.record({ action: "auth.session.revoke_all.success", actorUserId: p.userId, request: ctx.values.get(requestInfoKey), metadata: { count: n } });
-      return { revoked: n };
+      await revocations.published(n.sequence);
+      audit.record({ action: "auth.session.revoke_all.success", actorUserId: p.userId, request: ctx.values.get(requestInfoKey), metadata: { count: n.usable } });
+      return { revoked: n.usable, revocationSequence: BigInt(n.sequence) };
     },
   };
 }

@@ -8,12 +8,13 @@ import type { AuthService } from "@tessera/sdk/proto";
 import { tokensToWire } from "../../auth/tokens/session-issuer.js";
 import type { UserAuth } from "../../auth/user-auth.js";
 import type { Deps } from "../../deps.js";
+import type { RevocationLog } from "../../auth/revocation/log.js";
 import { requestInfoKey } from "../../lib/request-info.js";
 import { revokeUserFamily } from "../../store/account-security.js";
 import { noStore } from "../common/response.js";
 
 /** RefreshToken and Logout. */
-export function tokenHandlers(deps: Deps, userAuth: UserAuth): Pick<ServiceImpl<typeof AuthService>, "refreshToken" | "logout"> {
+export function tokenHandlers(deps: Deps, userAuth: UserAuth, revocations: Pick<RevocationLog, "published">): Pick<ServiceImpl<typeof AuthService>, "refreshToken" | "logout"> {
   const { config, db, audit, logger, clock } = deps;
   const { sessions, gate } = userAuth;
   return {
@@ -22,6 +23,7 @@ export function tokenHandlers(deps: Deps, userAuth: UserAuth): Pick<ServiceImpl<
       const result = await sessions.refresh(req.refreshToken);
       if (!result.ok) {
         if (result.reason === "reuse_detected") {
+          await revocations.published(result.sequence ?? 0);
           audit.record({
             action: "auth.refresh.reuse_detected",
             actorUserId: result.userId,
@@ -38,7 +40,7 @@ export function tokenHandlers(deps: Deps, userAuth: UserAuth): Pick<ServiceImpl<
       const refused = gate.refuseUserToken(result.tokens.userId, Math.floor(clock().getTime() / 1000));
       if (refused) {
         // A session another user started elsewhere (an instance still in full mode): end it here too.
-        await revokeUserFamily(db.kysely, result.tokens.userId, result.familyId, clock(), "auth_mode_admin");
+        await revocations.published(await revokeUserFamily(db.kysely, result.tokens.userId, result.familyId, clock(), "auth_mode_admin"));
         throw new ConnectError(refused, Code.Unauthenticated);
       }
       noStore(ctx);
@@ -50,8 +52,9 @@ export function tokenHandlers(deps: Deps, userAuth: UserAuth): Pick<ServiceImpl<
       if (ended) {
         audit.record({ action: "auth.logout.success", actorUserId: ended.userId, request: ctx.values.get(requestInfoKey), metadata: { session_id: ended.familyId } });
       }
+      if (ended) await revocations.published(ended.sequence);
       noStore(ctx);
-      return {};
+      return { revocationSequence: BigInt(ended?.sequence ?? 0) };
     },
   };
 }

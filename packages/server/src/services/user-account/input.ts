@@ -7,9 +7,10 @@ import { AccountRole } from "@tessera/sdk/proto";
 import { isUuid } from "../../lib/ids.js";
 import { isValidEmail, MAX_EMAIL_LENGTH, normalizeEmail as normalizeSharedEmail } from "../../auth/passwords/email.js";
 import type { RoleName } from "../../store/schema.js";
+import { hasControlCharacters } from "../common/text.js";
 
 /** Throws InvalidArgument. */
-export function invalid(message: string): ConnectError {
+function invalid(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
 }
 
@@ -20,15 +21,13 @@ export function requireUuid(value: string, field: string): string {
   return value.toLowerCase();
 }
 
-// Control characters (incl. NUL), and the Unicode line/paragraph separators.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /** A team account name: trimmed, 1..100 characters, no control characters. */
 export function teamName(value: string): string {
   const name = value.normalize("NFC").trim();
   if (name === "") throw invalid("name is required");
   if ([...name].length > 100) throw invalid("name must be at most 100 characters");
-  if (CONTROL.test(name)) throw invalid("name must not contain control characters");
+  if (hasControlCharacters(name)) throw invalid("name must not contain control characters");
   return name;
 }
 
@@ -42,7 +41,7 @@ export function requireEmail(value: string, field = "email"): { display: string;
   const display = value.trim();
   if (display === "") throw invalid(`${field} is required`);
   if (display.length > MAX_EMAIL_LENGTH) throw invalid(`${field} must be at most ${MAX_EMAIL_LENGTH} characters`);
-  if (CONTROL.test(display)) throw invalid(`${field} must not contain control characters`);
+  if (hasControlCharacters(display)) throw invalid(`${field} must not contain control characters`);
   const normalized = normalizeSharedEmail(display);
   if (!isValidEmail(normalized)) throw invalid(`${field} is not a valid email address`);
   return { display, normalized };

@@ -28,7 +28,7 @@ type Handlers = Pick<
 >;
 
 /** How long an invite can be accepted. */
-export const INVITE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+const INVITE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 const TOKEN_PREFIX = "tsi_";
 
 function hashToken(token: string): string {

@@ -7,13 +7,15 @@ import * as m0001 from "./0001-initial.js";
 import * as m0002RefreshSingleChain from "./0002-refresh-single-chain.js";
 import * as m0003ConfiguredAdmin from "./0003-configured-admin.js";
 import * as m0004IdentityEmailVerified from "./0004-identity-email-verified.js";
+import * as m0005RevocationEvents from "./0005-revocation-events.js";
 
 /** All migrations by name; names sort in the order they apply. */
-export const migrations: Record<string, Migration> = {
+const migrations: Record<string, Migration> = {
   "0001-initial": m0001,
   "0002-refresh-single-chain": m0002RefreshSingleChain,
   "0003-configured-admin": m0003ConfiguredAdmin,
   "0004-identity-email-verified": m0004IdentityEmailVerified,
+  "0005-revocation-events": m0005RevocationEvents,
 };
 
 /** A MigrationProvider over the static list. */

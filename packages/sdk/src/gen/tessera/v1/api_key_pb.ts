@@ -127,7 +127,8 @@ export type CreateAccountApiKeyRequest = Message<"tessera.v1.CreateAccountApiKey
    * `pkg.Service/*`; a key without scopes may call every procedure its role
    * allows. An unknown scope is InvalidArgument naming it. Scopes of
    * RevocationService (a key for a service that watches revocations) need an
-   * instance admin.
+   * instance admin. Not enforced yet: until it is, a request with scopes is
+   * refused with Unimplemented rather than answered with an unscoped key.
    *
    * @generated from field: repeated string scopes = 4;
    */

@@ -311,8 +311,11 @@ export const GetRevocationStatusResponseSchema: GenMessage<GetRevocationStatusRe
  * RPCs that revoke return it (`revocation_sequence`); GetRevocationStatus tells
  * whether every Tessera instance and every live subscriber has applied it.
  *
- * Callers: instance admins, and API keys created by an instance admin with the
- * scope `tessera.v1.RevocationService/*` (a key that can do nothing else).
+ * Callers: instance admins, and API keys created by a user who is an instance admin
+ * (enabled, with the flag) at the time of the call; any other key is PermissionDenied.
+ * Until API-key scopes exist (issue 19), such a key can also do whatever a key of its
+ * account may: give the watching service a key of its own, in an account of its own.
+ * Once scopes exist, the key will also need `tessera.v1.RevocationService/*`.
  *
  * @generated from service tessera.v1.RevocationService
  */

@@ -15,7 +15,7 @@ const REALM_URL = /^(.*?)\/(?:admin\/)?realms\/([^/?#]+)\/*$/;
 /** Splits a Keycloak base URL into the server root and realm; undefined when no realm is named. */
 export function parseKeycloakBaseUrl(baseUrl: string): { root: string; realm: string } | undefined {
   const m = REALM_URL.exec(baseUrl.trim());
-  if (!m || !m[1] || !m[2]) return undefined;
+  if (!m?.[1] || !m[2]) return undefined;
   return { root: m[1], realm: decodeURIComponent(m[2]) };
 }
 

@@ -10,7 +10,7 @@ import { discoverProvider } from "../discovery.js";
 import { fetchProviderUrl } from "../fetch.js";
 
 /** The email the provider reports for the caller. */
-export interface UserinfoEmail {
+interface UserinfoEmail {
   email: string;
   /** `email_verified` as reported; undefined when absent. */
   verified: boolean | undefined;

@@ -26,7 +26,7 @@ async function renderMembers(acc: UserAccount): Promise<void> {
   }
   const isAdmin = acc.role === AccountRole.ADMIN;
   const reload = () => void renderMembers(acc);
-  let users;
+  let users: Awaited<ReturnType<typeof tessera.userAccounts.getTeamAccountMembers>>["users"];
   let invites: AccountInvite[];
   try {
     users = (await tessera.userAccounts.getTeamAccountMembers({ accountId: acc.id })).users;

@@ -1,0 +1,18 @@
+/**
+ * The errors the interceptor answers with: Unauthenticated (with a `WWW-Authenticate`
+ * challenge) for bad credentials, Unavailable when Tessera cannot be asked.
+ */
+import { Code, ConnectError } from "@connectrpc/connect";
+
+const REALM = 'Bearer realm="tessera"';
+
+/** Unauthenticated, with the challenge (`error="invalid_token"` when a token was presented). */
+export function unauthenticated(message: string, tokenPresented: boolean): ConnectError {
+  return new ConnectError(message, Code.Unauthenticated, { "www-authenticate": tokenPresented ? `${REALM}, error="invalid_token"` : REALM });
+}
+
+/** Unavailable: a call to Tessera (`what`) failed; never repeats the cause's message (it may echo a token). */
+export function unavailable(what: string, e: unknown): ConnectError {
+  const ce = ConnectError.from(e);
+  return new ConnectError(`tessera unreachable (${what}: ${Code[ce.code] ?? ce.code})`, Code.Unavailable);
+}
