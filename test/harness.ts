@@ -27,28 +27,26 @@
 import { randomBytes } from "node:crypto";
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Transport } from "@connectrpc/connect";
-import type { Kysely, KyselyPlugin } from "kysely";
+import type { KyselyPlugin } from "kysely";
 import { afterAll, beforeAll } from "vitest";
 import { AuthService, type Tokens } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import type { Clock } from "../packages/server/src/deps.js";
-import type { Database } from "../packages/server/src/store/schema.js";
 import { testClock, type TestClock } from "./helpers/clock.js";
 import { createTestDatabase, type DbKind, type TestDatabase } from "./helpers/db.js";
 import { freshIp } from "./helpers/net.js";
 import { startTestProvider, type TestProvider, type TestProviderOptions } from "./helpers/oidc-provider.js";
 import { startTestServer, type Protocol, type StartOptions, type TestServer } from "./helpers/server.js";
 
-export { DB_KINDS, type DbKind, type TestDatabase } from "./helpers/db.js";
+export { DB_KINDS, type TestDatabase } from "./helpers/db.js";
 export { freshIp } from "./helpers/net.js";
-export { testClock, type TestClock } from "./helpers/clock.js";
 export type { Protocol, TestServer } from "./helpers/server.js";
 
 /** The password `signUp()` uses unless told otherwise. */
-export const TEST_PASSWORD = "correct horse battery staple";
+const TEST_PASSWORD = "correct horse battery staple";
 
 type Env = Record<string, string>;
 
-export interface UseTesseraOptions {
+interface UseTesseraOptions {
   /** Which database (default `postgres`). */
   db?: DbKind;
   /** Environment for the server's config (AUTH_MODE, ...); a function when it depends on an earlier hook (an OpenID provider's issuer). */
@@ -63,12 +61,10 @@ export interface UseTesseraOptions {
   ownDatabase?: boolean;
   /** Kysely plugins on the connection the servers share (a TableQueryCounter, say); not with `ownDatabase`. */
   plugins?: KyselyPlugin[];
-  /** Runs once the database exists, before the server starts (rows a server must find at startup). */
-  seed?: (database: TestDatabase) => Promise<void>;
 }
 
 /** Options of one client the harness makes. */
-export interface ClientOptions {
+interface ClientOptions {
   /** A bearer token. */
   token?: string;
   protocol?: Protocol;
@@ -90,7 +86,7 @@ export interface SignedUp {
   tokens: Tokens;
 }
 
-export interface SignUpOptions {
+interface SignUpOptions {
   email?: string;
   password?: string;
   /** The display name (default none). */
@@ -107,8 +103,6 @@ export interface Tessera {
   /** The database kind. */
   readonly kind: DbKind;
   readonly database: TestDatabase;
-  /** The test's own Kysely connection to the database. */
-  readonly kysely: Kysely<Database>;
   /** The server started in `beforeAll` (a stand-in until then: hold it anywhere, use it in tests and hooks). */
   readonly server: TestServer;
   readonly baseUrl: string;
@@ -118,9 +112,7 @@ export interface Tessera {
   readonly clock: TestClock;
   /** A fresh client address (see `freshIp`). */
   freshIp(): string;
-  /** Request headers for one client: its address (see ClientOptions.ip), bearer token and extras. */
-  headers(opts?: ClientOptions): Record<string, string>;
-  /** A transport to `t.server` with `headers(opts)`. */
+  /** A transport to `t.server` with a client's headers (address, bearer token, extras). */
   transport(protocol?: Protocol, opts?: ClientOptions): Transport;
   /** A typed client to `t.server`, from its own address when `forwardedFor`. */
   client<S extends DescService>(service: S, opts?: ClientOptions): Client<S>;
@@ -177,7 +169,6 @@ export function useTessera(options: UseTesseraOptions = {}): Tessera {
   beforeAll(async () => {
     baseEnv = typeof options.env === "function" ? options.env() : { ...options.env };
     database = await createTestDatabase(kind);
-    await options.seed?.(database);
     if (options.server !== false) server = await startServer();
   });
 
@@ -204,9 +195,6 @@ export function useTessera(options: UseTesseraOptions = {}): Tessera {
     get database() {
       return need(database, "database");
     },
-    get kysely() {
-      return need(database, "database").db.kysely;
-    },
     server: lazy("server", () => server),
     get baseUrl() {
       return need(server, "server").baseUrl;
@@ -216,7 +204,6 @@ export function useTessera(options: UseTesseraOptions = {}): Tessera {
     },
     clock,
     freshIp,
-    headers,
     transport: (protocol, opts) => need(server, "server").transport(protocol, headers(opts)),
     client: (service, opts) => clientOf(need(server, "server"), service, opts),
     clientOf,
