@@ -92,8 +92,10 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
     const other = await newUser();
     expect((await auth(c.accessToken).revokeAllSessions({})).revoked).toBe(3);
     for (const t of [a, b, c]) expect(await codeOf(auth().refreshToken({ refreshToken: t.refreshToken }))).toBe(Code.Unauthenticated);
-    expect((await auth(c.accessToken).revokeAllSessions({})).revoked).toBe(0);
-    expect((await auth(c.accessToken).listSessions({})).sessions).toEqual([]);
+    // The calling session ended too: its access token is refused at once, not at exp.
+    expect(await codeOf(auth(c.accessToken).listSessions({}))).toBe(Code.Unauthenticated);
+    const d = await login(email);
+    expect((await auth(d.accessToken).revokeAllSessions({})).revoked).toBe(1);
     expect((await auth().refreshToken({ refreshToken: other.tokens.refreshToken })).tokens?.userId).toBe(other.tokens.userId);
   });
 
@@ -180,10 +182,10 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
       for (const t of [first, second]) expect(await codeOf(auth().refreshToken({ refreshToken: t.refreshToken }))).toBe(Code.Unauthenticated);
       const fams = await tessera.database.db.kysely.selectFrom("refresh_families").select("revoked_reason").where("user_id", "=", first.userId).execute();
       expect(fams.map((f) => f.revoked_reason)).toEqual(["revoked_by_admin", "revoked_by_admin"]);
-      // Not disabled: the user signs in again; the access token already issued lives until exp.
+      // Not disabled: the user signs in again; the access tokens of the ended sessions are refused at once.
       const again = await login(email);
       expect((await auth(again.accessToken).checkToken({})).userId).toBe(first.userId);
-      expect((await auth(first.accessToken).checkToken({})).userId).toBe(first.userId);
+      for (const t of [first, second]) expect(await codeOf(auth(t.accessToken).checkToken({}))).toBe(Code.Unauthenticated);
       // Someone else's session is untouched; a second call ends nothing more.
       expect((await auth().refreshToken({ refreshToken: bystander.tokens.refreshToken })).tokens?.userId).toBe(bystander.tokens.userId);
       expect((await auth(admin.tokens.accessToken).revokeUserSessions({ userId: bystander.tokens.userId })).revoked).toBe(1);

@@ -92,6 +92,7 @@ export function createUserAuth(deps: Deps, opts: UserAuthOptions): UserAuth {
     applier: {
       apply(event) {
         if (event.kind === "user") jwtVerifier.forgetUser(event.target);
+        else if (event.kind === "session") jwtVerifier.forgetSession(event.target);
         else if (event.kind === "flush_all") jwtVerifier.forgetAll();
       },
       flush: () => jwtVerifier.forgetAll(),

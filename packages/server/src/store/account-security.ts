@@ -25,6 +25,12 @@ export async function listOpenFamilies(db: Kysely<Database>, userId: string, now
     .execute();
 }
 
+/** Whether a session (refresh family) has been revoked; undefined when there is no such session. */
+export async function findSessionStatus(db: Kysely<Database>, familyId: string): Promise<{ revoked: boolean } | undefined> {
+  const row = await db.selectFrom("refresh_families").select("revoked_at").where("id", "=", familyId).executeTakeFirst();
+  return row ? { revoked: row.revoked_at !== null } : undefined;
+}
+
 /** A family only if it belongs to the user (another user's id reads as absent). */
 export async function findUserFamily(db: Kysely<Database>, userId: string, familyId: string): Promise<RefreshFamilyRow | undefined> {
   return db.selectFrom("refresh_families").selectAll().where("id", "=", familyId).where("user_id", "=", userId).executeTakeFirst();

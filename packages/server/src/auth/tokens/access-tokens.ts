@@ -2,11 +2,12 @@
  * Tessera's access tokens (RFC 9068 JWTs): issuing, and the CredentialVerifier that
  * accepts them. Verification is in memory: keys are imported once (see KeyRing),
  * verified tokens are cached until they expire in a bounded LRU, and the user's
- * disabled flag is cached for USER_STATUS_TTL_MS, forgotten on every instance when the
- * revocation log records the user (`user` events), and not used at all while the log
- * cannot vouch for this instance's caches (`trusted()` false: read per request). So a
- * JWT keeps working after its session is logged out for at most its remaining lifetime
- * (AUTH_JWT_ACCESS_TOKEN_LIFETIME), and stops within a second once its user is disabled. In
+ * disabled flag and the session's revoked flag are cached for USER_STATUS_TTL_MS,
+ * forgotten on every instance when the revocation log records the user or the session
+ * (`user`, `session` events), and not used at all while the log cannot vouch for this
+ * instance's caches (`trusted()` false: read per request). So a JWT stops working within
+ * a second once its session ends (logout, RevokeSession, password change, refresh reuse)
+ * or its user is disabled, not only at `exp`. In
  * AUTH_MODE=admin the AdminModeGate also refuses, in memory, every user's tokens but
  * the configured admin's, and the admin's own issued before its credentials changed.
  */
@@ -20,6 +21,7 @@ import { BoundedCache } from "../../lib/bounded-cache.js";
 import { isUuid } from "../../lib/ids.js";
 import type { Database } from "../../store/schema.js";
 import { findUserStatus } from "../../store/users.js";
+import { findSessionStatus } from "../../store/account-security.js";
 import type { AdminModeGate } from "../admin/admin-mode.js";
 import type { CredentialVerifier } from "../request/interceptor.js";
 import type { Principal } from "../request/principal.js";
@@ -92,7 +94,9 @@ interface CacheEntry {
 export interface TesseraJwtVerifier extends CredentialVerifier {
   /** Forgets cached user status (after disabling a user, in this process). */
   forgetUser(userId: string): void;
-  /** Forgets every cached user status. */
+  /** Forgets the cached status of a session (it was revoked, maybe on another instance). */
+  forgetSession(sessionId: string): void;
+  /** Forgets every cached user and session status. */
   forgetAll(): void;
 }
 
@@ -119,6 +123,19 @@ export function createTesseraJwtVerifier(opts: {
     const row = await findUserStatus(db, userId);
     const ok = row !== undefined && !row.disabled;
     userStatus.set(userId, ok);
+    return ok;
+  }
+
+  // Whether a session is still open (not revoked), re-read after USER_STATUS_TTL_MS and
+  // forgotten on every instance when the revocation log records the session.
+  const sessionStatus = new BoundedCache<string, boolean>({ maxEntries: CACHE_MAX, ttlMs: USER_STATUS_TTL_MS, now: () => clock().getTime() });
+
+  async function sessionUsable(sessionId: string): Promise<boolean> {
+    const usable = trusted === undefined || trusted() ? sessionStatus.get(sessionId) : undefined;
+    if (usable !== undefined) return usable;
+    const row = isUuid(sessionId) ? await findSessionStatus(db, sessionId) : undefined;
+    const ok = row !== undefined && !row.revoked;
+    sessionStatus.set(sessionId, ok);
     return ok;
   }
 
@@ -176,13 +193,19 @@ export function createTesseraJwtVerifier(opts: {
       const refused = gate?.refuseUserToken(entry.principal.userId, entry.issuedAt);
       if (refused) throw reject(refused);
       if (!(await userUsable(entry.principal.userId))) throw reject("user is disabled");
+      const sid = entry.principal.sessionId;
+      if (sid !== undefined && !(await sessionUsable(sid))) throw reject("session has ended");
       return entry.principal;
     },
     forgetUser(userId) {
       userStatus.delete(userId);
     },
+    forgetSession(sessionId) {
+      sessionStatus.delete(sessionId);
+    },
     forgetAll() {
       userStatus.clear();
+      sessionStatus.clear();
     },
   };
 }
