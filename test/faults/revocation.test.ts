@@ -7,7 +7,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useTessera } from "../harness.js";
-import pg from "pg";
 import { sql } from "kysely";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
@@ -18,7 +17,7 @@ import { openDatabase } from "../../packages/server/src/store/db.js";
 import { codeOf } from "../helpers/outcome.js";
 import type { TestDatabase } from "../helpers/db.js";
 import { msUntilRejected, startTestServer, type TestServer } from "../helpers/server.js";
-import { startPgInstance, type PgInstance } from "./pg-instance.js";
+import { createTesseraDatabase, startPgInstance, type PgInstance } from "./pg-instance.js";
 
 const env = { REVOCATION_PROBE_INTERVAL_MS: "500" };
 
@@ -70,11 +69,7 @@ describe("revocation when PostgreSQL stops and comes back", () => {
 
   beforeAll(async () => {
     pgi = await startPgInstance();
-    const admin = new pg.Client({ connectionString: pgi.url });
-    await admin.connect();
-    await admin.query("CREATE DATABASE tessera");
-    await admin.end();
-    const url = pgi.url.replace(/\/postgres$/, "/tessera");
+    const url = await createTesseraDatabase(pgi);
     const config = { kind: "postgres" as const, url };
     const db = await openDatabase(config);
     database = { kind: "postgres", config, db, env: { DATABASE_URL: url }, drop: () => db.close() };
