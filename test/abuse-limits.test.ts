@@ -4,15 +4,15 @@
  * trail of refusals. The issue-13 findings have their own files in test/security/.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "./harness.js";
 import { Code, ConnectError, createClient, createRouterTransport, type Interceptor } from "@connectrpc/connect";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { createAbuseInterceptor, tarpitDelayMs, TARPIT_MAX_MS } from "../packages/server/src/abuse/interceptor.js";
 import { createMemoryCounterStore } from "../packages/server/src/abuse/limiter.js";
 import type { Refusal } from "../packages/server/src/abuse/refusal-audit.js";
 import { requestInfoKey } from "../packages/server/src/lib/request-info.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import type { TestServer } from "./helpers/server.js";
 
 function login(server: TestServer, email: string, headers: Record<string, string> = {}, method = "Login") {
   return fetch(`${server.baseUrl}/tessera.v1.AuthService/${method}`, {
@@ -28,16 +28,10 @@ async function codeOf(res: Response): Promise<string> {
 }
 
 describe("abuse limits over a real server", () => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const t = useTessera({ server: false });
 
   it("refuses the 11th Login a minute from one IP with ResourceExhausted and a retry-after hint, and audits it", async () => {
-    const server = await startTestServer(database, { env: { AUTH_MODE: "full" } });
+    const server = await t.startServer({ env: { AUTH_MODE: "full" } });
     let closed = false;
     try {
       const codes: string[] = [];
@@ -52,7 +46,7 @@ describe("abuse limits over a real server", () => {
       // Refusals are aggregated per window; shutdown writes the pending ones.
       await server.close();
       closed = true;
-      const events = await database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "ratelimit.exceeded.failure").execute();
+      const events = await t.database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "ratelimit.exceeded.failure").execute();
       expect(events.length).toBeGreaterThanOrEqual(1);
       expect(events[0]!.client_ip).toBe("127.0.0.1");
       expect(events[0]!.metadata).toMatchObject({ procedure: "AuthService/Login", limit_by: "ip", refused: 1 });
@@ -62,7 +56,7 @@ describe("abuse limits over a real server", () => {
   });
 
   it("ignores X-Forwarded-For unless TRUST_PROXY_HOPS is set", async () => {
-    const server = await startTestServer(database, { env: { AUTH_MODE: "full" } });
+    const server = await t.startServer({ env: { AUTH_MODE: "full" } });
     try {
       const codes: string[] = [];
       for (let i = 0; i < 11; i++) codes.push(await codeOf(await login(server, `xff${i}@example.com`, { "x-forwarded-for": `10.0.0.${i}` })));
@@ -76,8 +70,8 @@ describe("abuse limits over a real server", () => {
   it("shares limits between two instances through Redis", async () => {
     const prefix = `tessera-test-${randomBytes(4).toString("hex")}:`;
     const env = { AUTH_MODE: "full", REDIS_URL: "redis://127.0.0.1:6379", REDIS_KEY_PREFIX: prefix };
-    const a = await startTestServer(database, { env });
-    const b = await startTestServer(database, { env });
+    const a = await t.startServer({ env });
+    const b = await t.startServer({ env });
     try {
       const codes: string[] = [];
       for (let i = 0; i < 10; i++) codes.push(await codeOf(await login(i % 2 === 0 ? a : b, `r${i}@example.com`)));

@@ -5,12 +5,10 @@
  * each other. The core flow also runs on PGlite.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, createClient, type Client } from "@connectrpc/connect";
-import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { describe, expect, it } from "vitest";
+import { Code, type Client } from "@connectrpc/connect";
 import { AccountRole, AccountType, UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { DB_KINDS, useTessera, type Tessera } from "./harness.js";
 import { codeOf } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -23,40 +21,20 @@ interface RealUser {
   ua: () => Client<typeof UserAccountService>;
 }
 
-function freshIp(): string {
-  const b = randomBytes(3);
-  return `10.${b[0]}.${b[1]}.${b[2]}`;
-}
+const AGENT = { "user-agent": "accounts-flow-test/1.0" };
 
-function headers(token?: string): Record<string, string> {
-  const h: Record<string, string> = { "x-forwarded-for": freshIp(), "user-agent": "accounts-flow-test/1.0" };
-  if (token) h.authorization = `Bearer ${token}`;
-  return h;
-}
-
-async function signUp(server: TestServer, name: string, email = `${name.toLowerCase()}-${randomBytes(4).toString("hex")}@example.com`): Promise<RealUser> {
-  const res = await createClient(AuthService, server.transport("connect", headers())).signUp({ email, password: PASSWORD, name });
-  const token = res.tokens!.accessToken;
-  return { userId: res.tokens!.userId, email, token, ua: () => createClient(UserAccountService, server.transport("connect", headers(token))) };
+async function signUp(t: Tessera, name: string, email = `${name.toLowerCase()}-${randomBytes(4).toString("hex")}@example.com`): Promise<RealUser> {
+  const { userId, accessToken: token } = await t.signUp({ email, password: PASSWORD, name, headers: AGENT });
+  return { userId, email, token, ua: () => t.client(UserAccountService, { token, headers: AGENT }) };
 }
 
 describe.each(DB_KINDS)("invite flow between two real users on %s", (kind) => {
-  let database: TestDatabase;
-  let server: TestServer;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  const t = useTessera({ db: kind, env: { AUTH_MODE: "full" }, forwardedFor: true });
 
   it("invite, list, accept, role change, remove, with the audit events it left", async () => {
-    const alice = await signUp(server, "Alice");
-    const bob = await signUp(server, "Bob");
-    const carol = await signUp(server, "Carol");
+    const alice = await signUp(t, "Alice");
+    const bob = await signUp(t, "Bob");
+    const carol = await signUp(t, "Carol");
 
     const me = await bob.ua().getUser({});
     expect(me).toMatchObject({ userId: bob.userId, email: bob.email, name: "Bob" });
@@ -117,7 +95,7 @@ describe.each(DB_KINDS)("invite flow between two real users on %s", (kind) => {
     expect(await codeOf(alice.ua().getTeamAccountMembers({ accountId: team.id }))).toBe(Code.PermissionDenied);
     expect(await codeOf(bob.ua().removeTeamAccountMember({ accountId: team.id, userId: alice.userId }))).toBe(Code.NotFound);
 
-    await server.app.deps.audit.flush();
+    await t.server.app.deps.audit.flush();
     const { events } = await bob.ua().getAccountAuditEvents({ accountId: team.id, pageSize: 100 });
     // Newest first; events written within the same millisecond may tie, so compare as a set.
     const times = events.map((e) => Number(e.time!.seconds) * 1000 + Math.floor(e.time!.nanos / 1e6));
@@ -154,17 +132,17 @@ describe.each(DB_KINDS)("invite flow between two real users on %s", (kind) => {
   });
 
   it("refuses expired invites and invites used by someone else", async () => {
-    const admin = await signUp(server, "Dana");
-    const eve = await signUp(server, "Eve");
+    const admin = await signUp(t, "Dana");
+    const eve = await signUp(t, "Eve");
     const team = (await admin.ua().createTeamAccount({ name: "Expiring" })).account!;
     const expired = await admin.ua().inviteUserToTeamAccount({ accountId: team.id, email: eve.email });
-    await database.db.kysely.updateTable("invites").set({ expires_at: new Date(Date.now() - 1000) }).where("id", "=", expired.invite!.id).execute();
+    await t.database.db.kysely.updateTable("invites").set({ expires_at: new Date(Date.now() - 1000) }).where("id", "=", expired.invite!.id).execute();
     expect(await codeOf(eve.ua().acceptTeamAccountInvite({ token: expired.token }))).toBe(Code.PermissionDenied);
     expect((await admin.ua().getTeamAccountInvites({ accountId: team.id })).invites).toEqual([]);
 
     const used = await admin.ua().inviteUserToTeamAccount({ accountId: team.id, email: eve.email, role: AccountRole.VIEWER });
     // Accepted by another user with the same email (e.g. the same person through an OpenID provider).
-    await database.db.kysely
+    await t.database.db.kysely
       .updateTable("invites")
       .set({ accepted_at: new Date(), accepted_by_id: admin.userId })
       .where("id", "=", used.invite!.id)
@@ -175,30 +153,20 @@ describe.each(DB_KINDS)("invite flow between two real users on %s", (kind) => {
 });
 
 describe("races on postgres", () => {
-  let database: TestDatabase;
-  let server: TestServer;
-
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  const t = useTessera({ env: { AUTH_MODE: "full" }, forwardedFor: true });
 
   it("makes exactly one personal account from 100 concurrent SetPersonalAccount calls", async () => {
-    const user = await signUp(server, "Frank");
+    const user = await signUp(t, "Frank");
     // Sign-up already made one: start from none.
-    await database.db.kysely.deleteFrom("accounts").where("personal_user_id", "=", user.userId).execute();
+    await t.database.db.kysely.deleteFrom("accounts").where("personal_user_id", "=", user.userId).execute();
     const client = user.ua();
     const results = await Promise.all(Array.from({ length: 100 }, () => client.setPersonalAccount({})));
     const ids = new Set(results.map((r) => r.account!.id));
     expect(ids.size).toBe(1);
-    const rows = await database.db.kysely.selectFrom("accounts").select("id").where("personal_user_id", "=", user.userId).execute();
+    const rows = await t.database.db.kysely.selectFrom("accounts").select("id").where("personal_user_id", "=", user.userId).execute();
     expect(rows).toHaveLength(1);
-    await server.app.deps.audit.flush();
-    const created = await database.db.kysely
+    await t.server.app.deps.audit.flush();
+    const created = await t.database.db.kysely
       .selectFrom("audit_events")
       .select("id")
       .where("action", "=", "account.create.success")
@@ -208,17 +176,17 @@ describe("races on postgres", () => {
   });
 
   it("accepts an invite exactly once under concurrency", async () => {
-    const admin = await signUp(server, "Grace");
-    const heidi = await signUp(server, "Heidi");
+    const admin = await signUp(t, "Grace");
+    const heidi = await signUp(t, "Heidi");
     const team = (await admin.ua().createTeamAccount({ name: "Concurrent" })).account!;
     const invite = await admin.ua().inviteUserToTeamAccount({ accountId: team.id, email: heidi.email, role: AccountRole.VIEWER });
     // Each call from its own client IP (the abuse limit counts accepts per IP).
     const results = await Promise.all(Array.from({ length: 20 }, () => heidi.ua().acceptTeamAccountInvite({ token: invite.token })));
     for (const r of results) expect(r.account).toMatchObject({ id: team.id, role: AccountRole.VIEWER });
-    const memberships = await database.db.kysely.selectFrom("memberships").selectAll().where("account_id", "=", team.id).execute();
+    const memberships = await t.database.db.kysely.selectFrom("memberships").selectAll().where("account_id", "=", team.id).execute();
     expect(memberships).toHaveLength(2);
-    await server.app.deps.audit.flush();
-    const accepted = await database.db.kysely
+    await t.server.app.deps.audit.flush();
+    const accepted = await t.database.db.kysely
       .selectFrom("audit_events")
       .select("id")
       .where("action", "=", "invite.accept.success")
@@ -228,8 +196,8 @@ describe("races on postgres", () => {
   });
 
   it("keeps an admin when two admins demote or remove each other at once", async () => {
-    const a = await signUp(server, "Ivan");
-    const b = await signUp(server, "Judy");
+    const a = await signUp(t, "Ivan");
+    const b = await signUp(t, "Judy");
     for (let round = 0; round < 5; round++) {
       const team = (await a.ua().createTeamAccount({ name: `Race ${round}` })).account!;
       const invite = await a.ua().inviteUserToTeamAccount({ accountId: team.id, email: b.email, role: AccountRole.ADMIN });
@@ -246,7 +214,7 @@ describe("races on postgres", () => {
             ],
       );
       expect([r1, r2].filter((r) => r === "ok")).toHaveLength(1);
-      const admins = await database.db.kysely
+      const admins = await t.database.db.kysely
         .selectFrom("memberships")
         .select("user_id")
         .where("account_id", "=", team.id)

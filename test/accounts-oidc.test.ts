@@ -9,28 +9,20 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTessera, useTestProvider } from "./harness.js";
 import { SignJWT, type JWTPayload } from "jose";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { createUserinfoClient } from "../packages/server/src/auth/oidc/admin-api/userinfo.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestProvider, TEST_KID, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { TEST_KID, TEST_RESOURCE } from "./helpers/oidc-provider.js";
 import { codeOf } from "./helpers/outcome.js";
 
-function freshIp(): string {
-  const b = randomBytes(3);
-  return `10.${b[0]}.${b[1]}.${b[2]}`;
-}
-
 describe("UserAccountService with OpenID provider users", () => {
-  let database: TestDatabase;
-  let provider: TestProvider;
-  let server: TestServer;
+  const provider = useTestProvider();
+  const t = useTessera({ env: () => ({ AUTH_MODE: "full", AUTH_BASEURL: provider.issuer, AUTH_AUDIENCE: TEST_RESOURCE }), forwardedFor: true });
 
-  const client = (token: string) =>
-    createClient(UserAccountService, server.transport("connect", { authorization: `Bearer ${token}`, "x-forwarded-for": freshIp() }));
+  const client = (token: string) => t.client(UserAccountService, { token });
 
   async function tokenFor(sub: string, extra: JWTPayload = {}): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
@@ -39,18 +31,6 @@ describe("UserAccountService with OpenID provider users", () => {
       .sign(provider.privateKey);
   }
 
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    provider = await startTestProvider();
-    server = await startTestServer(database, {
-      env: { AUTH_MODE: "full", AUTH_BASEURL: provider.issuer, AUTH_AUDIENCE: TEST_RESOURCE, TRUST_PROXY_HOPS: "1" },
-    });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await provider?.close();
-    await database?.drop();
-  });
 
   it("returns and refreshes the provider user's profile from its claims", async () => {
     const sub = `oidc-${randomBytes(4).toString("hex")}`;
@@ -61,12 +41,12 @@ describe("UserAccountService with OpenID provider users", () => {
 
     const renamed = await tokenFor(sub, { email: `${sub.toUpperCase()}@Example.test`, name: "Second Name", picture: "https://img.example.test/p.png" });
     expect((await client(renamed).setUser({})).userId).toBe(me.userId);
-    const identity = await database.db.kysely.selectFrom("identities").selectAll().where("subject", "=", sub).executeTakeFirstOrThrow();
+    const identity = await t.database.db.kysely.selectFrom("identities").selectAll().where("subject", "=", sub).executeTakeFirstOrThrow();
     expect(identity).toMatchObject({ email: `${sub.toUpperCase()}@Example.test`, name: "Second Name", image: "https://img.example.test/p.png" });
-    const user = await database.db.kysely.selectFrom("users").selectAll().where("id", "=", me.userId).executeTakeFirstOrThrow();
+    const user = await t.database.db.kysely.selectFrom("users").selectAll().where("id", "=", me.userId).executeTakeFirstOrThrow();
     expect(user.email_normalized).toBe(`${sub}@example.test`);
-    await server.app.deps.audit.flush();
-    const events = await database.db.kysely.selectFrom("audit_events").select("action").where("actor_user_id", "=", me.userId).execute();
+    await t.server.app.deps.audit.flush();
+    const events = await t.database.db.kysely.selectFrom("audit_events").select("action").where("actor_user_id", "=", me.userId).execute();
     expect(events.map((e) => e.action)).toContain("user.update.success");
     // Provisioning made the personal account.
     expect((await client(renamed).getUserAccounts({})).accounts).toHaveLength(1);
@@ -86,7 +66,7 @@ describe("UserAccountService with OpenID provider users", () => {
     expect((await client(verified).acceptTeamAccountInvite({ token: invite.token })).account?.role).toBe(AccountRole.VIEWER);
 
     // A password user with the same email: the invite is already used.
-    const signUp = await createClient(AuthService, server.transport("connect", { "x-forwarded-for": freshIp() })).signUp({
+    const signUp = await t.client(AuthService).signUp({
       email,
       password: "correct horse battery staple",
       name: "Same Email",
@@ -108,8 +88,8 @@ describe("UserAccountService with OpenID provider users", () => {
     const invite = await client(adminToken).inviteUserToTeamAccount({ accountId: team.id, email: `${sub}@example.test` });
     const quiet = await tokenFor(sub);
     expect((await client(quiet).acceptTeamAccountInvite({ token: invite.token })).account?.id).toBe(team.id);
-    expect(server.logs.some((l) => l.includes("userinfo lookup failed"))).toBe(true);
-    expect(server.logs.join("\n")).not.toContain(quiet);
+    expect(t.server.logs.some((l) => l.includes("userinfo lookup failed"))).toBe(true);
+    expect(t.server.logs.join("\n")).not.toContain(quiet);
   });
 });
 

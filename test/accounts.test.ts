@@ -2,28 +2,17 @@
  * UserAccountService in AUTH_MODE=none, on PostgreSQL and PGlite: the anonymous user
  * owns the default account and every RPC works for it without a login.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { toJsonString } from "@bufbuild/protobuf";
 import { AccountRole, AccountType, GetTeamAccountInvitesResponseSchema, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { DB_KINDS, useTessera } from "./harness.js";
 import { codeOf } from "./helpers/outcome.js";
 
 describe.each(DB_KINDS)("UserAccountService in AUTH_MODE=none on %s", (kind) => {
-  let database: TestDatabase;
-  let server: TestServer;
-  const client = () => server.client(UserAccountService);
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    server = await startTestServer(database);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  const t = useTessera({ db: kind });
+  const client = () => t.client(UserAccountService);
 
   it("serves the anonymous user and its default account", async () => {
     const me = await client().getUser({});
@@ -131,7 +120,7 @@ describe.each(DB_KINDS)("UserAccountService in AUTH_MODE=none on %s", (kind) => 
   it("pages the audit trail newest first with an opaque cursor", async () => {
     const team = (await client().createTeamAccount({ name: `audited ${kind}` })).account!;
     for (let i = 0; i < 5; i++) await client().inviteUserToTeamAccount({ accountId: team.id, email: `p${i}@example.com` });
-    await server.app.deps.audit.flush();
+    await t.server.app.deps.audit.flush();
     const seen: string[] = [];
     let token = "";
     let pages = 0;

@@ -8,14 +8,13 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTessera } from "./harness.js";
 import { AccountRole, UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { createAuth0Client } from "../packages/server/src/auth/oidc/admin-api/auth0.js";
 import { createAdminApiClient, AdminApiError } from "../packages/server/src/auth/oidc/admin-api/index.js";
 import { createKeycloakClient, parseKeycloakBaseUrl } from "../packages/server/src/auth/oidc/admin-api/keycloak.js";
 import { ConfigError } from "../packages/server/src/config/config.js";
 import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer } from "./helpers/server.js";
 
 const CLIENT_ID = "tessera-admin";
 const CLIENT_SECRET = "s3cret-client-secret-value";
@@ -272,19 +271,17 @@ describe("Keycloak Admin REST API client", () => {
 });
 
 describe("GetTeamAccountMembers with a provider admin API", () => {
-  let database: TestDatabase;
   let fake: FakeProvider;
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
     fake = await startFakeProvider("auth0", AUTH0_USERS);
   });
   afterAll(async () => {
     await fake?.close();
-    await database?.drop();
   });
+  const t = useTessera({ server: false });
 
   async function addProviderMember(subject: string, stored: { email: string; name: string }): Promise<string> {
-    const db = database.db.kysely;
+    const db = t.database.db.kysely;
     const user = await db
       .insertInto("users")
       .values({ kind: "human", email: stored.email, email_normalized: stored.email, name: stored.name })
@@ -296,7 +293,7 @@ describe("GetTeamAccountMembers with a provider admin API", () => {
   }
 
   it("lists provider users from the admin API and falls back to stored claims", async () => {
-    const server = await startTestServer(database, {
+    const server = await t.startServer({
       env: { AUTH_API_PROVIDER: "auth0", AUTH_API_BASEURL: fake.baseUrl, AUTH_API_CLIENT_ID: CLIENT_ID, AUTH_API_CLIENT_SECRET: CLIENT_SECRET },
     });
     try {

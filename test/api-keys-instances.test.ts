@@ -3,7 +3,8 @@
  * revoked (regenerated or deleted) through one stops working on the other within one
  * second, although the other had it cached.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "./harness.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
@@ -11,41 +12,30 @@ import { hashApiKey } from "../packages/server/src/auth/api-keys/format.js";
 import { REVOCATION_CHANNEL } from "../packages/server/src/auth/revocation/log.js";
 import { recordRevocations } from "../packages/server/src/store/revocation-log.js";
 import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { mintApiKey } from "./helpers/principals.js";
-import { msUntilRejected, startTestServer, type TestServer } from "./helpers/server.js";
+import { msUntilRejected } from "./helpers/server.js";
 import { codeOf as outcome } from "./helpers/outcome.js";
 
 describe("api key revocation across instances on one PostgreSQL", () => {
-  let database: TestDatabase;
+  // Each server opens its own connections to the t.database.
+  const t = useTessera({ ownDatabase: true });
   /** AUTH_MODE=none: manages keys as the anonymous admin. */
-  let a: TestServer;
+  const a = t.server;
   /** AUTH_MODE=full: authenticates with the keys. */
-  let b: TestServer;
-
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    a = await startTestServer(database, { ownDatabase: true });
-    b = await startTestServer(database, { ownDatabase: true, env: { AUTH_MODE: "full" } });
-  });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-    await database?.drop();
-  });
+  const b = t.useServer({ env: { AUTH_MODE: "full" } });
 
   const expiresAt = () => timestampFromDate(new Date(Date.now() + 86_400_000));
 
   it("answers from its cache: a row deleted behind its back keeps working until told", async () => {
     // Shows the second instance really serves from memory, so the next tests measure the notification.
-    const minted = await mintApiKey(database.db.kysely, DEFAULT_ACCOUNT_ID);
+    const minted = await mintApiKey(t.database.db.kysely, DEFAULT_ACCOUNT_ID);
     const check = () => outcome(b.client(AuthService, { token: minted.key }).checkToken({}));
     expect(await check()).toBe("ok");
-    await database.db.kysely.deleteFrom("api_keys").where("id", "=", minted.id).execute();
+    await t.database.db.kysely.deleteFrom("api_keys").where("id", "=", minted.id).execute();
     expect(await check()).toBe("ok");
     // A revocation recorded in the log from anywhere (here: the test's own connection) purges it.
-    const sequence = await recordRevocations(database.db.kysely, [{ kind: "api_key", target: hashApiKey(minted.key) }]);
-    await database.db.notify(REVOCATION_CHANNEL, String(sequence));
+    const sequence = await recordRevocations(t.database.db.kysely, [{ kind: "api_key", target: hashApiKey(minted.key) }]);
+    await t.database.db.notify(REVOCATION_CHANNEL, String(sequence));
     expect(await msUntilRejected(b, minted.key)).toBeLessThan(1000);
   });
 

@@ -29,9 +29,10 @@ import { createLogger } from "../packages/server/src/lib/logger.js";
 import { createApiKeyService } from "../packages/server/src/services/api-key/index.js";
 import { touchApiKeysLastUsed } from "../packages/server/src/store/api-keys.js";
 import { configHandlers } from "../packages/server/src/services/auth/config.js";
-import { createTestDatabase, DB_KINDS, TableQueryCounter, type TestDatabase } from "./helpers/db.js";
+import { DB_KINDS, TableQueryCounter, type TestDatabase } from "./helpers/db.js";
+import { useTessera } from "./harness.js";
 import { createTeam, mintApiKey, type TeamFixture } from "./helpers/principals.js";
-import { msUntilRejected, startTestServer, type TestServer } from "./helpers/server.js";
+import { msUntilRejected } from "./helpers/server.js";
 import { codeOf, errorOf } from "./helpers/outcome.js";
 
 const DAY = 86_400_000;
@@ -133,22 +134,11 @@ async function buildInProcess(database: TestDatabase, start: Date): Promise<InPr
 }
 
 describe.each(DB_KINDS)("api keys on %s", (kind) => {
-  let database: TestDatabase;
   /** AUTH_MODE=none: every caller is the anonymous admin of the default account. */
-  let manage: TestServer;
+  const tessera = useTessera({ db: kind });
+  const manage = tessera.server;
   /** AUTH_MODE=full on the same database: authenticates with the keys. */
-  let auth: TestServer;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    manage = await startTestServer(database);
-    auth = await startTestServer(database, { env: { AUTH_MODE: "full" } });
-  });
-  afterAll(async () => {
-    await auth?.close();
-    await manage?.close();
-    await database?.drop();
-  });
+  const auth = tessera.useServer({ env: { AUTH_MODE: "full" } });
 
   const inDays = (d: number) => timestampFromDate(new Date(Date.now() + d * DAY));
 
@@ -166,7 +156,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       expect(timestampDate(k.expiresAt!).getTime()).toBe(timestampDate(requestedExpiry).getTime());
 
       // Its own machine user.
-      const user = await database.db.kysely.selectFrom("users").selectAll().where("id", "=", k.userId).executeTakeFirstOrThrow();
+      const user = await tessera.database.db.kysely.selectFrom("users").selectAll().where("id", "=", k.userId).executeTakeFirstOrThrow();
       expect(user.kind).toBe("machine");
       expect(user.name).toBe("api key: ci job");
 
@@ -201,11 +191,11 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       expect(await msUntilRejected(auth, regen.keyValue)).toBeLessThan(1000);
       expect((await errorOf(keys.getAccountApiKey({ id: k.id }))).code).toBe(Code.NotFound);
       expect((await errorOf(keys.deleteAccountApiKey({ id: k.id }))).code).toBe(Code.NotFound);
-      expect(await database.db.kysely.selectFrom("users").select("id").where("id", "=", k.userId).executeTakeFirst()).toBeUndefined();
+      expect(await tessera.database.db.kysely.selectFrom("users").select("id").where("id", "=", k.userId).executeTakeFirst()).toBeUndefined();
 
       // Audit: created, regenerated, deleted, without secrets.
       await manage.app.deps.audit.flush();
-      const events = await database.db.kysely
+      const events = await tessera.database.db.kysely
         .selectFrom("audit_events")
         .selectAll()
         .where("action", "like", "apikey.%")
@@ -243,7 +233,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       expect(dup.code).toBe(Code.AlreadyExists);
       expect(dup.rawMessage).toMatch(/already exists/);
       // A failed create leaves no machine user behind.
-      const machines = await database.db.kysely.selectFrom("users").select("name").where("name", "=", "api key: dup").execute();
+      const machines = await tessera.database.db.kysely.selectFrom("users").select("name").where("name", "=", "api key: dup").execute();
       expect(machines).toHaveLength(1);
 
       const missing = await errorOf(keys.createAccountApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: "no expiry" }));
@@ -266,7 +256,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
 
     it("rejects malformed, unknown and expired keys with Unauthenticated", async () => {
       const check = (token: string) => errorOf(auth.client(AuthService, { token }).checkToken({}));
-      const minted = await mintApiKey(database.db.kysely, DEFAULT_ACCOUNT_ID);
+      const minted = await mintApiKey(tessera.database.db.kysely, DEFAULT_ACCOUNT_ID);
       const bad = minted.key.slice(0, 20) + (minted.key[20] === "a" ? "b" : "a") + minted.key.slice(21);
       expect((await check(bad)).code).toBe(Code.Unauthenticated);
       expect((await check("tsk_short")).code).toBe(Code.Unauthenticated);
@@ -275,7 +265,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       const unknown = generateApiKey();
       expect((await check(unknown)).code).toBe(Code.Unauthenticated);
       expect((await check(unknown)).code).toBe(Code.Unauthenticated);
-      const expired = await mintApiKey(database.db.kysely, DEFAULT_ACCOUNT_ID, { expiresAt: new Date(Date.now() - 1000) });
+      const expired = await mintApiKey(tessera.database.db.kysely, DEFAULT_ACCOUNT_ID, { expiresAt: new Date(Date.now() - 1000) });
       const e = await check(expired.key);
       expect(e.code).toBe(Code.Unauthenticated);
       expect(e.rawMessage).toBe("api key expired");
@@ -294,7 +284,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       await codeOf(auth.client(AuthService, { token: created.keyValue }).checkToken({}));
       await manage.app.deps.audit.flush();
       await auth.app.deps.audit.flush();
-      const dump = await dumpAllTables(database);
+      const dump = await dumpAllTables(tessera.database);
       expect(dump).toContain(regen.apiKey!.start);
       const logs = [...manage.logs, ...auth.logs].join("\n");
       expect(logs).toContain("ApiKeyService/CreateAccountApiKey");
@@ -308,7 +298,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
     });
 
     it("refuses API-key callers on ApiKeyService, on their own account and others", async () => {
-      const minted = await mintApiKey(database.db.kysely, DEFAULT_ACCOUNT_ID);
+      const minted = await mintApiKey(tessera.database.db.kysely, DEFAULT_ACCOUNT_ID);
       const keys = auth.client(ApiKeyService, { token: minted.key });
       expect(await codeOf(keys.getAccountApiKeys({ accountId: DEFAULT_ACCOUNT_ID }))).toBe(Code.PermissionDenied);
       expect(await codeOf(keys.createAccountApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: "minted by a key", expiresAt: inDays(1) }))).toBe(Code.PermissionDenied);
@@ -326,8 +316,8 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
     const T0 = new Date("2030-01-01T00:00:00.000Z");
 
     beforeAll(async () => {
-      app = await buildInProcess(database, T0);
-      team = await createTeam(database.db.kysely);
+      app = await buildInProcess(tessera.database, T0);
+      team = await createTeam(tessera.database.db.kysely);
     });
     afterAll(async () => {
       await app?.close();
@@ -337,9 +327,9 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
 
     it("enforces the permission matrix (admin, member, viewer, non-member, API key)", async () => {
       app.setNow(T0);
-      const target = await mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + 10 * DAY) });
-      const callerKey = await mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + 10 * DAY) });
-      const foreign = await mintApiKey(database.db.kysely, team.otherAccountId, { expiresAt: new Date(T0.getTime() + 10 * DAY) });
+      const target = await mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + 10 * DAY) });
+      const callerKey = await mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + 10 * DAY) });
+      const foreign = await mintApiKey(tessera.database.db.kysely, team.otherAccountId, { expiresAt: new Date(T0.getTime() + 10 * DAY) });
       const callers: Record<string, Client<typeof ApiKeyService>> = {
         admin: app.asUser(team.adminId),
         member: app.asUser(team.memberId),
@@ -355,7 +345,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
         regenerate: (c: Client<typeof ApiKeyService>) => c.regenerateAccountApiKey({ id: target.id, expiresAt: at(DAY) }),
         delete: async (c: Client<typeof ApiKeyService>) => {
           // A fresh key per attempt so a successful delete does not change the next row.
-          const victim = await mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
+          const victim = await mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
           return c.deleteAccountApiKey({ id: victim.id });
         },
       };
@@ -425,9 +415,9 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
 
     it("writes last_used_at in the background at most once a minute per key", async () => {
       app.setNow(T0);
-      const minted = await mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
+      const minted = await mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
       const lastUsed = async () =>
-        (await database.db.kysely.selectFrom("api_keys").select("last_used_at").where("id", "=", minted.id).executeTakeFirstOrThrow()).last_used_at;
+        (await tessera.database.db.kysely.selectFrom("api_keys").select("last_used_at").where("id", "=", minted.id).executeTakeFirstOrThrow()).last_used_at;
       const client = app.withKey(AuthService, minted.key);
       await app.apiKeys.flushLastUsed();
       for (let i = 0; i < 20; i++) await client.checkToken({});
@@ -453,7 +443,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
     it("writes a flush of 40,000 key uses (more than one statement's 65,535 parameters)", async () => {
       // A busy instance seeing many distinct keys queues one use per key between flushes.
       const minted = await Promise.all(
-        Array.from({ length: 3 }, () => mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
+        Array.from({ length: 3 }, () => mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
       );
       const at = new Date(T0.getTime() + 5_000);
       const { randomUUID } = await import("node:crypto");
@@ -462,8 +452,8 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       uses[0] = { id: minted[0]!.id, at };
       uses[20_500] = { id: minted[1]!.id, at };
       uses[39_999] = { id: minted[2]!.id, at };
-      await touchApiKeysLastUsed(database.db.kysely, uses);
-      const rows = await database.db.kysely
+      await touchApiKeysLastUsed(tessera.database.db.kysely, uses);
+      const rows = await tessera.database.db.kysely
         .selectFrom("api_keys")
         .select(["id", "last_used_at"])
         .where("id", "in", minted.map((m) => m.id))
@@ -487,10 +477,10 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
 
     it("stops a key whose machine user is disabled", async () => {
       app.setNow(T0);
-      const minted = await mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
+      const minted = await mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
       const check = () => errorOf(app.withKey(AuthService, minted.key).checkToken({})).catch(() => undefined);
       expect(await codeOf(app.withKey(AuthService, minted.key).checkToken({}))).toBe("ok");
-      await database.db.kysely.updateTable("users").set({ disabled_at: T0 }).where("id", "=", minted.userId).execute();
+      await tessera.database.db.kysely.updateTable("users").set({ disabled_at: T0 }).where("id", "=", minted.userId).execute();
       await app.apiKeys.forget(`user:${minted.userId}`);
       const e = await check();
       expect(e?.code).toBe(Code.Unauthenticated);
@@ -498,7 +488,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
 
     it("answers a burst of requests with one cold key, and a burst of unknown keys", async () => {
       const fresh = createApiKeyAuth(app.deps);
-      const minted = await mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
+      const minted = await mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
       const results = await Promise.all(Array.from({ length: 50 }, () => fresh.verifiers[0]!.verify(minted.key)));
       expect(new Set(results.map((r) => r?.kind === "api_key" && r.apiKeyId))).toEqual(new Set([minted.id]));
       const { generateApiKey } = await import("../packages/server/src/auth/api-keys/format.js");
@@ -509,9 +499,9 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
 
     it("reads a burst of different cold keys with one query per batch, each caller getting its own key", async () => {
       const counter = new TableQueryCounter(["api_keys"]);
-      const batched = createApiKeyAuth({ ...app.deps, db: { ...database.db, kysely: database.db.kysely.withPlugin(counter) } }, { maxBatch: 16 });
+      const batched = createApiKeyAuth({ ...app.deps, db: { ...tessera.database.db, kysely: tessera.database.db.kysely.withPlugin(counter) } }, { maxBatch: 16 });
       const minted = await Promise.all(
-        Array.from({ length: 40 }, () => mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
+        Array.from({ length: 40 }, () => mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
       );
       const { generateApiKey } = await import("../packages/server/src/auth/api-keys/format.js");
       const unknown = Array.from({ length: 10 }, () => generateApiKey());
@@ -534,7 +524,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
 
       // A failed read fails every caller of its batch (never an empty answer that would
       // be cached as "unknown"), and the next read works.
-      const more = await Promise.all(Array.from({ length: 3 }, () => mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })));
+      const more = await Promise.all(Array.from({ length: 3 }, () => mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })));
       counter.failing = true;
       const failed = await Promise.allSettled(more.map((m) => batched.verifiers[0]!.verify(m.key)));
       expect(failed.map((r) => r.status === "rejected" && String((r.reason as Error).message))).toEqual(more.map(() => "simulated database error"));
@@ -559,11 +549,11 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
             return args.result;
           },
         };
-        const held = createApiKeyAuth({ ...app.deps, db: { ...database.db, kysely: database.db.kysely.withPlugin(holdFirst) } });
-        const minted = await mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
+        const held = createApiKeyAuth({ ...app.deps, db: { ...tessera.database.db, kysely: tessera.database.db.kysely.withPlugin(holdFirst) } });
+        const minted = await mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
         const pending = codeOf(held.verifiers[0]!.verify(minted.key));
         await expect.poll(() => reads).toBe(1); // the read ran and saw the key; its answer is held
-        await database.db.kysely.deleteFrom("api_keys").where("id", "=", minted.id).execute();
+        await tessera.database.db.kysely.deleteFrom("api_keys").where("id", "=", minted.id).execute();
         held.forget(hashApiKey(minted.key));
         release();
         // The stale answer is neither used nor cached: the verifier read again and found nothing.
@@ -577,7 +567,7 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
     it("keeps the cache bounded", async () => {
       const small = createApiKeyAuth(app.deps, { maxEntries: 3 });
       const minted = await Promise.all(
-        Array.from({ length: 5 }, () => mintApiKey(database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
+        Array.from({ length: 5 }, () => mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
       );
       for (const m of minted) expect((await small.verifiers[0]!.verify(m.key))?.kind).toBe("api_key");
       expect(small.cacheSize()).toBe(3);

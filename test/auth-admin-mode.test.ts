@@ -3,14 +3,13 @@
  * changes on restart, sign-up off, only the admin may log in, and API keys made by
  * the anonymous user revoked when a deployment moves from none to admin.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { DB_KINDS, useTessera, type TestDatabase } from "./harness.js";
 import { randomBytes } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { AuthMode, AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
 import { passwordHashing } from "../packages/server/src/auth/passwords/hashing.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
-import { startTestServer } from "./helpers/server.js";
 import { codeOf as code } from "./helpers/outcome.js";
 
 const ADMIN_EMAIL = "Admin@Example.com";
@@ -38,25 +37,19 @@ async function insertApiKey(database: TestDatabase, createdBy: string | null, ac
 }
 
 describe.each(DB_KINDS)("AUTH_MODE=admin on %s", (kind) => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const tessera = useTessera({ db: kind, server: false });
 
   it("moves from none to admin: anonymous API keys revoked, admin created, password changes on restart", async () => {
     // A deployment in AUTH_MODE=none with an API key made by the anonymous user.
-    const none = await startTestServer(database);
-    const anonKey = await insertApiKey(database, ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID);
+    const none = await tessera.startServer();
+    const anonKey = await insertApiKey(tessera.database, ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID);
     await none.close();
 
     const env = { AUTH_MODE: "admin", AUTH_ADMIN_EMAIL: ADMIN_EMAIL, AUTH_ADMIN_PASSWORD: PW1 };
-    const s1 = await startTestServer(database, { env });
+    const s1 = await tessera.startServer({ env });
     let adminId: string;
     try {
-      const k = database.db.kysely;
+      const k = tessera.database.db.kysely;
       expect(await k.selectFrom("api_keys").select("id").where("id", "=", anonKey.keyId).executeTakeFirst()).toBeUndefined();
       expect(await k.selectFrom("users").select("id").where("id", "=", anonKey.machineId).executeTakeFirst()).toBeUndefined();
 
@@ -87,16 +80,16 @@ describe.each(DB_KINDS)("AUTH_MODE=admin on %s", (kind) => {
     }
 
     // Another password user (e.g. from an earlier full-mode deployment) cannot log in in admin mode.
-    await database.db.kysely
+    await tessera.database.db.kysely
       .insertInto("users")
       .values({ kind: "human", email: "other@example.com", email_normalized: "other@example.com", password_hash: await passwordHashing.hash(PW1) })
       .execute();
 
     // Same password on restart: no rehash.
-    const hashBefore = (await database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", adminId).executeTakeFirstOrThrow()).password_hash;
-    const s2 = await startTestServer(database, { env });
+    const hashBefore = (await tessera.database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", adminId).executeTakeFirstOrThrow()).password_hash;
+    const s2 = await tessera.startServer({ env });
     try {
-      const hashAfter = (await database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", adminId).executeTakeFirstOrThrow()).password_hash;
+      const hashAfter = (await tessera.database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", adminId).executeTakeFirstOrThrow()).password_hash;
       expect(hashAfter).toBe(hashBefore);
       expect(await code(s2.client(AuthService).login({ email: "other@example.com", password: PW1 }))).toBe(Code.Unauthenticated);
     } finally {
@@ -104,13 +97,13 @@ describe.each(DB_KINDS)("AUTH_MODE=admin on %s", (kind) => {
     }
 
     // Changed password on restart: the old one stops working, same user.
-    const s3 = await startTestServer(database, { env: { ...env, AUTH_ADMIN_PASSWORD: PW2 } });
+    const s3 = await tessera.startServer({ env: { ...env, AUTH_ADMIN_PASSWORD: PW2 } });
     try {
       const c = s3.client(AuthService);
       expect(await code(c.login({ email: ADMIN_EMAIL, password: PW1 }))).toBe(Code.Unauthenticated);
       const t = (await c.login({ email: ADMIN_EMAIL, password: PW2 })).tokens!;
       expect(t.userId).toBe(adminId);
-      const admins = await database.db.kysely.selectFrom("users").select("id").where("email_normalized", "=", "admin@example.com").execute();
+      const admins = await tessera.database.db.kysely.selectFrom("users").select("id").where("email_normalized", "=", "admin@example.com").execute();
       expect(admins).toHaveLength(1);
     } finally {
       await s3.close();
@@ -118,10 +111,10 @@ describe.each(DB_KINDS)("AUTH_MODE=admin on %s", (kind) => {
   });
 
   it("keeps API keys made by real users when auth is enabled", async () => {
-    const k = database.db.kysely;
+    const k = tessera.database.db.kysely;
     const owner = await k.insertInto("users").values({ kind: "human", name: "owner" }).returning("id").executeTakeFirstOrThrow();
-    const kept = await insertApiKey(database, owner.id, DEFAULT_ACCOUNT_ID);
-    const s = await startTestServer(database, { env: { AUTH_MODE: "full" } });
+    const kept = await insertApiKey(tessera.database, owner.id, DEFAULT_ACCOUNT_ID);
+    const s = await tessera.startServer({ env: { AUTH_MODE: "full" } });
     try {
       expect(await k.selectFrom("api_keys").select("id").where("id", "=", kept.keyId).executeTakeFirst()).toBeDefined();
     } finally {

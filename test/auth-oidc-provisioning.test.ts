@@ -3,22 +3,16 @@
  * one personal account and one identity per (issuer, subject) even when 20 first
  * requests race, and no orphan user left by the losers.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { DB_KINDS, useTessera } from "./harness.js";
 import { countIdentities, findIdentityUser, provisionIdentity } from "../packages/server/src/store/identities.js";
 import { consumeLoginTransaction, deleteExpiredLoginTransactions, insertLoginTransaction } from "../packages/server/src/store/login-transactions.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 
 describe.each(DB_KINDS)("OpenID identity provisioning on %s", (kind) => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const tessera = useTessera({ db: kind, server: false });
 
   it("creates the user exactly once under 20 concurrent first requests, without orphans", async () => {
-    const db = database.db.kysely;
+    const db = tessera.database.db.kysely;
     const issuer = "https://idp.example.test";
     const profile = { email: "race@example.test", name: "Race", image: null };
     const results = await Promise.all(Array.from({ length: 20 }, () => provisionIdentity(db, issuer, "race-subject", profile)));
@@ -34,14 +28,14 @@ describe.each(DB_KINDS)("OpenID identity provisioning on %s", (kind) => {
   });
 
   it("keeps identities of different issuers with the same subject apart", async () => {
-    const db = database.db.kysely;
+    const db = tessera.database.db.kysely;
     const a = await provisionIdentity(db, "https://a.example.test", "same", { email: null, name: null, image: null });
     const b = await provisionIdentity(db, "https://b.example.test", "same", { email: null, name: null, image: null });
     expect(a.userId).not.toBe(b.userId);
   });
 
   it("consumes a login transaction exactly once under concurrency", async () => {
-    const db = database.db.kysely;
+    const db = tessera.database.db.kysely;
     const now = new Date();
     const t = { stateHash: "ab".repeat(32), nonce: "n", providerId: "default", issuer: "https://idp", redirectUri: "http://127.0.0.1/cb", codeChallenge: "c", createdAt: now, expiresAt: new Date(now.getTime() + 60_000) };
     expect(await insertLoginTransaction(db, t)).toBe(true);

@@ -3,7 +3,8 @@
  * section 7.3 loopback port variance), the feature without a provider, and startup
  * failing when the discovery issuer differs from the configured one.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTestProvider } from "./harness.js";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { createLocalJWKSet, exportJWK, importJWK, SignJWT } from "jose";
@@ -15,7 +16,7 @@ import type { SessionIssuer } from "../packages/server/src/auth/tokens/session-i
 import { loadConfig } from "../packages/server/src/config/config.js";
 import type { Deps } from "../packages/server/src/deps.js";
 import { createLogger } from "../packages/server/src/lib/logger.js";
-import { startTestProvider, TEST_CLIENT_ID, TEST_KID, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
+import { TEST_CLIENT_ID, TEST_KID, TEST_RESOURCE } from "./helpers/oidc-provider.js";
 
 const sessions: SessionIssuer = {
   startSession: () => Promise.reject(new Error("not used")),
@@ -63,13 +64,7 @@ describe("redirect URI allow-list", () => {
 });
 
 describe("createOidcAuth", () => {
-  let provider: TestProvider;
-  beforeAll(async () => {
-    provider = await startTestProvider();
-  });
-  afterAll(async () => {
-    await provider?.close();
-  });
+  const provider = useTestProvider();
 
   it("without a provider has no verifiers and answers FailedPrecondition", async () => {
     const oidc = createOidcAuth(deps({}), sessions);
@@ -112,13 +107,7 @@ describe("createOidcAuth", () => {
 });
 
 describe("provider token verifier", () => {
-  let provider: TestProvider;
-  beforeAll(async () => {
-    provider = await startTestProvider();
-  });
-  afterAll(async () => {
-    await provider?.close();
-  });
+  const provider = useTestProvider();
 
   function verifier(algorithms: string[], resolveCalls: { n: number }) {
     const config = { ...deps({ AUTH_BASEURL: provider.issuer, AUTH_AUDIENCE: TEST_RESOURCE, AUTH_SIGNATURE_ALGORITHM: algorithms.join(",") }).config.oidc! };

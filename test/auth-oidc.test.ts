@@ -9,13 +9,12 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { useTessera, useTestProvider } from "./harness.js";
 import { Code } from "@connectrpc/connect";
 import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { provisionIdentity } from "../packages/server/src/store/identities.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
-import { pkce, startTestProvider, TEST_ACR_BASIC, TEST_ACR_MFA, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_KID, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
+import { pkce, startTestProvider, TEST_ACR_BASIC, TEST_ACR_MFA, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_KID, TEST_RESOURCE } from "./helpers/oidc-provider.js";
 import { codeOf as code } from "./helpers/outcome.js";
 
 function b64(v: unknown): string {
@@ -23,18 +22,14 @@ function b64(v: unknown): string {
 }
 
 describe("OpenID Connect provider (postgres)", () => {
-  let database: TestDatabase;
-  let provider: TestProvider;
-  let server: TestServer;
   let offsetMs = 0;
   // A local server that counts every request: jku/x5u must never be fetched.
   let hits = 0;
   let trap: http.Server;
   let trapUrl: string;
 
+  const provider = useTestProvider();
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    provider = await startTestProvider();
     trap = http.createServer((_req, res) => {
       hits++;
       res.setHeader("content-type", "application/json");
@@ -42,30 +37,27 @@ describe("OpenID Connect provider (postgres)", () => {
     });
     await new Promise<void>((r) => trap.listen(0, "127.0.0.1", r));
     trapUrl = `http://127.0.0.1:${(trap.address() as AddressInfo).port}`;
-    server = await startTestServer(database, {
-      clock: () => new Date(Date.now() + offsetMs),
-      env: {
-        AUTH_MODE: "full",
-        AUTH_BASEURL: provider.issuer,
-        AUTH_AUDIENCE: `${TEST_RESOURCE}, urn:other`,
-        AUTH_CLIENT_ID: TEST_CLIENT_ID,
-        AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
-        AUTH_ALLOWED_REDIRECT_URIS: "http://127.0.0.1/cb https://app.example.test/callback http://[::1]/cb",
-      },
-    });
   });
   afterAll(async () => {
-    await server?.close();
-    await provider?.close();
     trap?.closeAllConnections();
     await new Promise<void>((r) => (trap ? trap.close(() => r()) : r()));
-    await database?.drop();
+  });
+  const t = useTessera({
+    clock: () => new Date(Date.now() + offsetMs),
+    env: () => ({
+      AUTH_MODE: "full",
+      AUTH_BASEURL: provider.issuer,
+      AUTH_AUDIENCE: `${TEST_RESOURCE}, urn:other`,
+      AUTH_CLIENT_ID: TEST_CLIENT_ID,
+      AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
+      AUTH_ALLOWED_REDIRECT_URIS: "http://127.0.0.1/cb https://app.example.test/callback http://[::1]/cb",
+    }),
   });
   beforeEach(() => {
     offsetMs = 0;
   });
 
-  const check = (token: string) => server.client(AuthService, { token }).checkToken({});
+  const check = (token: string) => t.server.client(AuthService, { token }).checkToken({});
 
   function claims(extra: JWTPayload = {}): JWTPayload {
     const now = Math.floor(Date.now() / 1000);
@@ -82,7 +74,7 @@ describe("OpenID Connect provider (postgres)", () => {
       expect(res.principalKind).toBe(PrincipalKind.OIDC_USER);
       expect(res.userId).toMatch(/^[0-9a-f-]{36}$/);
       expect(res.expiresAt).toBeDefined();
-      const identity = await database.db.kysely.selectFrom("identities").selectAll().where("subject", "=", "alice").executeTakeFirstOrThrow();
+      const identity = await t.database.db.kysely.selectFrom("identities").selectAll().where("subject", "=", "alice").executeTakeFirstOrThrow();
       expect(identity.user_id).toBe(res.userId);
       expect(identity.issuer).toBe(provider.issuer);
       // Warm path: the same token again (cached), same user.
@@ -100,7 +92,7 @@ describe("OpenID Connect provider (postgres)", () => {
 
     it("provisions the user exactly once under 20 concurrent first requests", async () => {
       const token = await provider.accessTokenFor("racer");
-      const db = database.db.kysely;
+      const db = t.database.db.kysely;
       const countUsers = async () => Number((await db.selectFrom("users").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
       const usersBefore = await countUsers();
       const results = await Promise.all(Array.from({ length: 20 }, () => check(token)));
@@ -112,7 +104,7 @@ describe("OpenID Connect provider (postgres)", () => {
     });
 
     it("rejects a disabled user", async () => {
-      const db = database.db.kysely;
+      const db = t.database.db.kysely;
       const user = await provisionIdentity(db, provider.issuer, "disabled-user", { email: null, name: null, image: null });
       await db.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", user.userId).execute();
       expect(await code(check(await signWithProviderKey(claims({ sub: "disabled-user" }))))).toBe(Code.Unauthenticated);
@@ -121,7 +113,7 @@ describe("OpenID Connect provider (postgres)", () => {
     it("refuses a user disabled while holding a cached token once the 30 s user cache lapses", async () => {
       const token = await signWithProviderKey(claims({ sub: "later-disabled" }));
       const first = await check(token);
-      await database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", first.userId).execute();
+      await t.database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", first.userId).execute();
       offsetMs = 31_000;
       expect(await code(check(token))).toBe(Code.Unauthenticated);
     });
@@ -224,7 +216,7 @@ describe("OpenID Connect provider (postgres)", () => {
 
   describe("login through the provider (authorization code + PKCE)", () => {
     const redirectUri = () => `http://127.0.0.1:${provider.port}/cb`;
-    const client = () => server.client(AuthService);
+    const client = () => t.server.client(AuthService);
 
     async function startLogin(subject: string) {
       const p = pkce();
@@ -235,8 +227,8 @@ describe("OpenID Connect provider (postgres)", () => {
     }
 
     async function auditCount(action: string): Promise<number> {
-      await server.app.deps.audit.flush();
-      const rows = await database.db.kysely.selectFrom("audit_events").select("id").where("action", "=", action).execute();
+      await t.server.app.deps.audit.flush();
+      const rows = await t.database.db.kysely.selectFrom("audit_events").select("id").where("action", "=", action).execute();
       return rows.length;
     }
 
@@ -254,7 +246,7 @@ describe("OpenID Connect provider (postgres)", () => {
       expect(u.searchParams.get("code_challenge")).toBe(p.challenge);
       expect(u.searchParams.get("code_challenge_method")).toBe("S256");
       expect(url).not.toContain(TEST_CLIENT_SECRET);
-      const tx = await database.db.kysely.selectFrom("login_transactions").selectAll().where("nonce", "=", u.searchParams.get("nonce")!).executeTakeFirstOrThrow();
+      const tx = await t.database.db.kysely.selectFrom("login_transactions").selectAll().where("nonce", "=", u.searchParams.get("nonce")!).executeTakeFirstOrThrow();
       expect(tx.state_hash).not.toBe("s-1234");
       expect(tx.issuer).toBe(provider.issuer);
       expect(tx.expires_at.getTime() - tx.created_at.getTime()).toBe(10 * 60 * 1000);
@@ -274,7 +266,7 @@ describe("OpenID Connect provider (postgres)", () => {
       const who = await check(tokens.accessToken);
       expect(who.userId).toBe(tokens.userId);
       expect(who.principalKind).toBe(PrincipalKind.USER);
-      const identity = await database.db.kysely.selectFrom("identities").selectAll().where("subject", "=", "bob").executeTakeFirstOrThrow();
+      const identity = await t.database.db.kysely.selectFrom("identities").selectAll().where("subject", "=", "bob").executeTakeFirstOrThrow();
       expect(identity.user_id).toBe(tokens.userId);
       expect(identity.email).toBe("bob@example.test");
       // The same subject through a provider bearer token is the same user.
@@ -323,7 +315,7 @@ describe("OpenID Connect provider (postgres)", () => {
     it("refuses to log in a disabled user", async () => {
       const first = await startLogin("frank");
       const ok = await client().exchangeCode({ code: first.code, redirectUri: redirectUri(), codeVerifier: first.verifier, state: first.state!, iss: first.iss! });
-      await database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", ok.tokens!.userId).execute();
+      await t.database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", ok.tokens!.userId).execute();
       const again = await startLogin("frank");
       expect(await code(client().exchangeCode({ code: again.code, redirectUri: redirectUri(), codeVerifier: again.verifier, state: again.state!, iss: again.iss! }))).toBe(
         Code.Unauthenticated,
@@ -332,7 +324,8 @@ describe("OpenID Connect provider (postgres)", () => {
 
     it("authenticates with client_secret_post when the provider supports only that", async () => {
       const postProvider = await startTestProvider({ clientAuthMethod: "client_secret_post" });
-      const postServer = await startTestServer(database, {
+      const postServer = await t.startServer({
+        clock: () => new Date(),
         env: {
           AUTH_MODE: "full",
           AUTH_BASEURL: postProvider.issuer,
@@ -398,33 +391,22 @@ describe("OpenID Connect provider (postgres)", () => {
 });
 
 describe("OpenID Connect provider on pglite, with AUTH_REQUIRED_ACR", () => {
-  let database: TestDatabase;
-  let provider: TestProvider;
-  let server: TestServer;
-
-  beforeAll(async () => {
-    database = await createTestDatabase("pglite");
-    provider = await startTestProvider();
-    server = await startTestServer(database, {
-      env: {
-        AUTH_MODE: "full",
-        AUTH_BASEURL: provider.issuer,
-        AUTH_AUDIENCE: TEST_RESOURCE,
-        AUTH_SIGNATURE_ALGORITHM: "RS256",
-        AUTH_CLIENT_ID: TEST_CLIENT_ID,
-        AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
-        AUTH_REQUIRED_ACR: TEST_ACR_MFA,
-        AUTH_ALLOWED_REDIRECT_URIS: "http://127.0.0.1/cb",
-      },
-    });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await provider?.close();
-    await database?.drop();
+  const provider = useTestProvider();
+  const t = useTessera({
+    db: "pglite",
+    env: () => ({
+      AUTH_MODE: "full",
+      AUTH_BASEURL: provider.issuer,
+      AUTH_AUDIENCE: TEST_RESOURCE,
+      AUTH_SIGNATURE_ALGORITHM: "RS256",
+      AUTH_CLIENT_ID: TEST_CLIENT_ID,
+      AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
+      AUTH_REQUIRED_ACR: TEST_ACR_MFA,
+      AUTH_ALLOWED_REDIRECT_URIS: "http://127.0.0.1/cb",
+    }),
   });
 
-  const check = (token: string) => server.client(AuthService, { token }).checkToken({});
+  const check = (token: string) => t.server.client(AuthService, { token }).checkToken({});
   const sign = (payload: JWTPayload) =>
     new SignJWT({ iss: provider.issuer, aud: TEST_RESOURCE, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 600, ...payload })
       .setProtectedHeader({ alg: "RS256", kid: TEST_KID })
@@ -434,7 +416,7 @@ describe("OpenID Connect provider on pglite, with AUTH_REQUIRED_ACR", () => {
     const token = await sign({ sub: "lite-racer", acr: TEST_ACR_MFA });
     const results = await Promise.all(Array.from({ length: 20 }, () => check(token)));
     expect(new Set(results.map((r) => r.userId)).size).toBe(1);
-    const ids = await database.db.kysely.selectFrom("identities").select("user_id").where("subject", "=", "lite-racer").execute();
+    const ids = await t.database.db.kysely.selectFrom("identities").select("user_id").where("subject", "=", "lite-racer").execute();
     expect(ids).toHaveLength(1);
   });
 
@@ -446,7 +428,7 @@ describe("OpenID Connect provider on pglite, with AUTH_REQUIRED_ACR", () => {
 
   it("asks for the acr at login and refuses an ID token without it", async () => {
     const redirectUri = `http://127.0.0.1:${provider.port}/cb`;
-    const client = server.client(AuthService);
+    const client = t.server.client(AuthService);
     const login = async (subject: string) => {
       const p = pkce();
       const state = randomBytes(16).toString("base64url");
@@ -461,14 +443,14 @@ describe("OpenID Connect provider on pglite, with AUTH_REQUIRED_ACR", () => {
   });
 
   it("never writes the client secret, codes or tokens to the logs", async () => {
-    const logs = server.logs.join("\n");
+    const logs = t.server.logs.join("\n");
     expect(logs).not.toContain(TEST_CLIENT_SECRET);
     expect(logs).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/);
   });
 
   it("refuses to start when the discovery issuer differs from AUTH_EXPECTED_ISS", async () => {
     await expect(
-      startTestServer(database, {
+      t.startServer({
         env: { AUTH_MODE: "full", AUTH_BASEURL: provider.issuer, AUTH_EXPECTED_ISS: "https://login.example.test/", AUTH_AUDIENCE: TEST_RESOURCE },
       }),
     ).rejects.toThrow(/issuer mismatch/);

@@ -2,43 +2,25 @@
  * Password sign-up and login in AUTH_MODE=full, on PostgreSQL and PGlite: tokens,
  * CheckToken, email normalization, password limits, no user enumeration.
  */
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { INVALID_LOGIN } from "../packages/server/src/services/auth/password.js";
 import { passwordHashing } from "../packages/server/src/auth/passwords/hashing.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { DB_KINDS, useTessera } from "./harness.js";
 import { expectCode } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
-
-/** A client from a fresh client IP (X-Forwarded-For, TRUST_PROXY_HOPS=1) so per-IP abuse limits stay out of the way. */
-function freshClient(server: TestServer, token?: string) {
-  const ip = `10.${randomBytes(1)[0]}.${randomBytes(1)[0]}.${randomBytes(1)[0]}`;
-  const headers: Record<string, string> = { "x-forwarded-for": ip };
-  if (token) headers.authorization = `Bearer ${token}`;
-  return server.transport("connect", headers);
-}
 
 function uniqueEmail(): string {
   return `user-${randomBytes(5).toString("hex")}@example.com`;
 }
 
 describe.each(DB_KINDS)("password sign-up and login on %s", (kind) => {
-  let database: TestDatabase;
-  let server: TestServer;
-  const client = (token?: string) => createClient(AuthService, freshClient(server, token));
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  // Each client from its own address, so per-address abuse limits stay out of the way.
+  const t = useTessera({ db: kind, env: { AUTH_MODE: "full" }, forwardedFor: true });
+  const client = (token?: string) => t.client(AuthService, { token });
 
   it("signs up, logs in and calls CheckToken with the access token", async () => {
     const email = uniqueEmail();
@@ -56,15 +38,15 @@ describe.each(DB_KINDS)("password sign-up and login on %s", (kind) => {
     expect(check.principalKind).toBe(PrincipalKind.USER);
 
     // The sign-up created a personal account with the user as admin.
-    const acct = await database.db.kysely.selectFrom("accounts").selectAll().where("personal_user_id", "=", userId).executeTakeFirst();
+    const acct = await t.database.db.kysely.selectFrom("accounts").selectAll().where("personal_user_id", "=", userId).executeTakeFirst();
     expect(acct?.kind).toBe("personal");
-    const hash = await database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", userId).executeTakeFirstOrThrow();
+    const hash = await t.database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", userId).executeTakeFirstOrThrow();
     expect(hash.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 
   it("sends Cache-Control: no-store with tokens", async () => {
     const email = uniqueEmail();
-    const res = await fetch(`${server.baseUrl}/tessera.v1.AuthService/SignUp`, {
+    const res = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/SignUp`, {
       method: "POST",
       headers: { "content-type": "application/json", "x-forwarded-for": "10.9.9.9" },
       body: JSON.stringify({ email, password: PASSWORD }),
@@ -132,12 +114,12 @@ describe.each(DB_KINDS)("password sign-up and login on %s", (kind) => {
     const { hash } = await import("@node-rs/argon2");
     const email = uniqueEmail();
     const weak = await hash(PASSWORD, { memoryCost: 8192, timeCost: 1, parallelism: 1, algorithm: 2 });
-    await database.db.kysely.insertInto("users").values({ kind: "human", email, email_normalized: email, password_hash: weak }).execute();
+    await t.database.db.kysely.insertInto("users").values({ kind: "human", email, email_normalized: email, password_hash: weak }).execute();
     await expectCode(client().login({ email, password: "a wrong password!" }), Code.Unauthenticated);
-    const still = await database.db.kysely.selectFrom("users").select("password_hash").where("email_normalized", "=", email).executeTakeFirstOrThrow();
+    const still = await t.database.db.kysely.selectFrom("users").select("password_hash").where("email_normalized", "=", email).executeTakeFirstOrThrow();
     expect(still.password_hash).toBe(weak);
     await client().login({ email, password: PASSWORD });
-    const row = await database.db.kysely.selectFrom("users").select("password_hash").where("email_normalized", "=", email).executeTakeFirstOrThrow();
+    const row = await t.database.db.kysely.selectFrom("users").select("password_hash").where("email_normalized", "=", email).executeTakeFirstOrThrow();
     expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     await client().login({ email, password: PASSWORD });
   });
@@ -150,7 +132,7 @@ describe.each(DB_KINDS)("password sign-up and login on %s", (kind) => {
   it("refuses login and tokens of a disabled user with the generic message", async () => {
     const email = uniqueEmail();
     const up = await client().signUp({ email, password: PASSWORD });
-    await database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", up.tokens!.userId).execute();
+    await t.database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", up.tokens!.userId).execute();
     const e = await expectCode(client().login({ email, password: PASSWORD }), Code.Unauthenticated);
     expect(e.rawMessage).toBe(INVALID_LOGIN);
     await expectCode(client().refreshToken({ refreshToken: up.tokens!.refreshToken }), Code.Unauthenticated);
@@ -161,8 +143,8 @@ describe.each(DB_KINDS)("password sign-up and login on %s", (kind) => {
     await client().signUp({ email, password: PASSWORD });
     await client().login({ email, password: PASSWORD });
     await expectCode(client().login({ email, password: "wrong password here" }), Code.Unauthenticated);
-    await server.app.deps.audit.flush();
-    const rows = await database.db.kysely.selectFrom("audit_events").selectAll().where("action", "like", "auth.%").execute();
+    await t.server.app.deps.audit.flush();
+    const rows = await t.database.db.kysely.selectFrom("audit_events").selectAll().where("action", "like", "auth.%").execute();
     const actions = rows.map((r) => r.action);
     expect(actions).toContain("auth.signup.success");
     expect(actions).toContain("auth.login.success");
@@ -175,27 +157,24 @@ describe.each(DB_KINDS)("password sign-up and login on %s", (kind) => {
 });
 
 describe("password settings", () => {
+  const t = useTessera({ server: false });
+
   it("refuses sign-up when AUTH_DISABLE_SIGNUP, and all password calls when AUTH_DISABLE_PASSWORD", async () => {
-    const database = await createTestDatabase("postgres");
+    const s1 = await t.startServer({ env: { AUTH_MODE: "full", AUTH_DISABLE_SIGNUP: "true" } });
     try {
-      const s1 = await startTestServer(database, { env: { AUTH_MODE: "full", AUTH_DISABLE_SIGNUP: "true" } });
-      try {
-        const c = s1.client(AuthService);
-        expect((await c.getAuthConfig({})).signupEnabled).toBe(false);
-        await expectCode(c.signUp({ email: uniqueEmail(), password: PASSWORD }), Code.FailedPrecondition);
-      } finally {
-        await s1.close();
-      }
-      const s2 = await startTestServer(database, { env: { AUTH_MODE: "full", AUTH_DISABLE_PASSWORD: "true" } });
-      try {
-        const c = s2.client(AuthService);
-        expect((await c.getAuthConfig({})).passwordLoginEnabled).toBe(false);
-        await expectCode(c.login({ email: uniqueEmail(), password: PASSWORD }), Code.FailedPrecondition);
-      } finally {
-        await s2.close();
-      }
+      const c = s1.client(AuthService);
+      expect((await c.getAuthConfig({})).signupEnabled).toBe(false);
+      await expectCode(c.signUp({ email: uniqueEmail(), password: PASSWORD }), Code.FailedPrecondition);
     } finally {
-      await database.drop();
+      await s1.close();
+    }
+    const s2 = await t.startServer({ env: { AUTH_MODE: "full", AUTH_DISABLE_PASSWORD: "true" } });
+    try {
+      const c = s2.client(AuthService);
+      expect((await c.getAuthConfig({})).passwordLoginEnabled).toBe(false);
+      await expectCode(c.login({ email: uniqueEmail(), password: PASSWORD }), Code.FailedPrecondition);
+    } finally {
+      await s2.close();
     }
   });
 });

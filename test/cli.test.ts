@@ -16,9 +16,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { createTesseraClient } from "../packages/sdk/src/node.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTessera, useTestProvider } from "./harness.js";
+import { freePort } from "./helpers/net.js";
+import { outputOf, type CliRun } from "./helpers/tessera-cli.js";
+import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_RESOURCE } from "./helpers/oidc-provider.js";
 import { codeOf } from "./helpers/outcome.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -27,56 +28,39 @@ const KEY_RE = /\btsk_[0-9A-Za-z]{39}\b/;
 const EMAIL = "ada@example.com";
 const PASSWORD = "correct horse battery staple";
 
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** Starts the CLI with a clean environment (PATH plus what the test gives). */
 function spawnCli(args: string[], env: Record<string, string>) {
   return spawn(process.execPath, [BIN, ...args], { cwd: root, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdio: ["pipe", "pipe", "pipe"] });
 }
 
 /** Runs the CLI to completion with `input` on stdin. */
-function runCli(args: string[], env: Record<string, string>, input = ""): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawnCli(args, env);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+function runCli(args: string[], env: Record<string, string>, input = ""): Promise<CliRun> {
+  const child = spawnCli(args, env);
+  const done = outputOf(child);
+  child.stdin.end(input);
+  return done;
 }
 
 describe("tessera CLI against an AUTH_MODE=full server", () => {
-  let database: TestDatabase;
-  let server: TestServer;
+  const t = useTessera({ env: { AUTH_MODE: "full" } });
   let home: string;
   let env: Record<string, string>;
   const tessera = (args: string[], extra: Record<string, string> = {}, input = "") => runCli(args, { ...env, ...extra }, input);
   const credentialsPath = () => path.join(home, "config", "credentials.json");
-  const readEntry = () => JSON.parse(readFileSync(credentialsPath(), "utf8")).servers[server.baseUrl] as Record<string, string>;
+  const readEntry = () => JSON.parse(readFileSync(credentialsPath(), "utf8")).servers[t.server.baseUrl] as Record<string, string>;
   const writeEntry = (patch: Record<string, string | undefined>) => {
     const file = JSON.parse(readFileSync(credentialsPath(), "utf8"));
-    file.servers[server.baseUrl] = { ...file.servers[server.baseUrl], ...patch };
+    file.servers[t.server.baseUrl] = { ...file.servers[t.server.baseUrl], ...patch };
     writeFileSync(credentialsPath(), JSON.stringify(file));
   };
-  const checkToken = (token: string) => server.client(AuthService, { token }).checkToken({});
+  const checkToken = (token: string) => t.server.client(AuthService, { token }).checkToken({});
 
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "full" } });
-    await createTesseraClient({ baseUrl: server.baseUrl }).signUp(EMAIL, PASSWORD, "Ada");
+    await createTesseraClient({ baseUrl: t.server.baseUrl }).signUp(EMAIL, PASSWORD, "Ada");
     home = mkdtempSync(path.join(tmpdir(), "tessera-cli-"));
-    env = { HOME: home, TESSERA_API_URL: server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "config") };
+    env = { HOME: home, TESSERA_API_URL: t.server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "config") };
   }, 60_000);
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
+  afterAll(() => {
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
@@ -121,7 +105,7 @@ describe("tessera CLI against an AUTH_MODE=full server", () => {
     // Password from TESSERA_PASSWORD.
     const r = await tessera(["login", "--password", "--email", EMAIL], { TESSERA_PASSWORD: PASSWORD });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`Logged in to ${server.baseUrl} as ${EMAIL}`);
+    expect(r.stderr).toContain(`Logged in to ${t.server.baseUrl} as ${EMAIL}`);
     expect(r.stdout + r.stderr).not.toMatch(/tsr_|eyJ/); // never prints tokens
 
     expect(statSync(credentialsPath()).mode & 0o777).toBe(0o600);
@@ -271,7 +255,7 @@ describe("tessera CLI against an AUTH_MODE=full server", () => {
     const r = await tessera(["logout"]);
     expect(r.code, r.stderr).toBe(0);
     expect(() => readEntry()).toThrow(); // file (or entry) gone
-    expect(await codeOf(createTesseraClient({ baseUrl: server.baseUrl }).auth.refreshToken({ refreshToken: refreshToken! }))).toBe(Code.Unauthenticated);
+    expect(await codeOf(createTesseraClient({ baseUrl: t.server.baseUrl }).auth.refreshToken({ refreshToken: refreshToken! }))).toBe(Code.Unauthenticated);
     const who = await tessera(["whoami"]);
     expect(who.code).toBe(1);
     expect(who.stderr).toContain("not logged in: run `tessera login`");
@@ -279,23 +263,18 @@ describe("tessera CLI against an AUTH_MODE=full server", () => {
 });
 
 describe("tessera CLI against an AUTH_MODE=none server", () => {
-  let database: TestDatabase;
-  let server: TestServer;
+  const t = useTessera();
   let home: string;
 
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database);
+  beforeAll(() => {
     home = mkdtempSync(path.join(tmpdir(), "tessera-cli-none-"));
   });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
+  afterAll(() => {
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
   it("works without any login", async () => {
-    const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, "xdg"), TESSERA_API_URL: server.baseUrl };
+    const env = { HOME: home, XDG_CONFIG_HOME: path.join(home, "xdg"), TESSERA_API_URL: t.server.baseUrl };
     const login = await runCli(["login"], env);
     expect(login.code).toBe(0);
     expect(login.stderr).toContain("no login needed");
@@ -309,42 +288,34 @@ describe("tessera CLI against an AUTH_MODE=none server", () => {
 });
 
 describe("tessera login through the OpenID provider", () => {
-  let database: TestDatabase;
-  let provider: TestProvider;
-  let server: TestServer;
   let home: string;
   let loginPort: number;
 
   beforeAll(async () => {
     // A free port for the CLI's callback, registered at the provider (exact match there).
-    const probe = net.createServer();
-    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-    loginPort = (probe.address() as AddressInfo).port;
-    await new Promise<void>((r) => probe.close(() => r()));
-    database = await createTestDatabase("postgres");
-    provider = await startTestProvider({ redirectUris: [`http://127.0.0.1:${loginPort}/callback`] });
-    server = await startTestServer(database, {
-      env: {
-        AUTH_MODE: "full",
-        AUTH_BASEURL: provider.issuer,
-        AUTH_AUDIENCE: TEST_RESOURCE,
-        AUTH_CLIENT_ID: TEST_CLIENT_ID,
-        AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
-        // Loopback: the CLI's port may vary (RFC 8252).
-        AUTH_ALLOWED_REDIRECT_URIS: "http://127.0.0.1/callback",
-      },
-    });
+    loginPort = await freePort();
+  });
+  const provider = useTestProvider(() => ({ redirectUris: [`http://127.0.0.1:${loginPort}/callback`] }));
+  const t = useTessera({
+    env: () => ({
+      AUTH_MODE: "full",
+      AUTH_BASEURL: provider.issuer,
+      AUTH_AUDIENCE: TEST_RESOURCE,
+      AUTH_CLIENT_ID: TEST_CLIENT_ID,
+      AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
+      // Loopback: the CLI's port may vary (RFC 8252).
+      AUTH_ALLOWED_REDIRECT_URIS: "http://127.0.0.1/callback",
+    }),
+  });
+  beforeAll(() => {
     home = mkdtempSync(path.join(tmpdir(), "tessera-cli-oidc-"));
-  }, 60_000);
-  afterAll(async () => {
-    await server?.close();
-    await provider?.close();
-    await database?.drop();
+  });
+  afterAll(() => {
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
   it("prints the authorization URL, receives the provider's redirect on the loopback callback, and stores tokens", async () => {
-    const env = { HOME: home, TESSERA_API_URL: server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "cfg"), LOGIN_PORT: String(loginPort) };
+    const env = { HOME: home, TESSERA_API_URL: t.server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "cfg"), LOGIN_PORT: String(loginPort) };
     const child = spawnCli(["login", "--no-browser"], env);
     let stderr = "";
     let stdout = "";
@@ -379,7 +350,7 @@ describe("tessera login through the OpenID provider", () => {
     const who = await runCli(["whoami", "-o", "json"], env);
     expect(who.code, who.stderr).toBe(0);
     expect(JSON.parse(who.stdout)).toMatchObject({ email: "carol@example.test", principalKind: "USER" });
-    const entry = JSON.parse(readFileSync(path.join(home, "cfg", "credentials.json"), "utf8")).servers[server.baseUrl];
+    const entry = JSON.parse(readFileSync(path.join(home, "cfg", "credentials.json"), "utf8")).servers[t.server.baseUrl];
     expect(entry.refreshToken).toMatch(/^tsr_/);
   }, 120_000);
 
@@ -388,7 +359,7 @@ describe("tessera login through the OpenID provider", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as AddressInfo).port;
     try {
-      const r = await runCli(["login", "--no-browser"], { HOME: home, TESSERA_API_URL: server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "cfg2"), LOGIN_PORT: String(port) });
+      const r = await runCli(["login", "--no-browser"], { HOME: home, TESSERA_API_URL: t.server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "cfg2"), LOGIN_PORT: String(port) });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/in use\): set LOGIN_PORT to a free port\n$/);
     } finally {

@@ -5,21 +5,16 @@
  * security headers. Screenshots of every page go to test-artifacts/console/.
  */
 import { mkdirSync } from "node:fs";
-import net, { type AddressInfo } from "node:net";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTessera, useTestProvider } from "./harness.js";
 import type { Browser, Page } from "playwright-core";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
-import { createApp, type App } from "../packages/server/src/app.js";
-import { loadConfig } from "../packages/server/src/config/config.js";
-import { createLogger } from "../packages/server/src/lib/logger.js";
+import { freePort } from "./helpers/net.js";
 import { createTesseraClient } from "../packages/sdk/src/node.js";
-import { startTestProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_RESOURCE, type TestProvider } from "./helpers/oidc-provider.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_RESOURCE } from "./helpers/oidc-provider.js";
 import { launchChromium } from "./helpers/chromium.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -28,17 +23,14 @@ const EMAIL = "grace@example.com";
 const PASSWORD = "correct horse battery staple";
 
 describe("browser console in headless Chromium", () => {
-  let database: TestDatabase;
-  let server: TestServer;
+  const t = useTessera({ env: { AUTH_MODE: "full" } });
   let browser: Browser;
   let page: Page;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "full" } });
-    await createTesseraClient({ baseUrl: server.baseUrl }).signUp(EMAIL, PASSWORD, "Grace Hopper");
+    await createTesseraClient({ baseUrl: t.server.baseUrl }).signUp(EMAIL, PASSWORD, "Grace Hopper");
     browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1100, height: 720 } });
     page = await context.newPage();
@@ -50,15 +42,13 @@ describe("browser console in headless Chromium", () => {
 
   afterAll(async () => {
     await browser?.close();
-    await server?.close();
-    await database?.drop();
   });
 
   const shot = (name: string) => page.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
-  const checkToken = (token: string) => server.client(AuthService, { token }).checkToken({});
+  const checkToken = (token: string) => t.server.client(AuthService, { token }).checkToken({});
 
   it("serves the console with strict security headers", async () => {
-    const res = await fetch(`${server.baseUrl}/console/`);
+    const res = await fetch(`${t.server.baseUrl}/console/`);
     expect(res.status).toBe(200);
     const csp = res.headers.get("content-security-policy") ?? "";
     expect(csp).toContain("script-src 'self'");
@@ -66,15 +56,15 @@ describe("browser console in headless Chromium", () => {
     expect(csp).not.toContain("unsafe");
     expect(res.headers.get("x-content-type-options")).toBe("nosniff");
     expect(res.headers.get("cache-control")).toBe("no-store");
-    const js = await fetch(`${server.baseUrl}/console/app.js`);
+    const js = await fetch(`${t.server.baseUrl}/console/app.js`);
     expect(js.headers.get("content-type")).toMatch(/^text\/javascript/);
     expect(js.headers.get("content-security-policy")).toBe(csp);
-    expect((await fetch(`${server.baseUrl}/console`, { redirect: "manual" })).headers.get("location")).toBe("/console/");
-    expect((await fetch(`${server.baseUrl}/console/nope.js`)).status).toBe(404);
+    expect((await fetch(`${t.server.baseUrl}/console`, { redirect: "manual" })).headers.get("location")).toBe("/console/");
+    expect((await fetch(`${t.server.baseUrl}/console/nope.js`)).status).toBe(404);
   });
 
   it("signs in, creates a key, uses it from Node, deletes it and sees it rejected", async () => {
-    await page.goto(`${server.baseUrl}/console/`);
+    await page.goto(`${t.server.baseUrl}/console/`);
     await page.getByRole("heading", { name: "Sign in to Tessera" }).waitFor();
     await shot("01-sign-in");
 
@@ -181,44 +171,34 @@ describe("browser console in headless Chromium", () => {
 });
 
 describe("console sign-in through the OpenID provider in headless Chromium", () => {
-  let database: TestDatabase;
-  let provider: TestProvider;
-  let app: App;
   let browser: Browser;
+  let port: number;
   let base: string;
 
   beforeAll(async () => {
     mkdirSync(shots, { recursive: true });
     // The provider matches redirect URIs exactly: pick the server's port before starting both.
-    const probe = net.createServer();
-    await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise<void>((r) => probe.close(() => r()));
+    port = await freePort();
     base = `http://127.0.0.1:${port}`;
-    provider = await startTestProvider({ redirectUris: [`${base}/console/callback`] });
-    database = await createTestDatabase("postgres");
-    const config = loadConfig({
-      HOST: "127.0.0.1",
+  });
+  const provider = useTestProvider(() => ({ redirectUris: [`${base}/console/callback`] }));
+  useTessera({
+    env: () => ({
       PORT: String(port),
-      ...database.env,
       AUTH_MODE: "full",
       AUTH_BASEURL: provider.issuer,
       AUTH_AUDIENCE: TEST_RESOURCE,
       AUTH_CLIENT_ID: TEST_CLIENT_ID,
       AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
       AUTH_ALLOWED_REDIRECT_URIS: `${base}/console/callback`,
-    });
-    const quiet = new Writable({ write: (_c, _e, cb) => cb() });
-    app = await createApp(config, { db: database.db, logger: createLogger({ json: true, level: "warn", destination: quiet }) });
-    await app.listen(port);
+    }),
+  });
+  beforeAll(async () => {
     browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    await app?.close();
-    await provider?.close();
-    await database?.drop();
   });
 
   it("redirects to the provider and back to /console/callback, then shows the signed-in console", async () => {

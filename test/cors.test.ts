@@ -1,24 +1,14 @@
 /**
  * CORS: allowed origins get the headers Connect and gRPC-web need; others get none.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "./harness.js";
 
 describe("CORS", () => {
-  let database: TestDatabase;
-  let server: TestServer;
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { CORS_ALLOWED_ORIGINS: "http://app.example.com, http://localhost:5173" } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  const t = useTessera({ env: { CORS_ALLOWED_ORIGINS: "http://app.example.com, http://localhost:5173" } });
 
   it("answers a preflight from an allowed origin, cached", async () => {
-    const res = await fetch(`${server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
+    const res = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
       method: "OPTIONS",
       headers: { origin: "http://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": "content-type,x-grpc-web,authorization" },
     });
@@ -30,7 +20,7 @@ describe("CORS", () => {
   });
 
   it("exposes gRPC-web status headers on actual requests", async () => {
-    const res = await fetch(`${server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
+    const res = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
       method: "POST",
       headers: { origin: "http://localhost:5173", "content-type": "application/json" },
       body: "{}",
@@ -41,13 +31,13 @@ describe("CORS", () => {
   });
 
   it("gives no CORS headers to other origins", async () => {
-    const res = await fetch(`${server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
+    const res = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
       method: "POST",
       headers: { origin: "http://evil.example.com", "content-type": "application/json" },
       body: "{}",
     });
     expect(res.headers.get("access-control-allow-origin")).toBeNull();
-    const pre = await fetch(`${server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
+    const pre = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
       method: "OPTIONS",
       headers: { origin: "http://evil.example.com", "access-control-request-method": "POST" },
     });

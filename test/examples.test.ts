@@ -3,14 +3,13 @@
  * with real API keys created through the SDK.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTessera } from "./harness.js";
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { createTesseraClient, type TesseraClient } from "../packages/sdk/src/node.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -51,8 +50,7 @@ function runExample(name: string, env: Record<string, string>): Run {
 }
 
 describe("examples against a real server", () => {
-  let database: TestDatabase;
-  let server: TestServer;
+  const t = useTessera({ env: { AUTH_MODE: "full" } });
   let owner: TesseraClient;
   let accountId: string;
   const running: Run[] = [];
@@ -62,23 +60,19 @@ describe("examples against a real server", () => {
     return { id: res.apiKey!.id, key: res.keyValue };
   }
   function start(name: string, env: Record<string, string>): Run {
-    const r = runExample(name, { TESSERA_API_URL: server.baseUrl, ...env });
+    const r = runExample(name, { TESSERA_API_URL: t.server.baseUrl, ...env });
     running.push(r);
     return r;
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "full" } });
-    owner = createTesseraClient({ baseUrl: server.baseUrl });
+    owner = createTesseraClient({ baseUrl: t.server.baseUrl });
     const tag = randomBytes(4).toString("hex");
     await owner.signUp(`examples-${tag}@example.test`, `pw ${randomBytes(12).toString("base64")} ${tag}`);
     accountId = (await owner.userAccounts.getUserAccounts({})).accounts[0]!.id;
   });
   afterAll(async () => {
     for (const r of running) if (r.child.exitCode === null) r.child.kill("SIGKILL");
-    await server?.close();
-    await database?.drop();
   });
 
   it("examples/script prints CheckToken for a real API key", async () => {

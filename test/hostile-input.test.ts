@@ -4,15 +4,15 @@
  * metacharacters, 1 MB strings, invalid UTF-8, NUL bytes, right-to-left marks and
  * look-alike Unicode, gets a clean client error or a correct result, never Internal.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "./harness.js";
 import fc from "fast-check";
 import { ScalarType, type DescMessage, type DescService } from "@bufbuild/protobuf";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { parseBearer, MAX_BEARER_LENGTH } from "../packages/server/src/auth/request/bearer.js";
-import { createTestDatabase, TableQueryCounter, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { TableQueryCounter } from "./helpers/db.js";
 
 const b64url = (s: string) => Buffer.from(s).toString("base64url");
 
@@ -47,25 +47,14 @@ describe("bearer parsing (property)", () => {
 });
 
 describe("hostile bearer tokens over a real server", () => {
-  let database: TestDatabase;
-  let server: TestServer;
   const counter = new TableQueryCounter(["api_keys", "users", "identities", "refresh_tokens", "refresh_families"]);
-
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    const db = { ...database.db, kysely: database.db.kysely.withPlugin(counter) };
-    server = await startTestServer({ ...database, db }, { env: { AUTH_MODE: "full" } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  const t = useTessera({ env: { AUTH_MODE: "full" }, plugins: [counter] });
 
   it("answers Unauthenticated to arbitrary bearers without querying credential tables", async () => {
     const before = counter.count;
     await fc.assert(
       fc.asyncProperty(bearerArb, async (token) => {
-        const res = await fetch(`${server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
+        const res = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
           method: "POST",
           headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
           body: "{}",
@@ -81,18 +70,18 @@ describe("hostile bearer tokens over a real server", () => {
   });
 
   it("rejects a 100 KB token at the HTTP layer and keeps serving", async () => {
-    const res = await fetch(`${server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
+    const res = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${"a".repeat(100 * 1024)}` },
       body: "{}",
     });
     expect(res.status).toBe(431);
-    const ok = await fetch(`${server.baseUrl}/health`);
+    const ok = await fetch(`${t.server.baseUrl}/health`);
     expect(ok.status).toBe(200);
   });
 
   it("rejects a 15 KB token (under the header limit) with Unauthenticated", async () => {
-    const res = await fetch(`${server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
+    const res = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
       method: "POST",
       headers: { "content-type": "application/json", authorization: `Bearer ${"a".repeat(15 * 1024)}` },
       body: "{}",
@@ -125,30 +114,19 @@ function stringFields(m: DescMessage): string[] {
 }
 
 describe("hostile values in every string field of every RPC", () => {
-  let database: TestDatabase;
-  let server: TestServer;
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    // Anonymous admin: handlers run. Proxy trust lets each request come from its own IP
-    // so the abuse limits (tested elsewhere) don't mask handler behaviour.
-    server = await startTestServer(database, { env: { AUTH_MODE: "none", TRUST_PROXY_HOPS: "1" } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  // Anonymous admin: handlers run. Each request comes from its own address so the abuse
+  // limits (tested elsewhere) don't mask handler behaviour.
+  const t = useTessera({ env: { AUTH_MODE: "none" }, forwardedFor: true });
 
   const services: DescService[] = [AuthService, ApiKeyService, UserAccountService];
   const cases = services.flatMap((s) =>
     s.methods.flatMap((m) => stringFields(m.input).flatMap((field) => Object.keys(HOSTILE).map((value) => [`${s.name}/${m.name}`, field, value] as const))),
   );
-  let ip = 0;
 
   it.each(cases)("%s %s=%s answers a client error or a correct result", async (path, field, valueName) => {
-    const ipn = ip++;
-    const res = await fetch(`${server.baseUrl}/tessera.v1.${path}`, {
+    const res = await fetch(`${t.server.baseUrl}/tessera.v1.${path}`, {
       method: "POST",
-      headers: { "content-type": "application/json", "x-forwarded-for": `198.51.${(ipn >> 8) & 255}.${ipn & 255}` },
+      headers: { "content-type": "application/json", "x-forwarded-for": t.freshIp() },
       body: JSON.stringify({ [field]: HOSTILE[valueName] }),
     });
     const text = await res.text();
@@ -158,6 +136,6 @@ describe("hostile values in every string field of every RPC", () => {
   });
 
   it("still serves after all of it", async () => {
-    expect((await fetch(`${server.baseUrl}/health`)).status).toBe(200);
+    expect((await fetch(`${t.server.baseUrl}/health`)).status).toBe(200);
   });
 });

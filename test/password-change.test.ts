@@ -5,16 +5,15 @@
  * ChangePassword (common passwords, the product name and the user's email refused with
  * the estimator's reason), run off the event loop.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { checkPasswordStrength, contextWords, estimatePassword } from "../packages/server/src/auth/passwords/strength.js";
 import { createSessions } from "../packages/server/src/auth/tokens/refresh.js";
 import { createKeyRing } from "../packages/server/src/auth/tokens/signing-keys.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { createHumanUser } from "./helpers/principals.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTessera } from "./harness.js";
 import { errorOf as failure } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -53,28 +52,9 @@ describe("password strength (zxcvbn-ts)", () => {
 });
 
 describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
-  let database: TestDatabase;
-  let server: TestServer;
-
-  const auth = (token?: string) => {
-    const b = randomBytes(3);
-    const headers: Record<string, string> = { "x-forwarded-for": `10.${b[0]}.${b[1]}.${b[2]}` };
-    if (token) headers.authorization = `Bearer ${token}`;
-    return createClient(AuthService, server.transport("connect", headers));
-  };
-  async function newUser() {
-    const email = `pw-${randomBytes(5).toString("hex")}@example.com`;
-    return { email, tokens: (await auth().signUp({ email, password: PASSWORD })).tokens! };
-  }
-
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  const t = useTessera({ env: { AUTH_MODE: "full" }, forwardedFor: true });
+  const auth = (token?: string) => t.client(AuthService, { token });
+  const newUser = () => t.signUp({ password: PASSWORD });
 
   it("refuses a weak password at sign-up with the estimator's reason", async () => {
     const email = `weak-${randomBytes(4).toString("hex")}@example.com`;
@@ -83,7 +63,7 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
       expect(e.code, password).toBe(Code.InvalidArgument);
       expect(e.rawMessage, password).toMatch(/too weak/);
     }
-    expect(await database.db.kysely.selectFrom("users").select("id").where("email", "=", email).execute()).toHaveLength(0);
+    expect(await t.database.db.kysely.selectFrom("users").select("id").where("email", "=", email).execute()).toHaveLength(0);
   });
 
   it("changes the password with the current one: the old stops working, the new works, the caller's session stays", async () => {
@@ -94,7 +74,7 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
     expect((await auth().login({ email, password: NEW_PASSWORD })).tokens?.userId).toBe(tokens.userId);
     // The caller's own session (the access token's) keeps refreshing.
     expect((await auth().refreshToken({ refreshToken: tokens.refreshToken })).tokens?.userId).toBe(tokens.userId);
-    const row = await database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", tokens.userId).executeTakeFirstOrThrow();
+    const row = await t.database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", tokens.userId).executeTakeFirstOrThrow();
     expect(row.password_hash).toMatch(/^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
   });
 
@@ -113,8 +93,8 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
     await c.changePassword({ currentPassword: PASSWORD, newPassword: ` ${NEW_PASSWORD} ` });
     expect((await failure(auth().login({ email, password: NEW_PASSWORD }))).code).toBe(Code.Unauthenticated);
     expect((await auth().login({ email, password: ` ${NEW_PASSWORD} ` })).tokens?.userId).toBe(tokens.userId);
-    await server.app.deps.audit.flush();
-    const ev = await database.db.kysely.selectFrom("audit_events").selectAll().where("actor_user_id", "=", tokens.userId).where("action", "like", "auth.password_change.%").execute();
+    await t.server.app.deps.audit.flush();
+    const ev = await t.database.db.kysely.selectFrom("audit_events").selectAll().where("actor_user_id", "=", tokens.userId).where("action", "like", "auth.password_change.%").execute();
     expect(ev.filter((e) => e.action === "auth.password_change.failure").length).toBeGreaterThanOrEqual(3);
     expect(ev.filter((e) => e.action === "auth.password_change.success")).toHaveLength(1);
     const dump = JSON.stringify(ev);
@@ -142,10 +122,10 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
 
   it("refuses users without a password (provider-only) with FailedPrecondition", async () => {
     // A provider-only user (no password hash) with a Tessera session, as ExchangeCode would start it.
-    const userId = await createHumanUser(database.db.kysely);
-    const ring = createKeyRing(database.db.kysely, () => new Date(), server.app.deps.logger);
+    const userId = await createHumanUser(t.database.db.kysely);
+    const ring = createKeyRing(t.database.db.kysely, () => new Date(), t.server.app.deps.logger);
     await ring.start();
-    const session = await createSessions({ db: database.db.kysely, keys: ring, config: server.app.config, clock: () => new Date() }).startSession(userId, { clientIp: "", userAgent: "" });
+    const session = await createSessions({ db: t.database.db.kysely, keys: ring, config: t.server.app.config, clock: () => new Date() }).startSession(userId, { clientIp: "", userAgent: "" });
     ring.stop();
     const e = await failure(auth(session.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }));
     expect(e.code).toBe(Code.FailedPrecondition);

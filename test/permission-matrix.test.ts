@@ -12,17 +12,16 @@
  * whatever the handler answers to an empty request).
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTessera } from "./harness.js";
 
 const PASSWORD = "correct horse battery staple";
 const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService];
@@ -91,35 +90,24 @@ interface Caller {
   email: string | undefined;
 }
 
-function freshIp(): string {
-  const b = randomBytes(3);
-  return `10.${b[0]}.${b[1]}.${b[2]}`;
-}
-
 function codeName(o: Outcome | undefined): string {
   return o === undefined ? "undefined" : typeof o === "string" ? o : Code[o];
 }
 
 describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
-  let database: TestDatabase;
-  let server: TestServer;
+  const t = useTessera({ env: { AUTH_MODE: "full" }, forwardedFor: true });
   const callers = {} as Record<Who, Caller>;
   let accountId = "";
   let targetUserId = "";
   let adminToken = "";
 
-  const clientOf = <S extends DescService>(service: S, token?: string) => {
-    const headers: Record<string, string> = { "x-forwarded-for": freshIp() };
-    if (token) headers.authorization = `Bearer ${token}`;
-    return createClient(service, server.transport("connect", headers));
-  };
+  const clientOf = <S extends DescService>(service: S, token?: string) => t.client(service, { token });
   const asAdmin = () => clientOf(UserAccountService, adminToken);
   const inAMonth = () => timestampFromDate(new Date(Date.now() + 30 * 86_400_000));
 
   async function signUp(name: string): Promise<Caller & { token: string; userId: string; email: string }> {
-    const email = `${name}-${randomBytes(4).toString("hex")}@example.com`;
-    const res = await clientOf(AuthService).signUp({ email, password: PASSWORD, name });
-    return { who: "nonMember", token: res.tokens!.accessToken, userId: res.tokens!.userId, email };
+    const u = await t.signUp({ email: `${name}-${randomBytes(4).toString("hex")}@example.com`, password: PASSWORD, name });
+    return { who: "nonMember", token: u.accessToken, userId: u.userId, email: u.email };
   }
 
   async function join(user: { token: string; email: string }, team: string, role: AccountRole): Promise<void> {
@@ -137,8 +125,6 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
     const admin = await signUp("admin");
     adminToken = admin.token;
     accountId = (await asAdmin().createTeamAccount({ name: "Matrix" })).account!.id;
@@ -160,10 +146,6 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
     callers.admin = { ...admin, who: "admin" };
     callers.apiKey = { who: "apiKey", token: key.value, userId: undefined, email: undefined };
     callers.otherApiKey = { who: "otherApiKey", token: otherKey.value, userId: undefined, email: undefined };
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
   });
 
   /** A request for the method that would succeed for an authorized caller; built fresh per call. */
@@ -196,7 +178,7 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
         return { accountId };
       case "UserAccountService/RemoveTeamAccountMember":
         // Re-add the target each time so every caller faces the same account.
-        await database.db.kysely
+        await t.database.db.kysely
           .insertInto("memberships")
           .values({ account_id: accountId, user_id: targetUserId, role: "viewer" })
           .onConflict((oc) => oc.columns(["account_id", "user_id"]).doUpdateSet({ role: "viewer" }))

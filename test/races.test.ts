@@ -8,45 +8,23 @@
  *   user, and no value either call returned works.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import type { DescService } from "@bufbuild/protobuf";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTessera } from "./harness.js";
 
 const REPS = 15;
 const PASSWORD = "a long and unguessable passphrase 42";
 
 describe("races", () => {
-  let database: TestDatabase;
-  let server: TestServer;
-  let ipCounter = 0;
-
-  /** A client whose requests come from their own (proxied) IP, so abuse limits stay out of the way. */
-  function client<S extends typeof AuthService | typeof ApiKeyService | typeof UserAccountService>(service: S, token?: string) {
-    const n = ipCounter++;
-    const headers: Record<string, string> = { "x-forwarded-for": `203.0.${(n >> 8) & 255}.${n & 255}` };
-    if (token) headers.authorization = `Bearer ${token}`;
-    return createClient(service, server.transport("connect", headers));
-  }
-
-  async function signUp(): Promise<{ accessToken: string; refreshToken: string; email: string }> {
-    const email = `race-${randomBytes(5).toString("hex")}@example.com`;
-    const res = await client(AuthService).signUp({ email, password: PASSWORD });
-    return { accessToken: res.tokens!.accessToken, refreshToken: res.tokens!.refreshToken, email };
-  }
-
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  // Every client comes from its own (proxied) address, so abuse limits stay out of the way.
+  const t = useTessera({ env: { AUTH_MODE: "full" }, forwardedFor: true });
+  const client = <S extends DescService>(service: S, token?: string) => t.client(service, { token });
+  const signUp = () => t.signUp({ password: PASSWORD });
 
   it("concurrent RefreshToken with one token: all succeed within the grace window, one family survives", async () => {
     for (let rep = 0; rep < REPS; rep++) {
@@ -61,7 +39,7 @@ describe("races", () => {
       // The session is still alive: the newest token refreshes again.
       const next = await client(AuthService).refreshToken({ refreshToken: ok[ok.length - 1]!.tokens!.refreshToken });
       expect(next.tokens!.accessToken).toBeTruthy();
-      const families = await database.db.kysely
+      const families = await t.database.db.kysely
         .selectFrom("refresh_families")
         .select(["id", "revoked_at"])
         .where("user_id", "=", [...userIds][0]!)
@@ -90,7 +68,7 @@ describe("races", () => {
       const invite = await client(UserAccountService, owner.accessToken).inviteUserToTeamAccount({ accountId, email: invitee.email, role: AccountRole.MEMBER });
       const results = await Promise.allSettled(Array.from({ length: 6 }, () => client(UserAccountService, invitee.accessToken).acceptTeamAccountInvite({ token: invite.token })));
       expect(results.every((r) => r.status === "fulfilled")).toBe(true);
-      const rows = await database.db.kysely.selectFrom("memberships").select("user_id").where("account_id", "=", accountId).execute();
+      const rows = await t.database.db.kysely.selectFrom("memberships").select("user_id").where("account_id", "=", accountId).execute();
       // The owner plus one membership per invitee so far: never a duplicate.
       expect(rows).toHaveLength(rep + 2);
       expect(new Set(rows.map((r) => r.user_id)).size).toBe(rep + 2);
@@ -115,9 +93,9 @@ describe("races", () => {
           .then(() => undefined, (e: unknown) => ConnectError.from(e));
         expect(err?.code).toBe(Code.Unauthenticated);
       }
-      const row = await database.db.kysely.selectFrom("api_keys").select("id").where("id", "=", id).executeTakeFirst();
+      const row = await t.database.db.kysely.selectFrom("api_keys").select("id").where("id", "=", id).executeTakeFirst();
       expect(row).toBeUndefined();
-      const machineUser = await database.db.kysely.selectFrom("users").select("id").where("id", "=", created.apiKey!.userId).executeTakeFirst();
+      const machineUser = await t.database.db.kysely.selectFrom("users").select("id").where("id", "=", created.apiKey!.userId).executeTakeFirst();
       expect(machineUser).toBeUndefined();
     }
   });

@@ -7,13 +7,13 @@
  * broadcast is healthy and the key is refused within a second too.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTessera } from "./harness.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
 import { startPgBouncer, type PgBouncer } from "./helpers/pgbouncer.js";
-import { msUntilRejected, startTestServer, type TestServer } from "./helpers/server.js";
+import { msUntilRejected, type TestServer } from "./helpers/server.js";
 
 interface Health {
   status: string;
@@ -26,29 +26,28 @@ async function health(s: TestServer): Promise<{ code: number; body: Health }> {
 }
 
 describe("revocation across instances behind PgBouncer (pool_mode = transaction)", () => {
-  let database: TestDatabase;
+  const t = useTessera({ ownDatabase: true, server: false });
   let bouncer: PgBouncer;
   const servers: TestServer[] = [];
   let direct = "";
 
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    direct = database.env.DATABASE_URL!;
+    direct = t.database.env.DATABASE_URL!;
     const u = new URL(direct);
     bouncer = await startPgBouncer({ host: u.hostname, port: Number(u.port || 5432) });
   });
   afterAll(async () => {
+    // Before PgBouncer stops (the harness would close them only after this hook).
     for (const s of servers.reverse()) await s.close().catch(() => {});
     await bouncer?.stop();
-    await database?.drop();
   });
 
   /** A (AUTH_MODE=none: manages keys as the anonymous admin) and B (full: authenticates with them). */
   async function pair(env: Record<string, string>): Promise<[TestServer, TestServer]> {
     const common = { DATABASE_URL: bouncer.via(direct), REVOCATION_PROBE_INTERVAL_MS: "1000", ...env };
-    const a = await startTestServer(database, { ownDatabase: true, env: common });
+    const a = await t.startServer({ env: common });
     servers.push(a);
-    const b = await startTestServer(database, { ownDatabase: true, env: { ...common, AUTH_MODE: "full" } });
+    const b = await t.startServer({ env: { ...common, AUTH_MODE: "full" } });
     servers.push(b);
     return [a, b];
   }

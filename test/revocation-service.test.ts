@@ -6,7 +6,9 @@
  * laggards; only instance admins and keys an instance admin created may call it.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { DescService } from "@bufbuild/protobuf";
+import { beforeAll, describe, expect, it } from "vitest";
+import { DB_KINDS, useTessera } from "./harness.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
@@ -15,9 +17,7 @@ import { RevocationService, type WatchRevocationsResponse } from "../packages/sd
 import { UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { readRevocations, revocationHead } from "../packages/server/src/store/revocation-log.js";
 import { deleteExpiredSigningKeys } from "../packages/server/src/store/signing-keys.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
 import { mintApiKey } from "./helpers/principals.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
 import { codeOf } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -46,41 +46,28 @@ function reader(stream: AsyncIterable<WatchRevocationsResponse>) {
 }
 
 describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
-  let database: TestDatabase;
-  let server: TestServer;
+  const tessera = useTessera({ db: kind, env: { AUTH_MODE: "full" }, forwardedFor: true });
   let adminToken = "";
   let adminId = "";
   let accountId = "";
-  let ip = 0;
 
-  const headers = (token?: string): Record<string, string> => ({
-    "x-forwarded-for": `10.77.${Math.floor(++ip / 250)}.${ip % 250}`,
-    ...(token ? { authorization: `Bearer ${token}` } : {}),
-  });
-  const client = <S extends Parameters<typeof createClient>[0]>(s: S, token?: string) => createClient(s, server.transport("connect", headers(token)));
+  const client = <S extends DescService>(s: S, token?: string) => tessera.client(s, { token });
   const revocation = (token = adminToken) => client(RevocationService, token);
   const inAMonth = () => timestampFromDate(new Date(Date.now() + 30 * 86_400_000));
 
   async function signUp(name: string) {
-    const email = `${name}-${randomBytes(4).toString("hex")}@example.com`;
-    const t = (await client(AuthService).signUp({ email, password: PASSWORD, name })).tokens!;
-    return { email, token: t.accessToken, refresh: t.refreshToken, userId: t.userId };
+    const u = await tessera.signUp({ email: `${name}-${randomBytes(4).toString("hex")}@example.com`, password: PASSWORD, name });
+    return { email: u.email, token: u.accessToken, refresh: u.refreshToken, userId: u.userId };
   }
-  const eventsAfter = async (seq: number) => (await readRevocations(database.db.kysely, seq, 1000)).map((r) => [r.kind, r.target]);
-  const head = async () => (await revocationHead(database.db.kysely)).head;
+  const eventsAfter = async (seq: number) => (await readRevocations(tessera.database.db.kysely, seq, 1000)).map((r) => [r.kind, r.target]);
+  const head = async () => (await revocationHead(tessera.database.db.kysely)).head;
 
   beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
     const admin = await signUp("admin");
-    await database.db.kysely.updateTable("users").set({ is_instance_admin: true }).where("id", "=", admin.userId).execute();
+    await tessera.database.db.kysely.updateTable("users").set({ is_instance_admin: true }).where("id", "=", admin.userId).execute();
     adminToken = admin.token;
     adminId = admin.userId;
     accountId = (await client(UserAccountService, adminToken).createTeamAccount({ name: "Revocations" })).account!.id;
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
   });
 
   it("records API-key deletes and regenerates (SHA-256 of the whole key) and returns their sequence", async () => {
@@ -90,7 +77,7 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     const regen = await keys.regenerateAccountApiKey({ id: created.apiKey!.id, expiresAt: inAMonth() });
     expect(Number(regen.revocationSequence)).toBeGreaterThan(before);
     expect(await eventsAfter(before)).toEqual([["api_key", sha256(created.keyValue)]]);
-    const machineUser = (await database.db.kysely.selectFrom("api_keys").select("user_id").where("id", "=", created.apiKey!.id).executeTakeFirstOrThrow()).user_id;
+    const machineUser = (await tessera.database.db.kysely.selectFrom("api_keys").select("user_id").where("id", "=", created.apiKey!.id).executeTakeFirstOrThrow()).user_id;
     const del = await keys.deleteAccountApiKey({ id: created.apiKey!.id });
     expect(Number(del.revocationSequence)).toBeGreaterThan(Number(regen.revocationSequence));
     expect(await eventsAfter(Number(regen.revocationSequence))).toEqual([
@@ -104,7 +91,7 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     const auth = (t?: string) => client(AuthService, t);
     const login = async () => (await auth().login({ email: u.email, password: PASSWORD })).tokens!;
     const sid = async (refresh: string) =>
-      (await database.db.kysely.selectFrom("refresh_tokens").select("family_id").where("token_hash", "=", sha256(refresh)).executeTakeFirstOrThrow()).family_id;
+      (await tessera.database.db.kysely.selectFrom("refresh_tokens").select("family_id").where("token_hash", "=", sha256(refresh)).executeTakeFirstOrThrow()).family_id;
 
     let mark = await head();
     const a = await login();
@@ -153,7 +140,7 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     const res = await client(AuthService, adminToken).setUserDisabled({ userId: u.userId, disabled: true });
     expect(Number(res.revocationSequence)).toBeGreaterThan(mark);
     expect(await eventsAfter(mark)).toEqual(expect.arrayContaining([["user", u.userId], ["session", expect.any(String)]]));
-    const minted = await mintApiKey(database.db.kysely, accountId);
+    const minted = await mintApiKey(tessera.database.db.kysely, accountId);
     mark = await head();
     await client(AuthService, adminToken).setUserDisabled({ userId: minted.userId, disabled: true });
     expect(await eventsAfter(mark)).toEqual([["user", minted.userId], ["api_key", sha256(minted.key)]]);
@@ -165,19 +152,19 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
 
   it("records a signing key withdrawn (deleted once no longer published)", async () => {
     const kid = `retired-${randomBytes(4).toString("hex")}`;
-    await database.db.kysely
+    await tessera.database.db.kysely
       .insertInto("signing_keys")
       .values({ id: kid, alg: "ES256", private_jwk: JSON.stringify({}), public_jwk: JSON.stringify({}), retired_at: new Date(Date.now() - 7200_000), publish_until: new Date(Date.now() - 3600_000) })
       .execute();
     const mark = await head();
-    expect(await deleteExpiredSigningKeys(database.db.kysely, new Date())).toBe(1);
+    expect(await deleteExpiredSigningKeys(tessera.database.db.kysely, new Date())).toBe(1);
     expect(await eventsAfter(mark)).toEqual([["signing_key", kid]]);
   });
 
   it("streams the history after a cursor, then live events, with heartbeats carrying the head", async () => {
     const mark = await head();
-    const k1 = await mintApiKey(database.db.kysely, accountId);
-    const k2 = await mintApiKey(database.db.kysely, accountId);
+    const k1 = await mintApiKey(tessera.database.db.kysely, accountId);
+    const k2 = await mintApiKey(tessera.database.db.kysely, accountId);
     const keys = client(ApiKeyService, adminToken);
     const d1 = await keys.deleteAccountApiKey({ id: k1.id });
     const abort = new AbortController();
@@ -211,7 +198,7 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     expect(first.events).toEqual([]);
     expect(Number(first.headSequence)).toBe(await head());
     abort.abort();
-    const minted = await Promise.all([0, 1, 2].map(() => mintApiKey(database.db.kysely, accountId)));
+    const minted = await Promise.all([0, 1, 2].map(() => mintApiKey(tessera.database.db.kysely, accountId)));
     for (const m of minted) await keys.deleteAccountApiKey({ id: m.id });
     const again = new AbortController();
     const r = reader(revocation().watchRevocations({ afterSequence: first.headSequence, subscriberName: "resume test" }, { signal: again.signal }));
@@ -226,7 +213,7 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
 
   it("resets a cursor older than the history kept (or from the future)", async () => {
     const h = await head();
-    await database.db.kysely.updateTable("revocation_log_state").set({ pruned_through: h }).execute();
+    await tessera.database.db.kysely.updateTable("revocation_log_state").set({ pruned_through: h }).execute();
     try {
       for (const after of [1n, BigInt(h + 1000)]) {
         const abort = new AbortController();
@@ -237,7 +224,7 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
         abort.abort();
       }
     } finally {
-      await database.db.kysely.updateTable("revocation_log_state").set({ pruned_through: 0 }).execute();
+      await tessera.database.db.kysely.updateTable("revocation_log_state").set({ pruned_through: 0 }).execute();
     }
   });
 
@@ -246,7 +233,7 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     const mark = await head();
     const s = reader(revocation().watchRevocations({ afterSequence: BigInt(mark), subscriberName: "billing-api pod-7" }, { signal: abort.signal }));
     const { subscriberId } = await s.next();
-    const minted = await mintApiKey(database.db.kysely, accountId);
+    const minted = await mintApiKey(tessera.database.db.kysely, accountId);
     const del = await client(ApiKeyService, adminToken).deleteAccountApiKey({ id: minted.id });
     const status = await revocation().getRevocationStatus({ sequence: del.revocationSequence });
     expect(status.appliedEverywhere).toBe(false);
@@ -263,9 +250,9 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
   });
 
   it("lets instance admins and keys an instance admin created watch; refuses ordinary users and their keys", async () => {
-    const adminKey = await mintApiKey(database.db.kysely, accountId, { createdById: adminId });
+    const adminKey = await mintApiKey(tessera.database.db.kysely, accountId, { createdById: adminId });
     const someone = await signUp("ordinary");
-    const ordinaryKey = await mintApiKey(database.db.kysely, accountId, { createdById: someone.userId });
+    const ordinaryKey = await mintApiKey(tessera.database.db.kysely, accountId, { createdById: someone.userId });
     const firstOf = async (token: string | undefined) => {
       try {
         const abort = new AbortController();
@@ -284,7 +271,7 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     expect(await firstOf(someone.token)).toBe(Code.PermissionDenied);
     expect(await codeOf(revocation(ordinaryKey.key).getRevocationStatus({}))).toBe(Code.PermissionDenied);
     // A key stops watching when its creator stops being an instance admin.
-    await database.db.kysely.updateTable("users").set({ is_instance_admin: false }).where("id", "=", someone.userId).execute();
+    await tessera.database.db.kysely.updateTable("users").set({ is_instance_admin: false }).where("id", "=", someone.userId).execute();
     expect(await codeOf(revocation("").getRevocationStatus({}))).toBe(Code.Unauthenticated);
     expect(await firstOf(adminToken)).toBe("ok");
     const bad = reader(revocation().watchRevocations({ subscriberName: "" }));
@@ -292,7 +279,7 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
   });
 
   it("ends open streams when the server shuts down, without waiting for the drain timeout", async () => {
-    const other = await startTestServer(database, { env: { AUTH_MODE: "full", SHUTDOWN_TIMEOUT_SECONDS: "30" } });
+    const other = await tessera.startServer({ env: { AUTH_MODE: "full", SHUTDOWN_TIMEOUT_SECONDS: "30" } });
     const s = reader(
       createClient(RevocationService, other.transport("connect", { authorization: `Bearer ${adminToken}` })).watchRevocations({ subscriberName: "shutdown test" }),
     );

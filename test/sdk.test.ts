@@ -2,7 +2,8 @@
  * The SDK: browser-safe bundle, bearer and single-flight refresh (in-memory router
  * with a fake AuthService), token stores, and real servers over all three protocols.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "./harness.js";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
@@ -15,8 +16,6 @@ import * as browserSdk from "../packages/sdk/src/index.js";
 import { createLocalStorageTokenStore, createMemoryTokenStore, createTesseraClient, type Tokens } from "../packages/sdk/src/node.js";
 import { accessTokenExpiry } from "../packages/sdk/src/tokens.js";
 import { ANONYMOUS_USER_ID } from "../packages/server/src/auth/request/principal.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -259,21 +258,9 @@ describe("SDK credentials (in-memory router)", () => {
 });
 
 describe("SDK against a real server", () => {
-  let none: { db: TestDatabase; server: TestServer };
-  let full: { db: TestDatabase; server: TestServer };
-
-  beforeAll(async () => {
-    const db1 = await createTestDatabase("postgres");
-    none = { db: db1, server: await startTestServer(db1) };
-    const db2 = await createTestDatabase("postgres");
-    full = { db: db2, server: await startTestServer(db2, { env: { AUTH_MODE: "full" } }) };
-  });
-  afterAll(async () => {
-    for (const s of [none, full]) {
-      await s?.server.close();
-      await s?.db.drop();
-    }
-  });
+  // Two servers, each on a database of its own.
+  const none = useTessera();
+  const full = useTessera({ env: { AUTH_MODE: "full" } });
 
   it.each(["connect", "grpc-web", "grpc"] as const)("calls the three services over %s from Node", async (protocol) => {
     const client = createTesseraClient({ baseUrl: none.server.baseUrl + "/", protocol, apiKey: "tsk_ignored_in_none_mode" });

@@ -6,17 +6,16 @@
  * - every response carrying a token, key or invite secret has `Cache-Control: no-store`;
  * - no RPC that takes or returns a credential answers HTTP GET.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import type { DescService } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type Protocol, type TestServer } from "./helpers/server.js";
+import { useTessera, type Protocol, type SignedUp } from "./harness.js";
 import { errorOf as failure } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -45,43 +44,24 @@ const CREDENTIAL_RPCS = [
 ];
 
 describe("security headers (AUTH_MODE=full, PostgreSQL)", () => {
-  let database: TestDatabase;
-  let server: TestServer;
-  let admin: { token: string; email: string };
-  let viewer: { token: string; email: string };
+  const tessera = useTessera({ env: { AUTH_MODE: "full" }, forwardedFor: true });
+  let admin: SignedUp;
+  let viewer: SignedUp;
   let teamId = "";
 
-  const headersFor = (token?: string): Record<string, string> => {
-    const b = randomBytes(3);
-    const h: Record<string, string> = { "x-forwarded-for": `10.${b[0]}.${b[1]}.${b[2]}` };
-    if (token) h.authorization = `Bearer ${token}`;
-    return h;
-  };
-  const client = <S extends DescService>(service: S, token?: string, protocol: Protocol = "connect") => createClient(service, server.transport(protocol, headersFor(token)));
-
-  async function signUp() {
-    const email = `hdr-${randomBytes(5).toString("hex")}@example.com`;
-    const t = (await client(AuthService).signUp({ email, password: PASSWORD })).tokens!;
-    return { token: t.accessToken, email, refreshToken: t.refreshToken };
-  }
+  const client = <S extends DescService>(service: S, token?: string, protocol: Protocol = "connect") => tessera.client(service, { token, protocol });
 
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
-    admin = await signUp();
-    viewer = await signUp();
-    teamId = (await client(UserAccountService, admin.token).createTeamAccount({ name: "Headers" })).account!.id;
-    const inv = await client(UserAccountService, admin.token).inviteUserToTeamAccount({ accountId: teamId, email: viewer.email, role: AccountRole.VIEWER });
-    await client(UserAccountService, viewer.token).acceptTeamAccountInvite({ token: inv.token });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
+    admin = await tessera.signUp({ password: PASSWORD });
+    viewer = await tessera.signUp({ password: PASSWORD });
+    teamId = (await client(UserAccountService, admin.accessToken).createTeamAccount({ name: "Headers" })).account!.id;
+    const inv = await client(UserAccountService, admin.accessToken).inviteUserToTeamAccount({ accountId: teamId, email: viewer.email, role: AccountRole.VIEWER });
+    await client(UserAccountService, viewer.accessToken).acceptTeamAccountInvite({ token: inv.token });
   });
 
   it("answers 401 with WWW-Authenticate: Bearer realm, and error=invalid_token when a token was presented (HTTP)", async () => {
     const post = (auth?: string) =>
-      fetch(`${server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
+      fetch(`${tessera.server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
         method: "POST",
         headers: { "content-type": "application/json", ...(auth ? { authorization: auth } : {}) },
         body: "{}",
@@ -106,20 +86,20 @@ describe("security headers (AUTH_MODE=full, PostgreSQL)", () => {
     expect(bad.metadata.get("www-authenticate")).toBe('Bearer realm="tessera", error="invalid_token"');
 
     // A role too low (checked by the handler through AccountAccess).
-    const role = await failure(client(ApiKeyService, viewer.token, protocol).createAccountApiKey({ accountId: teamId, name: "nope", expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) }));
+    const role = await failure(client(ApiKeyService, viewer.accessToken, protocol).createAccountApiKey({ accountId: teamId, name: "nope", expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) }));
     expect(role.code).toBe(Code.PermissionDenied);
     expect(role.metadata.get("www-authenticate")).toBe('Bearer realm="tessera", error="insufficient_scope"');
 
     // Not an instance admin (checked by the interceptor).
-    const instance = await failure(client(AuthService, viewer.token, protocol).setUserDisabled({ userId: "5a0e3f1c-0000-4000-8000-000000000000", disabled: true }));
+    const instance = await failure(client(AuthService, viewer.accessToken, protocol).setUserDisabled({ userId: "5a0e3f1c-0000-4000-8000-000000000000", disabled: true }));
     expect(instance.code).toBe(Code.PermissionDenied);
     expect(instance.metadata.get("www-authenticate")).toBe('Bearer realm="tessera", error="insufficient_scope"');
 
     // Team-admin-only handler check (members.ts) and an API key on a human-only RPC.
-    const members = await failure(client(UserAccountService, viewer.token, protocol).setUserRole({ accountId: teamId, userId: "5a0e3f1c-0000-4000-8000-000000000000", role: AccountRole.ADMIN }));
+    const members = await failure(client(UserAccountService, viewer.accessToken, protocol).setUserRole({ accountId: teamId, userId: "5a0e3f1c-0000-4000-8000-000000000000", role: AccountRole.ADMIN }));
     expect(members.code).toBe(Code.PermissionDenied);
     expect(members.metadata.get("www-authenticate")).toBe('Bearer realm="tessera", error="insufficient_scope"');
-    const key = (await client(ApiKeyService, admin.token).createAccountApiKey({ accountId: teamId, name: `k-${protocol}`, expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) })).keyValue;
+    const key = (await client(ApiKeyService, admin.accessToken).createAccountApiKey({ accountId: teamId, name: `k-${protocol}`, expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) })).keyValue;
     const human = await failure(client(AuthService, key, protocol).listSessions({}));
     expect(human.code).toBe(Code.PermissionDenied);
     expect(human.metadata.get("www-authenticate")).toBe('Bearer realm="tessera", error="insufficient_scope"');
@@ -133,9 +113,9 @@ describe("security headers (AUTH_MODE=full, PostgreSQL)", () => {
     const t = (await client(AuthService).login({ email, password: PASSWORD }, capture("Login"))).tokens!;
     await client(AuthService).refreshToken({ refreshToken: t.refreshToken }, capture("RefreshToken"));
     const expiresAt = timestampFromDate(new Date(Date.now() + 86_400_000));
-    const created = await client(ApiKeyService, admin.token).createAccountApiKey({ accountId: teamId, name: "no-store", expiresAt }, capture("CreateAccountApiKey"));
-    await client(ApiKeyService, admin.token).regenerateAccountApiKey({ id: created.apiKey!.id, expiresAt }, capture("RegenerateAccountApiKey"));
-    await client(UserAccountService, admin.token).inviteUserToTeamAccount({ accountId: teamId, email: `x-${randomBytes(4).toString("hex")}@example.com` }, capture("InviteUserToTeamAccount"));
+    const created = await client(ApiKeyService, admin.accessToken).createAccountApiKey({ accountId: teamId, name: "no-store", expiresAt }, capture("CreateAccountApiKey"));
+    await client(ApiKeyService, admin.accessToken).regenerateAccountApiKey({ id: created.apiKey!.id, expiresAt }, capture("RegenerateAccountApiKey"));
+    await client(UserAccountService, admin.accessToken).inviteUserToTeamAccount({ accountId: teamId, email: `x-${randomBytes(4).toString("hex")}@example.com` }, capture("InviteUserToTeamAccount"));
     await client(AuthService, t.accessToken).listSessions({}, capture("ListSessions"));
     expect(seen).toEqual({
       SignUp: "no-store",
@@ -155,13 +135,13 @@ describe("security headers (AUTH_MODE=full, PostgreSQL)", () => {
       expect(found, key).toBeDefined();
       // Only NO_SIDE_EFFECTS methods are served over GET by Connect; none of these is one.
       expect(found!.m.idempotency, key).not.toBe(MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS);
-      const url = `${server.baseUrl}/${found!.s.typeName}/${found!.m.name}?connect=v1&encoding=json&message=${encodeURIComponent("{}")}`;
-      const res = await fetch(url, { headers: { authorization: `Bearer ${admin.token}` } });
+      const url = `${tessera.server.baseUrl}/${found!.s.typeName}/${found!.m.name}?connect=v1&encoding=json&message=${encodeURIComponent("{}")}`;
+      const res = await fetch(url, { headers: { authorization: `Bearer ${admin.accessToken}` } });
       expect(res.status, key).toBe(405);
       await res.arrayBuffer();
     }
     // Control: a read-only RPC does answer GET.
-    const ok = await fetch(`${server.baseUrl}/tessera.v1.AuthService/GetAuthConfig?connect=v1&encoding=json&message=${encodeURIComponent("{}")}`);
+    const ok = await fetch(`${tessera.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig?connect=v1&encoding=json&message=${encodeURIComponent("{}")}`);
     expect(ok.status).toBe(200);
   });
 });

@@ -5,7 +5,8 @@
  * and paste-friendly, and a provider login whose ID token carries another nonce is
  * aborted (ID token replay, RFC 9700 / OIDC Core 3.1.3.7).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTessera, useTestProvider } from "./harness.js";
 import net from "node:net";
 import { Writable } from "node:stream";
 import { randomBytes } from "node:crypto";
@@ -15,9 +16,7 @@ import { createLogger } from "../packages/server/src/lib/logger.js";
 import { discoverProvider } from "../packages/server/src/auth/oidc/discovery.js";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { pkce, serverEnvFor, startTestProvider, type TestProvider } from "./helpers/oidc-provider.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { pkce, serverEnvFor } from "./helpers/oidc-provider.js";
 
 /** Sends raw bytes and returns the first response line and everything read until close or timeout. */
 function rawRequest(port: number, bytes: string): Promise<string> {
@@ -40,26 +39,12 @@ function rawRequest(port: number, bytes: string): Promise<string> {
 }
 
 describe("HTTP conformance (AUTH_MODE=full with an OpenID provider, PostgreSQL)", () => {
-  let database: TestDatabase;
-  let provider: TestProvider;
-  let server: TestServer;
-
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    provider = await startTestProvider();
-    server = await startTestServer(database, {
-      env: { ...serverEnvFor(provider, "http://127.0.0.1/cb"), TRUST_PROXY_HOPS: "1" },
-    });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await provider?.close();
-    await database?.drop();
-  });
+  const provider = useTestProvider();
+  const t = useTessera({ env: () => serverEnvFor(provider, "http://127.0.0.1/cb"), forwardedFor: true });
 
   it("does not serve TRACE and never reflects the request", async () => {
     for (const path of ["/tessera.v1.AuthService/GetAuthConfig", "/health", "/console/", "/"]) {
-      const reply = await rawRequest(server.port, `TRACE ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Secret-Probe: reflect-me-123\r\nConnection: close\r\n\r\n`);
+      const reply = await rawRequest(t.server.port, `TRACE ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Secret-Probe: reflect-me-123\r\nConnection: close\r\n\r\n`);
       const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(reply)?.[1]);
       expect(status, path).toBeGreaterThanOrEqual(400);
       expect(reply, path).not.toContain("reflect-me-123");
@@ -70,7 +55,7 @@ describe("HTTP conformance (AUTH_MODE=full with an OpenID provider, PostgreSQL)"
     const body = "0\r\n\r\n";
     const smuggled = "POST /tessera.v1.AuthService/GetAuthConfig HTTP/1.1\r\nHost: x\r\n\r\n";
     const reply = await rawRequest(
-      server.port,
+      t.server.port,
       `POST /tessera.v1.AuthService/GetAuthConfig HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${body.length + smuggled.length}\r\nTransfer-Encoding: chunked\r\n\r\n${body}${smuggled}`,
     );
     expect(reply).toMatch(/^HTTP\/1\.1 400 /);
@@ -78,27 +63,27 @@ describe("HTTP conformance (AUTH_MODE=full with an OpenID provider, PostgreSQL)"
   });
 
   it("labels every response with the content type of what it carries", async () => {
-    const json = await fetch(`${server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const json = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(json.headers.get("content-type")).toBe("application/json");
     JSON.parse(await json.text());
-    const proto = await fetch(`${server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, { method: "POST", headers: { "content-type": "application/proto" }, body: new Uint8Array() });
+    const proto = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, { method: "POST", headers: { "content-type": "application/proto" }, body: new Uint8Array() });
     expect(proto.headers.get("content-type")).toBe("application/proto");
     await proto.arrayBuffer();
-    const err = await fetch(`${server.baseUrl}/tessera.v1.AuthService/CheckToken`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const err = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/CheckToken`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
     expect(err.headers.get("content-type")).toBe("application/json");
     expect((JSON.parse(await err.text()) as { code: string }).code).toBe("unauthenticated");
     for (const path of ["/health", "/.well-known/jwks.json", "/.well-known/openid-configuration"]) {
-      const res = await fetch(`${server.baseUrl}${path}`);
+      const res = await fetch(`${t.server.baseUrl}${path}`);
       expect(res.headers.get("content-type"), path).toMatch(/^application\/json(; charset=utf-8)?$/);
       JSON.parse(await res.text());
     }
-    const html = await fetch(`${server.baseUrl}/console/`);
+    const html = await fetch(`${t.server.baseUrl}/console/`);
     expect(html.headers.get("content-type")).toBe("text/html; charset=utf-8");
     await html.text();
   });
 
   it("masks the console's password fields and leaves paste and password managers alone", async () => {
-    const js = await (await fetch(`${server.baseUrl}/console/app.js`)).text();
+    const js = await (await fetch(`${t.server.baseUrl}/console/app.js`)).text();
     // Every password input is type=password with a password-manager autocomplete hint.
     const inputs = js.match(/\{[^{}]*type:\s*"password"[^{}]*\}/g) ?? [];
     expect(inputs.length).toBeGreaterThan(0);
@@ -108,7 +93,7 @@ describe("HTTP conformance (AUTH_MODE=full with an OpenID provider, PostgreSQL)"
   });
 
   it("aborts a provider login whose ID token carries another nonce, with an audit event", async () => {
-    const client = createClient(AuthService, server.transport("connect", { "x-forwarded-for": "10.77.0.1" }));
+    const client = createClient(AuthService, t.server.transport("connect", { "x-forwarded-for": "10.77.0.1" }));
     const p = pkce();
     const state = randomBytes(16).toString("base64url");
     const redirectUri = `http://127.0.0.1:${provider.port}/cb`;
@@ -123,14 +108,16 @@ describe("HTTP conformance (AUTH_MODE=full with an OpenID provider, PostgreSQL)"
     );
     expect(e?.code).toBe(Code.Unauthenticated);
     expect(e?.rawMessage).toMatch(/nonce/);
-    await server.app.deps.audit.flush();
-    const ev = await database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "auth.oidc.replay").execute();
+    await t.server.app.deps.audit.flush();
+    const ev = await t.database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "auth.oidc.replay").execute();
     expect(ev.some((x) => x.metadata.reason === "nonce_mismatch")).toBe(true);
-    expect(await database.db.kysely.selectFrom("identities").select("id").where("subject", "=", "nonce-victim").execute()).toHaveLength(0);
+    expect(await t.database.db.kysely.selectFrom("identities").select("id").where("subject", "=", "nonce-victim").execute()).toHaveLength(0);
   });
 });
 
 describe("log and input encoding", () => {
+  const t = useTessera({ db: "pglite", server: false });
+
   it("writes hostile strings as one JSON log line each (no log injection), with secrets redacted", () => {
     const lines: string[] = [];
     const sink = new Writable({
@@ -150,8 +137,7 @@ describe("log and input encoding", () => {
   });
 
   it("answers prototype-polluting JSON bodies with a client error, without polluting the server", async () => {
-    const database = await createTestDatabase("pglite");
-    const server = await startTestServer(database);
+    const server = await t.startServer();
     try {
       for (const body of ['{"__proto__": {"polluted": true}}', '{"constructor": {"prototype": {"polluted": true}}}']) {
         const res = await fetch(`${server.baseUrl}/tessera.v1.AuthService/Login`, { method: "POST", headers: { "content-type": "application/json" }, body });
@@ -163,7 +149,6 @@ describe("log and input encoding", () => {
       expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     } finally {
       await server.close();
-      await database.drop();
     }
   });
 });

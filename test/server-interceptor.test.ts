@@ -4,6 +4,7 @@
  * plus the introspection cache against an in-memory fake Tessera.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTessera } from "./harness.js";
 import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -18,8 +19,6 @@ import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/a
 import { createTesseraClient } from "../packages/sdk/src/node.js";
 import { createAuthInterceptor, requireTesseraPrincipal, tesseraPrincipalKey, type AuthInterceptorOptions } from "../packages/connect/src/index.js";
 import { TtlCache } from "../packages/connect/src/ttl-cache.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
 import { codeOf } from "./helpers/outcome.js";
 
 /** greet.v1.GreetService, built from a descriptor at runtime: an unrelated service. */
@@ -114,19 +113,15 @@ function greetClient(url: string, token?: string, protocol: "connect" | "grpc" =
 }
 
 describe("createAuthInterceptor in front of a real Tessera", () => {
-  let database: TestDatabase;
-  let tessera: TestServer;
+  const t = useTessera({ env: { AUTH_MODE: "full" } });
+  const tessera = t.server;
   let greet: { url: string; close(): Promise<void> };
 
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    tessera = await startTestServer(database, { env: { AUTH_MODE: "full" } });
     greet = await startGreet({ tesseraUrl: tessera.baseUrl, publicProcedures: ["/greet.v1.GreetService/Health"] });
   });
   afterAll(async () => {
     await greet?.close();
-    await tessera?.close();
-    await database?.drop();
   });
 
   it("lets public procedures through without credentials", async () => {

@@ -4,64 +4,38 @@
  * once, what within the documented window) and RevokeUserSessions (an instance admin
  * ending one user's or every user's sessions), on PostgreSQL and PGlite.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { randomBytes } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { Code } from "@connectrpc/connect";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
+import { DB_KINDS, freshIp, useTessera } from "./harness.js";
 import { createTeamAccount, mintApiKey } from "./helpers/principals.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
 import { codeOf } from "./helpers/outcome.js";
-import { testClock } from "./helpers/clock.js";
 
 const PASSWORD = "correct horse battery staple";
 const IDLE = 3600;
 const MAX = 7200;
 
-function freshIp(): string {
-  const b = randomBytes(3);
-  return `10.${b[0]}.${b[1]}.${b[2]}`;
-}
-
 describe.each(DB_KINDS)("sessions on %s", (kind) => {
-  let database: TestDatabase;
-  let server: TestServer;
-  const clock = testClock();
-
-  const auth = (token?: string, extra: Record<string, string> = {}) => {
-    const headers: Record<string, string> = { "x-forwarded-for": freshIp(), ...extra };
-    if (token) headers.authorization = `Bearer ${token}`;
-    return createClient(AuthService, server.transport("connect", headers));
-  };
-
-  async function newUser() {
-    const email = `sess-${randomBytes(5).toString("hex")}@example.com`;
-    const tokens = (await auth().signUp({ email, password: PASSWORD })).tokens!;
-    return { email, tokens };
-  }
+  const tessera = useTessera({
+    db: kind,
+    env: { AUTH_MODE: "full", AUTH_SESSION_IDLE_TIMEOUT: String(IDLE), AUTH_SESSION_MAX_LIFETIME: String(MAX) },
+    forwardedFor: true,
+  });
+  const { clock } = tessera;
+  const auth = (token?: string) => tessera.client(AuthService, { token });
+  const newUser = () => tessera.signUp({ password: PASSWORD });
 
   async function login(email: string, ip = freshIp(), userAgent = "test-agent") {
-    return (await createClient(AuthService, server.transport("connect", { "x-forwarded-for": ip, "user-agent": userAgent })).login({ email, password: PASSWORD })).tokens!;
+    return (await tessera.client(AuthService, { ip, headers: { "user-agent": userAgent } }).login({ email, password: PASSWORD })).tokens!;
   }
 
   async function instanceAdmin() {
     const admin = await newUser();
-    await database.db.kysely.updateTable("users").set({ is_instance_admin: true }).where("id", "=", admin.tokens.userId).execute();
+    await tessera.database.db.kysely.updateTable("users").set({ is_instance_admin: true }).where("id", "=", admin.tokens.userId).execute();
     return admin;
   }
 
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    server = await startTestServer(database, {
-      env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1", AUTH_SESSION_IDLE_TIMEOUT: String(IDLE), AUTH_SESSION_MAX_LIFETIME: String(MAX) },
-      clock: clock.now,
-    });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
 
   it("lists the caller's open sessions with client IP, user agent, the current flag and their end", async () => {
     const { email, tokens: signup } = await newUser();
@@ -106,8 +80,8 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
     expect(await codeOf(auth(a.accessToken).revokeSession({ id: "not-a-uuid" }))).toBe(Code.InvalidArgument);
     // The other user's session survived.
     expect((await auth().refreshToken({ refreshToken: other.tokens.refreshToken })).tokens?.userId).toBe(other.tokens.userId);
-    await server.app.deps.audit.flush();
-    const ev = await database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "auth.session.revoke.success").where("actor_user_id", "=", a.userId).execute();
+    await tessera.server.app.deps.audit.flush();
+    const ev = await tessera.database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "auth.session.revoke.success").where("actor_user_id", "=", a.userId).execute();
     expect(ev).toHaveLength(1);
   });
 
@@ -145,7 +119,7 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
     expect(Number(rt.refreshTokenExpiresAt!.seconds) * 1000).toBeLessThanOrEqual(end);
     clock.advance(Math.ceil((end - clock.now().getTime()) / 1000) + 1);
     expect(await codeOf(auth().refreshToken({ refreshToken: rt.refreshToken }))).toBe(Code.Unauthenticated);
-    const fam = await database.db.kysely.selectFrom("refresh_families").selectAll().where("user_id", "=", idle.userId).execute();
+    const fam = await tessera.database.db.kysely.selectFrom("refresh_families").selectAll().where("user_id", "=", idle.userId).execute();
     expect(fam.every((f) => f.revoked_at !== null || f.expires_at.getTime() <= clock.now().getTime() || f.last_used_at.getTime() + IDLE * 1000 <= clock.now().getTime())).toBe(true);
   });
 
@@ -158,7 +132,7 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
       expect(await codeOf(auth().login({ email, password: PASSWORD }))).toBe(Code.Unauthenticated);
       expect(await codeOf(auth().refreshToken({ refreshToken: victim.refreshToken }))).toBe(Code.Unauthenticated);
       expect(await codeOf(auth(victim.accessToken).checkToken({}))).toBe(Code.Unauthenticated);
-      const fams = await database.db.kysely.selectFrom("refresh_families").selectAll().where("user_id", "=", victim.userId).execute();
+      const fams = await tessera.database.db.kysely.selectFrom("refresh_families").selectAll().where("user_id", "=", victim.userId).execute();
       expect(fams.map((f) => f.revoked_reason)).toEqual(["user_disabled"]);
 
       await auth(admin.tokens.accessToken).setUserDisabled({ userId: victim.userId, disabled: false });
@@ -166,15 +140,15 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
       expect((await auth(again.accessToken).checkToken({})).userId).toBe(victim.userId);
       // Sessions ended by the disable stay ended.
       expect(await codeOf(auth().refreshToken({ refreshToken: victim.refreshToken }))).toBe(Code.Unauthenticated);
-      await server.app.deps.audit.flush();
-      const ev = await database.db.kysely.selectFrom("audit_events").select("action").where("actor_user_id", "=", admin.tokens.userId).execute();
+      await tessera.server.app.deps.audit.flush();
+      const ev = await tessera.database.db.kysely.selectFrom("audit_events").select("action").where("actor_user_id", "=", admin.tokens.userId).execute();
       expect(ev.map((e) => e.action)).toEqual(expect.arrayContaining(["auth.user.disable.success", "auth.user.enable.success"]));
     });
 
     it("stops an API key at once when its machine user is disabled, and restores it when re-enabled", async () => {
       const admin = await instanceAdmin();
-      const account = await createTeamAccount(database.db.kysely);
-      const key = await mintApiKey(database.db.kysely, account, { expiresAt: new Date(clock.now().getTime() + 30 * 86400_000) });
+      const account = await createTeamAccount(tessera.database.db.kysely);
+      const key = await mintApiKey(tessera.database.db.kysely, account, { expiresAt: new Date(clock.now().getTime() + 30 * 86400_000) });
       expect((await auth(key.key).checkToken({})).principalKind).toBe(PrincipalKind.API_KEY);
       await auth(admin.tokens.accessToken).setUserDisabled({ userId: key.userId, disabled: true });
       expect(await codeOf(auth(key.key).checkToken({}))).toBe(Code.Unauthenticated);
@@ -206,7 +180,7 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
       const res = await auth(admin.tokens.accessToken).revokeUserSessions({ userId: first.userId.toUpperCase() });
       expect(res.revoked).toBe(2);
       for (const t of [first, second]) expect(await codeOf(auth().refreshToken({ refreshToken: t.refreshToken }))).toBe(Code.Unauthenticated);
-      const fams = await database.db.kysely.selectFrom("refresh_families").select("revoked_reason").where("user_id", "=", first.userId).execute();
+      const fams = await tessera.database.db.kysely.selectFrom("refresh_families").select("revoked_reason").where("user_id", "=", first.userId).execute();
       expect(fams.map((f) => f.revoked_reason)).toEqual(["revoked_by_admin", "revoked_by_admin"]);
       // Not disabled: the user signs in again; the access tokens of the ended sessions are refused at once.
       const again = await login(email);
@@ -220,8 +194,8 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
       expect((await auth(admin.tokens.accessToken).revokeUserSessions({ userId: admin.tokens.userId })).revoked).toBe(1);
       expect(await codeOf(auth().refreshToken({ refreshToken: admin.tokens.refreshToken }))).toBe(Code.Unauthenticated);
 
-      await server.app.deps.audit.flush();
-      const ev = await database.db.kysely
+      await tessera.server.app.deps.audit.flush();
+      const ev = await tessera.database.db.kysely
         .selectFrom("audit_events")
         .select(["action", "metadata"])
         .where("actor_user_id", "=", admin.tokens.userId)
@@ -246,7 +220,7 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
       expect(await codeOf(auth().refreshToken({ refreshToken: adminOther.refreshToken }))).toBe(Code.Unauthenticated);
       // The calling session survives, and nothing else is open anywhere.
       expect((await auth().refreshToken({ refreshToken: admin.tokens.refreshToken })).tokens?.userId).toBe(admin.tokens.userId);
-      const open = await database.db.kysely.selectFrom("refresh_families").select("user_id").where("revoked_at", "is", null).execute();
+      const open = await tessera.database.db.kysely.selectFrom("refresh_families").select("user_id").where("revoked_at", "is", null).execute();
       expect(open.map((f) => f.user_id)).toEqual([admin.tokens.userId]);
     });
 
@@ -256,8 +230,8 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
       const a = auth(admin.tokens.accessToken);
       expect(await codeOf(auth(plain.tokens.accessToken).revokeUserSessions({ userId: admin.tokens.userId }))).toBe(Code.PermissionDenied);
       expect(await codeOf(auth(plain.tokens.accessToken).revokeUserSessions({ allUsers: true }))).toBe(Code.PermissionDenied);
-      const account = await createTeamAccount(database.db.kysely);
-      const key = await mintApiKey(database.db.kysely, account, { expiresAt: new Date(clock.now().getTime() + 86400_000) });
+      const account = await createTeamAccount(tessera.database.db.kysely);
+      const key = await mintApiKey(tessera.database.db.kysely, account, { expiresAt: new Date(clock.now().getTime() + 86400_000) });
       expect(await codeOf(auth(key.key).revokeUserSessions({ allUsers: true }))).toBe(Code.PermissionDenied);
       expect(await codeOf(auth().revokeUserSessions({ allUsers: true }))).toBe(Code.Unauthenticated);
       expect(await codeOf(a.revokeUserSessions({}))).toBe(Code.InvalidArgument);

@@ -6,16 +6,16 @@
  * and as `refresh_token` of Logout. Only the right pairings work; every other cell is
  * refused without side effects. Against a real OpenID provider.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
-import { Code, createClient } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
-import { createTestDatabase, type TestDatabase } from "./helpers/db.js";
-import { serverEnvFor, startTestProvider, type TestProvider } from "./helpers/oidc-provider.js";
-import { startTestServer, type TestServer } from "./helpers/server.js";
+import { useTessera, useTestProvider } from "./harness.js";
+import { serverEnvFor } from "./helpers/oidc-provider.js";
+import type { DescService } from "@bufbuild/protobuf";
 import { codeOf as outcome } from "./helpers/outcome.js";
 
 const PASSWORD = "correct horse battery staple";
@@ -23,22 +23,13 @@ const KINDS = ["tessera_access", "tessera_refresh", "invite", "api_key", "provid
 type Kind = (typeof KINDS)[number];
 
 describe("token cross-substitution (RFC 8725 3.12)", () => {
-  let database: TestDatabase;
-  let provider: TestProvider;
-  let server: TestServer;
+  const provider = useTestProvider();
+  const t = useTessera({ env: () => serverEnvFor(provider, "http://127.0.0.1/cb"), forwardedFor: true });
   let teamId = "";
   let ownerToken = "";
 
-  const client = <S extends Parameters<typeof createClient>[0]>(service: S, token?: string) => {
-    const b = randomBytes(3);
-    const headers: Record<string, string> = { "x-forwarded-for": `10.${b[0]}.${b[1]}.${b[2]}` };
-    if (token) headers.authorization = `Bearer ${token}`;
-    return createClient(service, server.transport("connect", headers));
-  };
-
-  async function signUp(email = `sub-${randomBytes(5).toString("hex")}@example.com`) {
-    return { email, tokens: (await client(AuthService).signUp({ email, password: PASSWORD })).tokens! };
-  }
+  const client = <S extends DescService>(service: S, token?: string) => t.client(service, { token });
+  const signUp = () => t.signUp({ password: PASSWORD });
 
   /** A provider ID token (aud = client id) and access token (aud = the API) from one real login. */
   const providerTokens = (subject: string) => provider.tokensFor(subject);
@@ -68,20 +59,10 @@ describe("token cross-substitution (RFC 8725 3.12)", () => {
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    provider = await startTestProvider();
-    server = await startTestServer(database, {
-      env: { ...serverEnvFor(provider, "http://127.0.0.1/cb"), TRUST_PROXY_HOPS: "1" },
-    });
     const owner = await signUp();
     ownerToken = owner.tokens.accessToken;
     teamId = (await client(UserAccountService, ownerToken).createTeamAccount({ name: "Substitution" })).account!.id;
   }, 60_000);
-  afterAll(async () => {
-    await server?.close();
-    await provider?.close();
-    await database?.drop();
-  });
 
   it("mints every kind of credential with its expected shape (control)", async () => {
     const shapes: Record<Kind, RegExp> = {
@@ -106,7 +87,7 @@ describe("token cross-substitution (RFC 8725 3.12)", () => {
     };
     for (const k of KINDS) {
       const token = await mint(k);
-      const res = await fetch(`${server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
+      const res = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
         method: "POST",
         headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
         body: "{}",
@@ -133,7 +114,7 @@ describe("token cross-substitution (RFC 8725 3.12)", () => {
       const invitee = await signUp();
       const token = await mint(k, invitee.email);
       const got = await outcome(client(UserAccountService, invitee.tokens.accessToken).acceptTeamAccountInvite({ token }));
-      const member = await database.db.kysely.selectFrom("memberships").select("role").where("account_id", "=", teamId).where("user_id", "=", invitee.tokens.userId).executeTakeFirst();
+      const member = await t.database.db.kysely.selectFrom("memberships").select("role").where("account_id", "=", teamId).where("user_id", "=", invitee.tokens.userId).executeTakeFirst();
       if (k === "invite") {
         expect(got, k).toBe("ok");
         expect(member?.role, k).toBe("viewer");

@@ -8,16 +8,15 @@
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { useTessera, type TestServer } from "../harness.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-node";
 import { createAuthInterceptor, requireTesseraPrincipal, type RevocationOptions, type TesseraAuthInterceptor } from "@tessera/connect";
 import { ApiKeyService, AuthService, RevocationService } from "@tessera/sdk/proto";
 import { createTesseraClient } from "@tessera/sdk/node";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { codeOf } from "../helpers/outcome.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
 import { eventually } from "./fake-revocations.js";
 import { greetService } from "./greet-service.js";
 
@@ -85,18 +84,16 @@ async function startEmbedding(auth: TesseraAuthInterceptor) {
 }
 
 describe("@tessera/connect with the revocation stream against a real Tessera", () => {
-  let database: TestDatabase;
-  let tessera: TestServer;
+  const t = useTessera({ env: { AUTH_MODE: "full" } });
+  let tessera: TestServer = t.server;
   let watchKey: string;
   let owner: { client: ReturnType<typeof createTesseraClient>; accountId: string; refreshToken: string; accessToken: string };
 
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    tessera = await startTestServer(database, { env: { AUTH_MODE: "full" } });
     const client = createTesseraClient({ baseUrl: tessera.baseUrl });
     const tag = randomBytes(4).toString("hex");
     const tokens = await client.signUp(`embed-${tag}@example.test`, `pw ${randomBytes(12).toString("base64")} ${tag}`);
-    await database.db.kysely.updateTable("users").set({ is_instance_admin: true }).where("id", "=", tokens.userId!).execute();
+    await t.database.db.kysely.updateTable("users").set({ is_instance_admin: true }).where("id", "=", tokens.userId!).execute();
     const accountId = (await client.userAccounts.getUserAccounts({})).accounts[0]!.id;
     const created = await client.apiKeys.createAccountApiKey({
       accountId,
@@ -105,10 +102,6 @@ describe("@tessera/connect with the revocation stream against a real Tessera", (
     });
     watchKey = created.keyValue;
     owner = { client, accountId, refreshToken: tokens.refreshToken ?? "", accessToken: tokens.accessToken };
-  });
-  afterAll(async () => {
-    await tessera?.close();
-    await database?.drop();
   });
 
   async function embedding(revocation: Partial<RevocationOptions> = {}) {
@@ -231,13 +224,13 @@ describe("@tessera/connect with the revocation stream against a real Tessera", (
     const { svc } = await embedding({ maxStalenessMs: 500 });
     const k = await newKey("e2e-gone");
     expect(await codeOf(svc.call(k.key))).toBe("ok");
-    const other = await startTestServer(database, { env: { AUTH_MODE: "full" } });
+    const other = await t.startServer();
     try {
       await tessera.close();
       expect(await eventually(async () => (await codeOf(svc.call(k.key))) === Code.Unavailable, 5000)).toBe(true);
     } finally {
       await svc.close();
-      tessera = other; // afterAll closes the survivor
+      tessera = other; // the harness closes both
     }
   });
 });

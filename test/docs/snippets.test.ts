@@ -7,6 +7,8 @@
  * discovery documents: served in admin and full mode, 404 in none.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTessera } from "../harness.js";
+import { outputOf } from "../helpers/tessera-cli.js";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
@@ -16,8 +18,6 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createTesseraAuthenticator, type AuthInterceptorOptions } from "../../packages/connect/src/index.js";
 import { createTesseraClient } from "../../packages/sdk/src/node.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
 import { codeBlocks, ROOT } from "./markdown.js";
 
 const SDK_PAGE = "docs/sdk.md";
@@ -39,46 +39,33 @@ function interceptorOptions(text: string, env: Record<string, string>): AuthInte
 }
 
 function runNode(file: string, cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [file], { cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd, ...env }, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return outputOf(spawn(process.execPath, [file], { cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd, ...env }, stdio: ["ignore", "pipe", "pipe"] }));
 }
 
 describe("docs/sdk.md against a real Tessera in AUTH_MODE=full", () => {
-  let database: TestDatabase;
-  let server: TestServer;
+  const t = useTessera({ env: { AUTH_MODE: "full" } });
   let project: string;
   const email = `snippet-${randomBytes(4).toString("hex")}@example.test`;
   const password = `snippet pw ${randomBytes(12).toString("base64")}`;
 
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "full" } });
     // A project of its own that has the packages installed (linked to this repository's).
     project = mkdtempSync(path.join(tmpdir(), "tessera-snippet-"));
     symlinkSync(path.join(ROOT, "node_modules"), path.join(project, "node_modules"));
   });
   afterAll(async () => {
-    await server?.close();
-    await database?.drop();
     if (project) rmSync(project, { recursive: true, force: true });
   });
 
   it("the SDK script runs as written with plain node: the key's CheckToken as JSON, then the user's accounts", async () => {
-    const owner = createTesseraClient({ baseUrl: server.baseUrl });
+    const owner = createTesseraClient({ baseUrl: t.server.baseUrl });
     await owner.signUp(email, password);
     const accountId = (await owner.userAccounts.getUserAccounts({})).accounts[0]!.id;
     const created = await owner.apiKeys.createAccountApiKey({ accountId, name: "snippet", expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) });
 
     writeFileSync(path.join(project, "whoami.mjs"), snippet("js", "createTesseraClient"));
     const run = await runNode("whoami.mjs", project, {
-      TESSERA_API_URL: server.baseUrl,
+      TESSERA_API_URL: t.server.baseUrl,
       TESSERA_API_KEY: created.keyValue,
       TESSERA_EMAIL: email,
       TESSERA_PASSWORD: password,
@@ -91,19 +78,19 @@ describe("docs/sdk.md against a real Tessera in AUTH_MODE=full", () => {
   });
 
   it("the embedding snippet's options, pasted as they are, accept a Tessera access token", async () => {
-    const client = createTesseraClient({ baseUrl: server.baseUrl });
+    const client = createTesseraClient({ baseUrl: t.server.baseUrl });
     const tokens = await client.signIn(email, password);
-    const opts = interceptorOptions(snippet("ts", "createAuthInterceptor"), { TESSERA_URL: server.baseUrl });
+    const opts = interceptorOptions(snippet("ts", "createAuthInterceptor"), { TESSERA_URL: t.server.baseUrl });
     expect(opts.audience).toBeUndefined();
     const principal = await createTesseraAuthenticator(opts).authenticate(`Bearer ${tokens.accessToken}`);
     expect(principal).toMatchObject({ userId: tokens.userId, kind: "user", via: "jwt" });
   });
 
   it("with its audience line uncommented, a Tessera token is refused, naming the audience expected and the one that came", async () => {
-    const client = createTesseraClient({ baseUrl: server.baseUrl });
+    const client = createTesseraClient({ baseUrl: t.server.baseUrl });
     const tokens = await client.signIn(email, password);
     const text = snippet("ts", "createAuthInterceptor").replace("// audience:", "audience:");
-    const opts = interceptorOptions(text, { TESSERA_URL: server.baseUrl });
+    const opts = interceptorOptions(text, { TESSERA_URL: t.server.baseUrl });
     expect(opts.audience).toBe("https://api.example.com");
     const err = await createTesseraAuthenticator(opts)
       .authenticate(`Bearer ${tokens.accessToken}`)
@@ -111,37 +98,28 @@ describe("docs/sdk.md against a real Tessera in AUTH_MODE=full", () => {
     expect(err).toBeInstanceOf(ConnectError);
     expect((err as ConnectError).code).toBe(Code.Unauthenticated);
     expect((err as ConnectError).rawMessage).toBe(
-      `invalid access token: audience expected "https://api.example.com", got "${server.app.config.publicUrl}" ` +
+      `invalid access token: audience expected "https://api.example.com", got "${t.server.app.config.publicUrl}" ` +
         "(set the interceptor's audience to Tessera's AUTH_JWT_AUDIENCE; leave it unset when that is unset)",
     );
   });
 
   it("serves the JWKS and discovery documents (admin and full mode)", async () => {
-    const discovery = await fetch(`${server.baseUrl}/.well-known/openid-configuration`);
+    const discovery = await fetch(`${t.server.baseUrl}/.well-known/openid-configuration`);
     expect(discovery.status).toBe(200);
-    const issuer = server.app.config.publicUrl; // TESSERA_PUBLIC_URL: here from the configured port 0
+    const issuer = t.server.app.config.publicUrl; // TESSERA_PUBLIC_URL: here from the configured port 0
     expect(await discovery.json()).toMatchObject({ issuer, jwks_uri: `${issuer}/.well-known/jwks.json` });
-    const jwks = await fetch(`${server.baseUrl}/.well-known/jwks.json`);
+    const jwks = await fetch(`${t.server.baseUrl}/.well-known/jwks.json`);
     expect(jwks.status).toBe(200);
     expect(((await jwks.json()) as { keys: unknown[] }).keys.length).toBeGreaterThan(0);
   });
 });
 
 describe("docs/authentication.md: AUTH_MODE=none signs no tokens", () => {
-  let database: TestDatabase;
-  let server: TestServer;
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "none" } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  const t = useTessera({ env: { AUTH_MODE: "none" } });
 
   it("answers 404 for the JWKS and discovery documents", async () => {
     for (const doc of ["openid-configuration", "jwks.json"]) {
-      const res = await fetch(`${server.baseUrl}/.well-known/${doc}`);
+      const res = await fetch(`${t.server.baseUrl}/.well-known/${doc}`);
       expect(res.status, doc).toBe(404);
     }
   });

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
 import { DEFAULT_ACCOUNT_ID } from "../../packages/server/src/auth/request/principal.js";
-import { startPgInstance, type PgInstance } from "./pg-instance.js";
+import { createTesseraDatabase, startPgInstance, type PgInstance } from "./pg-instance.js";
 import { startServerProcess, type ServerProcess } from "./process.js";
 
 interface CallResult {
@@ -45,11 +45,7 @@ describe("database outage", () => {
 
   beforeAll(async () => {
     pgi = await startPgInstance();
-    const admin = new pg.Client({ connectionString: pgi.url });
-    await admin.connect();
-    await admin.query("CREATE DATABASE tessera");
-    await admin.end();
-    server = await startServerProcess({ DATABASE_URL: pgi.url.replace(/\/postgres$/, "/tessera"), AUTH_MODE: "none" });
+    server = await startServerProcess({ DATABASE_URL: await createTesseraDatabase(pgi), AUTH_MODE: "none" });
   });
   afterAll(async () => {
     server?.child.kill("SIGKILL");

@@ -4,8 +4,8 @@
  * finishes its request.
  */
 import http from "node:http";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "../harness.js";
 import { startServerProcess } from "./process.js";
 
 /** POSTs GetAuthConfig with its body trickled over `ms`; resolves with status and body. */
@@ -40,16 +40,10 @@ function slowRequest(port: number, ms: number, finish = true): { done: Promise<{
 }
 
 describe("graceful shutdown", () => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const t = useTessera({ server: false });
 
   it("finishes in-flight requests, refuses new connections, exits 0 in time", async () => {
-    const server = await startServerProcess({ ...database.env, SHUTDOWN_TIMEOUT_SECONDS: "5" });
+    const server = await startServerProcess({ ...t.database.env, SHUTDOWN_TIMEOUT_SECONDS: "5" });
     const inflight = Array.from({ length: 5 }, () => slowRequest(server.port, 1500));
     await Promise.all(inflight.map((r) => r.started));
     const t0 = Date.now();
@@ -67,7 +61,7 @@ describe("graceful shutdown", () => {
   });
 
   it("exits within SHUTDOWN_TIMEOUT_SECONDS when a client never finishes its request", async () => {
-    const server = await startServerProcess({ ...database.env, SHUTDOWN_TIMEOUT_SECONDS: "2" });
+    const server = await startServerProcess({ ...t.database.env, SHUTDOWN_TIMEOUT_SECONDS: "2" });
     const stuck = slowRequest(server.port, 60_000, false);
     await stuck.started;
     stuck.done.catch(() => {});

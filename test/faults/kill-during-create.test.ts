@@ -3,8 +3,8 @@
  * every key whose creation was acknowledged works, and nothing is half-written (no key
  * without its machine user, no machine user without its key).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "../harness.js";
 import { startServerProcess } from "./process.js";
 
 const ADMIN = { email: "admin@example.com", password: "correct horse battery staple" };
@@ -26,16 +26,10 @@ async function login(baseUrl: string): Promise<string> {
 }
 
 describe("kill -9 during key creation", () => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const t = useTessera({ server: false });
 
   it("keeps every acknowledged key and leaves nothing half-written", async () => {
-    const env = { ...database.env, AUTH_MODE: "admin", AUTH_ADMIN_EMAIL: ADMIN.email, AUTH_ADMIN_PASSWORD: ADMIN.password };
+    const env = { ...t.database.env, AUTH_MODE: "admin", AUTH_ADMIN_EMAIL: ADMIN.email, AUTH_ADMIN_PASSWORD: ADMIN.password };
     const first = await startServerProcess(env);
     const token = await login(first.baseUrl);
     const accounts = await rpc(first.baseUrl, "UserAccountService/GetUserAccounts", {}, token);
@@ -71,7 +65,7 @@ describe("kill -9 during key creation", () => {
         expect(r.status, `acknowledged key rejected after restart: ${JSON.stringify(r.json)}`).toBe(200);
         expect(r.json.accountId).toBe(accountId);
       }
-      const db = database.db.kysely;
+      const db = t.database.db.kysely;
       const keys = await db.selectFrom("api_keys").select(["id", "user_id"]).execute();
       const machines = await db.selectFrom("users").select("id").where("kind", "=", "machine").execute();
       expect(keys.length).toBeGreaterThanOrEqual(acknowledged.length);

@@ -2,6 +2,7 @@
  * A throwaway PostgreSQL server of the machine's own binaries, on a free port, that a
  * fault test may stop and start without disturbing the shared one at 5432.
  */
+import pg from "pg";
 import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -63,4 +64,16 @@ export async function startPgInstance(): Promise<PgInstance> {
       rmSync(root, { recursive: true, force: true });
     },
   };
+}
+
+/** Creates the database `tessera` on the instance; returns its URL. */
+export async function createTesseraDatabase(pgi: PgInstance): Promise<string> {
+  const admin = new pg.Client({ connectionString: pgi.url });
+  await admin.connect();
+  try {
+    await admin.query("CREATE DATABASE tessera");
+  } finally {
+    await admin.end();
+  }
+  return pgi.url.replace(/\/postgres$/, "/tessera");
 }

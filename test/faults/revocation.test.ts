@@ -6,7 +6,7 @@
  * and the service resumes by itself.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import pg from "pg";
+import { useTessera } from "../harness.js";
 import { sql } from "kysely";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
@@ -14,10 +14,10 @@ import { ApiKeyService } from "../../packages/sdk/src/gen/tessera/v1/api_key_pb.
 import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { DEFAULT_ACCOUNT_ID } from "../../packages/server/src/auth/request/principal.js";
 import { openDatabase } from "../../packages/server/src/store/db.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { codeOf } from "../helpers/outcome.js";
+import type { TestDatabase } from "../helpers/db.js";
 import { msUntilRejected, startTestServer, type TestServer } from "../helpers/server.js";
-import { startPgInstance, type PgInstance } from "./pg-instance.js";
+import { createTesseraDatabase, startPgInstance, type PgInstance } from "./pg-instance.js";
 
 const env = { REVOCATION_PROBE_INTERVAL_MS: "500" };
 
@@ -34,20 +34,9 @@ const check = (s: TestServer, key: string) => codeOf(s.client(AuthService, { tok
 const healthStatus = async (s: TestServer) => ((await (await fetch(`${s.baseUrl}/health`)).json()) as { status: string }).status;
 
 describe("revocation when the LISTEN connection is dropped", () => {
-  let database: TestDatabase;
-  let a: TestServer;
-  let b: TestServer;
-
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    a = await startTestServer(database, { ownDatabase: true, env });
-    b = await startTestServer(database, { ownDatabase: true, env: { ...env, AUTH_MODE: "full" } });
-  });
-  afterAll(async () => {
-    await b?.close();
-    await a?.close();
-    await database?.drop();
-  });
+  const t = useTessera({ ownDatabase: true, env });
+  const a = t.server;
+  const b = t.useServer({ env: { ...env, AUTH_MODE: "full" } });
 
   it("refuses a key deleted while the listeners are being reconnected within a second, and the broadcast heals", async () => {
     for (let round = 0; round < 3; round++) {
@@ -55,10 +44,10 @@ describe("revocation when the LISTEN connection is dropped", () => {
       for (let i = 0; i < 3; i++) expect(await check(b, key.value)).toBe("ok");
       // Both listeners are up (after the previous round, they reconnect by themselves).
       const listeners = async () =>
-        (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and query like 'LISTEN %'`.execute(database.db.kysely)).rows[0]!.n;
+        (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and query like 'LISTEN %'`.execute(t.database.db.kysely)).rows[0]!.n;
       await expect.poll(listeners, { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(2);
       const { rows: killed } = await sql<{ killed: boolean }>`
-        select pg_terminate_backend(pid) as killed from pg_stat_activity where datname = current_database() and query like 'LISTEN %'`.execute(database.db.kysely);
+        select pg_terminate_backend(pid) as killed from pg_stat_activity where datname = current_database() and query like 'LISTEN %'`.execute(t.database.db.kysely);
       expect(killed.length).toBeGreaterThanOrEqual(2);
       await a.client(ApiKeyService).deleteAccountApiKey({ id: key.id });
       expect(await msUntilRejected(b, key.value)).toBeLessThan(1000);
@@ -80,11 +69,7 @@ describe("revocation when PostgreSQL stops and comes back", () => {
 
   beforeAll(async () => {
     pgi = await startPgInstance();
-    const admin = new pg.Client({ connectionString: pgi.url });
-    await admin.connect();
-    await admin.query("CREATE DATABASE tessera");
-    await admin.end();
-    const url = pgi.url.replace(/\/postgres$/, "/tessera");
+    const url = await createTesseraDatabase(pgi);
     const config = { kind: "postgres" as const, url };
     const db = await openDatabase(config);
     database = { kind: "postgres", config, db, env: { DATABASE_URL: url }, drop: () => db.close() };

@@ -3,9 +3,8 @@
  * one that trickles its headers (slowloris), are both closed after about 10 s.
  */
 import net from "node:net";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "../harness.js";
 
 /** Opens a socket, runs `feed` on it, resolves with how long until the server closed it. */
 function closedAfterMs(port: number, feed: (s: net.Socket) => void): Promise<number> {
@@ -22,25 +21,16 @@ function closedAfterMs(port: number, feed: (s: net.Socket) => void): Promise<num
 }
 
 describe("slow clients", () => {
-  let database: TestDatabase;
-  let server: TestServer;
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  const t = useTessera();
 
   it("closes a connection that sends nothing", async () => {
-    const ms = await closedAfterMs(server.port, () => {});
+    const ms = await closedAfterMs(t.server.port, () => {});
     expect(ms).toBeGreaterThanOrEqual(9_000);
     expect(ms).toBeLessThan(13_000);
   });
 
   it("closes a connection that trickles its headers", async () => {
-    const ms = await closedAfterMs(server.port, (s) => {
+    const ms = await closedAfterMs(t.server.port, (s) => {
       s.write("POST /tessera.v1.AuthService/GetAuthConfig HTTP/1.1\r\nHost: x\r\n");
       const timer = setInterval(() => {
         if (s.destroyed) return clearInterval(timer);
@@ -51,6 +41,6 @@ describe("slow clients", () => {
     expect(ms).toBeGreaterThanOrEqual(9_000);
     expect(ms).toBeLessThan(13_000);
     // The server is still serving everyone else.
-    expect((await fetch(`${server.baseUrl}/health`)).status).toBe(200);
+    expect((await fetch(`${t.server.baseUrl}/health`)).status).toBe(200);
   });
 });

@@ -34,6 +34,23 @@ function withDb(url: string, name: string): string {
   return u.toString();
 }
 
+/** A TestDatabase whose `drop` closes the test's connection, then runs `remove` once. */
+function testDatabase(kind: DbKind, config: DatabaseConfig, db: Db, env: Record<string, string>, remove: () => Promise<void>): TestDatabase {
+  let dropped = false;
+  return {
+    kind,
+    config,
+    db,
+    env,
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      await db.close().catch(() => {});
+      await remove();
+    },
+  };
+}
+
 /** A fresh PostgreSQL database (already migrated) on the local server. */
 export async function createPostgresDatabase(): Promise<TestDatabase> {
   const adminUrl = inject("pgAdminUrl");
@@ -47,26 +64,15 @@ export async function createPostgresDatabase(): Promise<TestDatabase> {
   }
   const url = withDb(adminUrl, name);
   const config: DatabaseConfig = { kind: "postgres", url };
-  const db = await openDatabase(config);
-  let dropped = false;
-  return {
-    kind: "postgres",
-    config,
-    db,
-    env: { DATABASE_URL: url },
-    async drop() {
-      if (dropped) return;
-      dropped = true;
-      await db.close().catch(() => {});
-      const a = new pg.Client({ connectionString: adminUrl });
-      await a.connect();
-      try {
-        await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      } finally {
-        await a.end();
-      }
-    },
-  };
+  return testDatabase("postgres", config, await openDatabase(config), { DATABASE_URL: url }, async () => {
+    const a = new pg.Client({ connectionString: adminUrl });
+    await a.connect();
+    try {
+      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    } finally {
+      await a.end();
+    }
+  });
 }
 
 /** A fresh PGlite database (already migrated) in a temporary directory. */
@@ -75,20 +81,9 @@ export async function createPgliteDatabase(): Promise<TestDatabase> {
   const dataDir = path.join(root, "data");
   cpSync(inject("pgliteTemplateDir"), dataDir, { recursive: true });
   const config: DatabaseConfig = { kind: "pglite", dataDir };
-  const db = await openDatabase(config);
-  let dropped = false;
-  return {
-    kind: "pglite",
-    config,
-    db,
-    env: { TESSERA_DATA_DIR: dataDir },
-    async drop() {
-      if (dropped) return;
-      dropped = true;
-      await db.close().catch(() => {});
-      rmSync(root, { recursive: true, force: true });
-    },
-  };
+  return testDatabase("pglite", config, await openDatabase(config), { TESSERA_DATA_DIR: dataDir }, async () => {
+    rmSync(root, { recursive: true, force: true });
+  });
 }
 
 /** A fresh database of the given kind. */

@@ -37,7 +37,7 @@ export interface StartOptions {
   ownDatabase?: boolean;
 }
 
-/** Starts a server on 127.0.0.1 and a free port. */
+/** Starts a server on 127.0.0.1 and a free port (or `env.PORT`). */
 export async function startTestServer(database: TestDatabase, opts: StartOptions = {}): Promise<TestServer> {
   const logs: string[] = [];
   const sink = new Writable({
@@ -52,7 +52,8 @@ export async function startTestServer(database: TestDatabase, opts: StartOptions
     db: opts.ownDatabase ? undefined : database.db,
     clock: opts.clock,
   });
-  const port = await app.listen(0);
+  // A free port unless the env names one (a provider that matches redirect URIs exactly needs it known first).
+  const port = await app.listen(config.port);
   const baseUrl = `http://127.0.0.1:${port}`;
   const transport = (protocol: Protocol = "connect", headers: Record<string, string> = {}): Transport => {
     const interceptors = Object.keys(headers).length

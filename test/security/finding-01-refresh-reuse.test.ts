@@ -7,16 +7,15 @@
  * with a clock that moves only when the test moves it (the grace window is exact).
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { DB_KINDS, useTessera } from "../harness.js";
 import fc from "fast-check";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { hashRefreshToken } from "../../packages/server/src/auth/tokens/refresh.js";
 import { createMigrator, migrateToLatest } from "../../packages/server/src/store/db.js";
 import { clearStaleSealedSuccessors } from "../../packages/server/src/store/sessions.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "../helpers/db.js";
 import { expectCode } from "../helpers/outcome.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const PASSWORD = "correct horse battery staple";
 const GRACE_SECONDS = 10;
@@ -37,40 +36,24 @@ function sidOf(accessToken: string): string {
 }
 
 describe.each(DB_KINDS)("finding 1 on %s", (kind) => {
-  let database: TestDatabase;
-  let server: TestServer;
   const clock = manualClock();
+  // Each client from its own (proxied) address, so per-address limits stay out of the way.
+  const tessera = useTessera({ db: kind, env: { AUTH_MODE: "full" }, forwardedFor: true, clock: clock.now });
 
-  /** A client from its own (proxied) IP, so per-IP limits stay out of the way. */
-  const auth = (token?: string) => {
-    const b = randomBytes(3);
-    const headers: Record<string, string> = { "x-forwarded-for": `10.${b[0]}.${b[1]}.${b[2]}` };
-    if (token) headers.authorization = `Bearer ${token}`;
-    return createClient(AuthService, server.transport("connect", headers));
-  };
+  const auth = (token?: string) => tessera.client(AuthService, { token });
   const refresh = async (refreshToken: string) => (await auth().refreshToken({ refreshToken })).tokens!;
 
   async function newSession() {
-    const email = `f01-${randomBytes(5).toString("hex")}@example.com`;
-    const tokens = (await auth().signUp({ email, password: PASSWORD })).tokens!;
+    const { tokens } = await tessera.signUp({ password: PASSWORD });
     return { ...tokens, familyId: sidOf(tokens.accessToken) };
   }
 
   async function familyTokens(familyId: string) {
-    return database.db.kysely.selectFrom("refresh_tokens").selectAll().where("family_id", "=", familyId).execute();
+    return tessera.database.db.kysely.selectFrom("refresh_tokens").selectAll().where("family_id", "=", familyId).execute();
   }
   async function family(familyId: string) {
-    return database.db.kysely.selectFrom("refresh_families").selectAll().where("id", "=", familyId).executeTakeFirstOrThrow();
+    return tessera.database.db.kysely.selectFrom("refresh_families").selectAll().where("id", "=", familyId).executeTakeFirstOrThrow();
   }
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" }, clock: clock.now });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
 
   it("finding 1: a replay inside the grace window gets the same successor, never a second chain (R0→R1, 3 s later R0→R1′)", async () => {
     const r0 = await newSession();
@@ -95,8 +78,8 @@ describe.each(DB_KINDS)("finding 1 on %s", (kind) => {
     await expectCode(auth().refreshToken({ refreshToken: r1b.refreshToken }), Code.Unauthenticated, "session has been revoked");
     await expectCode(auth().refreshToken({ refreshToken: r2.refreshToken }), Code.Unauthenticated);
     expect((await family(r0.familyId)).revoked_reason).toBe("reuse_detected");
-    await server.app.deps.audit.flush();
-    const events = await database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "auth.refresh.reuse_detected").where("actor_user_id", "=", r0.userId).execute();
+    await tessera.server.app.deps.audit.flush();
+    const events = await tessera.database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "auth.refresh.reuse_detected").where("actor_user_id", "=", r0.userId).execute();
     expect(events).toHaveLength(1);
     expect(events[0]!.metadata).toMatchObject({ session_id: r0.familyId });
   });
@@ -230,7 +213,7 @@ describe.each(DB_KINDS)("finding 1 on %s", (kind) => {
     const r0 = await newSession();
     const now = clock.now();
     await expect(
-      database.db.kysely
+      tessera.database.db.kysely
         .insertInto("refresh_tokens")
         .values({ family_id: r0.familyId, token_hash: hashRefreshToken(`tsr_${randomBytes(32).toString("base64url")}`), created_at: now, expires_at: new Date(now.getTime() + 3600_000) })
         .execute(),
@@ -245,31 +228,22 @@ describe.each(DB_KINDS)("finding 1 on %s", (kind) => {
     const dump = JSON.stringify([await family(r0.familyId), await familyTokens(r0.familyId)]);
     for (const t of [r0.refreshToken, r1.refreshToken]) expect(dump).not.toContain(t.slice(4));
     // The hourly sweep clears it once no retry can use it any more.
-    await clearStaleSealedSuccessors(database.db.kysely, new Date(clock.now().getTime() - GRACE_SECONDS * 1000));
+    await clearStaleSealedSuccessors(tessera.database.db.kysely, new Date(clock.now().getTime() - GRACE_SECONDS * 1000));
     expect((await family(r0.familyId)).sealed_successor).toBe(sealed);
     clock.advance(GRACE_SECONDS + 1);
-    expect(await clearStaleSealedSuccessors(database.db.kysely, new Date(clock.now().getTime() - GRACE_SECONDS * 1000))).toBeGreaterThanOrEqual(1);
+    expect(await clearStaleSealedSuccessors(tessera.database.db.kysely, new Date(clock.now().getTime() - GRACE_SECONDS * 1000))).toBeGreaterThanOrEqual(1);
     expect((await family(r0.familyId)).sealed_successor).toBeNull();
     expect((await refresh(r1.refreshToken)).userId).toBe(r0.userId);
   });
 });
 
 describe.each(DB_KINDS)("finding 1, upgrading a database with sessions forked before the fix, on %s", (kind) => {
-  let database: TestDatabase;
-  let server: TestServer | undefined;
-
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  const tessera = useTessera({ db: kind, env: { AUTH_MODE: "full" }, forwardedFor: true, server: false });
 
   it("finding 1: upgrading keeps the newest live token of a forked session; using an older branch revokes the session", async () => {
-    const down = await createMigrator(database.db.kysely).migrateTo("0001-initial");
+    const down = await createMigrator(tessera.database.db.kysely).migrateTo("0001-initial");
     if (down.error) throw down.error;
-    const k = database.db.kysely;
+    const k = tessera.database.db.kysely;
     const user = await k.insertInto("users").values({ kind: "human", email: "fork@example.com", email_normalized: "fork@example.com" }).returning("id").executeTakeFirstOrThrow();
     const now = Date.now();
     const fam = await k
@@ -297,8 +271,8 @@ describe.each(DB_KINDS)("finding 1, upgrading a database with sessions forked be
     // Past the grace window of the upgrade: the kept branch refreshes; the other one is reuse.
     const clock = manualClock();
     clock.advance(GRACE_SECONDS + 5);
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" }, clock: clock.now });
-    const c = createClient(AuthService, server.transport("connect", { "x-forwarded-for": "10.1.2.3" }));
+    const server = await tessera.startServer({ clock: clock.now });
+    const c = tessera.clientOf(server, AuthService, { ip: "10.1.2.3" });
     const next = (await c.refreshToken({ refreshToken: newer })).tokens!;
     await expectCode(c.refreshToken({ refreshToken: older }), Code.Unauthenticated, "session has been revoked");
     await expectCode(c.refreshToken({ refreshToken: next.refreshToken }), Code.Unauthenticated);

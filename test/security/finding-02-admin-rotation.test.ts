@@ -4,29 +4,22 @@
  * session of the previous admin, leaves the instance-admin flag on the configured admin
  * only, re-enables the configured admin, and nobody can disable it. On PostgreSQL and PGlite.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { DB_KINDS, useTessera } from "../harness.js";
 import { Code } from "@connectrpc/connect";
 import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "../helpers/db.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import type { TestServer } from "../helpers/server.js";
 import { codeOf, expectCode } from "../helpers/outcome.js";
-import { testClock } from "../helpers/clock.js";
 
 const PW1 = "first admin password";
 const PW2 = "second admin password";
 
 describe.each(DB_KINDS)("finding 2: admin credential rotation on %s", (kind) => {
-  let database: TestDatabase;
-  const clock = testClock();
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const tessera = useTessera({ db: kind, server: false });
+  const { clock } = tessera;
 
   const admin = (email: string, password: string) => ({ AUTH_MODE: "admin", AUTH_ADMIN_EMAIL: email, AUTH_ADMIN_PASSWORD: password });
-  const start = (env: Record<string, string>) => startTestServer(database, { env, clock: clock.now });
+  const start = (env: Record<string, string>) => tessera.startServer({ env });
   async function withServer<T>(env: Record<string, string>, fn: (s: TestServer) => Promise<T>): Promise<T> {
     const s = await start(env);
     try {
@@ -36,9 +29,9 @@ describe.each(DB_KINDS)("finding 2: admin credential rotation on %s", (kind) => 
     }
   }
   const login = (s: TestServer, email: string, password: string) => s.client(AuthService).login({ email, password }).then((r) => r.tokens!);
-  const user = (id: string) => database.db.kysely.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+  const user = (id: string) => tessera.database.db.kysely.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
   const openSessions = (userId: string) =>
-    database.db.kysely.selectFrom("refresh_families").select("id").where("user_id", "=", userId).where("revoked_at", "is", null).execute();
+    tessera.database.db.kysely.selectFrom("refresh_families").select("id").where("user_id", "=", userId).where("revoked_at", "is", null).execute();
 
   it("finding 2: a new AUTH_ADMIN_EMAIL and password end every session of the previous admin and take away its admin rights", async () => {
     const [oldEmail, newEmail] = [`old-admin-${kind}@example.com`, `new-admin-${kind}@example.com`];
@@ -61,7 +54,7 @@ describe.each(DB_KINDS)("finding 2: admin credential rotation on %s", (kind) => 
     expect(await openSessions(old.userId)).toEqual([]);
     expect(now.is_instance_admin).toBe(true);
     expect(now.disabled_at).toBeNull();
-    expect(await database.db.kysely.selectFrom("users").select("id").where("is_instance_admin", "=", true).where("kind", "=", "human").where("id", "!=", "00000000-0000-0000-0000-000000000001").execute()).toEqual([{ id: fresh.userId }]);
+    expect(await tessera.database.db.kysely.selectFrom("users").select("id").where("is_instance_admin", "=", true).where("kind", "=", "human").where("id", "!=", "00000000-0000-0000-0000-000000000001").execute()).toEqual([{ id: fresh.userId }]);
 
     // Unchanged configuration: the new admin still gets in, its session survives the restart.
     clock.advance(5);
@@ -126,8 +119,8 @@ describe.each(DB_KINDS)("finding 2: admin credential rotation on %s", (kind) => 
       await oldInstance.close();
     }
     // However it came to be disabled (here: behind Tessera's back), the next start re-enables it.
-    const id = (await database.db.kysely.selectFrom("users").select("id").where("email_normalized", "=", newEmail).executeTakeFirstOrThrow()).id;
-    await database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", id).execute();
+    const id = (await tessera.database.db.kysely.selectFrom("users").select("id").where("email_normalized", "=", newEmail).executeTakeFirstOrThrow()).id;
+    await tessera.database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", id).execute();
     clock.advance(5);
     await withServer(admin(newEmail, PW2), async (s) => {
       expect((await login(s, newEmail, PW2)).userId).toBe(id);

@@ -5,31 +5,24 @@
  * and every admin-mode instance refuses their access tokens and API keys (refused, not
  * deleted: a move back to full mode gives them back their sign-in and their keys).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { DB_KINDS, useTessera } from "../harness.js";
 import { Code } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { UserAccountService } from "../../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "../helpers/db.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import type { TestServer } from "../helpers/server.js";
 import { codeOf, expectCode } from "../helpers/outcome.js";
-import { testClock } from "../helpers/clock.js";
 
 const PASSWORD = "correct horse battery staple";
 const ADMIN_PASSWORD = "the admin's own password";
 
 describe.each(DB_KINDS)("finding 3: other users in admin mode on %s", (kind) => {
-  let database: TestDatabase;
-  const clock = testClock();
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const t = useTessera({ db: kind, server: false });
+  const { clock } = t;
 
-  const start = (env: Record<string, string>) => startTestServer(database, { env, clock: clock.now, ownDatabase: kind === "postgres" });
+  const start = (env: Record<string, string>) => t.startServer({ env, ownDatabase: kind === "postgres" });
 
   /** A signed-up user with a team account and an API key of it, made through the RPCs. */
   async function userWithKey(s: TestServer, email: string, password: string) {
@@ -79,7 +72,7 @@ describe.each(DB_KINDS)("finding 3: other users in admin mode on %s", (kind) => 
       await a2.close();
       await a1.close();
     }
-    const k = database.db.kysely;
+    const k = t.database.db.kysely;
     // Refused, not deleted: the key and the user are still there, the user is not disabled; its sessions are ended for good.
     expect(await k.selectFrom("api_keys").select("id").where("id", "=", other.keyId).execute()).toHaveLength(1);
     expect((await k.selectFrom("users").select("disabled_at").where("id", "=", other.tokens.userId).executeTakeFirstOrThrow()).disabled_at).toBeNull();

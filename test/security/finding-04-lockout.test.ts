@@ -5,33 +5,22 @@
  * client without recent failures gets through (after the bounded tarpit).
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { DB_KINDS, useTessera } from "../harness.js";
 import { callAs } from "../helpers/abuse.js";
-import { testClock } from "../helpers/clock.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "../helpers/db.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const WRONG = "not the password at all 1";
 
 describe.each(DB_KINDS)("finding 4 on %s", (kind) => {
-  let database: TestDatabase;
-  let server: TestServer;
-  const clock = testClock();
+  const t = useTessera({ db: kind, env: { AUTH_MODE: "full" }, forwardedFor: true });
+  const { clock } = t;
 
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" }, clock: clock.now });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
 
   it("finding 4: failed logins from many IPs and from one IP cannot lock the owner out of a clean IP", { timeout: 90_000 }, async () => {
     const email = `victim-${randomBytes(4).toString("hex")}@example.com`;
     const password = `pw ${randomBytes(12).toString("base64")} owner`;
-    expect((await callAs(server, "SignUp", { email, password }, "192.0.2.10")).code).toBe("ok");
-    const login = (pw: string, ip: string, who = email) => callAs(server, "Login", { email: who, password: pw }, ip);
+    expect((await callAs(t.server, "SignUp", { email, password }, "192.0.2.10")).code).toBe("ok");
+    const login = (pw: string, ip: string, who = email) => callAs(t.server, "Login", { email: who, password: pw }, ip);
 
     // At once: a distributed attack (24 networks, one wrong password each) and one network
     // hammering the same email (15 wrong passwords).

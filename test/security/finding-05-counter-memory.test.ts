@@ -7,9 +7,9 @@
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { useTessera } from "../harness.js";
 import { createMemoryCounterStore } from "../../packages/server/src/abuse/limiter.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 
 const PROBE = path.join(import.meta.dirname, "fixtures", "counter-heap-probe.ts");
 
@@ -33,13 +33,7 @@ function runProbe(databaseUrl: string, signUps: number, logins: number): Promise
 }
 
 describe("finding 5", () => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const t = useTessera({ server: false });
   afterEach(() => {
     vi.useRealTimers();
   });
@@ -47,7 +41,7 @@ describe("finding 5", () => {
   it("finding 5: distinct oversized emails sent to SignUp and Login leave the server's heap bounded", { timeout: 120_000 }, async () => {
     // 400 sign-ups and 40 logins, each with a distinct email of 900 U+FDFA (16,200
     // characters after NFKC): before the fix each kept ~32 KB of counter key per limit.
-    const result = await runProbe(database.env.DATABASE_URL!, 400, 40);
+    const result = await runProbe(t.database.env.DATABASE_URL!, 400, 40);
     expect(result.codes).toEqual({ invalid_argument: 400, unauthenticated: 40 });
     expect(result.growth, `heap grew by ${(result.growth / 1048576).toFixed(1)} MiB`).toBeLessThan(6 * 1048576);
   });

@@ -14,13 +14,13 @@ import http2 from "node:http2";
 import net from "node:net";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTessera } from "../harness.js";
 import { ConfigError, loadConfig } from "../../packages/server/src/config/config.js";
 import { createLogger } from "../../packages/server/src/lib/logger.js";
 import { createServer, type TesseraServer } from "../../packages/server/src/server/server.js";
 import { connectionKey } from "../../packages/server/src/server/connections.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { FLAG, FRAME, H2_PREFACE, frame, headerBlock, rawH2, settingsOf } from "../helpers/h2-raw.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { type TestServer } from "../helpers/server.js";
 
 const HEADERS_MS = 1000;
 const REQUEST_MS = 2000;
@@ -124,18 +124,13 @@ async function hold(server: TestServer, n: number, localAddress: string) {
   return socks;
 }
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase("postgres");
-});
-afterAll(async () => {
-  await database?.drop();
-});
+// One database for the file; each describe starts (and closes) its own server on it.
+const tessera = useTessera({ server: false });
 
 describe("finding 6: request time limits", () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(database, { env: { HEADERS_TIMEOUT_MS: String(HEADERS_MS), REQUEST_TIMEOUT_MS: String(REQUEST_MS) } });
+    server = await tessera.startServer({ env: { HEADERS_TIMEOUT_MS: String(HEADERS_MS), REQUEST_TIMEOUT_MS: String(REQUEST_MS) } });
   });
   afterAll(async () => {
     await server?.close();
@@ -296,7 +291,7 @@ describe("finding 6: request time limits", () => {
 describe("finding 6: HTTP/2 concurrent streams", () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(database);
+    server = await tessera.startServer();
   });
   afterAll(async () => {
     await server?.close();
@@ -352,7 +347,7 @@ describe("finding 6: HTTP/2 concurrent streams", () => {
 describe("finding 6: connection caps (MAX_CONNECTIONS=5, MAX_CONNECTIONS_PER_IP=3)", () => {
   let server: TestServer;
   beforeAll(async () => {
-    server = await startTestServer(database, { env: { MAX_CONNECTIONS: "5", MAX_CONNECTIONS_PER_IP: "3" } });
+    server = await tessera.startServer({ env: { MAX_CONNECTIONS: "5", MAX_CONNECTIONS_PER_IP: "3" } });
   });
   afterAll(async () => {
     await server?.close();

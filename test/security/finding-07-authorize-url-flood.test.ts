@@ -6,30 +6,22 @@
  * subject per window, carrying the count.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTessera, useTestProvider } from "../harness.js";
 import { callAs, pollUntil } from "../helpers/abuse.js";
 import { testClock } from "../helpers/clock.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { pkce, serverEnvFor, startTestProvider, type TestProvider } from "../helpers/oidc-provider.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import { pkce, serverEnvFor } from "../helpers/oidc-provider.js";
+import type { TestServer } from "../helpers/server.js";
 
 describe("finding 7", () => {
-  let database: TestDatabase;
-  let provider: TestProvider;
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    provider = await startTestProvider();
-  });
-  afterAll(async () => {
-    await provider?.close();
-    await database?.drop();
-  });
+  const provider = useTestProvider();
+  const t = useTessera({ forwardedFor: true, server: false });
 
   const authorize = (server: TestServer, ip: string) =>
     callAs(server, "GetAuthorizeUrl", { redirectUri: "http://127.0.0.1/cb", state: randomBytes(16).toString("base64url"), codeChallenge: pkce().challenge }, ip);
-  const transactions = async () => Number((await database.db.kysely.selectFrom("login_transactions").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+  const transactions = async () => Number((await t.database.db.kysely.selectFrom("login_transactions").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
   const refusals = (procedure: string) =>
-    database.db.kysely
+    t.database.db.kysely
       .selectFrom("audit_events")
       .selectAll()
       .where("action", "=", "ratelimit.exceeded.failure")
@@ -38,7 +30,7 @@ describe("finding 7", () => {
       .execute();
 
   it("finding 7: GetAuthorizeUrl is limited to 60 a minute per client network, so a flood cannot write a row per call", async () => {
-    const server = await startTestServer(database, { env: { ...serverEnvFor(provider, "http://127.0.0.1/cb"), TRUST_PROXY_HOPS: "1" } });
+    const server = await t.startServer({ env: serverEnvFor(provider, "http://127.0.0.1/cb") });
     try {
       const start = await transactions();
       const codes: string[] = [];
@@ -55,7 +47,7 @@ describe("finding 7", () => {
 
   it("finding 7: a flood over a limit writes one ratelimit.exceeded.failure per procedure, limit and subject per window, carrying the count", { timeout: 60_000 }, async () => {
     const clock = testClock();
-    const server = await startTestServer(database, { env: { ...serverEnvFor(provider, "http://127.0.0.1/cb"), TRUST_PROXY_HOPS: "1" }, clock: clock.now });
+    const server = await t.startServer({ env: serverEnvFor(provider, "http://127.0.0.1/cb"), clock: clock.now });
     // ExchangeCode (10 a minute per network) with a made-up code: refused cheaply either way.
     const exchange = (ip: string) => callAs(server, "ExchangeCode", { code: "made-up", redirectUri: "http://127.0.0.1/cb", codeVerifier: "v".repeat(43), state: "s" }, ip);
     const ip = "198.51.100.9";

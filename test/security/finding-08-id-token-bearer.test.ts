@@ -10,29 +10,20 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTessera, useTestProvider } from "../harness.js";
 import { Code } from "@connectrpc/connect";
 import { SignJWT, type JWTPayload } from "jose";
 import { AuthService, PrincipalKind } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { ConfigError, loadConfig } from "../../packages/server/src/config/config.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { pkce, startTestProvider, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_KID, TEST_RESOURCE, type TestProvider } from "../helpers/oidc-provider.js";
+import { pkce, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_KID, TEST_RESOURCE } from "../helpers/oidc-provider.js";
 import { codeOf, expectCode } from "../helpers/outcome.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import type { TestServer } from "../helpers/server.js";
 
 describe("finding 8: provider ID tokens are not bearer access tokens", () => {
-  let database: TestDatabase;
-  let provider: TestProvider;
+  const provider = useTestProvider();
+  const t = useTessera({ server: false });
 
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    provider = await startTestProvider();
-  });
-  afterAll(async () => {
-    await provider?.close();
-    await database?.drop();
-  });
-
-  const identitiesOf = (subject: string) => database.db.kysely.selectFrom("identities").select("user_id").where("subject", "=", subject).execute();
+  const identitiesOf = (subject: string) => t.database.db.kysely.selectFrom("identities").select("user_id").where("subject", "=", subject).execute();
 
   it("finding 8: a configuration whose AUTH_AUDIENCE contains AUTH_CLIENT_ID is refused at startup", async () => {
     const env = {
@@ -43,7 +34,7 @@ describe("finding 8: provider ID tokens are not bearer access tokens", () => {
       AUTH_CLIENT_SECRET: TEST_CLIENT_SECRET,
       AUTH_ALLOWED_REDIRECT_URIS: "http://127.0.0.1/cb",
     };
-    const started: TestServer | Error = await startTestServer(database, { env }).then(
+    const started: TestServer | Error = await t.startServer({ env }).then(
       (server) => server,
       (e: unknown) => (e instanceof Error ? e : new Error(String(e))),
     );
@@ -66,7 +57,7 @@ describe("finding 8: provider ID tokens are not bearer access tokens", () => {
   });
 
   it("finding 8: without AUTH_AUDIENCE (login only) no provider token is a bearer, and the login works", async () => {
-    const server = await startTestServer(database, {
+    const server = await t.startServer({
       env: {
         AUTH_MODE: "full",
         AUTH_BASEURL: provider.issuer,
@@ -99,7 +90,7 @@ describe("finding 8: provider ID tokens are not bearer access tokens", () => {
   describe("with AUTH_AUDIENCE naming a client id and no login client (nothing to compare at startup)", () => {
     let server: TestServer;
     beforeAll(async () => {
-      server = await startTestServer(database, {
+      server = await t.startServer({
         env: { AUTH_MODE: "full", AUTH_BASEURL: provider.issuer, AUTH_AUDIENCE: `${TEST_RESOURCE} ${TEST_CLIENT_ID}` },
       });
     });
@@ -170,7 +161,7 @@ describe("finding 8: provider ID tokens are not bearer access tokens", () => {
     });
 
     it("finding 8: with a login client, a token whose aud also names AUTH_CLIENT_ID needs access-token evidence", async () => {
-      const withLogin = await startTestServer(database, {
+      const withLogin = await t.startServer({
         env: {
           AUTH_MODE: "full",
           AUTH_BASEURL: provider.issuer,

@@ -11,31 +11,23 @@
  * tokens as Keycloak has them), on PostgreSQL and PGlite.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, createClient } from "@connectrpc/connect";
+import { beforeAll, describe, expect, it } from "vitest";
+import { DB_KINDS, useTessera, useTestProvider } from "../harness.js";
+import { Code } from "@connectrpc/connect";
 import { SignJWT, type JWTPayload } from "jose";
 import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService } from "../../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "../helpers/db.js";
-import { pkce, serverEnvFor, startTestProvider, TEST_KID, TEST_RESOURCE, type TestProvider } from "../helpers/oidc-provider.js";
+import { pkce, serverEnvFor, TEST_KID, TEST_RESOURCE } from "../helpers/oidc-provider.js";
 import { expectCode } from "../helpers/outcome.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
-
-function freshIp(): string {
-  const b = randomBytes(3);
-  return `10.${b[0]}.${b[1]}.${b[2]}`;
-}
 
 describe.each(DB_KINDS)("finding 9: invites need a verified email (%s)", (kind) => {
-  let database: TestDatabase;
-  let provider: TestProvider;
-  let server: TestServer;
+  const provider = useTestProvider({ emailInAccessTokens: true });
+  const t = useTessera({ db: kind, env: () => serverEnvFor(provider, "http://127.0.0.1/cb"), forwardedFor: true });
   let ownerToken = "";
   let teamId = "";
 
-  const accounts = (token: string) =>
-    createClient(UserAccountService, server.transport("connect", { authorization: `Bearer ${token}`, "x-forwarded-for": freshIp() }));
-  const auth = () => createClient(AuthService, server.transport("connect", { "x-forwarded-for": freshIp() }));
+  const accounts = (token: string) => t.client(UserAccountService, { token });
+  const auth = () => t.client(AuthService);
   const subject = (prefix: string) => `${prefix}${randomBytes(4).toString("hex")}`;
 
   async function inviteFor(sub: string): Promise<string> {
@@ -63,18 +55,9 @@ describe.each(DB_KINDS)("finding 9: invites need a verified email (%s)", (kind) 
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    provider = await startTestProvider({ emailInAccessTokens: true });
-    server = await startTestServer(database, { env: { ...serverEnvFor(provider, "http://127.0.0.1/cb"), TRUST_PROXY_HOPS: "1" } });
-    const owner = await auth().signUp({ email: `owner-${randomBytes(4).toString("hex")}@example.com`, password: "correct horse battery staple" });
-    ownerToken = owner.tokens!.accessToken;
+    ownerToken = (await t.signUp()).accessToken;
     teamId = (await accounts(ownerToken).createTeamAccount({ name: "Verified only" })).account!.id;
   }, 60_000);
-  afterAll(async () => {
-    await server?.close();
-    await provider?.close();
-    await database?.drop();
-  });
 
   it("finding 9: a provider bearer token whose claims lack email_verified cannot accept an invite", async () => {
     const sub = subject("noverify-");
@@ -120,7 +103,7 @@ describe.each(DB_KINDS)("finding 9: invites need a verified email (%s)", (kind) 
     // Another email without email_verified replaces the stored one: no longer verified.
     const other = subject("stored-");
     await accounts(await crafted(sub, { email: `${other}@example.test` })).setUser({});
-    const identity = await database.db.kysely.selectFrom("identities").selectAll().where("subject", "=", sub).executeTakeFirstOrThrow();
+    const identity = await t.database.db.kysely.selectFrom("identities").selectAll().where("subject", "=", sub).executeTakeFirstOrThrow();
     expect(identity).toMatchObject({ email: `${other}@example.test`, email_verified: false });
     await expectCode(accounts(await crafted(sub)).acceptTeamAccountInvite({ token: await inviteFor(other) }), Code.PermissionDenied, /verified/);
   });

@@ -4,24 +4,13 @@
  * SignUp is limited tighter than Login: 5 a minute and 20 an hour per client network.
  */
 import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "../harness.js";
 import { callAs } from "../helpers/abuse.js";
-import { testClock } from "../helpers/clock.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
 
 describe("finding 10", () => {
-  let database: TestDatabase;
-  let server: TestServer;
-  const clock = testClock();
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" }, clock: clock.now });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
+  const t = useTessera({ env: { AUTH_MODE: "full" }, forwardedFor: true });
+  const { clock } = t;
 
   const email = () => `probe-${randomBytes(5).toString("hex")}@example.com`;
   const password = `pw ${randomBytes(12).toString("base64")} enum`;
@@ -30,23 +19,23 @@ describe("finding 10", () => {
     const ip = "198.51.100.20";
     const taken = email();
     // The enumeration point: a registered email answers AlreadyExists.
-    expect((await callAs(server, "SignUp", { email: taken, password }, "198.51.100.21")).code).toBe("ok");
+    expect((await callAs(t.server, "SignUp", { email: taken, password }, "198.51.100.21")).code).toBe("ok");
     const minute: string[] = [];
-    for (let i = 0; i < 6; i++) minute.push((await callAs(server, "SignUp", { email: i === 0 ? taken : email(), password }, ip)).code);
+    for (let i = 0; i < 6; i++) minute.push((await callAs(t.server, "SignUp", { email: i === 0 ? taken : email(), password }, ip)).code);
     expect(minute).toEqual(["already_exists", "ok", "ok", "ok", "ok", "resource_exhausted"]);
     // Login from the same network is not affected by SignUp's limit.
-    expect((await callAs(server, "Login", { email: taken, password }, ip)).code).toBe("ok");
+    expect((await callAs(t.server, "Login", { email: taken, password }, ip)).code).toBe("ok");
     // Three more minutes of 5: 20 in the hour, then refused for the rest of the hour.
     for (let m = 0; m < 3; m++) {
       clock.advance(61);
-      for (let i = 0; i < 5; i++) expect((await callAs(server, "SignUp", { email: email(), password }, ip)).code).toBe("ok");
+      for (let i = 0; i < 5; i++) expect((await callAs(t.server, "SignUp", { email: email(), password }, ip)).code).toBe("ok");
     }
     clock.advance(61);
-    const over = await callAs(server, "SignUp", { email: email(), password }, ip);
+    const over = await callAs(t.server, "SignUp", { email: email(), password }, ip);
     expect(over.code).toBe("resource_exhausted");
     expect(over.retryAfter).toBeGreaterThan(60);
     expect(over.retryAfter).toBeLessThanOrEqual(3600);
     // Another network still signs up.
-    expect((await callAs(server, "SignUp", { email: email(), password }, "198.51.100.22")).code).toBe("ok");
+    expect((await callAs(t.server, "SignUp", { email: email(), password }, "198.51.100.22")).code).toBe("ok");
   });
 });

@@ -5,12 +5,12 @@
  * IPv6 as the IPv4 address, and /health and the log say when Redis is unavailable.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { useTessera } from "../harness.js";
 import { networkOf } from "../../packages/server/src/abuse/network.js";
 import { callAs, pollUntil } from "../helpers/abuse.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { freePort } from "../helpers/net.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
+import type { TestServer } from "../helpers/server.js";
 
 const UNAVAILABLE = "memory (redis unavailable: limits are per instance)";
 
@@ -52,13 +52,7 @@ async function stopRedis(child: ChildProcess): Promise<void> {
 }
 
 describe("finding 11", () => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const t = useTessera({ server: false });
 
   it("finding 11: per-IP limits count IPv6 clients by their /64 and IPv4-mapped IPv6 as the IPv4 address", async () => {
     expect(networkOf("2001:db8:1:2:aaaa:bbbb:cccc:dddd")).toBe("2001:db8:1:2::/64");
@@ -68,7 +62,7 @@ describe("finding 11", () => {
     expect(networkOf("fe80::1%eth0")).toBe("fe80::/64");
     expect(networkOf("192.0.2.5")).toBe("192.0.2.5");
 
-    const server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
+    const server = await t.startServer({ env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
     try {
       // A distinct email each time, so the failed-login tarpit of one email stays out of the way.
       let n = 0;
@@ -89,7 +83,7 @@ describe("finding 11", () => {
 
   it("finding 11: with REDIS_URL at a closed port, /health says limits are per instance and the log says so once, while limits still hold", async () => {
     const port = await freePort();
-    const server = await startTestServer(database, { env: { AUTH_MODE: "full", REDIS_URL: `redis://127.0.0.1:${port}` } });
+    const server = await t.startServer({ env: { AUTH_MODE: "full", REDIS_URL: `redis://127.0.0.1:${port}` } });
     try {
       expect(await pollUntil(async () => (await health(server)).body.rate_limits === UNAVAILABLE, 5000)).toBe(true);
       const h = await health(server);
@@ -110,7 +104,7 @@ describe("finding 11", () => {
   it("finding 11: a Redis that goes away and comes back is reported in /health, logged once when it fails and once when it recovers", { timeout: 60_000 }, async () => {
     const port = await freePort();
     let redis = await startRedis(port);
-    const server = await startTestServer(database, { env: { AUTH_MODE: "full", REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_KEY_PREFIX: "f11:" } });
+    const server = await t.startServer({ env: { AUTH_MODE: "full", REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_KEY_PREFIX: "f11:" } });
     try {
       expect(await pollUntil(async () => (await health(server)).body.rate_limits === "redis", 5000)).toBe(true);
       expect(logged(server, "redis unavailable")).toHaveLength(0);

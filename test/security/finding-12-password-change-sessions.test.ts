@@ -5,45 +5,28 @@
  * own session is kept; `keep_other_sessions` opts out. Against the real server, on
  * PostgreSQL and PGlite.
  */
-import { randomBytes } from "node:crypto";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Code, createClient } from "@connectrpc/connect";
+import { describe, expect, it } from "vitest";
+import { DB_KINDS, useTessera } from "../harness.js";
+import { Code } from "@connectrpc/connect";
 import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "../helpers/db.js";
 import { expectCode } from "../helpers/outcome.js";
-import { startTestServer, type TestServer } from "../helpers/server.js";
 
 const PASSWORD = "correct horse battery staple";
 const NEW_PASSWORD = "violet kettle drums at dawn";
 
 describe.each(DB_KINDS)("finding 12 on %s", (kind) => {
-  let database: TestDatabase;
-  let server: TestServer;
+  const tessera = useTessera({ db: kind, env: { AUTH_MODE: "full" }, forwardedFor: true });
 
-  const auth = (token?: string) => {
-    const b = randomBytes(3);
-    const headers: Record<string, string> = { "x-forwarded-for": `10.${b[0]}.${b[1]}.${b[2]}` };
-    if (token) headers.authorization = `Bearer ${token}`;
-    return createClient(AuthService, server.transport("connect", headers));
-  };
+  const auth = (token?: string) => tessera.client(AuthService, { token });
 
   /** A user with three sessions (sign-up and two logins). */
   async function userWithThreeSessions() {
-    const email = `f12-${randomBytes(5).toString("hex")}@example.com`;
-    const a = (await auth().signUp({ email, password: PASSWORD })).tokens!;
+    const { email, tokens: a } = await tessera.signUp({ password: PASSWORD });
     const b = (await auth().login({ email, password: PASSWORD })).tokens!;
     const c = (await auth().login({ email, password: PASSWORD })).tokens!;
     return { email, a, b, c };
   }
 
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-    server = await startTestServer(database, { env: { AUTH_MODE: "full", TRUST_PROXY_HOPS: "1" } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
 
   it("finding 12: ChangePassword ends every other session by default and keeps the caller's", async () => {
     const { a, b, c } = await userWithThreeSessions();
@@ -52,8 +35,8 @@ describe.each(DB_KINDS)("finding 12 on %s", (kind) => {
     const b2 = (await auth().refreshToken({ refreshToken: b.refreshToken })).tokens!;
     const sessions = (await auth(b2.accessToken).listSessions({})).sessions;
     expect(sessions.map((s) => s.current)).toEqual([true]);
-    await server.app.deps.audit.flush();
-    const ev = await database.db.kysely.selectFrom("audit_events").select("metadata").where("actor_user_id", "=", a.userId).where("action", "=", "auth.password_change.success").execute();
+    await tessera.server.app.deps.audit.flush();
+    const ev = await tessera.database.db.kysely.selectFrom("audit_events").select("metadata").where("actor_user_id", "=", a.userId).where("action", "=", "auth.password_change.success").execute();
     expect(ev.map((e) => e.metadata)).toEqual([{ revoked_sessions: 2 }]);
   });
 

@@ -6,7 +6,8 @@
  * addressed to this machine's loopback names, HOST or TESSERA_PUBLIC_URL, from no browser
  * origin or a loopback / CORS_ALLOWED_ORIGINS one, and refuses the rest before any handler.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
+import { DB_KINDS, useTessera } from "../harness.js";
 import http from "node:http";
 import type { LookupFunction } from "node:net";
 import { randomUUID } from "node:crypto";
@@ -18,25 +19,18 @@ import { ANONYMOUS_USER_ID } from "../../packages/server/src/auth/request/princi
 import { createKeyRing } from "../../packages/server/src/auth/tokens/signing-keys.js";
 import { issueAccessToken } from "../../packages/server/src/auth/tokens/access-tokens.js";
 import { createLogger } from "../../packages/server/src/lib/logger.js";
-import { createTestDatabase, DB_KINDS, type TestDatabase } from "../helpers/db.js";
 import { createHumanUser } from "../helpers/principals.js";
-import { startTestServer, type Protocol, type TestServer } from "../helpers/server.js";
+import type { Protocol } from "../helpers/server.js";
 import { codeOf, expectCode } from "../helpers/outcome.js";
 
 describe.each(DB_KINDS)("finding 13: the anonymous user after AUTH_MODE=none on %s", (kind) => {
-  let database: TestDatabase;
-  beforeAll(async () => {
-    database = await createTestDatabase(kind);
-  });
-  afterAll(async () => {
-    await database?.drop();
-  });
+  const tessera = useTessera({ db: kind, server: false });
 
-  const anonymous = () => database.db.kysely.selectFrom("users").selectAll().where("id", "=", ANONYMOUS_USER_ID).executeTakeFirstOrThrow();
+  const anonymous = () => tessera.database.db.kysely.selectFrom("users").selectAll().where("id", "=", ANONYMOUS_USER_ID).executeTakeFirstOrThrow();
 
   it("finding 13: leaving AUTH_MODE=none takes the instance-admin flag from the anonymous user, and it can do nothing", async () => {
-    const target = await createHumanUser(database.db.kysely);
-    const none = await startTestServer(database);
+    const target = await createHumanUser(tessera.database.db.kysely);
+    const none = await tessera.startServer();
     try {
       expect((await anonymous()).is_instance_admin).toBe(true);
       expect(await codeOf(none.client(AuthService).setUserDisabled({ userId: target, disabled: false }))).toBe("ok");
@@ -46,13 +40,13 @@ describe.each(DB_KINDS)("finding 13: the anonymous user after AUTH_MODE=none on 
 
     const modes: Array<Record<string, string>> = [{ AUTH_MODE: "full" }, { AUTH_MODE: "admin", AUTH_ADMIN_EMAIL: `admin-${kind}@example.com`, AUTH_ADMIN_PASSWORD: "an admin password" }];
     for (const env of modes) {
-      const s = await startTestServer(database, { env });
+      const s = await tessera.startServer({ env });
       try {
         const anon = await anonymous();
         expect(anon.is_instance_admin, env.AUTH_MODE).toBe(false);
         expect(anon.disabled_at, env.AUTH_MODE).not.toBeNull();
         // Even an access token for it, signed with the instance's own key, gets nowhere.
-        const keys = createKeyRing(database.db.kysely, () => new Date(), createLogger({ json: true, level: "silent" }));
+        const keys = createKeyRing(tessera.database.db.kysely, () => new Date(), createLogger({ json: true, level: "silent" }));
         await keys.start();
         const forged = await issueAccessToken(keys, s.app.config, new Date(), ANONYMOUS_USER_ID, randomUUID());
         keys.stop();
@@ -66,10 +60,10 @@ describe.each(DB_KINDS)("finding 13: the anonymous user after AUTH_MODE=none on 
         await s.close();
       }
     }
-    expect((await database.db.kysely.selectFrom("users").select("disabled_at").where("id", "=", target).executeTakeFirstOrThrow()).disabled_at).toBeNull();
+    expect((await tessera.database.db.kysely.selectFrom("users").select("disabled_at").where("id", "=", target).executeTakeFirstOrThrow()).disabled_at).toBeNull();
 
     // Back in AUTH_MODE=none the anonymous user is the instance admin again.
-    const again = await startTestServer(database);
+    const again = await tessera.startServer();
     try {
       const anon = await anonymous();
       expect(anon.is_instance_admin).toBe(true);
@@ -118,26 +112,16 @@ function rawGet(port: number, path: string, headers: Record<string, string>): Pr
 const PROTOCOLS: Protocol[] = ["connect", "grpc-web", "grpc"];
 
 describe("finding 13: AUTH_MODE=none answers only this machine (PostgreSQL)", () => {
-  let database: TestDatabase;
-  let server: TestServer;
   const PUBLIC = "http://tessera.test:9443";
   const ALLOWED_ORIGIN = "https://app.example.test";
+  const tessera = useTessera({ env: { TESSERA_PUBLIC_URL: PUBLIC, CORS_ALLOWED_ORIGINS: ALLOWED_ORIGIN } });
 
-  beforeAll(async () => {
-    database = await createTestDatabase("postgres");
-    server = await startTestServer(database, { env: { TESSERA_PUBLIC_URL: PUBLIC, CORS_ALLOWED_ORIGINS: ALLOWED_ORIGIN } });
-  });
-  afterAll(async () => {
-    await server?.close();
-    await database?.drop();
-  });
-
-  const teams = (name: string) => database.db.kysely.selectFrom("accounts").select("id").where("name", "=", name).execute();
+  const teams = (name: string) => tessera.database.db.kysely.selectFrom("accounts").select("id").where("name", "=", name).execute();
 
   it("finding 13: in AUTH_MODE=none a request for another host name (DNS rebinding) is refused before any handler, over Connect, gRPC-web and gRPC", async () => {
     for (const host of ["rebound.example", "localhost.rebound.example", "127.0.0.1.nip.example"]) {
       for (const protocol of PROTOCOLS) {
-        const t = transportTo(`http://${host}:${server.port}`, protocol);
+        const t = transportTo(`http://${host}:${tessera.server.port}`, protocol);
         const name = `rebound ${protocol} ${randomUUID()}`;
         expect(await codeOf(createClient(UserAccountService, t).createTeamAccount({ name })), `${host} ${protocol}`).not.toBe("ok");
         expect(await codeOf(createClient(AuthService, t).getAuthConfig({})), `${host} ${protocol}`).not.toBe("ok");
@@ -146,12 +130,12 @@ describe("finding 13: AUTH_MODE=none answers only this machine (PostgreSQL)", ()
     }
     // The port is not checked: a rebinding page chooses its port, never the name the browser
     // sends; and raw HTTP clients often send a loopback Host without the port.
-    for (const host of ["127.0.0.1", `localhost:${server.port + 1}`]) {
-      expect(await codeOf(createClient(AuthService, transportTo(`http://127.0.0.1:${server.port}`, "connect", { host })).getAuthConfig({})), host).toBe("ok");
+    for (const host of ["127.0.0.1", `localhost:${tessera.server.port + 1}`]) {
+      expect(await codeOf(createClient(AuthService, transportTo(`http://127.0.0.1:${tessera.server.port}`, "connect", { host })).getAuthConfig({})), host).toBe("ok");
     }
     // Plain HTTP handlers are behind the same check, with a JSON answer that names the fix.
     for (const path of ["/health", "/console/", "/tessera.v1.AuthService/GetAuthConfig?connect=v1&encoding=json&message=%7B%7D"]) {
-      const res = await rawGet(server.port, path, { host: `rebound.example:${server.port}` });
+      const res = await rawGet(tessera.server.port, path, { host: `rebound.example:${tessera.server.port}` });
       expect(res.status, path).toBe(421);
       expect(res.type, path).toBe("application/json");
       const body = JSON.parse(res.body) as { code: string; message: string };
@@ -160,19 +144,19 @@ describe("finding 13: AUTH_MODE=none answers only this machine (PostgreSQL)", ()
       expect(body.message).toMatch(/TESSERA_PUBLIC_URL/);
     }
     // The Connect client reads that answer as PermissionDenied with the message.
-    await expectCode(createClient(AuthService, transportTo(`http://rebound.example:${server.port}`, "connect")).getAuthConfig({}), Code.PermissionDenied, /TESSERA_PUBLIC_URL/);
+    await expectCode(createClient(AuthService, transportTo(`http://rebound.example:${tessera.server.port}`, "connect")).getAuthConfig({}), Code.PermissionDenied, /TESSERA_PUBLIC_URL/);
   });
 
   it("finding 13: in AUTH_MODE=none a browser request from a foreign Origin is refused; loopback origins and CORS_ALLOWED_ORIGINS pass", async () => {
-    const local = `http://127.0.0.1:${server.port}`;
-    for (const origin of ["https://evil.example", "http://rebound.example:" + server.port, "null"]) {
+    const local = `http://127.0.0.1:${tessera.server.port}`;
+    for (const origin of ["https://evil.example", "http://rebound.example:" + tessera.server.port, "null"]) {
       for (const protocol of PROTOCOLS) {
         const t = transportTo(local, protocol, { origin });
         const name = `cross-site ${protocol} ${randomUUID()}`;
         expect(await codeOf(createClient(UserAccountService, t).createTeamAccount({ name })), `${origin} ${protocol}`).not.toBe("ok");
         expect(await teams(name)).toEqual([]);
       }
-      const res = await rawGet(server.port, "/health", { origin });
+      const res = await rawGet(tessera.server.port, "/health", { origin });
       expect(res.status, origin).toBe(403);
       expect(JSON.parse(res.body)).toMatchObject({ code: "permission_denied", message: expect.stringMatching(/CORS_ALLOWED_ORIGINS/) });
     }
@@ -188,19 +172,19 @@ describe("finding 13: AUTH_MODE=none answers only this machine (PostgreSQL)", ()
   it("finding 13: in AUTH_MODE=none loopback names, HOST and TESSERA_PUBLIC_URL still reach the RPCs, the console and /health", async () => {
     for (const protocol of PROTOCOLS) {
       const name = `local ${protocol} ${randomUUID()}`;
-      await server.client(UserAccountService, { protocol }).createTeamAccount({ name });
+      await tessera.server.client(UserAccountService, { protocol }).createTeamAccount({ name });
       expect(await teams(name)).toHaveLength(1);
     }
-    for (const host of [`127.0.0.1:${server.port}`, `localhost:${server.port}`, `LocalHost:${server.port}`, `[::1]:${server.port}`, "tessera.test:9443"]) {
-      expect((await rawGet(server.port, "/health", { host })).status, host).toBe(200);
-      expect((await rawGet(server.port, "/console/", { host })).status, host).toBe(200);
+    for (const host of [`127.0.0.1:${tessera.server.port}`, `localhost:${tessera.server.port}`, `LocalHost:${tessera.server.port}`, `[::1]:${tessera.server.port}`, "tessera.test:9443"]) {
+      expect((await rawGet(tessera.server.port, "/health", { host })).status, host).toBe(200);
+      expect((await rawGet(tessera.server.port, "/console/", { host })).status, host).toBe(200);
       for (const protocol of PROTOCOLS) {
-        const t = transportTo(`http://127.0.0.1:${server.port}`, protocol, { host });
+        const t = transportTo(`http://127.0.0.1:${tessera.server.port}`, protocol, { host });
         expect((await createClient(AuthService, t).getAuthConfig({})).mode, `${host} ${protocol}`).toBe(AuthMode.NONE);
       }
     }
     // Other modes authenticate every caller, so they answer any Host (a proxy's name, say).
-    const full = await startTestServer(database, { env: { AUTH_MODE: "full" } });
+    const full = await tessera.startServer({ env: { AUTH_MODE: "full" } });
     try {
       expect((await createClient(AuthService, transportTo(`http://rebound.example:${full.port}`, "grpc")).getAuthConfig({})).mode).toBe(AuthMode.FULL);
       expect((await rawGet(full.port, "/health", { host: "rebound.example", origin: "https://evil.example" })).status).toBe(200);

@@ -10,15 +10,14 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useTessera } from "../harness.js";
 import { Code } from "@connectrpc/connect";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey } from "jose";
 import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { createAdminApiClient } from "../../packages/server/src/auth/oidc/admin-api/index.js";
 import { createUserinfoClient } from "../../packages/server/src/auth/oidc/admin-api/userinfo.js";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
 import { pkce } from "../helpers/oidc-provider.js";
 import { expectCode } from "../helpers/outcome.js";
-import { startTestServer } from "../helpers/server.js";
 
 /** A fake provider: each path prefix is one "provider" the tests configure. */
 describe("finding 14: provider URLs are never fetched through a redirect", () => {
@@ -121,13 +120,7 @@ describe("finding 14: provider URLs are never fetched through a redirect", () =>
   });
 
   describe("a server configured with the fake provider", () => {
-    let database: TestDatabase;
-    beforeAll(async () => {
-      database = await createTestDatabase("postgres");
-    });
-    afterAll(async () => {
-      await database?.drop();
-    });
+    const t = useTessera({ server: false });
 
     const envFor = (prefix: string) => ({
       AUTH_MODE: "full",
@@ -141,7 +134,7 @@ describe("finding 14: provider URLs are never fetched through a redirect", () =>
     it("finding 14: startup refuses a redirecting discovery at once, with a message naming the redirect", async () => {
       routes.set("/d/.well-known/openid-configuration", redirect("/elsewhere/.well-known/openid-configuration"));
       const before = hits.filter((h) => h.url.startsWith("/d/")).length;
-      const e = await startTestServer(database, { env: envFor("/d") }).then(
+      const e = await t.startServer({ env: envFor("/d") }).then(
         async (s) => {
           await s.close();
           return new Error("the server started");
@@ -158,7 +151,7 @@ describe("finding 14: provider URLs are never fetched through a redirect", () =>
     it("finding 14: provider keys behind a redirecting jwks_uri are not fetched; tokens answer Unavailable", async () => {
       routes.set("/e/.well-known/openid-configuration", (_req, res) => json(res, discovery("/e")));
       routes.set("/e/jwks", redirect("/elsewhere/jwks"));
-      const server = await startTestServer(database, { env: envFor("/e") });
+      const server = await t.startServer({ env: envFor("/e") });
       try {
         const now = Math.floor(Date.now() / 1000);
         const token = await new SignJWT({ iss: `${base}/e`, aud: "urn:tessera:api", sub: "u1", iat: now, exp: now + 600 })
@@ -176,7 +169,7 @@ describe("finding 14: provider URLs are never fetched through a redirect", () =>
       routes.set("/f/.well-known/openid-configuration", (_req, res) => json(res, discovery("/f")));
       routes.set("/f/jwks", (_req, res) => json(res, jwks));
       routes.set("/f/token", redirect("/elsewhere/token"));
-      const server = await startTestServer(database, { env: envFor("/f") });
+      const server = await t.startServer({ env: envFor("/f") });
       try {
         const auth = server.client(AuthService);
         const p = pkce();

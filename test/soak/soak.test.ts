@@ -5,7 +5,7 @@
  */
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTestDatabase, type TestDatabase } from "../helpers/db.js";
+import { useTessera } from "../harness.js";
 import { startServerProcess, type ServerProcess } from "../faults/process.js";
 
 const DURATION_S = Number(process.env.SOAK_SECONDS ?? 60);
@@ -18,12 +18,11 @@ function rssMb(pid: number): number {
 }
 
 describe("soak", () => {
-  let database: TestDatabase;
+  const t = useTessera({ server: false });
   let server: ServerProcess;
   beforeAll(async () => {
-    database = await createTestDatabase("postgres");
     server = await startServerProcess({
-      ...database.env,
+      ...t.database.env,
       AUTH_MODE: "admin",
       AUTH_ADMIN_EMAIL: ADMIN.email,
       AUTH_ADMIN_PASSWORD: ADMIN.password,
@@ -33,18 +32,15 @@ describe("soak", () => {
   afterAll(async () => {
     server?.child.kill("SIGTERM");
     await server?.exited;
-    await database?.drop();
   });
 
   it(`serves ${RATE} mixed requests/s for ${DURATION_S} s with zero errors and flat memory`, async () => {
-    let ip = 0;
     const call = async (path: string, body: unknown, token?: string) => {
-      const n = ip++;
       const res = await fetch(`${server.baseUrl}/tessera.v1.${path}`, {
         method: "POST",
         headers: {
           "content-type": "application/json",
-          "x-forwarded-for": `100.64.${(n >> 8) & 255}.${n & 255}`,
+          "x-forwarded-for": t.freshIp(),
           ...(token ? { authorization: `Bearer ${token}` } : {}),
         },
         body: JSON.stringify(body),
