@@ -6,7 +6,7 @@ import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { toJsonString } from "@bufbuild/protobuf";
 import { AccountRole, AccountType, GetTeamAccountInvitesResponseSchema, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
-import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
+import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/store/ids.js";
 import { DB_KINDS, useTessera } from "./harness.js";
 import { codeOf } from "./helpers/outcome.js";
 

@@ -14,7 +14,7 @@ import { createAuth0Client } from "../packages/server/src/auth/oidc/admin-api/au
 import { createAdminApiClient, AdminApiError } from "../packages/server/src/auth/oidc/admin-api/index.js";
 import { createKeycloakClient, parseKeycloakBaseUrl } from "../packages/server/src/auth/oidc/admin-api/keycloak.js";
 import { ConfigError } from "../packages/server/src/config/config.js";
-import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
+import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/store/ids.js";
 
 const CLIENT_ID = "tessera-admin";
 const CLIENT_SECRET = "s3cret-client-secret-value";

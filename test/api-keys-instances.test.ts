@@ -11,7 +11,7 @@ import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/a
 import { hashApiKey } from "../packages/server/src/auth/api-keys/format.js";
 import { REVOCATION_CHANNEL } from "../packages/server/src/auth/revocation/log.js";
 import { recordRevocations } from "../packages/server/src/store/revocation-log.js";
-import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
+import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/store/ids.js";
 import { mintApiKey } from "./helpers/principals.js";
 import { msUntilRejected } from "./helpers/server.js";
 import { codeOf as outcome } from "./helpers/outcome.js";

@@ -21,7 +21,7 @@ import { hashApiKey } from "../packages/server/src/auth/api-keys/format.js";
 import { createRevocationLog } from "../packages/server/src/auth/revocation/log.js";
 import { createApiKeyAuth, type ApiKeyAuth } from "../packages/server/src/auth/api-keys/verifier.js";
 import { createAuthInterceptor, type CredentialVerifier } from "../packages/server/src/auth/request/interceptor.js";
-import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
+import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/store/ids.js";
 import { createAuditWriter } from "../packages/server/src/audit/writer.js";
 import { loadConfig } from "../packages/server/src/config/config.js";
 import type { Deps } from "../packages/server/src/deps.js";

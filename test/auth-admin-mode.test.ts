@@ -8,7 +8,7 @@ import { DB_KINDS, useTessera, type TestDatabase } from "./harness.js";
 import { randomBytes } from "node:crypto";
 import { Code } from "@connectrpc/connect";
 import { AuthMode, AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
-import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
+import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/store/ids.js";
 import { passwordHashing } from "../packages/server/src/auth/passwords/hashing.js";
 import { codeOf as code } from "./helpers/outcome.js";
 

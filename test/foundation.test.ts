@@ -6,7 +6,7 @@ import http from "node:http";
 import { describe, expect, it } from "vitest";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { AuthMode, AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
-import { ANONYMOUS_USER_ID } from "../packages/server/src/auth/request/principal.js";
+import { ANONYMOUS_USER_ID } from "../packages/server/src/store/ids.js";
 import { DB_KINDS, useTessera } from "./harness.js";
 
 describe.each(DB_KINDS)("foundation on %s", (kind) => {

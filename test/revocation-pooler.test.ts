@@ -11,7 +11,7 @@ import { useTessera } from "./harness.js";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
-import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/auth/request/principal.js";
+import { DEFAULT_ACCOUNT_ID } from "../packages/server/src/store/ids.js";
 import { startPgBouncer, type PgBouncer } from "./helpers/pgbouncer.js";
 import { msUntilRejected, type TestServer } from "./helpers/server.js";
 

@@ -15,7 +15,7 @@ import { UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_acco
 import * as browserSdk from "../packages/sdk/src/index.js";
 import { createLocalStorageTokenStore, createMemoryTokenStore, createTesseraClient, type Tokens } from "../packages/sdk/src/node.js";
 import { accessTokenExpiry } from "../packages/sdk/src/tokens.js";
-import { ANONYMOUS_USER_ID } from "../packages/server/src/auth/request/principal.js";
+import { ANONYMOUS_USER_ID } from "../packages/server/src/store/ids.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pg from "pg";
-import { DEFAULT_ACCOUNT_ID } from "../../packages/server/src/auth/request/principal.js";
+import { DEFAULT_ACCOUNT_ID } from "../../packages/server/src/store/ids.js";
 import { createTesseraDatabase, startPgInstance, type PgInstance } from "./pg-instance.js";
 import { startServerProcess, type ServerProcess } from "./process.js";
 

@@ -12,7 +12,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code } from "@connectrpc/connect";
 import { ApiKeyService } from "../../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
-import { DEFAULT_ACCOUNT_ID } from "../../packages/server/src/auth/request/principal.js";
+import { DEFAULT_ACCOUNT_ID } from "../../packages/server/src/store/ids.js";
 import { openDatabase } from "../../packages/server/src/store/db.js";
 import { codeOf } from "../helpers/outcome.js";
 import type { TestDatabase } from "../helpers/db.js";

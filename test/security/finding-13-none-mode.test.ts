@@ -15,7 +15,7 @@ import { Code, createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { AuthService, AuthMode } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { UserAccountService } from "../../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
-import { ANONYMOUS_USER_ID } from "../../packages/server/src/auth/request/principal.js";
+import { ANONYMOUS_USER_ID } from "../../packages/server/src/store/ids.js";
 import { createKeyRing } from "../../packages/server/src/auth/tokens/signing-keys.js";
 import { issueAccessToken } from "../../packages/server/src/auth/tokens/access-tokens.js";
 import { createLogger } from "../../packages/server/src/lib/logger.js";

@@ -4,9 +4,6 @@
  */
 import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 
-// TODO(lead): tests import these from here until the harness merge; then from store/ids.ts only.
-export { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../../store/ids.js";
-
 /** An authenticated caller. */
 export type Principal =
   | { kind: "anonymous"; userId: string }
