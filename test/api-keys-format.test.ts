@@ -91,7 +91,7 @@ describe("api key format", () => {
   it("rejects every single-character change of a generated key (exhaustive over the alphabet)", () => {
     const key = generateApiKey();
     for (let i = 0; i < key.length; i++) {
-      for (const c of BASE62_ALPHABET + "_") {
+      for (const c of `${BASE62_ALPHABET}_`) {
         if (c === key[i]) continue;
         expect(isWellFormedApiKey(key.slice(0, i) + c + key.slice(i + 1))).toBe(false);
       }
@@ -104,11 +104,11 @@ describe("api key format", () => {
       "",
       "tsk_",
       key.slice(0, -1),
-      key + "0",
+      `${key}0`,
       key.toUpperCase(),
-      "TSK_" + key.slice(4),
-      "tsk-" + key.slice(4),
-      key.slice(0, 10) + "_" + key.slice(11),
+      `TSK_${key.slice(4)}`,
+      `tsk-${key.slice(4)}`,
+      `${key.slice(0, 10)}_${key.slice(11)}`,
       "eyJhbGciOiJIUzI1NiJ9.e30.sig",
     ]) {
       expect(isWellFormedApiKey(bad)).toBe(false);

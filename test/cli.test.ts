@@ -294,6 +294,7 @@ describe("tessera login through the OpenID provider", () => {
   beforeAll(async () => {
     // A free port for the CLI's callback, registered at the provider (exact match there).
     loginPort = await freePort();
+    home = mkdtempSync(path.join(tmpdir(), "tessera-cli-oidc-"));
   });
   const provider = useTestProvider(() => ({ redirectUris: [`http://127.0.0.1:${loginPort}/callback`] }));
   const t = useTessera({
@@ -306,9 +307,6 @@ describe("tessera login through the OpenID provider", () => {
       // Loopback: the CLI's port may vary (RFC 8252).
       AUTH_ALLOWED_REDIRECT_URIS: "http://127.0.0.1/callback",
     }),
-  });
-  beforeAll(() => {
-    home = mkdtempSync(path.join(tmpdir(), "tessera-cli-oidc-"));
   });
   afterAll(() => {
     if (home) rmSync(home, { recursive: true, force: true });

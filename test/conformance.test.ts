@@ -48,7 +48,9 @@ describe("CONFORMANCE.md", () => {
     const documentText = (name: string): string | undefined => {
       if (documents[name] !== undefined) return documents[name];
       const file = path.join(root, name);
-      return name.startsWith("docs/") && existsSync(file) ? (documents[name] = readFileSync(file, "utf8")) : undefined;
+      if (!name.startsWith("docs/") || !existsSync(file)) return undefined;
+      documents[name] = readFileSync(file, "utf8");
+      return documents[name];
     };
     /** The text under heading `title` (to the next heading of the same or a higher level), or undefined. */
     const section = (md: string, title: string): string | undefined => {

@@ -180,7 +180,8 @@ describe("console sign-in through the OpenID provider in headless Chromium", () 
     // The provider matches redirect URIs exactly: pick the server's port before starting both.
     port = await freePort();
     base = `http://127.0.0.1:${port}`;
-  });
+    browser = await launchChromium();
+  }, 120_000);
   const provider = useTestProvider(() => ({ redirectUris: [`${base}/console/callback`] }));
   useTessera({
     env: () => ({
@@ -193,10 +194,6 @@ describe("console sign-in through the OpenID provider in headless Chromium", () 
       AUTH_ALLOWED_REDIRECT_URIS: `${base}/console/callback`,
     }),
   });
-  beforeAll(async () => {
-    browser = await launchChromium();
-  }, 120_000);
-
   afterAll(async () => {
     await browser?.close();
   });

@@ -263,7 +263,7 @@ describe("SDK against a real server", () => {
   const full = useTessera({ env: { AUTH_MODE: "full" } });
 
   it.each(["connect", "grpc-web", "grpc"] as const)("calls the three services over %s from Node", async (protocol) => {
-    const client = createTesseraClient({ baseUrl: none.server.baseUrl + "/", protocol, apiKey: "tsk_ignored_in_none_mode" });
+    const client = createTesseraClient({ baseUrl: `${none.server.baseUrl}/`, protocol, apiKey: "tsk_ignored_in_none_mode" });
     expect((await client.auth.getAuthConfig({})).mode).toBe(AuthMode.NONE);
     const me = await client.auth.checkToken({});
     expect(me.userId).toBe(ANONYMOUS_USER_ID);

@@ -83,8 +83,14 @@ describe("@tessera/connect verifiers", () => {
 
   it("lets the first matching verifier decide", async () => {
     const calls: string[] = [];
-    const first: CredentialVerifier = { name: "first", match: (t) => t.startsWith("sk_a"), verify: () => (calls.push("first"), undefined) };
-    const second: CredentialVerifier = { name: "second", match: (t) => t.startsWith("sk_"), verify: () => (calls.push("second"), { userId: "u2" }) };
+    const first: CredentialVerifier = { name: "first", match: (t) => t.startsWith("sk_a"), verify: () => {
+      calls.push("first");
+      return undefined;
+    } };
+    const second: CredentialVerifier = { name: "second", match: (t) => t.startsWith("sk_"), verify: () => {
+      calls.push("second");
+      return { userId: "u2" };
+    } };
     const auth = createTesseraAuthenticator({ tesseraUrl: "http://unused.invalid", transport: fakeTessera().transport, verifiers: [first, second] });
     expect((await errorOf(auth.authenticate("Bearer sk_abc"))).code).toBe(Code.Unauthenticated);
     expect((await auth.authenticate("Bearer sk_zzz")).verifier).toBe("second");

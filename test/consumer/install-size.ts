@@ -15,7 +15,7 @@ interface Manifest {
 }
 
 /** Bytes of the files under `dir` (apparent size), not counting its nested node_modules. */
-export function directoryBytes(dir: string): number {
+function directoryBytes(dir: string): number {
   let total = 0;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (e.name === "node_modules") continue;

@@ -19,7 +19,7 @@ export const PACKAGES = [
 ] as const;
 
 /** This process's environment without npm's per-run settings, plus `extra`. */
-export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     if (/^npm_/i.test(k) || k === "INIT_CWD" || k.startsWith("VITEST") || k === "NODE_OPTIONS" || k === "NODE_ENV" || k === "TEST") continue;

@@ -52,7 +52,7 @@ function testDatabase(kind: DbKind, config: DatabaseConfig, db: Db, env: Record<
 }
 
 /** A fresh PostgreSQL database (already migrated) on the local server. */
-export async function createPostgresDatabase(): Promise<TestDatabase> {
+async function createPostgresDatabase(): Promise<TestDatabase> {
   const adminUrl = inject("pgAdminUrl");
   const name = `tessera_test_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -76,7 +76,7 @@ export async function createPostgresDatabase(): Promise<TestDatabase> {
 }
 
 /** A fresh PGlite database (already migrated) in a temporary directory. */
-export async function createPgliteDatabase(): Promise<TestDatabase> {
+async function createPgliteDatabase(): Promise<TestDatabase> {
   const root = mkdtempSync(path.join(tmpdir(), "tessera-pglite-"));
   const dataDir = path.join(root, "data");
   cpSync(inject("pgliteTemplateDir"), dataDir, { recursive: true });

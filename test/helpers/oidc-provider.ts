@@ -11,7 +11,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, exportSPKI, generateKeyPair, type CryptoKey, type JWK } from "jose";
 // oidc-provider ships no type declarations.
-// @ts-ignore
+// @ts-expect-error
 import Provider from "oidc-provider";
 
 export const TEST_CLIENT_ID = "tessera-test";
@@ -31,7 +31,7 @@ export function pkce(): PkcePair {
   return { verifier, challenge: createHash("sha256").update(verifier).digest("base64url") };
 }
 
-export interface AuthorizationResult {
+interface AuthorizationResult {
   code: string;
   state: string | null;
   iss: string | null;
@@ -88,7 +88,7 @@ export interface TestProviderOptions {
  * The email claims of a test account: subjects starting with "unverified-" get
  * `email_verified: false`, "noverify-" no `email_verified` at all, everyone else `true`.
  */
-export function testEmailClaims(subject: string): { email: string; email_verified?: boolean } {
+function testEmailClaims(subject: string): { email: string; email_verified?: boolean } {
   const email = `${subject}@example.test`;
   if (subject.startsWith("noverify-")) return { email };
   return { email, email_verified: !subject.startsWith("unverified-") };

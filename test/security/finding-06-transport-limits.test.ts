@@ -20,7 +20,7 @@ import { createLogger } from "../../packages/server/src/lib/logger.js";
 import { createServer, type TesseraServer } from "../../packages/server/src/server/server.js";
 import { connectionKey } from "../../packages/server/src/server/connections.js";
 import { FLAG, FRAME, H2_PREFACE, frame, headerBlock, rawH2, settingsOf } from "../helpers/h2-raw.js";
-import { type TestServer } from "../helpers/server.js";
+import type { TestServer } from "../helpers/server.js";
 
 const HEADERS_MS = 1000;
 const REQUEST_MS = 2000;
@@ -370,7 +370,7 @@ describe("finding 6: connection caps (MAX_CONNECTIONS=5, MAX_CONNECTIONS_PER_IP=
       await until(() => server.app.server.openConnections() === 2, 5000, "the closed connection is no longer counted");
       expect(await h1Get(server.port, "/health", "127.0.0.1")).toMatch(/^HTTP\/1\.1 200 /);
     } finally {
-      held.forEach((s) => s.sock.destroy());
+      for (const s of held) s.sock.destroy();
     }
   });
 
@@ -385,7 +385,7 @@ describe("finding 6: connection caps (MAX_CONNECTIONS=5, MAX_CONNECTIONS_PER_IP=
       expect(goaway).toEqual({ errorCode: http2.constants.NGHTTP2_REFUSED_STREAM, message: "the server is at its connection limit" });
       expect(server.app.server.openConnections()).toBe(5);
     } finally {
-      held.forEach((s) => s.sock.destroy());
+      for (const s of held) s.sock.destroy();
     }
     await until(() => server.app.server.openConnections() === 0, 5000, "all closed");
     expect(await h1Get(server.port, "/health", "127.0.0.3")).toMatch(/^HTTP\/1\.1 200 /);

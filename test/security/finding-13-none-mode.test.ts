@@ -149,7 +149,7 @@ describe("finding 13: AUTH_MODE=none answers only this machine (PostgreSQL)", ()
 
   it("finding 13: in AUTH_MODE=none a browser request from a foreign Origin is refused; loopback origins and CORS_ALLOWED_ORIGINS pass", async () => {
     const local = `http://127.0.0.1:${tessera.server.port}`;
-    for (const origin of ["https://evil.example", "http://rebound.example:" + tessera.server.port, "null"]) {
+    for (const origin of ["https://evil.example", `http://rebound.example:${tessera.server.port}`, "null"]) {
       for (const protocol of PROTOCOLS) {
         const t = transportTo(local, protocol, { origin });
         const name = `cross-site ${protocol} ${randomUUID()}`;

@@ -185,7 +185,10 @@ describe("finding 15: the data directory lock", () => {
 
 describe("finding 15: the admin socket", () => {
   const logLines: string[] = [];
-  const logger = createLogger({ json: true, level: "info", destination: new Writable({ write: (c, _e, cb) => (logLines.push(String(c)), cb()) }) });
+  const logger = createLogger({ json: true, level: "info", destination: new Writable({ write: (c, _e, cb) => {
+    logLines.push(String(c));
+    cb();
+  } }) });
 
   /** Sends raw bytes and resolves with everything the server answered before closing. */
   function raw(address: string, data: string | undefined): Promise<string> {

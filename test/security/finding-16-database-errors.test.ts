@@ -62,7 +62,7 @@ describe("finding 16: database errors at startup", () => {
     silentPort = (silent.address() as net.AddressInfo).port;
   });
   afterAll(async () => {
-    held.forEach((s) => s.destroy());
+    for (const s of held) s.destroy();
     await new Promise((r) => silent?.close(r));
   });
 
