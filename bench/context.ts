@@ -85,7 +85,12 @@ export async function setUpBench(opts: BenchOptions, log: (line: string) => void
   const ips = ipSequence(1);
 
   // One user (SignUp), its JWT, its personal account, one API key through the API.
-  const signUp = await connectCall(a.baseUrl, "tessera.v1.AuthService/SignUp", { email: "bench-owner@example.test", password: BENCH_PASSWORD, name: "bench" }, { "x-forwarded-for": ips() });
+  const signUp = await connectCall(
+    a.baseUrl,
+    "tessera.v1.AuthService/SignUp",
+    { email: "bench-owner@example.test", password: BENCH_PASSWORD, name: "bench" },
+    { "x-forwarded-for": ips() },
+  );
   if (signUp.status !== 200) throw new Error(`SignUp failed: ${signUp.status} ${JSON.stringify(signUp.json)}`);
   const jwt = String(signUp.json.tokens.accessToken);
   const ownerId = String(signUp.json.tokens.userId);
@@ -108,7 +113,13 @@ export async function setUpBench(opts: BenchOptions, log: (line: string) => void
   const created = await createKey(a.baseUrl, "bench-main");
   const mainKey = created !== undefined && (await connectCall(a.baseUrl, CHECK, {}, bearer(created.key))).status === 200 ? created : undefined;
 
-  const spec = (base: string, path: string, extra: Partial<LoadSpec> = {}): LoadSpec => ({ url: base, path, connections: opts.connections, durationS: opts.durationS, ...extra });
+  const spec = (base: string, path: string, extra: Partial<LoadSpec> = {}): LoadSpec => ({
+    url: base,
+    path,
+    connections: opts.connections,
+    durationS: opts.durationS,
+    ...extra,
+  });
   async function measure(servers: Child[], specs: LoadSpec[], warm: boolean): Promise<{ runs: LoadResult[]; rss: number }> {
     if (warm && opts.warmupS > 0) await Promise.all(specs.map((s) => runLoad({ ...s, durationS: opts.warmupS, amount: undefined })));
     const sampler = sampleRss(servers.map((s) => s.pid));

@@ -44,7 +44,12 @@ function summarise(file: string, requests: number): string {
     const short = url.replace(/^\/work\/main\//, "");
     const fn = `${n.callFrame.functionName || "(anonymous)"} ${short}:${n.callFrame.lineNumber + 1}`;
     byFn.set(fn, (byFn.get(fn) ?? 0) + n.hitCount);
-    const pkg = short.startsWith("nm:") ? short.split("/").slice(0, short.startsWith("nm:@") ? 2 : 1).join("/") : short || n.callFrame.functionName;
+    const pkg = short.startsWith("nm:")
+      ? short
+          .split("/")
+          .slice(0, short.startsWith("nm:@") ? 2 : 1)
+          .join("/")
+      : short || n.callFrame.functionName;
     byFile.set(pkg, (byFile.get(pkg) ?? 0) + n.hitCount);
   }
   const top = (m: Map<string, number>, k: number) =>
@@ -67,7 +72,12 @@ try {
     ["--cpu-prof", `--cpu-prof-dir=${dir}`],
   );
   const oidcToken = workload === "oidc" ? await provider.accessTokenFor("prof-user") : "";
-  const signUp = await connectCall(server.baseUrl, "/tessera.v1.AuthService/SignUp", { email: "prof@example.test", password: "Bench-password-7Qz!k9#Lm2", name: "p" }, { "x-forwarded-for": "10.9.0.1" });
+  const signUp = await connectCall(
+    server.baseUrl,
+    "/tessera.v1.AuthService/SignUp",
+    { email: "prof@example.test", password: "Bench-password-7Qz!k9#Lm2", name: "p" },
+    { "x-forwarded-for": "10.9.0.1" },
+  );
   const jwt = String(signUp.json.tokens.accessToken);
   const userId = String(signUp.json.tokens.userId);
   const auth = (t: string) => ({ authorization: `Bearer ${t}` });
@@ -82,7 +92,12 @@ try {
   onCleanup(() => pool.end());
   const accountId = (await pool.query<{ id: string }>("select id from accounts where personal_user_id = $1", [userId])).rows[0]!.id;
   if (!key) {
-    const r = await connectCall(server.baseUrl, "/tessera.v1.ApiKeyService/CreateAccountApiKey", { accountId, name: "prof", expiresAt: new Date(Date.now() + 86_400_000).toISOString() }, auth(jwt));
+    const r = await connectCall(
+      server.baseUrl,
+      "/tessera.v1.ApiKeyService/CreateAccountApiKey",
+      { accountId, name: "prof", expiresAt: new Date(Date.now() + 86_400_000).toISOString() },
+      auth(jwt),
+    );
     key = String(r.json.keyValue);
   }
   let keys: string[] = [];
@@ -102,7 +117,9 @@ try {
   const warm = await runLoad({ ...spec, durationS: 2 });
   const s = summarizeParallel([await runLoad(spec)]);
   const requests = warm.requests + s.requests;
-  process.stdout.write(`${workload}: ${s.rps.toFixed(0)} req/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, errors ${s.errors} (under the profiler)\n`);
+  process.stdout.write(
+    `${workload}: ${s.rps.toFixed(0)} req/s, p50 ${s.p50.toFixed(2)} ms, p99 ${s.p99.toFixed(2)} ms, errors ${s.errors} (under the profiler)\n`,
+  );
   await server.stop();
   const file = readdirSync(dir).find((f) => f.endsWith(".cpuprofile"));
   if (!file) throw new Error(`no profile written in ${dir}`);

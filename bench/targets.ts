@@ -91,7 +91,15 @@ export function checkTargets(f: Figures, connections: number): Target[] {
       (v) => v <= 1000,
       `p50 ${fmt(percentile(sorted, 50), 1)} / p99 ${fmt(percentile(sorted, 99), 1)} / max ${fmt(max, 1)} ms over ${sorted.length} trials; without the listen URL (fail-safe poll): p50 ${fmt(percentile(fs, 50), 1)} / p99 ${fmt(percentile(fs, 99), 1)} / max ${fmt(fs.length ? fs[fs.length - 1]! : null, 1)} ms`,
     );
-  } else check("11 revocation through PgBouncer (listen URL)", "<= 1000 ms", null, () => false, "n/a", pooled && "unavailable" in pooled ? pooled.unavailable : undefined);
+  } else
+    check(
+      "11 revocation through PgBouncer (listen URL)",
+      "<= 1000 ms",
+      null,
+      () => false,
+      "n/a",
+      pooled && "unavailable" in pooled ? pooled.unavailable : undefined,
+    );
   const r8 = ratio(s8, s8one);
   check("8 two instances vs one", ">= 1.6x", r8, (v) => v >= 1.6, `${fmt(r8)}x (${fmt(s8?.rps ?? null, 0)} / ${fmt(s8one?.rps ?? null, 0)} rps)`);
   embeddingTargets(f, check);

@@ -32,16 +32,16 @@ export function buildStale() {
   const built = [];
   let stale = false;
   for (const pkg of packages) {
-  // A package is rebuilt when it, or one built before it, changed since its build.
-  stale ||= newest(path.join(root, "packages", pkg, "src")) > builtAt(pkg);
-  if (stale) {
-    process.stderr.write(`tessera: building packages/${pkg} (its sources changed)\n`);
-    execFileSync(process.execPath, [path.join(root, "scripts/build-package.mjs"), pkg === "server" ? "server" : pkg === "cli" ? "esm" : "dual"], {
-      cwd: path.join(root, "packages", pkg),
-      stdio: ["ignore", "inherit", "inherit"],
-    });
-    built.push(pkg);
-  }
+    // A package is rebuilt when it, or one built before it, changed since its build.
+    stale ||= newest(path.join(root, "packages", pkg, "src")) > builtAt(pkg);
+    if (stale) {
+      process.stderr.write(`tessera: building packages/${pkg} (its sources changed)\n`);
+      execFileSync(process.execPath, [path.join(root, "scripts/build-package.mjs"), pkg === "server" ? "server" : pkg === "cli" ? "esm" : "dual"], {
+        cwd: path.join(root, "packages", pkg),
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+      built.push(pkg);
+    }
   }
   return built;
 }

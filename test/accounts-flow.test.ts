@@ -101,17 +101,19 @@ describe.each(DB_KINDS)("invite flow between two real users on %s", (kind) => {
     const times = events.map((e) => Number(e.time!.seconds) * 1000 + Math.floor(e.time!.nanos / 1e6));
     expect([...times].sort((x, y) => y - x)).toEqual(times);
     const trail = events.map((e) => `${e.action} ${e.actorUserId}`).sort();
-    const expected = ([
-      ["account.create.success", alice.userId],
-      ["invite.create.success", alice.userId],
-      ["invite.accept.failure", carol.userId],
-      ["invite.accept.success", bob.userId],
-      ["member.role_change.success", alice.userId],
-      ["member.role_change.success", bob.userId],
-      ["member.role_change.failure", bob.userId],
-      ["member.remove.failure", bob.userId],
-      ["member.remove.success", bob.userId],
-    ] as const).map(([a, u]) => `${a} ${u}`);
+    const expected = (
+      [
+        ["account.create.success", alice.userId],
+        ["invite.create.success", alice.userId],
+        ["invite.accept.failure", carol.userId],
+        ["invite.accept.success", bob.userId],
+        ["member.role_change.success", alice.userId],
+        ["member.role_change.success", bob.userId],
+        ["member.role_change.failure", bob.userId],
+        ["member.remove.failure", bob.userId],
+        ["member.remove.success", bob.userId],
+      ] as const
+    ).map(([a, u]) => `${a} ${u}`);
     expect(trail).toEqual(expected.sort());
     for (const e of events) {
       expect(e.accountId).toBe(team.id);
@@ -136,7 +138,11 @@ describe.each(DB_KINDS)("invite flow between two real users on %s", (kind) => {
     const eve = await signUp(t, "Eve");
     const team = (await admin.ua().createTeamAccount({ name: "Expiring" })).account!;
     const expired = await admin.ua().inviteUserToTeamAccount({ accountId: team.id, email: eve.email });
-    await t.database.db.kysely.updateTable("invites").set({ expires_at: new Date(Date.now() - 1000) }).where("id", "=", expired.invite!.id).execute();
+    await t.database.db.kysely
+      .updateTable("invites")
+      .set({ expires_at: new Date(Date.now() - 1000) })
+      .where("id", "=", expired.invite!.id)
+      .execute();
     expect(await codeOf(eve.ua().acceptTeamAccountInvite({ token: expired.token }))).toBe(Code.PermissionDenied);
     expect((await admin.ua().getTeamAccountInvites({ accountId: team.id })).invites).toEqual([]);
 

@@ -31,7 +31,6 @@ describe("UserAccountService with OpenID provider users", () => {
       .sign(provider.privateKey);
   }
 
-
   it("returns and refreshes the provider user's profile from its claims", async () => {
     const sub = `oidc-${randomBytes(4).toString("hex")}`;
     const first = await tokenFor(sub, { email: `${sub}@example.test`, name: "First Name" });
@@ -104,7 +103,13 @@ describe("UserInfo client contract", () => {
         discoveries++;
         res.writeHead(200, { "content-type": "application/json" });
         res.end(
-          JSON.stringify({ issuer: base, authorization_endpoint: `${base}/auth`, token_endpoint: `${base}/token`, jwks_uri: `${base}/jwks`, userinfo_endpoint: `${base}/userinfo` }),
+          JSON.stringify({
+            issuer: base,
+            authorization_endpoint: `${base}/auth`,
+            token_endpoint: `${base}/token`,
+            jwks_uri: `${base}/jwks`,
+            userinfo_endpoint: `${base}/userinfo`,
+          }),
         );
         return;
       }

@@ -5,7 +5,13 @@
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
 import { toJsonString } from "@bufbuild/protobuf";
-import { AccountRole, AccountType, GetTeamAccountInvitesResponseSchema, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
+import {
+  AccountRole,
+  AccountType,
+  GetTeamAccountInvitesResponseSchema,
+  UserAccountService,
+  UserType,
+} from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/store/ids.js";
 import { DB_KINDS, useTessera } from "./harness.js";
 import { codeOf } from "./helpers/outcome.js";
@@ -45,9 +51,7 @@ describe.each(DB_KINDS)("UserAccountService in AUTH_MODE=none on %s", (kind) => 
   it("refuses member operations and invites on personal accounts", async () => {
     const personal = (await client().setPersonalAccount({})).account!;
     expect(await codeOf(client().inviteUserToTeamAccount({ accountId: personal.id, email: "a@example.com" }))).toBe(Code.FailedPrecondition);
-    expect(await codeOf(client().setUserRole({ accountId: personal.id, userId: ANONYMOUS_USER_ID, role: AccountRole.MEMBER }))).toBe(
-      Code.FailedPrecondition,
-    );
+    expect(await codeOf(client().setUserRole({ accountId: personal.id, userId: ANONYMOUS_USER_ID, role: AccountRole.MEMBER }))).toBe(Code.FailedPrecondition);
     expect(await codeOf(client().removeTeamAccountMember({ accountId: personal.id, userId: ANONYMOUS_USER_ID }))).toBe(Code.FailedPrecondition);
   });
 
@@ -55,9 +59,7 @@ describe.each(DB_KINDS)("UserAccountService in AUTH_MODE=none on %s", (kind) => 
     expect(await codeOf(client().setUserRole({ accountId: DEFAULT_ACCOUNT_ID, userId: ANONYMOUS_USER_ID, role: AccountRole.VIEWER }))).toBe(
       Code.FailedPrecondition,
     );
-    expect(await codeOf(client().removeTeamAccountMember({ accountId: DEFAULT_ACCOUNT_ID, userId: ANONYMOUS_USER_ID }))).toBe(
-      Code.FailedPrecondition,
-    );
+    expect(await codeOf(client().removeTeamAccountMember({ accountId: DEFAULT_ACCOUNT_ID, userId: ANONYMOUS_USER_ID }))).toBe(Code.FailedPrecondition);
     // Setting the role it already has is a no-op.
     await client().setUserRole({ accountId: DEFAULT_ACCOUNT_ID, userId: ANONYMOUS_USER_ID, role: AccountRole.ADMIN });
   });
@@ -112,9 +114,9 @@ describe.each(DB_KINDS)("UserAccountService in AUTH_MODE=none on %s", (kind) => 
     for (const [i, p] of bad.entries()) expect([i, await codeOf(p)]).toEqual([i, Code.InvalidArgument]);
     expect(await codeOf(client().acceptTeamAccountInvite({ token: "tsi_doesnotexist" }))).toBe(Code.NotFound);
     expect(await codeOf(client().removeTeamAccountInvite({ id: "00000000-0000-0000-0000-0000000000aa" }))).toBe(Code.NotFound);
-    expect(await codeOf(client().setUserRole({ accountId: DEFAULT_ACCOUNT_ID, userId: "00000000-0000-0000-0000-0000000000aa", role: AccountRole.VIEWER }))).toBe(
-      Code.NotFound,
-    );
+    expect(
+      await codeOf(client().setUserRole({ accountId: DEFAULT_ACCOUNT_ID, userId: "00000000-0000-0000-0000-0000000000aa", role: AccountRole.VIEWER })),
+    ).toBe(Code.NotFound);
   });
 
   it("pages the audit trail newest first with an opaque cursor", async () => {

@@ -63,7 +63,8 @@ async function startFakeProvider(kind: "auth0" | "keycloak", users: Users, opts:
         if (kind === "auth0") {
           if (!String(req.headers["content-type"]).startsWith("application/json")) return json(400, { error: "invalid_request" });
           grant = JSON.parse(body) as Record<string, string>;
-          if (grant.audience !== `${fake.baseUrl}/api/v2/`) return json(403, { error: "access_denied", error_description: "Service not enabled within domain" });
+          if (grant.audience !== `${fake.baseUrl}/api/v2/`)
+            return json(403, { error: "access_denied", error_description: "Service not enabled within domain" });
         } else {
           if (!String(req.headers["content-type"]).startsWith("application/x-www-form-urlencoded")) return json(400, { error: "invalid_request" });
           grant = Object.fromEntries(new URLSearchParams(body));
@@ -96,7 +97,9 @@ async function startFakeProvider(kind: "auth0" | "keycloak", users: Users, opts:
         if (!user) {
           return json(
             404,
-            kind === "auth0" ? { statusCode: 404, error: "Not Found", message: "The user does not exist.", errorCode: "inexistent_user" } : { error: "User not found" },
+            kind === "auth0"
+              ? { statusCode: 404, error: "Not Found", message: "The user does not exist.", errorCode: "inexistent_user" }
+              : { error: "User not found" },
           );
         }
         return json(200, user);
@@ -170,7 +173,12 @@ describe("Auth0 Management API client", () => {
       client.getUser("google-oauth2|1234"),
       client.getUser("auth0|nobody"),
     ]);
-    expect(a).toEqual({ id: "auth0|5457edea1b8f22891a000004", email: "john.doe@gmail.com", name: "John Doe", picture: "https://s.gravatar.com/avatar/john.png" });
+    expect(a).toEqual({
+      id: "auth0|5457edea1b8f22891a000004",
+      email: "john.doe@gmail.com",
+      name: "John Doe",
+      picture: "https://s.gravatar.com/avatar/john.png",
+    });
     expect(b).toEqual({ id: "google-oauth2|1234", email: "jane@example.com", name: "jane", picture: undefined });
     expect(missing).toBeUndefined();
     expect(fake.tokenRequests()).toHaveLength(1);
@@ -247,7 +255,12 @@ describe("Keycloak Admin REST API client", () => {
       let now = 5_000_000;
       const client = createKeycloakClient({ baseUrl: `${root}${suffix}`, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, now: () => now });
       const olga = await client.getUser("c43add41-7fe0-4821-bc25-ef503abb9008");
-      expect(olga).toEqual({ id: "c43add41-7fe0-4821-bc25-ef503abb9008", email: "olga@example.com", name: "Olga Operator", picture: "https://img.example.com/olga.png" });
+      expect(olga).toEqual({
+        id: "c43add41-7fe0-4821-bc25-ef503abb9008",
+        email: "olga@example.com",
+        name: "Olga Operator",
+        picture: "https://img.example.com/olga.png",
+      });
       expect(await client.getUser("5b0c2e0e-0000-4000-8000-000000000001")).toEqual({
         id: "5b0c2e0e-0000-4000-8000-000000000001",
         email: undefined,
@@ -258,7 +271,11 @@ describe("Keycloak Admin REST API client", () => {
       expect(fake.tokenRequests()).toHaveLength(1);
       const token = fake.tokenRequests()[0]!;
       expect(token.path).toBe("/auth/realms/myrealm/protocol/openid-connect/token");
-      expect(Object.fromEntries(new URLSearchParams(token.body))).toEqual({ grant_type: "client_credentials", client_id: CLIENT_ID, client_secret: CLIENT_SECRET });
+      expect(Object.fromEntries(new URLSearchParams(token.body))).toEqual({
+        grant_type: "client_credentials",
+        client_id: CLIENT_ID,
+        client_secret: CLIENT_SECRET,
+      });
       expect(fake.userRequests()[0]!.path).toBe("/auth/admin/realms/myrealm/users/c43add41-7fe0-4821-bc25-ef503abb9008");
       // Keycloak tokens live 300 s: past that (minus the margin) a new one is fetched.
       now += 280_000;
@@ -287,7 +304,10 @@ describe("GetTeamAccountMembers with a provider admin API", () => {
       .values({ kind: "human", email: stored.email, email_normalized: stored.email, name: stored.name })
       .returning("id")
       .executeTakeFirstOrThrow();
-    await db.insertInto("identities").values({ user_id: user.id, issuer: "https://tenant.example.com/", subject, email: stored.email, name: stored.name }).execute();
+    await db
+      .insertInto("identities")
+      .values({ user_id: user.id, issuer: "https://tenant.example.com/", subject, email: stored.email, name: stored.name })
+      .execute();
     await db.insertInto("memberships").values({ account_id: DEFAULT_ACCOUNT_ID, user_id: user.id, role: "viewer" }).execute();
     return user.id;
   }

@@ -104,9 +104,7 @@ async function buildInProcess(database: TestDatabase, start: Date): Promise<InPr
     router.rpc(AuthService.method.checkToken, configHandlers(config).checkToken);
   };
   // (The logging interceptor is left out: its signature is not this test's business.)
-  const interceptors = [
-    createAuthInterceptor({ mode: "full", verifiers: [humans, ...apiKeys.verifiers], isInstanceAdmin: async () => false }),
-  ];
+  const interceptors = [createAuthInterceptor({ mode: "full", verifiers: [humans, ...apiKeys.verifiers], isInstanceAdmin: async () => false })];
   const bearer =
     (token: string): Interceptor =>
     (next) =>
@@ -211,7 +209,9 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
     });
 
     it("works over gRPC and gRPC-web too", async () => {
-      const created = await manage.client(ApiKeyService, { protocol: "grpc" }).createAccountApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: "grpc", expiresAt: inDays(1) });
+      const created = await manage
+        .client(ApiKeyService, { protocol: "grpc" })
+        .createAccountApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: "grpc", expiresAt: inDays(1) });
       for (const protocol of ["grpc", "grpc-web", "connect"] as const) {
         const res = await auth.client(AuthService, { token: created.keyValue, protocol }).checkToken({});
         expect(res.principalKind).toBe(PrincipalKind.API_KEY);
@@ -301,7 +301,9 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       const minted = await mintApiKey(tessera.database.db.kysely, DEFAULT_ACCOUNT_ID);
       const keys = auth.client(ApiKeyService, { token: minted.key });
       expect(await codeOf(keys.getAccountApiKeys({ accountId: DEFAULT_ACCOUNT_ID }))).toBe(Code.PermissionDenied);
-      expect(await codeOf(keys.createAccountApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: "minted by a key", expiresAt: inDays(1) }))).toBe(Code.PermissionDenied);
+      expect(await codeOf(keys.createAccountApiKey({ accountId: DEFAULT_ACCOUNT_ID, name: "minted by a key", expiresAt: inDays(1) }))).toBe(
+        Code.PermissionDenied,
+      );
       expect(await codeOf(keys.getAccountApiKey({ id: minted.id }))).toBe(Code.PermissionDenied);
       expect(await codeOf(keys.regenerateAccountApiKey({ id: minted.id, expiresAt: inDays(1) }))).toBe(Code.PermissionDenied);
       expect(await codeOf(keys.deleteAccountApiKey({ id: minted.id }))).toBe(Code.PermissionDenied);
@@ -456,7 +458,11 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       const rows = await tessera.database.db.kysely
         .selectFrom("api_keys")
         .select(["id", "last_used_at"])
-        .where("id", "in", minted.map((m) => m.id))
+        .where(
+          "id",
+          "in",
+          minted.map((m) => m.id),
+        )
         .execute();
       expect(rows.map((r) => r.last_used_at?.getTime())).toEqual(minted.map(() => at.getTime()));
     });
@@ -499,7 +505,10 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
 
     it("reads a burst of different cold keys with one query per batch, each caller getting its own key", async () => {
       const counter = new TableQueryCounter(["api_keys"]);
-      const batched = createApiKeyAuth({ ...app.deps, db: { ...tessera.database.db, kysely: tessera.database.db.kysely.withPlugin(counter) } }, { maxBatch: 16 });
+      const batched = createApiKeyAuth(
+        { ...app.deps, db: { ...tessera.database.db, kysely: tessera.database.db.kysely.withPlugin(counter) } },
+        { maxBatch: 16 },
+      );
       const minted = await Promise.all(
         Array.from({ length: 40 }, () => mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
       );
@@ -507,7 +516,10 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       const unknown = Array.from({ length: 10 }, () => generateApiKey());
       // Interleave known and unknown keys so every batch mixes both.
       const tokens = [...minted.map((m) => m.key), ...unknown].sort();
-      const expected = new Map<string, string | Code>([...minted.map((m) => [m.key, m.id] as const), ...unknown.map((k) => [k, Code.Unauthenticated] as const)]);
+      const expected = new Map<string, string | Code>([
+        ...minted.map((m) => [m.key, m.id] as const),
+        ...unknown.map((k) => [k, Code.Unauthenticated] as const),
+      ]);
       const outcomes = await Promise.all(
         tokens.map(async (t) => {
           try {
@@ -524,7 +536,9 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
 
       // A failed read fails every caller of its batch (never an empty answer that would
       // be cached as "unknown"), and the next read works.
-      const more = await Promise.all(Array.from({ length: 3 }, () => mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })));
+      const more = await Promise.all(
+        Array.from({ length: 3 }, () => mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) })),
+      );
       counter.failing = true;
       const failed = await Promise.allSettled(more.map((m) => batched.verifiers[0]!.verify(m.key)));
       expect(failed.map((r) => r.status === "rejected" && String((r.reason as Error).message))).toEqual(more.map(() => "simulated database error"));

@@ -86,10 +86,12 @@ describe.each(DB_KINDS)("AUTH_MODE=admin on %s", (kind) => {
       .execute();
 
     // Same password on restart: no rehash.
-    const hashBefore = (await tessera.database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", adminId).executeTakeFirstOrThrow()).password_hash;
+    const hashBefore = (await tessera.database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", adminId).executeTakeFirstOrThrow())
+      .password_hash;
     const s2 = await tessera.startServer({ env });
     try {
-      const hashAfter = (await tessera.database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", adminId).executeTakeFirstOrThrow()).password_hash;
+      const hashAfter = (await tessera.database.db.kysely.selectFrom("users").select("password_hash").where("id", "=", adminId).executeTakeFirstOrThrow())
+        .password_hash;
       expect(hashAfter).toBe(hashBefore);
       expect(await code(s2.client(AuthService).login({ email: "other@example.com", password: PW1 }))).toBe(Code.Unauthenticated);
     } finally {

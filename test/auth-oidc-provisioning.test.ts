@@ -37,7 +37,16 @@ describe.each(DB_KINDS)("OpenID identity provisioning on %s", (kind) => {
   it("consumes a login transaction exactly once under concurrency", async () => {
     const db = tessera.database.db.kysely;
     const now = new Date();
-    const t = { stateHash: "ab".repeat(32), nonce: "n", providerId: "default", issuer: "https://idp", redirectUri: "http://127.0.0.1/cb", codeChallenge: "c", createdAt: now, expiresAt: new Date(now.getTime() + 60_000) };
+    const t = {
+      stateHash: "ab".repeat(32),
+      nonce: "n",
+      providerId: "default",
+      issuer: "https://idp",
+      redirectUri: "http://127.0.0.1/cb",
+      codeChallenge: "c",
+      createdAt: now,
+      expiresAt: new Date(now.getTime() + 60_000),
+    };
     expect(await insertLoginTransaction(db, t)).toBe(true);
     expect(await insertLoginTransaction(db, t)).toBe(false);
     const results = await Promise.all(Array.from({ length: 10 }, () => consumeLoginTransaction(db, t.stateHash, now)));

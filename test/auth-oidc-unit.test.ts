@@ -24,7 +24,14 @@ const sessions: SessionIssuer = {
 
 function deps(env: Record<string, string>): Deps {
   const config = loadConfig({ AUTH_MODE: "full", TESSERA_DATA_DIR: "memory://", ...env });
-  return { config, logger: createLogger({ json: true, level: "silent" }), db: undefined as never, audit: { record() {}, flush: async () => {} }, access: undefined as never, clock: () => new Date() };
+  return {
+    config,
+    logger: createLogger({ json: true, level: "silent" }),
+    db: undefined as never,
+    audit: { record() {}, flush: async () => {} },
+    access: undefined as never,
+    clock: () => new Date(),
+  };
 }
 
 describe("redirect URI allow-list", () => {
@@ -93,7 +100,10 @@ describe("createOidcAuth", () => {
   });
 
   it("fails startup with a clear message when the discovery issuer differs", async () => {
-    const oidc = createOidcAuth(deps({ AUTH_BASEURL: provider.issuer, AUTH_EXPECTED_ISS: `${provider.issuer}/realms/other`, AUTH_AUDIENCE: TEST_RESOURCE }), sessions);
+    const oidc = createOidcAuth(
+      deps({ AUTH_BASEURL: provider.issuer, AUTH_EXPECTED_ISS: `${provider.issuer}/realms/other`, AUTH_AUDIENCE: TEST_RESOURCE }),
+      sessions,
+    );
     await expect(oidc.start!()).rejects.toThrow(/issuer mismatch.*must be equal exactly/);
     // A trailing slash is a different issuer too.
     await expect(discoverProvider(provider.issuer, `${provider.issuer}/`, { attempts: 1 })).rejects.toThrow(/issuer mismatch/);
@@ -128,7 +138,9 @@ describe("provider token verifier", () => {
     const v = verifier(["RS256"], { n: 0 });
     expect(await v.verify("tsk_0123456789abcdefghijklmnopqrstuvwxyzABCDEF")).toBeUndefined();
     expect(await v.verify("opaque-token-value")).toBeUndefined();
-    const other = await new SignJWT({ ...claims(), iss: "http://127.0.0.1:8080" }).setProtectedHeader({ alg: "RS256", kid: TEST_KID }).sign(provider.privateKey);
+    const other = await new SignJWT({ ...claims(), iss: "http://127.0.0.1:8080" })
+      .setProtectedHeader({ alg: "RS256", kid: TEST_KID })
+      .sign(provider.privateKey);
     expect(await v.verify(other)).toBeUndefined();
   });
 

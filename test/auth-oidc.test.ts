@@ -93,7 +93,15 @@ describe("OpenID Connect provider (postgres)", () => {
     it("provisions the user exactly once under 20 concurrent first requests", async () => {
       const token = await provider.accessTokenFor("racer");
       const db = t.database.db.kysely;
-      const countUsers = async () => Number((await db.selectFrom("users").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+      const countUsers = async () =>
+        Number(
+          (
+            await db
+              .selectFrom("users")
+              .select((eb) => eb.fn.countAll().as("n"))
+              .executeTakeFirstOrThrow()
+          ).n,
+        );
       const usersBefore = await countUsers();
       const results = await Promise.all(Array.from({ length: 20 }, () => check(token)));
       expect(new Set(results.map((r) => r.userId)).size).toBe(1);
@@ -128,7 +136,8 @@ describe("OpenID Connect provider (postgres)", () => {
         ],
         [
           "HS256 signed with the provider's public JWK (JSON) as secret",
-          async () => new SignJWT(claims()).setProtectedHeader({ alg: "HS256", kid: TEST_KID }).sign(new TextEncoder().encode(JSON.stringify(provider.publicJwk))),
+          async () =>
+            new SignJWT(claims()).setProtectedHeader({ alg: "HS256", kid: TEST_KID }).sign(new TextEncoder().encode(JSON.stringify(provider.publicJwk))),
         ],
         [
           "signed by another RSA key with the same kid",
@@ -151,7 +160,10 @@ describe("OpenID Connect provider (postgres)", () => {
             return `${h}.${p}.`;
           },
         ],
-        ["expired (beyond the 60 s skew)", async () => signWithProviderKey(claims({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 120 }))],
+        [
+          "expired (beyond the 60 s skew)",
+          async () => signWithProviderKey(claims({ iat: Math.floor(Date.now() / 1000) - 600, exp: Math.floor(Date.now() / 1000) - 120 })),
+        ],
         ["not yet valid (nbf in the future)", async () => signWithProviderKey(claims({ nbf: Math.floor(Date.now() / 1000) + 300 }))],
         ["wrong issuer", async () => signWithProviderKey(claims({ iss: "https://evil.example.test" }))],
         ["issuer with a trailing slash", async () => signWithProviderKey(claims({ iss: `${provider.issuer}/` }))],
@@ -159,10 +171,13 @@ describe("OpenID Connect provider (postgres)", () => {
         ["missing audience", async () => signWithProviderKey(claims({ aud: undefined }))],
         ["missing sub", async () => signWithProviderKey(claims({ sub: undefined }))],
         ["missing exp", async () => signWithProviderKey(claims({ exp: undefined }))],
-        ["RS256 token with alg relabelled RS512", async () => {
-          const [, p, s] = (await signWithProviderKey(claims())).split(".");
-          return `${b64({ alg: "RS512", kid: TEST_KID })}.${p}.${s}`;
-        }],
+        [
+          "RS256 token with alg relabelled RS512",
+          async () => {
+            const [, p, s] = (await signWithProviderKey(claims())).split(".");
+            return `${b64({ alg: "RS512", kid: TEST_KID })}.${p}.${s}`;
+          },
+        ],
       ];
       it.each(cases)("%s", async (_name, make) => {
         expect(await code(check(await make()))).toBe(Code.Unauthenticated);
@@ -246,7 +261,11 @@ describe("OpenID Connect provider (postgres)", () => {
       expect(u.searchParams.get("code_challenge")).toBe(p.challenge);
       expect(u.searchParams.get("code_challenge_method")).toBe("S256");
       expect(url).not.toContain(TEST_CLIENT_SECRET);
-      const tx = await t.database.db.kysely.selectFrom("login_transactions").selectAll().where("nonce", "=", u.searchParams.get("nonce")!).executeTakeFirstOrThrow();
+      const tx = await t.database.db.kysely
+        .selectFrom("login_transactions")
+        .selectAll()
+        .where("nonce", "=", u.searchParams.get("nonce")!)
+        .executeTakeFirstOrThrow();
       expect(tx.state_hash).not.toBe("s-1234");
       expect(tx.issuer).toBe(provider.issuer);
       expect(tx.expires_at.getTime() - tx.created_at.getTime()).toBe(10 * 60 * 1000);
@@ -281,45 +300,63 @@ describe("OpenID Connect provider (postgres)", () => {
     it("aborts a mix-up: an iss response parameter of another issuer, or a missing one", async () => {
       const before = await auditCount("auth.oidc.mixup");
       const a = await startLogin("carol");
-      expect(await code(client().exchangeCode({ code: a.code, redirectUri: redirectUri(), codeVerifier: a.verifier, state: a.state!, iss: "https://evil.example.test" }))).toBe(
-        Code.Unauthenticated,
-      );
+      expect(
+        await code(
+          client().exchangeCode({ code: a.code, redirectUri: redirectUri(), codeVerifier: a.verifier, state: a.state!, iss: "https://evil.example.test" }),
+        ),
+      ).toBe(Code.Unauthenticated);
       const b = await startLogin("carol");
       // The provider advertises authorization_response_iss_parameter_supported: iss is then required.
-      expect(await code(client().exchangeCode({ code: b.code, redirectUri: redirectUri(), codeVerifier: b.verifier, state: b.state!, iss: "" }))).toBe(Code.Unauthenticated);
-      expect(await auditCount("auth.oidc.mixup")).toBe(before + 2);
-      // Both transactions were consumed: the right iss now is a replay.
-      expect(await code(client().exchangeCode({ code: a.code, redirectUri: redirectUri(), codeVerifier: a.verifier, state: a.state!, iss: provider.issuer }))).toBe(
+      expect(await code(client().exchangeCode({ code: b.code, redirectUri: redirectUri(), codeVerifier: b.verifier, state: b.state!, iss: "" }))).toBe(
         Code.Unauthenticated,
       );
+      expect(await auditCount("auth.oidc.mixup")).toBe(before + 2);
+      // Both transactions were consumed: the right iss now is a replay.
+      expect(
+        await code(client().exchangeCode({ code: a.code, redirectUri: redirectUri(), codeVerifier: a.verifier, state: a.state!, iss: provider.issuer })),
+      ).toBe(Code.Unauthenticated);
     });
 
     it("rejects a wrong PKCE verifier, a different redirect_uri and an unknown state", async () => {
       const a = await startLogin("dave");
-      expect(await code(client().exchangeCode({ code: a.code, redirectUri: redirectUri(), codeVerifier: pkce().verifier, state: a.state!, iss: a.iss! }))).toBe(Code.InvalidArgument);
-      const b = await startLogin("dave");
-      expect(await code(client().exchangeCode({ code: b.code, redirectUri: "https://app.example.test/callback", codeVerifier: b.verifier, state: b.state!, iss: b.iss! }))).toBe(
+      expect(await code(client().exchangeCode({ code: a.code, redirectUri: redirectUri(), codeVerifier: pkce().verifier, state: a.state!, iss: a.iss! }))).toBe(
         Code.InvalidArgument,
       );
-      expect(await code(client().exchangeCode({ code: "x", redirectUri: redirectUri(), codeVerifier: pkce().verifier, state: "never-issued", iss: "" }))).toBe(Code.InvalidArgument);
+      const b = await startLogin("dave");
+      expect(
+        await code(
+          client().exchangeCode({ code: b.code, redirectUri: "https://app.example.test/callback", codeVerifier: b.verifier, state: b.state!, iss: b.iss! }),
+        ),
+      ).toBe(Code.InvalidArgument);
+      expect(await code(client().exchangeCode({ code: "x", redirectUri: redirectUri(), codeVerifier: pkce().verifier, state: "never-issued", iss: "" }))).toBe(
+        Code.InvalidArgument,
+      );
     });
 
     it("rejects an expired login transaction (10 minutes) with a replay audit event", async () => {
       const a = await startLogin("erin");
       const before = await auditCount("auth.oidc.replay");
       offsetMs = 11 * 60 * 1000;
-      expect(await code(client().exchangeCode({ code: a.code, redirectUri: redirectUri(), codeVerifier: a.verifier, state: a.state!, iss: a.iss! }))).toBe(Code.Unauthenticated);
+      expect(await code(client().exchangeCode({ code: a.code, redirectUri: redirectUri(), codeVerifier: a.verifier, state: a.state!, iss: a.iss! }))).toBe(
+        Code.Unauthenticated,
+      );
       expect(await auditCount("auth.oidc.replay")).toBe(before + 1);
     });
 
     it("refuses to log in a disabled user", async () => {
       const first = await startLogin("frank");
-      const ok = await client().exchangeCode({ code: first.code, redirectUri: redirectUri(), codeVerifier: first.verifier, state: first.state!, iss: first.iss! });
+      const ok = await client().exchangeCode({
+        code: first.code,
+        redirectUri: redirectUri(),
+        codeVerifier: first.verifier,
+        state: first.state!,
+        iss: first.iss!,
+      });
       await t.database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", ok.tokens!.userId).execute();
       const again = await startLogin("frank");
-      expect(await code(client().exchangeCode({ code: again.code, redirectUri: redirectUri(), codeVerifier: again.verifier, state: again.state!, iss: again.iss! }))).toBe(
-        Code.Unauthenticated,
-      );
+      expect(
+        await code(client().exchangeCode({ code: again.code, redirectUri: redirectUri(), codeVerifier: again.verifier, state: again.state!, iss: again.iss! })),
+      ).toBe(Code.Unauthenticated);
     });
 
     it("authenticates with client_secret_post when the provider supports only that", async () => {

@@ -21,7 +21,11 @@ function uniqueEmail(): string {
 }
 
 describe.each(DB_KINDS)("refresh tokens on %s", (kind) => {
-  const tessera = useTessera({ db: kind, env: { AUTH_MODE: "full", AUTH_SESSION_IDLE_TIMEOUT: "3600", AUTH_SESSION_MAX_LIFETIME: "7200" }, forwardedFor: true });
+  const tessera = useTessera({
+    db: kind,
+    env: { AUTH_MODE: "full", AUTH_SESSION_IDLE_TIMEOUT: "3600", AUTH_SESSION_MAX_LIFETIME: "7200" },
+    forwardedFor: true,
+  });
   const { clock } = tessera;
   const clientFor = (server: TestServer, token?: string) => tessera.clientOf(server, AuthService, { token });
 
@@ -49,7 +53,12 @@ describe.each(DB_KINDS)("refresh tokens on %s", (kind) => {
     expect(fams.find((f) => f.id === sid)?.revoked_reason).toBe("reuse_detected");
     expect(fams.find((f) => f.id !== sid)?.revoked_at).toBeNull();
     await tessera.server.app.deps.audit.flush();
-    const ev = await tessera.database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "auth.refresh.reuse_detected").where("actor_user_id", "=", login.userId).execute();
+    const ev = await tessera.database.db.kysely
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("action", "=", "auth.refresh.reuse_detected")
+      .where("actor_user_id", "=", login.userId)
+      .execute();
     expect(ev).toHaveLength(1);
     expect(JSON.stringify(ev)).not.toContain(login.refreshToken);
   });
@@ -60,7 +69,9 @@ describe.each(DB_KINDS)("refresh tokens on %s", (kind) => {
     expect(r1.refreshToken).not.toBe(t0.refreshToken);
     expect(r1.userId).toBe(t0.userId);
     // Refresh-token expiry never goes past the family's absolute expiry (7200 s here).
-    const famEnd = (await tessera.database.db.kysely.selectFrom("refresh_families").select("expires_at").where("user_id", "=", t0.userId).executeTakeFirstOrThrow()).expires_at;
+    const famEnd = (
+      await tessera.database.db.kysely.selectFrom("refresh_families").select("expires_at").where("user_id", "=", t0.userId).executeTakeFirstOrThrow()
+    ).expires_at;
     const rtEnd = Number(r1.refreshTokenExpiresAt!.seconds) * 1000;
     expect(rtEnd).toBeLessThanOrEqual(famEnd.getTime());
     const rows = await tessera.database.db.kysely.selectFrom("refresh_tokens").selectAll().execute();
@@ -89,7 +100,9 @@ describe.each(DB_KINDS)("refresh tokens on %s", (kind) => {
   it("keeps invariants under concurrent refreshes of one token", async () => {
     const t0 = await tessera.signUp();
     const results = await Promise.allSettled(Array.from({ length: 6 }, () => clientFor(tessera.server).refreshToken({ refreshToken: t0.refreshToken })));
-    const ok = results.filter((r) => r.status === "fulfilled").map((r) => (r as PromiseFulfilledResult<{ tokens?: { refreshToken: string } }>).value.tokens!.refreshToken);
+    const ok = results
+      .filter((r) => r.status === "fulfilled")
+      .map((r) => (r as PromiseFulfilledResult<{ tokens?: { refreshToken: string } }>).value.tokens!.refreshToken);
     // All within the grace window: all succeed with the one successor, session alive.
     expect(ok).toHaveLength(6);
     expect(new Set(ok).size).toBe(1);
@@ -115,7 +128,12 @@ describe.each(DB_KINDS)("refresh tokens on %s", (kind) => {
     const fam = await tessera.database.db.kysely.selectFrom("refresh_families").selectAll().where("user_id", "=", t0.userId).executeTakeFirstOrThrow();
     expect(fam.revoked_reason).toBe("logout");
     await tessera.server.app.deps.audit.flush();
-    const ev = await tessera.database.db.kysely.selectFrom("audit_events").select("action").where("actor_user_id", "=", t0.userId).where("action", "=", "auth.logout.success").execute();
+    const ev = await tessera.database.db.kysely
+      .selectFrom("audit_events")
+      .select("action")
+      .where("actor_user_id", "=", t0.userId)
+      .where("action", "=", "auth.logout.success")
+      .execute();
     expect(ev).toHaveLength(1);
   });
 
@@ -170,7 +188,14 @@ describe("access tokens, JWKS and key rotation", () => {
   async function forge(claims: Record<string, unknown>, header: Record<string, unknown> = {}, key?: { kid: string; privateKey: CryptoKey | Uint8Array }) {
     const k = key ?? (await ourKey());
     const now = Math.floor(clock.now().getTime() / 1000);
-    return new SignJWT({ iss: tessera.server.app.config.publicUrl, aud: tessera.server.app.config.tokenAudience, iat: now, exp: now + 600, jti: randomBytes(8).toString("hex"), ...claims })
+    return new SignJWT({
+      iss: tessera.server.app.config.publicUrl,
+      aud: tessera.server.app.config.tokenAudience,
+      iat: now,
+      exp: now + 600,
+      jti: randomBytes(8).toString("hex"),
+      ...claims,
+    })
       .setProtectedHeader({ alg: "ES256", kid: k.kid, typ: "at+jwt", ...header })
       .sign(k.privateKey);
   }
@@ -181,7 +206,12 @@ describe("access tokens, JWKS and key rotation", () => {
     expect(header).toMatchObject({ alg: "ES256", typ: "at+jwt" });
     expect(typeof header.kid).toBe("string");
     const payload = JSON.parse(Buffer.from(t.accessToken.split(".")[1]!, "base64url").toString()) as Record<string, unknown>;
-    expect(payload).toMatchObject({ iss: tessera.server.app.config.publicUrl, aud: tessera.server.app.config.tokenAudience, sub: t.userId, client_id: "tessera" });
+    expect(payload).toMatchObject({
+      iss: tessera.server.app.config.publicUrl,
+      aud: tessera.server.app.config.tokenAudience,
+      sub: t.userId,
+      client_id: "tessera",
+    });
     expect(typeof payload.jti).toBe("string");
     expect(typeof payload.sid).toBe("string");
     expect((payload.exp as number) - (payload.iat as number)).toBe(900);
@@ -222,7 +252,14 @@ describe("access tokens, JWKS and key rotation", () => {
     const key = await ourKey();
     const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString("base64url");
     const now = Math.floor(clock.now().getTime() / 1000);
-    const claims = { iss: tessera.server.app.config.publicUrl, aud: tessera.server.app.config.tokenAudience, sub: t.userId, iat: now, exp: now + 600, jti: "x1" };
+    const claims = {
+      iss: tessera.server.app.config.publicUrl,
+      aud: tessera.server.app.config.tokenAudience,
+      sub: t.userId,
+      iat: now,
+      exp: now + 600,
+      jti: "x1",
+    };
     const attacker = await generateKeyPair("ES256", { extractable: true });
     const attackerJwk = await exportJWK(attacker.publicKey);
     const [h, p, s] = t.accessToken.split(".") as [string, string, string];
@@ -237,7 +274,7 @@ describe("access tokens, JWKS and key rotation", () => {
       "HS256 with the public key as secret": `${hsHeader}.${hsBody}.${hsSig}`,
       "tampered payload": `${h}.${b64(tamperedPayload)}.${s}`,
       "stripped signature": `${h}.${p}.`,
-      "expired": await forge({ sub: t.userId, iat: now - 2000, exp: now - 1000 }),
+      expired: await forge({ sub: t.userId, iat: now - 2000, exp: now - 1000 }),
       "not yet valid": await forge({ sub: t.userId, nbf: now + 3600 }),
       "wrong aud": await forge({ sub: t.userId, aud: "https://other.example" }),
       "wrong iss": await forge({ sub: t.userId, iss: "https://evil.example" }),
@@ -245,9 +282,21 @@ describe("access tokens, JWKS and key rotation", () => {
       "non-UUID sub": await forge({ sub: "admin" }),
       "wrong typ": await forge({ sub: t.userId }, { typ: "JWT" }),
       "no typ": await forge({ sub: t.userId }, { typ: undefined }),
-      "embedded jwk header": await forge({ sub: t.userId }, { jwk: attackerJwk, kid: "attacker-key-0000001" }, { kid: "attacker-key-0000001", privateKey: attacker.privateKey }),
-      "jku header": await forge({ sub: t.userId }, { jku: "http://127.0.0.1:1/jwks.json", kid: "attacker-key-0000002" }, { kid: "attacker-key-0000002", privateKey: attacker.privateKey }),
-      "x5u header": await forge({ sub: t.userId }, { x5u: "http://127.0.0.1:1/cert.pem", kid: "attacker-key-0000003" }, { kid: "attacker-key-0000003", privateKey: attacker.privateKey }),
+      "embedded jwk header": await forge(
+        { sub: t.userId },
+        { jwk: attackerJwk, kid: "attacker-key-0000001" },
+        { kid: "attacker-key-0000001", privateKey: attacker.privateKey },
+      ),
+      "jku header": await forge(
+        { sub: t.userId },
+        { jku: "http://127.0.0.1:1/jwks.json", kid: "attacker-key-0000002" },
+        { kid: "attacker-key-0000002", privateKey: attacker.privateKey },
+      ),
+      "x5u header": await forge(
+        { sub: t.userId },
+        { x5u: "http://127.0.0.1:1/cert.pem", kid: "attacker-key-0000003" },
+        { kid: "attacker-key-0000003", privateKey: attacker.privateKey },
+      ),
       "our kid, attacker's signature": await forge({ sub: t.userId }, {}, { kid: key.kid, privateKey: attacker.privateKey }),
       "kid path traversal": await forge({ sub: t.userId }, { kid: "../../../../etc/passwd" }, { kid: "x", privateKey: key.privateKey }),
       "kid SQL": await forge({ sub: t.userId }, { kid: "x' OR '1'='1" }, { kid: "x", privateKey: key.privateKey }),
@@ -313,7 +362,17 @@ describe("access tokens, JWKS and key rotation", () => {
       // Old token on the new server, new token on the old server (unknown kid -> reload).
       expect((await clientFor(second, before.accessToken).checkToken({})).userId).toBe(before.userId);
       // (Unknown-kid reloads are rate-limited to one per 5 s; the attack test above may have used it.)
-      await expect.poll(async () => (await clientFor(tessera.server, after.accessToken).checkToken({}).catch(() => undefined))?.userId, { timeout: 7000, interval: 500 }).toBe(after.userId);
+      await expect
+        .poll(
+          async () =>
+            (
+              await clientFor(tessera.server, after.accessToken)
+                .checkToken({})
+                .catch(() => undefined)
+            )?.userId,
+          { timeout: 7000, interval: 500 },
+        )
+        .toBe(after.userId);
       const jwks = (await (await fetch(`${second.baseUrl}/.well-known/jwks.json`)).json()) as { keys: JWK[] };
       expect(jwks.keys.map((k) => k.kid).sort()).toEqual([oldKid, rotated.kid].sort());
     } finally {

@@ -21,7 +21,9 @@ describe("benchmark harness (smoke)", () => {
     }
     expect(results.revocation?.crossInstanceMs.every((ms) => Number.isFinite(ms))).toBe(true);
     const pooled = results.revocationPooler;
-    expect(pooled && "listenUrlMs" in pooled && [...pooled.listenUrlMs, ...pooled.failSafeMs].every((ms) => Number.isFinite(ms)), JSON.stringify(pooled)).toBe(true);
+    expect(pooled && "listenUrlMs" in pooled && [...pooled.listenUrlMs, ...pooled.failSafeMs].every((ms) => Number.isFinite(ms)), JSON.stringify(pooled)).toBe(
+      true,
+    );
     expect(results.targets.length).toBeGreaterThan(0);
   }, 180_000);
 });

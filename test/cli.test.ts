@@ -78,7 +78,9 @@ describe("tessera CLI against an AUTH_MODE=full server", () => {
       expect(r.stdout).toBe("");
     }
     expect(results[2]!.stderr).toMatch(/^tessera: API keys expire within 365 days: .*\n$/);
-    const help = await Promise.all([[], ["login"], ["apikeys"], ["apikeys", "create"], ["members", "invite"], ["accounts", "use"]].map((a) => tessera([...a, "--help"])));
+    const help = await Promise.all(
+      [[], ["login"], ["apikeys"], ["apikeys", "create"], ["members", "invite"], ["accounts", "use"]].map((a) => tessera([...a, "--help"])),
+    );
     for (const h of help) expect(h.code).toBe(0);
     expect(help[0]!.stdout).toMatch(/login[\s\S]*whoami[\s\S]*apikeys[\s\S]*members/);
     expect(help[3]!.stdout).toContain("--expires-in");
@@ -357,7 +359,12 @@ describe("tessera login through the OpenID provider", () => {
     await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
     const port = (blocker.address() as AddressInfo).port;
     try {
-      const r = await runCli(["login", "--no-browser"], { HOME: home, TESSERA_API_URL: t.server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "cfg2"), LOGIN_PORT: String(port) });
+      const r = await runCli(["login", "--no-browser"], {
+        HOME: home,
+        TESSERA_API_URL: t.server.baseUrl,
+        TESSERA_CONFIG_DIR: path.join(home, "cfg2"),
+        LOGIN_PORT: String(port),
+      });
       expect(r.code).toBe(1);
       expect(r.stderr).toMatch(/in use\): set LOGIN_PORT to a free port\n$/);
     } finally {

@@ -30,8 +30,14 @@ describe("docs/configuration.md", () => {
     const part = generatedPart(doc);
     expect(part, "the GENERATED markers are missing").toBeDefined();
     const rows = [...part!.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
-    expect(rows.filter((n) => !names.has(n)), "rows for variables not in the schema").toEqual([]);
-    expect([...names].filter((n) => !rows.includes(n)), "schema variables without a row").toEqual([]);
+    expect(
+      rows.filter((n) => !names.has(n)),
+      "rows for variables not in the schema",
+    ).toEqual([]);
+    expect(
+      [...names].filter((n) => !rows.includes(n)),
+      "schema variables without a row",
+    ).toEqual([]);
     expect(new Set(rows).size, "a variable listed twice").toBe(rows.length);
   });
 
@@ -82,7 +88,15 @@ describe("the configuration schema", () => {
 
   it("marks every password, client secret and credential-bearing URL as secret", () => {
     const secret = VARIABLE_LIST.filter((v) => v.secret).map((v) => v.name);
-    expect(secret.sort()).toEqual(["AUTH_ADMIN_PASSWORD", "AUTH_API_CLIENT_SECRET", "AUTH_CLIENT_SECRET", "DATABASE_LISTEN_URL", "DATABASE_URL", "DB_PASS", "REDIS_URL"]);
+    expect(secret.sort()).toEqual([
+      "AUTH_ADMIN_PASSWORD",
+      "AUTH_API_CLIENT_SECRET",
+      "AUTH_CLIENT_SECRET",
+      "DATABASE_LISTEN_URL",
+      "DATABASE_URL",
+      "DB_PASS",
+      "REDIS_URL",
+    ]);
     // Values used as written (spaces kept) are the secrets typed by hand.
     for (const v of VARIABLE_LIST) if (v.parser.verbatim) expect(secret, v.name).toContain(v.name);
   });

@@ -76,7 +76,11 @@ describe("loadConfig", () => {
   });
 
   it("prefers DATABASE_URL", () => {
-    expect(loadConfig({ DATABASE_URL: "postgres://a@b/c", DB_HOST: "x" }).database).toEqual({ kind: "postgres", url: "postgres://a@b/c", source: "DATABASE_URL" });
+    expect(loadConfig({ DATABASE_URL: "postgres://a@b/c", DB_HOST: "x" }).database).toEqual({
+      kind: "postgres",
+      url: "postgres://a@b/c",
+      source: "DATABASE_URL",
+    });
   });
 
   it("reads DATABASE_LISTEN_URL as the LISTEN connection (unset: the database URL is used)", () => {
@@ -173,8 +177,14 @@ describe("the configuration schema", () => {
         DB_HOST: "db.example",
       }),
     ]);
-    expect([...read].filter((n) => !declared.has(n)), "read but not declared").toEqual([]);
-    expect([...declared].filter((n) => !read.has(n)), "declared but never read").toEqual([]);
+    expect(
+      [...read].filter((n) => !declared.has(n)),
+      "read but not declared",
+    ).toEqual([]);
+    expect(
+      [...declared].filter((n) => !read.has(n)),
+      "declared but never read",
+    ).toEqual([]);
   });
 
   it("is read only in config/: no other server source touches the environment", () => {

@@ -33,7 +33,8 @@ describe("CONFORMANCE.md", () => {
       const status = row.split("|")[row.startsWith("| 3.") ? 2 : 3]!.trim().replace(/\*/g, "");
       expect(["met", "met (doc)", "partial", "not met", "n/a"], row).toContain(status);
       if (status === "met" || status === "partial") expect(row, row).toMatch(HAS_REF);
-      if (status === "met (doc)" || status === "not met" || status === "n/a") expect(row.split("|")[row.startsWith("| 3.") ? 3 : 4]!.trim().length, row).toBeGreaterThan(5);
+      if (status === "met (doc)" || status === "not met" || status === "n/a")
+        expect(row.split("|")[row.startsWith("| 3.") ? 3 : 4]!.trim().length, row).toBeGreaterThan(5);
     }
   });
 

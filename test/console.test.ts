@@ -139,7 +139,12 @@ describe("browser console in headless Chromium", () => {
     const second = await box.inputValue();
     await page.getByTestId("done").click();
     expect((await checkToken(second)).principalKind).toBe(PrincipalKind.API_KEY);
-    expect(await checkToken(first).then(() => "ok", (e: unknown) => ConnectError.from(e).code)).toBe(Code.Unauthenticated);
+    expect(
+      await checkToken(first).then(
+        () => "ok",
+        (e: unknown) => ConnectError.from(e).code,
+      ),
+    ).toBe(Code.Unauthenticated);
   });
 
   it("creates a team, invites a member, and shows members and invites", async () => {

@@ -10,7 +10,11 @@ describe("CORS", () => {
   it("answers a preflight from an allowed origin, cached", async () => {
     const res = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
       method: "OPTIONS",
-      headers: { origin: "http://app.example.com", "access-control-request-method": "POST", "access-control-request-headers": "content-type,x-grpc-web,authorization" },
+      headers: {
+        origin: "http://app.example.com",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "content-type,x-grpc-web,authorization",
+      },
     });
     expect(res.status).toBe(204);
     expect(res.headers.get("access-control-allow-origin")).toBe("http://app.example.com");

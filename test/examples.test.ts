@@ -56,7 +56,11 @@ describe("examples against a real server", () => {
   const running: Run[] = [];
 
   async function createKey(expiresAt = new Date(Date.now() + 30 * 86_400_000)) {
-    const res = await owner.apiKeys.createAccountApiKey({ accountId, name: `example ${randomBytes(3).toString("hex")}`, expiresAt: timestampFromDate(expiresAt) });
+    const res = await owner.apiKeys.createAccountApiKey({
+      accountId,
+      name: `example ${randomBytes(3).toString("hex")}`,
+      expiresAt: timestampFromDate(expiresAt),
+    });
     return { id: res.apiKey!.id, key: res.keyValue };
   }
   function start(name: string, env: Record<string, string>): Run {

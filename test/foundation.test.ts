@@ -81,7 +81,14 @@ describe.each(DB_KINDS)("foundation on %s", (kind) => {
   it("reports health with the database state", async () => {
     const res = await fetch(`${t.server.baseUrl}/health`);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ status: "ok", version: t.server.app.config.version, auth_mode: "none", database: "ok", rate_limits: "memory", revocation_broadcast: { status: "ok" } });
+    expect(await res.json()).toEqual({
+      status: "ok",
+      version: t.server.app.config.version,
+      auth_mode: "none",
+      database: "ok",
+      rate_limits: "memory",
+      revocation_broadcast: { status: "ok" },
+    });
   });
 
   it("answers 404 for an unknown path", async () => {

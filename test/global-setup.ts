@@ -61,4 +61,3 @@ export default async function setup(project: TestProject) {
     rmSync(pgliteRoot, { recursive: true, force: true });
   };
 }
-

@@ -21,21 +21,31 @@ const bearerArb = fc.oneof(
   fc.string({ unit: fc.constantFrom(..."ABCabc019-._~+/=tsk_ !\"#$%&'()*,:;<>?@[\\]^`{|}".split("")), maxLength: 200 }),
   fc.stringMatching(/^tsk_[0-9A-Za-z]{30,45}$/),
   fc.tuple(fc.json(), fc.json(), fc.string({ maxLength: 60 })).map(([h, p, s]) => `${b64url(h)}.${b64url(p)}.${b64url(s)}`),
-  fc.tuple(fc.constantFrom("none", "HS256", "RS256", "ES256", "EdDSA"), fc.string({ maxLength: 30 })).map(
-    ([alg, sub]) => `${b64url(JSON.stringify({ alg, typ: "at+jwt", kid: "../../etc/passwd' OR 1=1 --" }))}.${b64url(JSON.stringify({ sub, iss: "x", aud: "y", exp: 9999999999 }))}.`,
-  ),
+  fc
+    .tuple(fc.constantFrom("none", "HS256", "RS256", "ES256", "EdDSA"), fc.string({ maxLength: 30 }))
+    .map(
+      ([alg, sub]) =>
+        `${b64url(JSON.stringify({ alg, typ: "at+jwt", kid: "../../etc/passwd' OR 1=1 --" }))}.${b64url(JSON.stringify({ sub, iss: "x", aud: "y", exp: 9999999999 }))}.`,
+    ),
 );
 
 describe("bearer parsing (property)", () => {
   it("never throws and accepts only `Bearer <b64token>` with exactly one space", () => {
     fc.assert(
-      fc.property(fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.uint8Array().map((b) => Buffer.from(b).toString("latin1"))), (s) => {
-        const r = parseBearer(s);
-        if (r.ok) {
-          expect(/^bearer [A-Za-z0-9\-._~+/]+=*$/i.test(s)).toBe(true);
-          expect(r.token.length).toBeLessThanOrEqual(MAX_BEARER_LENGTH);
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.string({ unit: "binary" }),
+          fc.uint8Array().map((b) => Buffer.from(b).toString("latin1")),
+        ),
+        (s) => {
+          const r = parseBearer(s);
+          if (r.ok) {
+            expect(/^bearer [A-Za-z0-9\-._~+/]+=*$/i.test(s)).toBe(true);
+            expect(r.token.length).toBeLessThanOrEqual(MAX_BEARER_LENGTH);
+          }
+        },
+      ),
       { numRuns: 2000 },
     );
     expect(parseBearer("bEaReR abc")).toEqual({ ok: true, token: "abc" });
@@ -107,7 +117,16 @@ const HOSTILE: Record<string, string> = {
 };
 
 /** Codes a hostile input may produce: a clean client error, or success. */
-const CLIENT_CODES = new Set(["ok", "invalid_argument", "not_found", "permission_denied", "unauthenticated", "already_exists", "failed_precondition", "out_of_range"]);
+const CLIENT_CODES = new Set([
+  "ok",
+  "invalid_argument",
+  "not_found",
+  "permission_denied",
+  "unauthenticated",
+  "already_exists",
+  "failed_precondition",
+  "out_of_range",
+]);
 
 function stringFields(m: DescMessage): string[] {
   return m.fields.filter((f) => f.fieldKind === "scalar" && f.scalar === ScalarType.STRING).map((f) => f.jsonName);

@@ -94,7 +94,12 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
     expect((await failure(auth().login({ email, password: NEW_PASSWORD }))).code).toBe(Code.Unauthenticated);
     expect((await auth().login({ email, password: ` ${NEW_PASSWORD} ` })).tokens?.userId).toBe(tokens.userId);
     await t.server.app.deps.audit.flush();
-    const ev = await t.database.db.kysely.selectFrom("audit_events").selectAll().where("actor_user_id", "=", tokens.userId).where("action", "like", "auth.password_change.%").execute();
+    const ev = await t.database.db.kysely
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("actor_user_id", "=", tokens.userId)
+      .where("action", "like", "auth.password_change.%")
+      .execute();
     expect(ev.filter((e) => e.action === "auth.password_change.failure").length).toBeGreaterThanOrEqual(3);
     expect(ev.filter((e) => e.action === "auth.password_change.success")).toHaveLength(1);
     const dump = JSON.stringify(ev);
@@ -116,7 +121,9 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
     expect((await auth().refreshToken({ refreshToken: d.refreshToken })).tokens?.userId).toBe(a.userId);
     // Another user's refresh token cannot be named.
     const other = await newUser();
-    const e = await failure(auth(other.tokens.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD, currentRefreshToken: d.refreshToken }));
+    const e = await failure(
+      auth(other.tokens.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD, currentRefreshToken: d.refreshToken }),
+    );
     expect(e.code).toBe(Code.InvalidArgument);
   });
 
@@ -125,7 +132,10 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
     const userId = await createHumanUser(t.database.db.kysely);
     const ring = createKeyRing(t.database.db.kysely, () => new Date(), t.server.app.deps.logger);
     await ring.start();
-    const session = await createSessions({ db: t.database.db.kysely, keys: ring, config: t.server.app.config, clock: () => new Date() }).startSession(userId, { clientIp: "", userAgent: "" });
+    const session = await createSessions({ db: t.database.db.kysely, keys: ring, config: t.server.app.config, clock: () => new Date() }).startSession(userId, {
+      clientIp: "",
+      userAgent: "",
+    });
     ring.stop();
     const e = await failure(auth(session.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }));
     expect(e.code).toBe(Code.FailedPrecondition);

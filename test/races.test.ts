@@ -66,7 +66,9 @@ describe("races", () => {
     for (let rep = 0; rep < REPS; rep++) {
       const invitee = await signUp();
       const invite = await client(UserAccountService, owner.accessToken).inviteUserToTeamAccount({ accountId, email: invitee.email, role: AccountRole.MEMBER });
-      const results = await Promise.allSettled(Array.from({ length: 6 }, () => client(UserAccountService, invitee.accessToken).acceptTeamAccountInvite({ token: invite.token })));
+      const results = await Promise.allSettled(
+        Array.from({ length: 6 }, () => client(UserAccountService, invitee.accessToken).acceptTeamAccountInvite({ token: invite.token })),
+      );
       expect(results.every((r) => r.status === "fulfilled")).toBe(true);
       const rows = await t.database.db.kysely.selectFrom("memberships").select("user_id").where("account_id", "=", accountId).execute();
       // The owner plus one membership per invitee so far: never a duplicate.
@@ -90,7 +92,10 @@ describe("races", () => {
       for (const v of values) {
         const err = await client(AuthService, v)
           .checkToken({})
-          .then(() => undefined, (e: unknown) => ConnectError.from(e));
+          .then(
+            () => undefined,
+            (e: unknown) => ConnectError.from(e),
+          );
         expect(err?.code).toBe(Code.Unauthenticated);
       }
       const row = await t.database.db.kysely.selectFrom("api_keys").select("id").where("id", "=", id).executeTakeFirst();

@@ -77,7 +77,9 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     const regen = await keys.regenerateAccountApiKey({ id: created.apiKey!.id, expiresAt: inAMonth() });
     expect(Number(regen.revocationSequence)).toBeGreaterThan(before);
     expect(await eventsAfter(before)).toEqual([["api_key", sha256(created.keyValue)]]);
-    const machineUser = (await tessera.database.db.kysely.selectFrom("api_keys").select("user_id").where("id", "=", created.apiKey!.id).executeTakeFirstOrThrow()).user_id;
+    const machineUser = (
+      await tessera.database.db.kysely.selectFrom("api_keys").select("user_id").where("id", "=", created.apiKey!.id).executeTakeFirstOrThrow()
+    ).user_id;
     const del = await keys.deleteAccountApiKey({ id: created.apiKey!.id });
     expect(Number(del.revocationSequence)).toBeGreaterThan(Number(regen.revocationSequence));
     expect(await eventsAfter(Number(regen.revocationSequence))).toEqual([
@@ -91,7 +93,8 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     const auth = (t?: string) => client(AuthService, t);
     const login = async () => (await auth().login({ email: u.email, password: PASSWORD })).tokens!;
     const sid = async (refresh: string) =>
-      (await tessera.database.db.kysely.selectFrom("refresh_tokens").select("family_id").where("token_hash", "=", sha256(refresh)).executeTakeFirstOrThrow()).family_id;
+      (await tessera.database.db.kysely.selectFrom("refresh_tokens").select("family_id").where("token_hash", "=", sha256(refresh)).executeTakeFirstOrThrow())
+        .family_id;
 
     let mark = await head();
     const a = await login();
@@ -139,11 +142,19 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     let mark = await head();
     const res = await client(AuthService, adminToken).setUserDisabled({ userId: u.userId, disabled: true });
     expect(Number(res.revocationSequence)).toBeGreaterThan(mark);
-    expect(await eventsAfter(mark)).toEqual(expect.arrayContaining([["user", u.userId], ["session", expect.any(String)]]));
+    expect(await eventsAfter(mark)).toEqual(
+      expect.arrayContaining([
+        ["user", u.userId],
+        ["session", expect.any(String)],
+      ]),
+    );
     const minted = await mintApiKey(tessera.database.db.kysely, accountId);
     mark = await head();
     await client(AuthService, adminToken).setUserDisabled({ userId: minted.userId, disabled: true });
-    expect(await eventsAfter(mark)).toEqual([["user", minted.userId], ["api_key", sha256(minted.key)]]);
+    expect(await eventsAfter(mark)).toEqual([
+      ["user", minted.userId],
+      ["api_key", sha256(minted.key)],
+    ]);
     mark = await head();
     const enabled = await client(AuthService, adminToken).setUserDisabled({ userId: minted.userId, disabled: false });
     expect(enabled.revocationSequence).toBe(0n);
@@ -154,7 +165,14 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     const kid = `retired-${randomBytes(4).toString("hex")}`;
     await tessera.database.db.kysely
       .insertInto("signing_keys")
-      .values({ id: kid, alg: "ES256", private_jwk: JSON.stringify({}), public_jwk: JSON.stringify({}), retired_at: new Date(Date.now() - 7200_000), publish_until: new Date(Date.now() - 3600_000) })
+      .values({
+        id: kid,
+        alg: "ES256",
+        private_jwk: JSON.stringify({}),
+        public_jwk: JSON.stringify({}),
+        retired_at: new Date(Date.now() - 7200_000),
+        publish_until: new Date(Date.now() - 3600_000),
+      })
       .execute();
     const mark = await head();
     expect(await deleteExpiredSigningKeys(tessera.database.db.kysely, new Date())).toBe(1);
@@ -281,7 +299,9 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
   it("ends open streams when the server shuts down, without waiting for the drain timeout", async () => {
     const other = await tessera.startServer({ env: { AUTH_MODE: "full", SHUTDOWN_TIMEOUT_SECONDS: "30" } });
     const s = reader(
-      createClient(RevocationService, other.transport("connect", { authorization: `Bearer ${adminToken}` })).watchRevocations({ subscriberName: "shutdown test" }),
+      createClient(RevocationService, other.transport("connect", { authorization: `Bearer ${adminToken}` })).watchRevocations({
+        subscriberName: "shutdown test",
+      }),
     );
     await s.next();
     const started = performance.now();

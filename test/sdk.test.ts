@@ -217,7 +217,11 @@ describe("SDK credentials (in-memory router)", () => {
 
   it("keeps tokens in localStorage-like storage across clients", async () => {
     const mem = new Map<string, string>();
-    const storage = { getItem: (k: string) => mem.get(k) ?? null, setItem: (k: string, v: string) => void mem.set(k, v), removeItem: (k: string) => void mem.delete(k) };
+    const storage = {
+      getItem: (k: string) => mem.get(k) ?? null,
+      setItem: (k: string, v: string) => void mem.set(k, v),
+      removeItem: (k: string) => void mem.delete(k),
+    };
     const fake = fakeTessera();
     fake.state.generation = 1;
     const store = createLocalStorageTokenStore("t", storage);
@@ -299,12 +303,18 @@ describe("SDK against a real server", () => {
   it.each(["connect", "grpc-web", "grpc"] as const)("authenticates with a real API key over %s and keeps error codes", async (protocol) => {
     const { client } = await signedUp(protocol);
     const accountId = (await client.userAccounts.getUserAccounts({})).accounts[0]!.id;
-    const created = await client.apiKeys.createAccountApiKey({ accountId, name: `sdk ${protocol}`, expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) });
+    const created = await client.apiKeys.createAccountApiKey({
+      accountId,
+      name: `sdk ${protocol}`,
+      expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)),
+    });
     const machine = createTesseraClient({ baseUrl: full.server.baseUrl, protocol, apiKey: created.keyValue });
     const me = await machine.auth.checkToken({});
     expect(me).toMatchObject({ principalKind: PrincipalKind.API_KEY, accountId, apiKeyId: created.apiKey!.id });
     // API keys cannot mint keys: PermissionDenied arrives as a ConnectError with its code.
-    const denied = await machine.apiKeys.createAccountApiKey({ accountId, name: "nope", expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) }).catch((e: unknown) => e);
+    const denied = await machine.apiKeys
+      .createAccountApiKey({ accountId, name: "nope", expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) })
+      .catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(ConnectError);
     expect((denied as ConnectError).code).toBe(Code.PermissionDenied);
     await client.apiKeys.deleteAccountApiKey({ id: created.apiKey!.id });

@@ -55,7 +55,11 @@ describe("security headers (AUTH_MODE=full, PostgreSQL)", () => {
     admin = await tessera.signUp({ password: PASSWORD });
     viewer = await tessera.signUp({ password: PASSWORD });
     teamId = (await client(UserAccountService, admin.accessToken).createTeamAccount({ name: "Headers" })).account!.id;
-    const inv = await client(UserAccountService, admin.accessToken).inviteUserToTeamAccount({ accountId: teamId, email: viewer.email, role: AccountRole.VIEWER });
+    const inv = await client(UserAccountService, admin.accessToken).inviteUserToTeamAccount({
+      accountId: teamId,
+      email: viewer.email,
+      role: AccountRole.VIEWER,
+    });
     await client(UserAccountService, viewer.accessToken).acceptTeamAccountInvite({ token: inv.token });
   });
 
@@ -86,20 +90,40 @@ describe("security headers (AUTH_MODE=full, PostgreSQL)", () => {
     expect(bad.metadata.get("www-authenticate")).toBe('Bearer realm="tessera", error="invalid_token"');
 
     // A role too low (checked by the handler through AccountAccess).
-    const role = await failure(client(ApiKeyService, viewer.accessToken, protocol).createAccountApiKey({ accountId: teamId, name: "nope", expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) }));
+    const role = await failure(
+      client(ApiKeyService, viewer.accessToken, protocol).createAccountApiKey({
+        accountId: teamId,
+        name: "nope",
+        expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)),
+      }),
+    );
     expect(role.code).toBe(Code.PermissionDenied);
     expect(role.metadata.get("www-authenticate")).toBe('Bearer realm="tessera", error="insufficient_scope"');
 
     // Not an instance admin (checked by the interceptor).
-    const instance = await failure(client(AuthService, viewer.accessToken, protocol).setUserDisabled({ userId: "5a0e3f1c-0000-4000-8000-000000000000", disabled: true }));
+    const instance = await failure(
+      client(AuthService, viewer.accessToken, protocol).setUserDisabled({ userId: "5a0e3f1c-0000-4000-8000-000000000000", disabled: true }),
+    );
     expect(instance.code).toBe(Code.PermissionDenied);
     expect(instance.metadata.get("www-authenticate")).toBe('Bearer realm="tessera", error="insufficient_scope"');
 
     // Team-admin-only handler check (members.ts) and an API key on a human-only RPC.
-    const members = await failure(client(UserAccountService, viewer.accessToken, protocol).setUserRole({ accountId: teamId, userId: "5a0e3f1c-0000-4000-8000-000000000000", role: AccountRole.ADMIN }));
+    const members = await failure(
+      client(UserAccountService, viewer.accessToken, protocol).setUserRole({
+        accountId: teamId,
+        userId: "5a0e3f1c-0000-4000-8000-000000000000",
+        role: AccountRole.ADMIN,
+      }),
+    );
     expect(members.code).toBe(Code.PermissionDenied);
     expect(members.metadata.get("www-authenticate")).toBe('Bearer realm="tessera", error="insufficient_scope"');
-    const key = (await client(ApiKeyService, admin.accessToken).createAccountApiKey({ accountId: teamId, name: `k-${protocol}`, expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)) })).keyValue;
+    const key = (
+      await client(ApiKeyService, admin.accessToken).createAccountApiKey({
+        accountId: teamId,
+        name: `k-${protocol}`,
+        expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)),
+      })
+    ).keyValue;
     const human = await failure(client(AuthService, key, protocol).listSessions({}));
     expect(human.code).toBe(Code.PermissionDenied);
     expect(human.metadata.get("www-authenticate")).toBe('Bearer realm="tessera", error="insufficient_scope"');
@@ -113,9 +137,15 @@ describe("security headers (AUTH_MODE=full, PostgreSQL)", () => {
     const t = (await client(AuthService).login({ email, password: PASSWORD }, capture("Login"))).tokens!;
     await client(AuthService).refreshToken({ refreshToken: t.refreshToken }, capture("RefreshToken"));
     const expiresAt = timestampFromDate(new Date(Date.now() + 86_400_000));
-    const created = await client(ApiKeyService, admin.accessToken).createAccountApiKey({ accountId: teamId, name: "no-store", expiresAt }, capture("CreateAccountApiKey"));
+    const created = await client(ApiKeyService, admin.accessToken).createAccountApiKey(
+      { accountId: teamId, name: "no-store", expiresAt },
+      capture("CreateAccountApiKey"),
+    );
     await client(ApiKeyService, admin.accessToken).regenerateAccountApiKey({ id: created.apiKey!.id, expiresAt }, capture("RegenerateAccountApiKey"));
-    await client(UserAccountService, admin.accessToken).inviteUserToTeamAccount({ accountId: teamId, email: `x-${randomBytes(4).toString("hex")}@example.com` }, capture("InviteUserToTeamAccount"));
+    await client(UserAccountService, admin.accessToken).inviteUserToTeamAccount(
+      { accountId: teamId, email: `x-${randomBytes(4).toString("hex")}@example.com` },
+      capture("InviteUserToTeamAccount"),
+    );
     await client(AuthService, t.accessToken).listSessions({}, capture("ListSessions"));
     expect(seen).toEqual({
       SignUp: "no-store",
@@ -129,7 +159,9 @@ describe("security headers (AUTH_MODE=full, PostgreSQL)", () => {
   });
 
   it("answers HTTP GET on no RPC that takes or returns a credential", async () => {
-    const byKey = new Map<string, { s: DescService; m: DescService["methods"][number] }>(SERVICES.flatMap((s) => s.methods.map((m) => [`${s.name}/${m.name}`, { s, m }] as const)));
+    const byKey = new Map<string, { s: DescService; m: DescService["methods"][number] }>(
+      SERVICES.flatMap((s) => s.methods.map((m) => [`${s.name}/${m.name}`, { s, m }] as const)),
+    );
     for (const key of CREDENTIAL_RPCS) {
       const found = byKey.get(key);
       expect(found, key).toBeDefined();

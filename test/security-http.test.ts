@@ -63,13 +63,25 @@ describe("HTTP conformance (AUTH_MODE=full with an OpenID provider, PostgreSQL)"
   });
 
   it("labels every response with the content type of what it carries", async () => {
-    const json = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const json = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(json.headers.get("content-type")).toBe("application/json");
     JSON.parse(await json.text());
-    const proto = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, { method: "POST", headers: { "content-type": "application/proto" }, body: new Uint8Array() });
+    const proto = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
+      method: "POST",
+      headers: { "content-type": "application/proto" },
+      body: new Uint8Array(),
+    });
     expect(proto.headers.get("content-type")).toBe("application/proto");
     await proto.arrayBuffer();
-    const err = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/CheckToken`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const err = await fetch(`${t.server.baseUrl}/tessera.v1.AuthService/CheckToken`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     expect(err.headers.get("content-type")).toBe("application/json");
     expect((JSON.parse(await err.text()) as { code: string }).code).toBe("unauthenticated");
     for (const path of ["/health", "/.well-known/jwks.json", "/.well-known/openid-configuration"]) {
@@ -165,7 +177,14 @@ describe("outbound requests", () => {
         return;
       }
       res.setHeader("content-type", "application/json");
-      res.end(JSON.stringify({ issuer: `${target}/redirecting`, jwks_uri: `${target}/jwks`, authorization_endpoint: `${target}/auth`, token_endpoint: `${target}/token` }));
+      res.end(
+        JSON.stringify({
+          issuer: `${target}/redirecting`,
+          jwks_uri: `${target}/jwks`,
+          authorization_endpoint: `${target}/auth`,
+          token_endpoint: `${target}/token`,
+        }),
+      );
     });
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
     target = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;

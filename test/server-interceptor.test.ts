@@ -104,7 +104,8 @@ function greetClient(url: string, token?: string, protocol: "connect" | "grpc" =
         },
       ]
     : [];
-  const transport = protocol === "grpc" ? createGrpcTransport({ baseUrl: url, interceptors }) : createConnectTransport({ baseUrl: url, httpVersion: "2", interceptors });
+  const transport =
+    protocol === "grpc" ? createGrpcTransport({ baseUrl: url, interceptors }) : createConnectTransport({ baseUrl: url, httpVersion: "2", interceptors });
   const c = createClient(GreetService, transport) as unknown as {
     greet(req: { name: string }): Promise<GreetResult>;
     health(req: { name: string }): Promise<GreetResult>;
@@ -133,7 +134,9 @@ describe("createAuthInterceptor in front of a real Tessera", () => {
     expect(await codeOf(greetClient(greet.url, "Raw Basic dXNlcjpwYXNz").greet({ name: "x" }))).toBe(Code.Unauthenticated);
     expect(await codeOf(greetClient(greet.url, "tsk_doesnotexist000000000000000000").greet({ name: "x" }))).toBe(Code.Unauthenticated);
     expect(await codeOf(greetClient(greet.url, "not.a.jwt").greet({ name: "x" }))).toBe(Code.Unauthenticated);
-    const err = await greetClient(greet.url).greet({ name: "x" }).catch((e: unknown) => ConnectError.from(e));
+    const err = await greetClient(greet.url)
+      .greet({ name: "x" })
+      .catch((e: unknown) => ConnectError.from(e));
     expect((err as ConnectError).metadata.get("www-authenticate")).toBe('Bearer realm="tessera"');
   });
 
@@ -175,7 +178,9 @@ describe("createAuthInterceptor in front of a real Tessera", () => {
     const later = await startGreet({ tesseraUrl: tessera.baseUrl, now: () => Date.now() + 3600_000 });
     try {
       expect(await codeOf(greetClient(strict.url, tokens.accessToken).greet({ name: "x" }))).toBe(Code.Unauthenticated);
-      const err = await greetClient(later.url, tokens.accessToken).greet({ name: "x" }).catch((e: unknown) => ConnectError.from(e));
+      const err = await greetClient(later.url, tokens.accessToken)
+        .greet({ name: "x" })
+        .catch((e: unknown) => ConnectError.from(e));
       expect(err).toMatchObject({ code: Code.Unauthenticated, rawMessage: "access token expired" });
     } finally {
       await strict.close();
@@ -219,7 +224,9 @@ describe("createAuthInterceptor in front of a real Tessera", () => {
     await new Promise<void>((r) => dead.close(() => r()));
     const lonely = await startGreet({ tesseraUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
     try {
-      const err = await greetClient(lonely.url, "tsk_whatever00000000000000000000").greet({ name: "x" }).catch((e: unknown) => ConnectError.from(e));
+      const err = await greetClient(lonely.url, "tsk_whatever00000000000000000000")
+        .greet({ name: "x" })
+        .catch((e: unknown) => ConnectError.from(e));
       expect(err).toBeInstanceOf(ConnectError);
       expect((err as ConnectError).code).toBe(Code.Unavailable);
       expect((err as ConnectError).rawMessage).not.toContain("tsk_");

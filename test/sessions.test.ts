@@ -36,7 +36,6 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
     return admin;
   }
 
-
   it("lists the caller's open sessions with client IP, user agent, the current flag and their end", async () => {
     const { email, tokens: signup } = await newUser();
     const b = await login(email, "10.200.0.2", "agent-b/1.0");
@@ -81,7 +80,12 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
     // The other user's session survived.
     expect((await auth().refreshToken({ refreshToken: other.tokens.refreshToken })).tokens?.userId).toBe(other.tokens.userId);
     await tessera.server.app.deps.audit.flush();
-    const ev = await tessera.database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "auth.session.revoke.success").where("actor_user_id", "=", a.userId).execute();
+    const ev = await tessera.database.db.kysely
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("action", "=", "auth.session.revoke.success")
+      .where("actor_user_id", "=", a.userId)
+      .execute();
     expect(ev).toHaveLength(1);
   });
 
@@ -120,7 +124,11 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
     clock.advance(Math.ceil((end - clock.now().getTime()) / 1000) + 1);
     expect(await codeOf(auth().refreshToken({ refreshToken: rt.refreshToken }))).toBe(Code.Unauthenticated);
     const fam = await tessera.database.db.kysely.selectFrom("refresh_families").selectAll().where("user_id", "=", idle.userId).execute();
-    expect(fam.every((f) => f.revoked_at !== null || f.expires_at.getTime() <= clock.now().getTime() || f.last_used_at.getTime() + IDLE * 1000 <= clock.now().getTime())).toBe(true);
+    expect(
+      fam.every(
+        (f) => f.revoked_at !== null || f.expires_at.getTime() <= clock.now().getTime() || f.last_used_at.getTime() + IDLE * 1000 <= clock.now().getTime(),
+      ),
+    ).toBe(true);
   });
 
   describe("SetUserDisabled", () => {
@@ -161,7 +169,9 @@ describe.each(DB_KINDS)("sessions on %s", (kind) => {
       const plain = await newUser();
       expect(await codeOf(auth(plain.tokens.accessToken).setUserDisabled({ userId: admin.tokens.userId, disabled: true }))).toBe(Code.PermissionDenied);
       expect(await codeOf(auth(admin.tokens.accessToken).setUserDisabled({ userId: admin.tokens.userId, disabled: true }))).toBe(Code.FailedPrecondition);
-      expect(await codeOf(auth(admin.tokens.accessToken).setUserDisabled({ userId: "3f1c9a4e-0000-4000-8000-000000000000", disabled: true }))).toBe(Code.NotFound);
+      expect(await codeOf(auth(admin.tokens.accessToken).setUserDisabled({ userId: "3f1c9a4e-0000-4000-8000-000000000000", disabled: true }))).toBe(
+        Code.NotFound,
+      );
       expect(await codeOf(auth(admin.tokens.accessToken).setUserDisabled({ userId: "admin", disabled: true }))).toBe(Code.InvalidArgument);
       // A disabled instance admin is no admin any more.
       const admin2 = await instanceAdmin();

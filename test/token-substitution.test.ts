@@ -42,7 +42,13 @@ describe("token cross-substitution (RFC 8725 3.12)", () => {
       case "tessera_refresh":
         return (await signUp()).tokens.refreshToken;
       case "invite":
-        return (await client(UserAccountService, ownerToken).inviteUserToTeamAccount({ accountId: teamId, email: inviteFor ?? `nobody-${randomBytes(4).toString("hex")}@example.com`, role: AccountRole.VIEWER })).token;
+        return (
+          await client(UserAccountService, ownerToken).inviteUserToTeamAccount({
+            accountId: teamId,
+            email: inviteFor ?? `nobody-${randomBytes(4).toString("hex")}@example.com`,
+            role: AccountRole.VIEWER,
+          })
+        ).token;
       case "api_key":
         return (
           await client(ApiKeyService, ownerToken).createAccountApiKey({
@@ -114,7 +120,12 @@ describe("token cross-substitution (RFC 8725 3.12)", () => {
       const invitee = await signUp();
       const token = await mint(k, invitee.email);
       const got = await outcome(client(UserAccountService, invitee.tokens.accessToken).acceptTeamAccountInvite({ token }));
-      const member = await t.database.db.kysely.selectFrom("memberships").select("role").where("account_id", "=", teamId).where("user_id", "=", invitee.tokens.userId).executeTakeFirst();
+      const member = await t.database.db.kysely
+        .selectFrom("memberships")
+        .select("role")
+        .where("account_id", "=", teamId)
+        .where("user_id", "=", invitee.tokens.userId)
+        .executeTakeFirst();
       if (k === "invite") {
         expect(got, k).toBe("ok");
         expect(member?.role, k).toBe("viewer");

@@ -67,7 +67,14 @@ export interface PeerChild extends Child {
 export async function startPeer(dbUrl: string, keys: number): Promise<PeerChild> {
   const child = spawn(process.execPath, ["--import", "tsx", path.join(ROOT, "bench/peer-better-auth.ts")], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", PEER_DATABASE_URL: dbUrl, PEER_PORT: "0", PEER_KEYS: String(keys), NODE_ENV: "production" },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      PEER_DATABASE_URL: dbUrl,
+      PEER_PORT: "0",
+      PEER_KEYS: String(keys),
+      NODE_ENV: "production",
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const { output } = track(child);

@@ -32,9 +32,22 @@ export const logins: SequentialScenario = {
     const loginRun = summarizeParallel([m.runs[1]!]);
     const perUser = loginRun.requests / emails.length;
     record(figures, "6", "CheckToken, API key, during logins", keyRun, m.rss);
-    record(figures, "6L", `  Login (argon2id) alongside, ${opts.loginConnections} connections`, loginRun, m.rss, perUser > 10 ? "near the per-email limit" : undefined);
+    record(
+      figures,
+      "6L",
+      `  Login (argon2id) alongside, ${opts.loginConnections} connections`,
+      loginRun,
+      m.rss,
+      perUser > 10 ? "near the per-email limit" : undefined,
+    );
     const m6r = await ctx.measure([a], [ctx.spec(a.baseUrl, CHECK, { headers: key, rate: FIXED_RATE, connections: FIXED_CONNECTIONS }), loginSpec()], false);
-    record(figures, "6r", `  same, API key offered at a fixed ${FIXED_RATE} req/s (${FIXED_CONNECTIONS} connections) during logins`, summarizeParallel([m6r.runs[0]!]), m6r.rss);
+    record(
+      figures,
+      "6r",
+      `  same, API key offered at a fixed ${FIXED_RATE} req/s (${FIXED_CONNECTIONS} connections) during logins`,
+      summarizeParallel([m6r.runs[0]!]),
+      m6r.rss,
+    );
     record(figures, "6rL", `  Login alongside 6r`, summarizeParallel([m6r.runs[1]!]), m6r.rss);
   },
 };

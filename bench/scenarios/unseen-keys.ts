@@ -29,7 +29,12 @@ export const unseenKeys: SequentialScenario = {
     await insertApiKeys(pool, accountId, ownerId, large, "bench-large");
     const largePasses = await cacheFlushedPasses(ctx, small);
     const rssPasses = Math.max(smallPasses.rss, largePasses.rss);
-    const comparison = { small: summarizeSequential(smallPasses.runs), large: summarizeSequential(largePasses.runs), smallKeys: opts.smallKeys, largeKeys: opts.keys };
+    const comparison = {
+      small: summarizeSequential(smallPasses.runs),
+      large: summarizeSequential(largePasses.runs),
+      smallKeys: opts.smallKeys,
+      largeKeys: opts.keys,
+    };
     figures.scenario5Comparison = comparison;
 
     log(`bench: 5 CheckToken, unseen keys, ${opts.keys} in the database`);
@@ -43,7 +48,13 @@ export const unseenKeys: SequentialScenario = {
       unseen.reused ? "ran out of unseen keys: some requests were cache hits" : undefined,
     );
     record(figures, "5r", `  same, offered at a fixed ${FIXED_RATE} req/s (${FIXED_CONNECTIONS} connections)`, unseen.fixed, unseen.fixedRss);
-    record(figures, "5a", `  unseen keys, ${opts.smallKeys.toLocaleString("en")} in DB (${opts.passes} x ${opts.smallKeys} requests)`, comparison.small, rssPasses);
+    record(
+      figures,
+      "5a",
+      `  unseen keys, ${opts.smallKeys.toLocaleString("en")} in DB (${opts.passes} x ${opts.smallKeys} requests)`,
+      comparison.small,
+      rssPasses,
+    );
     record(figures, "5b", `  unseen keys, ${opts.keys.toLocaleString("en")} in DB (same requests)`, comparison.large, rssPasses);
   },
 };

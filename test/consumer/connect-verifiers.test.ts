@@ -83,14 +83,22 @@ describe("@tessera/connect verifiers", () => {
 
   it("lets the first matching verifier decide", async () => {
     const calls: string[] = [];
-    const first: CredentialVerifier = { name: "first", match: (t) => t.startsWith("sk_a"), verify: () => {
-      calls.push("first");
-      return undefined;
-    } };
-    const second: CredentialVerifier = { name: "second", match: (t) => t.startsWith("sk_"), verify: () => {
-      calls.push("second");
-      return { userId: "u2" };
-    } };
+    const first: CredentialVerifier = {
+      name: "first",
+      match: (t) => t.startsWith("sk_a"),
+      verify: () => {
+        calls.push("first");
+        return undefined;
+      },
+    };
+    const second: CredentialVerifier = {
+      name: "second",
+      match: (t) => t.startsWith("sk_"),
+      verify: () => {
+        calls.push("second");
+        return { userId: "u2" };
+      },
+    };
     const auth = createTesseraAuthenticator({ tesseraUrl: "http://unused.invalid", transport: fakeTessera().transport, verifiers: [first, second] });
     expect((await errorOf(auth.authenticate("Bearer sk_abc"))).code).toBe(Code.Unauthenticated);
     expect((await auth.authenticate("Bearer sk_zzz")).verifier).toBe("second");
@@ -111,10 +119,11 @@ describe("@tessera/connect verifiers", () => {
       { router: { interceptors: [interceptor] } },
     );
     const call = (token?: string) =>
-      (createClient(GreetService, service) as unknown as { greet(r: { name: string }, o?: { headers?: Record<string, string> }): Promise<Record<string, string>> }).greet(
-        { name: "ada" },
-        token ? { headers: { authorization: `Bearer ${token}` } } : undefined,
-      );
+      (
+        createClient(GreetService, service) as unknown as {
+          greet(r: { name: string }, o?: { headers?: Record<string, string> }): Promise<Record<string, string>>;
+        }
+      ).greet({ name: "ada" }, token ? { headers: { authorization: `Bearer ${token}` } } : undefined);
     expect(await call("sk_live_ada")).toMatchObject({ userId: "svc-user-ada", kind: "custom", via: "verifier" });
     expect(await call("tsk_good2")).toMatchObject({ userId: "machine-1", kind: "api_key", via: "introspection" });
     expect((await errorOf(call())).code).toBe(Code.Unauthenticated);

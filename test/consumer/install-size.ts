@@ -54,10 +54,7 @@ export function installedSize(projectDir: string, name: string): InstalledSize {
     if (seen.has(dir)) continue;
     seen.add(dir);
     const m = JSON.parse(readFileSync(path.join(dir, "package.json"), "utf8")) as Manifest;
-    const required = [
-      ...Object.keys(m.dependencies ?? {}),
-      ...Object.keys(m.peerDependencies ?? {}).filter((p) => !m.peerDependenciesMeta?.[p]?.optional),
-    ];
+    const required = [...Object.keys(m.dependencies ?? {}), ...Object.keys(m.peerDependencies ?? {}).filter((p) => !m.peerDependenciesMeta?.[p]?.optional)];
     for (const dep of required) {
       const d = resolvePackageDir(dep, dir, projectDir);
       if (!d) throw new Error(`${m.name} needs ${dep}, which is not installed`);

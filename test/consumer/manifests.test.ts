@@ -43,7 +43,11 @@ function bareImports(source: string): string[] {
 }
 
 /** `@scope/name/sub` -> `@scope/name`; `name/sub` -> `name`. */
-const packageOf = (spec: string) => spec.split("/").slice(0, spec.startsWith("@") ? 2 : 1).join("/");
+const packageOf = (spec: string) =>
+  spec
+    .split("/")
+    .slice(0, spec.startsWith("@") ? 2 : 1)
+    .join("/");
 const isBuiltin = (spec: string) => spec.startsWith("node:") || builtinModules.includes(packageOf(spec));
 
 describe("package manifests", () => {
@@ -85,7 +89,10 @@ describe("package manifests", () => {
     for (const p of packed) {
       const stray = p.files.map((f) => f.path).filter((f) => !/^(dist\/|bin\/|README\.md$|LICENSE$|package\.json$)/.test(f));
       expect(stray, p.name).toEqual([]);
-      expect(p.files.some((f) => f.path === "README.md"), `${p.name} README.md`).toBe(true);
+      expect(
+        p.files.some((f) => f.path === "README.md"),
+        `${p.name} README.md`,
+      ).toBe(true);
     }
   });
 
@@ -108,7 +115,9 @@ describe("package manifests", () => {
       expect(undeclared, `${p.name} imports undeclared packages`).toEqual([]);
       // A dependency nobody imports is allowed only to satisfy a peer of another dependency.
       const peersOfDeps = new Set(
-        Object.keys(p.json.dependencies ?? {}).flatMap((d) => (INTERNAL.has(d) ? Object.keys(packages.find((q) => q.name === d)!.json.peerDependencies ?? {}) : [])),
+        Object.keys(p.json.dependencies ?? {}).flatMap((d) =>
+          INTERNAL.has(d) ? Object.keys(packages.find((q) => q.name === d)!.json.peerDependencies ?? {}) : [],
+        ),
       );
       const unused = [...declared].filter((d) => !used.has(d) && !peersOfDeps.has(d));
       expect(unused, `${p.name} declares packages it never imports`).toEqual([]);

@@ -20,7 +20,20 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtur
 /** The SDK's browser bundle budget (min+gzip bytes): no larger than before the split (40 447). */
 const BUNDLE_BUDGET_EVERYTHING = 41_000;
 /** Third-party packages of the server that must never reach a browser bundle. */
-const SERVER_ONLY = ["@electric-sql/pglite", "@node-rs/argon2", "@zxcvbn-ts", "kysely", "pg", "pino", "ioredis", "commander", "jose", "@connectrpc/connect-node", "tessera/", "@tessera/cli"];
+const SERVER_ONLY = [
+  "@electric-sql/pglite",
+  "@node-rs/argon2",
+  "@zxcvbn-ts",
+  "kysely",
+  "pg",
+  "pino",
+  "ioredis",
+  "commander",
+  "jose",
+  "@connectrpc/connect-node",
+  "tessera/",
+  "@tessera/cli",
+];
 const ADMIN = { AUTH_ADMIN_EMAIL: "admin@example.com", AUTH_ADMIN_PASSWORD: "a long consumer-test password" };
 /** The version of `dep` the repository uses, so the consumer project gets the same one. */
 const versions = (dep: string) => (JSON.parse(readFileSync(path.join(REPO_ROOT, "node_modules", dep, "package.json"), "utf8")) as { version: string }).version;
@@ -82,9 +95,16 @@ describe("the packed packages, installed in a fresh project", () => {
     for (const { name } of PACKAGES) {
       const dir = path.join(app, "node_modules", name);
       const top = readdirSync(dir).sort();
-      expect(top.filter((f) => !["bin", "dist", "package.json", "README.md", "LICENSE"].includes(f)), name).toEqual([]);
+      expect(
+        top.filter((f) => !["bin", "dist", "package.json", "README.md", "LICENSE"].includes(f)),
+        name,
+      ).toEqual([]);
     }
-    const r = await runOk("node", ["-e", 'for (const m of ["@tessera/sdk", "@tessera/sdk/node", "@tessera/connect", "@tessera/cli", "tessera/commands"]) console.log(require.resolve(m))'], app);
+    const r = await runOk(
+      "node",
+      ["-e", 'for (const m of ["@tessera/sdk", "@tessera/sdk/node", "@tessera/connect", "@tessera/cli", "tessera/commands"]) console.log(require.resolve(m))'],
+      app,
+    );
     for (const line of r.stdout.trim().split("\n")) expect(line.startsWith(path.join(app, "node_modules"))).toBe(true);
     // No bundler, TypeScript or loader reached the project through the packages.
     for (const tool of ["esbuild", "typescript", "tsx"]) expect(existsSync(path.join(app, "node_modules", tool)), tool).toBe(false);
@@ -125,7 +145,10 @@ describe("the packed packages, installed in a fresh project", () => {
       );
       const deadline = Date.now() + 90_000;
       for (;;) {
-        const ok = await fetch(`${baseUrl}/health`).then((r) => r.ok, () => false);
+        const ok = await fetch(`${baseUrl}/health`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (ok) break;
         if (server.child.exitCode !== null || Date.now() > deadline) throw new Error(`tessera serve did not become healthy:\n${server.output()}`);
         await new Promise((r) => setTimeout(r, 250));
@@ -150,7 +173,9 @@ describe("the packed packages, installed in a fresh project", () => {
     });
 
     it("runs a plain node ESM script that creates an API key and calls CheckToken", async () => {
-      const r = await runOk("node", ["esm-api-key.mjs"], app, { env: { TESSERA_URL: baseUrl, ADMIN_EMAIL: ADMIN.AUTH_ADMIN_EMAIL, ADMIN_PASSWORD: ADMIN.AUTH_ADMIN_PASSWORD } });
+      const r = await runOk("node", ["esm-api-key.mjs"], app, {
+        env: { TESSERA_URL: baseUrl, ADMIN_EMAIL: ADMIN.AUTH_ADMIN_EMAIL, ADMIN_PASSWORD: ADMIN.AUTH_ADMIN_PASSWORD },
+      });
       const out = JSON.parse(r.stdout) as Record<string, string>;
       expect(fileURLToPath(out.resolved!)).toBe(path.join(app, "node_modules/@tessera/sdk/dist/esm/node.js"));
       expect(out.kind).toBe("API_KEY");
@@ -160,9 +185,14 @@ describe("the packed packages, installed in a fresh project", () => {
     });
 
     it("runs a CommonJS script that does the same through require()", async () => {
-      const r = await runOk("node", ["cjs-api-key.cjs"], app, { env: { TESSERA_URL: baseUrl, ADMIN_EMAIL: ADMIN.AUTH_ADMIN_EMAIL, ADMIN_PASSWORD: ADMIN.AUTH_ADMIN_PASSWORD } });
+      const r = await runOk("node", ["cjs-api-key.cjs"], app, {
+        env: { TESSERA_URL: baseUrl, ADMIN_EMAIL: ADMIN.AUTH_ADMIN_EMAIL, ADMIN_PASSWORD: ADMIN.AUTH_ADMIN_PASSWORD },
+      });
       const out = JSON.parse(r.stdout) as { resolved: string[]; interceptor: string; kind: string; accountId: string; expectedAccountId: string };
-      expect(out.resolved).toEqual([path.join(app, "node_modules/@tessera/sdk/dist/cjs/node.js"), path.join(app, "node_modules/@tessera/connect/dist/cjs/index.js")]);
+      expect(out.resolved).toEqual([
+        path.join(app, "node_modules/@tessera/sdk/dist/cjs/node.js"),
+        path.join(app, "node_modules/@tessera/connect/dist/cjs/index.js"),
+      ]);
       expect(out).toMatchObject({ interceptor: "function", kind: "API_KEY" });
       expect(out.accountId).toBe(out.expectedAccountId);
     });
@@ -181,14 +211,30 @@ describe("the packed packages, installed in a fresh project", () => {
   it("bundles the SDK for the browser without Node built-ins or server dependencies, within budget", async () => {
     // esbuild comes from the tools project; the SDK resolves from the app (the working directory).
     const r = await runOk("node", [path.join(tools, "bundle-sdk.mjs")], app);
-    const out = JSON.parse(r.stdout) as Record<"everything" | "oneService", { minified: number; gzip: number; inputs: string[]; imports: string[]; text: string }>;
+    const out = JSON.parse(r.stdout) as Record<
+      "everything" | "oneService",
+      { minified: number; gzip: number; inputs: string[]; imports: string[]; text: string }
+    >;
     for (const [name, b] of Object.entries(out)) {
-      expect(b.inputs.some((i) => i.includes("node_modules/@tessera/sdk/dist/esm/")), name).toBe(true);
-      expect(b.imports.filter((i) => i.startsWith("node:")), name).toEqual([]);
-      expect(b.inputs.filter((i) => SERVER_ONLY.some((s) => i.includes(`node_modules/${s}`))), name).toEqual([]);
+      expect(
+        b.inputs.some((i) => i.includes("node_modules/@tessera/sdk/dist/esm/")),
+        name,
+      ).toBe(true);
+      expect(
+        b.imports.filter((i) => i.startsWith("node:")),
+        name,
+      ).toEqual([]);
+      expect(
+        b.inputs.filter((i) => SERVER_ONLY.some((s) => i.includes(`node_modules/${s}`))),
+        name,
+      ).toEqual([]);
       expect(b.text, name).not.toMatch(/\brequire\(["'](node:)?(http2?|https|net|tls|fs|zlib|crypto|stream|os|path)["']\)/);
     }
-    const only = (b: { inputs: string[] }) => b.inputs.filter((i) => i.includes("@tessera/sdk/dist/esm/gen/")).map((i) => path.basename(i)).sort();
+    const only = (b: { inputs: string[] }) =>
+      b.inputs
+        .filter((i) => i.includes("@tessera/sdk/dist/esm/gen/"))
+        .map((i) => path.basename(i))
+        .sort();
     expect(only(out.everything)).toEqual(["api_key_pb.js", "auth_pb.js", "user_account_pb.js"]);
     expect(only(out.oneService)).toEqual(["auth_pb.js"]);
     console.log(
@@ -214,14 +260,17 @@ describe("the packed packages, installed in a fresh project", () => {
     mkdirSync(cli);
     writeFileSync(path.join(cli, "package.json"), JSON.stringify({ name: "cli-only", version: "1.0.0", private: true }));
     await npmInstall(cli, [tarballs.get("@tessera/sdk")!, tarballs.get("@tessera/cli")!]);
-    for (const absent of ["tessera", "@electric-sql", "@node-rs", "kysely", "pg", "pino", "jose"]) expect(existsSync(path.join(cli, "node_modules", absent)), absent).toBe(false);
+    for (const absent of ["tessera", "@electric-sql", "@node-rs", "kysely", "pg", "pino", "jose"])
+      expect(existsSync(path.join(cli, "node_modules", absent)), absent).toBe(false);
     const help = await runOk("npx", ["tessera", "--help"], cli);
     expect(help.stdout).toMatch(/apikeys/);
     expect(help.stdout.replace(/\s+/g, " ")).toMatch(/ serve run the server [^:]*\(needs the tessera server package\)/);
     const serve = await run("npx", ["tessera", "serve"], cli);
     expect(serve.code).toBe(2);
     expect(serve.stderr).toMatch(/`tessera serve` needs the server, the `tessera` package: `npm install tessera`/);
-    expect((await runOk("npx", ["tessera", "--version"], cli)).stdout.trim()).toBe(JSON.parse(readFileSync(path.join(REPO_ROOT, "packages/cli/package.json"), "utf8")).version);
+    expect((await runOk("npx", ["tessera", "--version"], cli)).stdout.trim()).toBe(
+      JSON.parse(readFileSync(path.join(REPO_ROOT, "packages/cli/package.json"), "utf8")).version,
+    );
     const s = installedSize(cli, "@tessera/cli");
     console.log(`@tessera/cli alone: ${formatBytes(s.ownBytes)} itself, ${formatBytes(s.closureBytes)} with its ${s.closurePackages - 1} dependencies`);
   }, 120_000);

@@ -153,7 +153,10 @@ describe("the README's shell blocks, pasted literally", () => {
       mkdirSync(shims);
       const npx = path.join(shims, "npx");
       // The shim drops its own folder from PATH before handing anything else to the real npx.
-      writeFileSync(npx, `#!/bin/sh\nif [ "$1" = tessera ]; then shift; exec node "${ROOT}/packages/cli/bin/tessera.js" "$@"; fi\nPATH="\${PATH#*:}" exec npx "$@"\n`);
+      writeFileSync(
+        npx,
+        `#!/bin/sh\nif [ "$1" = tessera ]; then shift; exec node "${ROOT}/packages/cli/bin/tessera.js" "$@"; fi\nPATH="\${PATH#*:}" exec npx "$@"\n`,
+      );
       chmodSync(npx, 0o755);
       PATH = `${shims}:${PATH}`;
     }

@@ -39,7 +39,9 @@ function interceptorOptions(text: string, env: Record<string, string>): AuthInte
 }
 
 function runNode(file: string, cwd: string, env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return outputOf(spawn(process.execPath, [file], { cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd, ...env }, stdio: ["ignore", "pipe", "pipe"] }));
+  return outputOf(
+    spawn(process.execPath, [file], { cwd, env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd, ...env }, stdio: ["ignore", "pipe", "pipe"] }),
+  );
 }
 
 describe("docs/sdk.md against a real Tessera in AUTH_MODE=full", () => {

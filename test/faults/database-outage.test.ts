@@ -107,9 +107,13 @@ describe("database outage", () => {
     const c = new pg.Client({ connectionString: pgi.url.replace(/\/postgres$/, "/tessera") });
     await c.connect();
     try {
-      const orphanUsers = await c.query("select count(*)::int as n from users u where u.kind = 'machine' and not exists (select 1 from api_keys k where k.user_id = u.id)");
+      const orphanUsers = await c.query(
+        "select count(*)::int as n from users u where u.kind = 'machine' and not exists (select 1 from api_keys k where k.user_id = u.id)",
+      );
       const orphanKeys = await c.query("select count(*)::int as n from api_keys k where not exists (select 1 from users u where u.id = k.user_id)");
-      const adminless = await c.query("select count(*)::int as n from accounts a where not exists (select 1 from memberships m where m.account_id = a.id and m.role = 'admin')");
+      const adminless = await c.query(
+        "select count(*)::int as n from accounts a where not exists (select 1 from memberships m where m.account_id = a.id and m.role = 'admin')",
+      );
       expect(orphanUsers.rows[0].n).toBe(0);
       expect(orphanKeys.rows[0].n).toBe(0);
       expect(adminless.rows[0].n).toBe(0);

@@ -14,7 +14,13 @@ function slowRequest(port: number, ms: number, finish = true): { done: Promise<{
   const startedP = new Promise<void>((r) => (started = r));
   const done = new Promise<{ status: number; body: string }>((resolve, reject) => {
     const req = http.request(
-      { host: "127.0.0.1", port, method: "POST", path: "/tessera.v1.AuthService/GetAuthConfig", headers: { "content-type": "application/json", "transfer-encoding": "chunked" } },
+      {
+        host: "127.0.0.1",
+        port,
+        method: "POST",
+        path: "/tessera.v1.AuthService/GetAuthConfig",
+        headers: { "content-type": "application/json", "transfer-encoding": "chunked" },
+      },
       (res) => {
         let body = "";
         res.on("data", (d) => (body += d));

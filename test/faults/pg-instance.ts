@@ -24,9 +24,7 @@ function binDir(): string {
 
 function asPostgres(cmd: string, args: string[]): void {
   const isRoot = process.getuid?.() === 0;
-  const r = isRoot
-    ? spawnSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8" })
-    : spawnSync(cmd, args, { encoding: "utf8" });
+  const r = isRoot ? spawnSync("runuser", ["-u", "postgres", "--", cmd, ...args], { encoding: "utf8" }) : spawnSync(cmd, args, { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`${path.basename(cmd)} failed: ${r.stderr || r.stdout}`);
 }
 

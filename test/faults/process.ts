@@ -44,4 +44,3 @@ export async function startServerProcess(env: Record<string, string>, port?: num
   }
   return { child, port: p, baseUrl, output: () => out, exited };
 }
-

@@ -44,10 +44,16 @@ describe("revocation when the LISTEN connection is dropped", () => {
       for (let i = 0; i < 3; i++) expect(await check(b, key.value)).toBe("ok");
       // Both listeners are up (after the previous round, they reconnect by themselves).
       const listeners = async () =>
-        (await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and query like 'LISTEN %'`.execute(t.database.db.kysely)).rows[0]!.n;
+        (
+          await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where datname = current_database() and query like 'LISTEN %'`.execute(
+            t.database.db.kysely,
+          )
+        ).rows[0]!.n;
       await expect.poll(listeners, { timeout: 10_000, interval: 100 }).toBeGreaterThanOrEqual(2);
       const { rows: killed } = await sql<{ killed: boolean }>`
-        select pg_terminate_backend(pid) as killed from pg_stat_activity where datname = current_database() and query like 'LISTEN %'`.execute(t.database.db.kysely);
+        select pg_terminate_backend(pid) as killed from pg_stat_activity where datname = current_database() and query like 'LISTEN %'`.execute(
+        t.database.db.kysely,
+      );
       expect(killed.length).toBeGreaterThanOrEqual(2);
       await a.client(ApiKeyService).deleteAccountApiKey({ id: key.id });
       expect(await msUntilRejected(b, key.value)).toBeLessThan(1000);

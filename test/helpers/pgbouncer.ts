@@ -64,11 +64,16 @@ export async function startPgBouncer(target: { host: string; port: number }): Pr
     const gid = Number(execFileSync("id", ["-g", "postgres"]).toString().trim());
     for (const f of [dir, ini, path.join(dir, "users.txt")]) chownSync(f, uid, gid);
   }
-  const r = isRoot ? spawnSync("runuser", ["-u", "postgres", "--", PGBOUNCER, "-d", ini], { encoding: "utf8" }) : spawnSync(PGBOUNCER, ["-d", ini], { encoding: "utf8" });
+  const r = isRoot
+    ? spawnSync("runuser", ["-u", "postgres", "--", PGBOUNCER, "-d", ini], { encoding: "utf8" })
+    : spawnSync(PGBOUNCER, ["-d", ini], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`pgbouncer failed: ${r.stderr || r.stdout}`);
   const deadline = Date.now() + 10_000;
   while (!(await canConnect(port))) {
-    if (Date.now() > deadline) throw new Error(`pgbouncer did not listen on ${port}: ${existsSync(path.join(dir, "pgbouncer.log")) ? readFileSync(path.join(dir, "pgbouncer.log"), "utf8") : ""}`);
+    if (Date.now() > deadline)
+      throw new Error(
+        `pgbouncer did not listen on ${port}: ${existsSync(path.join(dir, "pgbouncer.log")) ? readFileSync(path.join(dir, "pgbouncer.log"), "utf8") : ""}`,
+      );
     await new Promise((res) => setTimeout(res, 50));
   }
   return {

@@ -58,10 +58,11 @@ export async function startTestServer(database: TestDatabase, opts: StartOptions
   const transport = (protocol: Protocol = "connect", headers: Record<string, string> = {}): Transport => {
     const interceptors = Object.keys(headers).length
       ? [
-          (next: Parameters<import("@connectrpc/connect").Interceptor>[0]) => async (req: Parameters<Parameters<import("@connectrpc/connect").Interceptor>[0]>[0]) => {
-            for (const [k, v] of Object.entries(headers)) req.header.set(k, v);
-            return next(req);
-          },
+          (next: Parameters<import("@connectrpc/connect").Interceptor>[0]) =>
+            async (req: Parameters<Parameters<import("@connectrpc/connect").Interceptor>[0]>[0]) => {
+              for (const [k, v] of Object.entries(headers)) req.header.set(k, v);
+              return next(req);
+            },
         ]
       : [];
     if (protocol === "grpc") return createGrpcTransport({ baseUrl, interceptors });

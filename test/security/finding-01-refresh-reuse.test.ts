@@ -79,7 +79,12 @@ describe.each(DB_KINDS)("finding 1 on %s", (kind) => {
     await expectCode(auth().refreshToken({ refreshToken: r2.refreshToken }), Code.Unauthenticated);
     expect((await family(r0.familyId)).revoked_reason).toBe("reuse_detected");
     await tessera.server.app.deps.audit.flush();
-    const events = await tessera.database.db.kysely.selectFrom("audit_events").selectAll().where("action", "=", "auth.refresh.reuse_detected").where("actor_user_id", "=", r0.userId).execute();
+    const events = await tessera.database.db.kysely
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("action", "=", "auth.refresh.reuse_detected")
+      .where("actor_user_id", "=", r0.userId)
+      .execute();
     expect(events).toHaveLength(1);
     expect(events[0]!.metadata).toMatchObject({ session_id: r0.familyId });
   });
@@ -172,7 +177,12 @@ describe.each(DB_KINDS)("finding 1 on %s", (kind) => {
           } else {
             // Concurrent: the answers must be those of one of the two orders.
             const actual = await Promise.all([call(0), call(1)]);
-            const orders = ([[0, 1], [1, 0]] as const).map((order) => {
+            const orders = (
+              [
+                [0, 1],
+                [1, 0],
+              ] as const
+            ).map((order) => {
               const m = structuredClone(model);
               const predicted: Outcome[] = [];
               for (const w of order) predicted[w] = step(m, w, now);
@@ -215,7 +225,12 @@ describe.each(DB_KINDS)("finding 1 on %s", (kind) => {
     await expect(
       tessera.database.db.kysely
         .insertInto("refresh_tokens")
-        .values({ family_id: r0.familyId, token_hash: hashRefreshToken(`tsr_${randomBytes(32).toString("base64url")}`), created_at: now, expires_at: new Date(now.getTime() + 3600_000) })
+        .values({
+          family_id: r0.familyId,
+          token_hash: hashRefreshToken(`tsr_${randomBytes(32).toString("base64url")}`),
+          created_at: now,
+          expires_at: new Date(now.getTime() + 3600_000),
+        })
         .execute(),
     ).rejects.toThrow(/refresh_tokens_one_live_per_family/);
   });
@@ -244,7 +259,11 @@ describe.each(DB_KINDS)("finding 1, upgrading a database with sessions forked be
     const down = await createMigrator(tessera.database.db.kysely).migrateTo("0001-initial");
     if (down.error) throw down.error;
     const k = tessera.database.db.kysely;
-    const user = await k.insertInto("users").values({ kind: "human", email: "fork@example.com", email_normalized: "fork@example.com" }).returning("id").executeTakeFirstOrThrow();
+    const user = await k
+      .insertInto("users")
+      .values({ kind: "human", email: "fork@example.com", email_normalized: "fork@example.com" })
+      .returning("id")
+      .executeTakeFirstOrThrow();
     const now = Date.now();
     const fam = await k
       .insertInto("refresh_families")
@@ -262,7 +281,11 @@ describe.each(DB_KINDS)("finding 1, upgrading a database with sessions forked be
     await insert(r0, 60_000);
     const olderRow = await insert(older, 40_000);
     await insert(newer, 30_000);
-    await k.updateTable("refresh_tokens").set({ rotated_at: new Date(now - 40_000), replaced_by_id: olderRow.id }).where("token_hash", "=", hashRefreshToken(r0)).execute();
+    await k
+      .updateTable("refresh_tokens")
+      .set({ rotated_at: new Date(now - 40_000), replaced_by_id: olderRow.id })
+      .where("token_hash", "=", hashRefreshToken(r0))
+      .execute();
 
     await migrateToLatest(k);
     const live = await k.selectFrom("refresh_tokens").select("token_hash").where("family_id", "=", fam.id).where("rotated_at", "is", null).execute();

@@ -28,7 +28,11 @@ describe.each(DB_KINDS)("finding 2: admin credential rotation on %s", (kind) => 
       await s.close();
     }
   }
-  const login = (s: TestServer, email: string, password: string) => s.client(AuthService).login({ email, password }).then((r) => r.tokens!);
+  const login = (s: TestServer, email: string, password: string) =>
+    s
+      .client(AuthService)
+      .login({ email, password })
+      .then((r) => r.tokens!);
   const user = (id: string) => tessera.database.db.kysely.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
   const openSessions = (userId: string) =>
     tessera.database.db.kysely.selectFrom("refresh_families").select("id").where("user_id", "=", userId).where("revoked_at", "is", null).execute();
@@ -54,7 +58,15 @@ describe.each(DB_KINDS)("finding 2: admin credential rotation on %s", (kind) => 
     expect(await openSessions(old.userId)).toEqual([]);
     expect(now.is_instance_admin).toBe(true);
     expect(now.disabled_at).toBeNull();
-    expect(await tessera.database.db.kysely.selectFrom("users").select("id").where("is_instance_admin", "=", true).where("kind", "=", "human").where("id", "!=", "00000000-0000-0000-0000-000000000001").execute()).toEqual([{ id: fresh.userId }]);
+    expect(
+      await tessera.database.db.kysely
+        .selectFrom("users")
+        .select("id")
+        .where("is_instance_admin", "=", true)
+        .where("kind", "=", "human")
+        .where("id", "!=", "00000000-0000-0000-0000-000000000001")
+        .execute(),
+    ).toEqual([{ id: fresh.userId }]);
 
     // Unchanged configuration: the new admin still gets in, its session survives the restart.
     clock.advance(5);
@@ -103,7 +115,9 @@ describe.each(DB_KINDS)("finding 2: admin credential rotation on %s", (kind) => 
       try {
         const fresh = await login(newInstance, newEmail, PW2);
         // The old admin, on the instance that still runs with the old configuration, tries to lock the new one out.
-        expect(await codeOf(oldInstance.client(AuthService, { token: old.accessToken }).setUserDisabled({ userId: fresh.userId, disabled: true }))).not.toBe("ok");
+        expect(await codeOf(oldInstance.client(AuthService, { token: old.accessToken }).setUserDisabled({ userId: fresh.userId, disabled: true }))).not.toBe(
+          "ok",
+        );
         expect((await user(fresh.userId)).disabled_at).toBeNull();
         // The configured admin cannot disable itself either, with a message that says why.
         await expectCode(

@@ -15,7 +15,6 @@ describe.each(DB_KINDS)("finding 4 on %s", (kind) => {
   const t = useTessera({ db: kind, env: { AUTH_MODE: "full" }, forwardedFor: true });
   const { clock } = t;
 
-
   it("finding 4: failed logins from many IPs and from one IP cannot lock the owner out of a clean IP", { timeout: 90_000 }, async () => {
     const email = `victim-${randomBytes(4).toString("hex")}@example.com`;
     const password = `pw ${randomBytes(12).toString("base64")} owner`;

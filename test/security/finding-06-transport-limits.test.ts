@@ -191,7 +191,19 @@ describe("finding 6: request time limits", () => {
     // A complete preface, then a header block that never ends (CONTINUATION frames).
     const block = rawH2(server.port);
     block.write(Buffer.concat([H2_PREFACE, frame(FRAME.SETTINGS, 0, 0)]));
-    block.write(frame(FRAME.HEADERS, 0, 1, headerBlock([[":method", "GET"], [":path", "/health"], [":scheme", "http"], [":authority", "x"]])));
+    block.write(
+      frame(
+        FRAME.HEADERS,
+        0,
+        1,
+        headerBlock([
+          [":method", "GET"],
+          [":path", "/health"],
+          [":scheme", "http"],
+          [":authority", "x"],
+        ]),
+      ),
+    );
     const iv2 = setInterval(() => block.write(frame(FRAME.CONTINUATION, 0, 1, headerBlock([["x-slow", "a"]]))), 250);
     // An HTTP/1.1 request line and then header lines, one every 250 ms.
     const h1 = rawSocket(server.port);
@@ -360,7 +372,10 @@ describe("finding 6: connection caps (MAX_CONNECTIONS=5, MAX_CONNECTIONS_PER_IP=
       const refused = await h1Get(server.port, "/health", "127.0.0.1");
       expect(refused).toMatch(/^HTTP\/1\.1 429 /);
       expect(refused).toMatch(/retry-after: 1/i);
-      expect(JSON.parse(refused.slice(refused.indexOf("\r\n\r\n") + 4))).toMatchObject({ code: "resource_exhausted", message: expect.stringContaining("too many connections from this address") });
+      expect(JSON.parse(refused.slice(refused.indexOf("\r\n\r\n") + 4))).toMatchObject({
+        code: "resource_exhausted",
+        message: expect.stringContaining("too many connections from this address"),
+      });
       const goaway = await h2Goaway(server.port, "127.0.0.1");
       expect(goaway).toEqual({ errorCode: http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, message: "too many connections from this address" });
       // Another address is not affected.
@@ -380,7 +395,10 @@ describe("finding 6: connection caps (MAX_CONNECTIONS=5, MAX_CONNECTIONS_PER_IP=
     try {
       const refused = await h1Get(server.port, "/health", "127.0.0.3");
       expect(refused).toMatch(/^HTTP\/1\.1 503 /);
-      expect(JSON.parse(refused.slice(refused.indexOf("\r\n\r\n") + 4))).toMatchObject({ code: "unavailable", message: expect.stringContaining("connection limit") });
+      expect(JSON.parse(refused.slice(refused.indexOf("\r\n\r\n") + 4))).toMatchObject({
+        code: "unavailable",
+        message: expect.stringContaining("connection limit"),
+      });
       const goaway = await h2Goaway(server.port, "127.0.0.3");
       expect(goaway).toEqual({ errorCode: http2.constants.NGHTTP2_REFUSED_STREAM, message: "the server is at its connection limit" });
       expect(server.app.server.openConnections()).toBe(5);

@@ -18,8 +18,21 @@ describe("finding 7", () => {
   const t = useTessera({ forwardedFor: true, server: false });
 
   const authorize = (server: TestServer, ip: string) =>
-    callAs(server, "GetAuthorizeUrl", { redirectUri: "http://127.0.0.1/cb", state: randomBytes(16).toString("base64url"), codeChallenge: pkce().challenge }, ip);
-  const transactions = async () => Number((await t.database.db.kysely.selectFrom("login_transactions").select((eb) => eb.fn.countAll().as("n")).executeTakeFirstOrThrow()).n);
+    callAs(
+      server,
+      "GetAuthorizeUrl",
+      { redirectUri: "http://127.0.0.1/cb", state: randomBytes(16).toString("base64url"), codeChallenge: pkce().challenge },
+      ip,
+    );
+  const transactions = async () =>
+    Number(
+      (
+        await t.database.db.kysely
+          .selectFrom("login_transactions")
+          .select((eb) => eb.fn.countAll().as("n"))
+          .executeTakeFirstOrThrow()
+      ).n,
+    );
   const refusals = (procedure: string) =>
     t.database.db.kysely
       .selectFrom("audit_events")
@@ -45,11 +58,14 @@ describe("finding 7", () => {
     }
   });
 
-  it("finding 7: a flood over a limit writes one ratelimit.exceeded.failure per procedure, limit and subject per window, carrying the count", { timeout: 60_000 }, async () => {
+  it("finding 7: a flood over a limit writes one ratelimit.exceeded.failure per procedure, limit and subject per window, carrying the count", {
+    timeout: 60_000,
+  }, async () => {
     const clock = testClock();
     const server = await t.startServer({ env: serverEnvFor(provider, "http://127.0.0.1/cb"), clock: clock.now });
     // ExchangeCode (10 a minute per network) with a made-up code: refused cheaply either way.
-    const exchange = (ip: string) => callAs(server, "ExchangeCode", { code: "made-up", redirectUri: "http://127.0.0.1/cb", codeVerifier: "v".repeat(43), state: "s" }, ip);
+    const exchange = (ip: string) =>
+      callAs(server, "ExchangeCode", { code: "made-up", redirectUri: "http://127.0.0.1/cb", codeVerifier: "v".repeat(43), state: "s" }, ip);
     const ip = "198.51.100.9";
     let closed = false;
     try {
@@ -74,7 +90,10 @@ describe("finding 7", () => {
         .sort((a, b) => `${a.ip}:${a.metadata.refused}`.localeCompare(`${b.ip}:${b.metadata.refused}`));
       expect(events).toEqual([
         { ip: "198.51.100.10", metadata: expect.objectContaining({ refused: 5 }) },
-        { ip, metadata: expect.objectContaining({ procedure: "AuthService/ExchangeCode", limit_by: "ip", limit: 10, window_s: 60, refused: 200, network: ip }) },
+        {
+          ip,
+          metadata: expect.objectContaining({ procedure: "AuthService/ExchangeCode", limit_by: "ip", limit: 10, window_s: 60, refused: 200, network: ip }),
+        },
         { ip, metadata: expect.objectContaining({ refused: 5 }) },
       ]);
     } finally {

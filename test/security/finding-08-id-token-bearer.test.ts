@@ -52,7 +52,9 @@ describe("finding 8: provider ID tokens are not bearer access tokens", () => {
     // Only this combination is refused: the same audience without a login client is allowed.
     expect(() => loadConfig({ ...env, AUTH_CLIENT_ID: "", TESSERA_DATA_DIR: "memory://" })).not.toThrow();
     // Without a login client there must be an audience; with one, none (login only) is allowed.
-    expect(() => loadConfig({ ...env, AUTH_AUDIENCE: "", AUTH_CLIENT_ID: "", TESSERA_DATA_DIR: "memory://" })).toThrow(/^AUTH_AUDIENCE: required when AUTH_BASEURL is set without AUTH_CLIENT_ID/);
+    expect(() => loadConfig({ ...env, AUTH_AUDIENCE: "", AUTH_CLIENT_ID: "", TESSERA_DATA_DIR: "memory://" })).toThrow(
+      /^AUTH_AUDIENCE: required when AUTH_BASEURL is set without AUTH_CLIENT_ID/,
+    );
     expect(loadConfig({ ...env, AUTH_AUDIENCE: "", TESSERA_DATA_DIR: "memory://" }).oidc?.audiences).toEqual([]);
   });
 
@@ -148,11 +150,21 @@ describe("finding 8: provider ID tokens are not bearer access tokens", () => {
         ["AT+JWT (case-insensitive)", () => sign(claims(), "AT+JWT")],
         [
           "Keycloak before 25 (typ claim Bearer, nonce of the login, scope, azp)",
-          () => sign(claims({ aud: [TEST_RESOURCE, "account"], typ: "Bearer", azp: TEST_CLIENT_ID, nonce: "n-3", scope: "openid email", auth_time: 1, sid: "s" }), "JWT"),
+          () =>
+            sign(
+              claims({ aud: [TEST_RESOURCE, "account"], typ: "Bearer", azp: TEST_CLIENT_ID, nonce: "n-3", scope: "openid email", auth_time: 1, sid: "s" }),
+              "JWT",
+            ),
         ],
-        ["Auth0 (azp, scope, aud array)", () => sign(claims({ aud: [TEST_RESOURCE, `${provider.issuer}/userinfo`], azp: "spa", scope: "openid read:x" }), "JWT")],
+        [
+          "Auth0 (azp, scope, aud array)",
+          () => sign(claims({ aud: [TEST_RESOURCE, `${provider.issuer}/userinfo`], azp: "spa", scope: "openid read:x" }), "JWT"),
+        ],
         ["Okta (cid, scp)", () => sign(claims({ cid: "spa", scp: ["openid"], uid: "u" }))],
-        ["aud includes the client id, with client_id (RFC 9068)", () => sign(claims({ aud: [TEST_RESOURCE, TEST_CLIENT_ID], client_id: TEST_CLIENT_ID }), "at+jwt")],
+        [
+          "aud includes the client id, with client_id (RFC 9068)",
+          () => sign(claims({ aud: [TEST_RESOURCE, TEST_CLIENT_ID], client_id: TEST_CLIENT_ID }), "at+jwt"),
+        ],
         ["nonce with client_id (access-token evidence)", () => sign(claims({ nonce: "n-4", client_id: "c" }))],
       ];
       for (const [name, make] of accepted) {

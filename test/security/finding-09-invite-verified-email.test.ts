@@ -79,7 +79,11 @@ describe.each(DB_KINDS)("finding 9: invites need a verified email (%s)", (kind) 
 
   it("finding 9: after a provider login, only an ID token with email_verified true lets the user accept an invite", async () => {
     const lacking = subject("noverify-");
-    await expectCode(accounts(await loginThroughProvider(lacking)).acceptTeamAccountInvite({ token: await inviteFor(lacking) }), Code.PermissionDenied, /verified/);
+    await expectCode(
+      accounts(await loginThroughProvider(lacking)).acceptTeamAccountInvite({ token: await inviteFor(lacking) }),
+      Code.PermissionDenied,
+      /verified/,
+    );
     const unverified = subject("unverified-");
     await expectCode(
       accounts(await loginThroughProvider(unverified)).acceptTeamAccountInvite({ token: await inviteFor(unverified) }),

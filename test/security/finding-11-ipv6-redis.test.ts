@@ -101,7 +101,9 @@ describe("finding 11", () => {
     }
   });
 
-  it("finding 11: a Redis that goes away and comes back is reported in /health, logged once when it fails and once when it recovers", { timeout: 60_000 }, async () => {
+  it("finding 11: a Redis that goes away and comes back is reported in /health, logged once when it fails and once when it recovers", {
+    timeout: 60_000,
+  }, async () => {
     const port = await freePort();
     let redis = await startRedis(port);
     const server = await t.startServer({ env: { AUTH_MODE: "full", REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_KEY_PREFIX: "f11:" } });
@@ -111,7 +113,8 @@ describe("finding 11", () => {
 
       await stopRedis(redis);
       // Requests during the outage fall back to memory and still answer.
-      for (let i = 0; i < 5; i++) expect((await callAs(server, "Login", { email: `o${i}@example.com`, password: "not the password 1" })).code).toBe("unauthenticated");
+      for (let i = 0; i < 5; i++)
+        expect((await callAs(server, "Login", { email: `o${i}@example.com`, password: "not the password 1" })).code).toBe("unauthenticated");
       expect(await pollUntil(async () => (await health(server)).body.rate_limits === UNAVAILABLE, 5000)).toBe(true);
       expect((await health(server)).status).toBe(200);
       expect(logged(server, "redis unavailable")).toHaveLength(1);

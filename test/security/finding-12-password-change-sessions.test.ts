@@ -27,7 +27,6 @@ describe.each(DB_KINDS)("finding 12 on %s", (kind) => {
     return { email, a, b, c };
   }
 
-
   it("finding 12: ChangePassword ends every other session by default and keeps the caller's", async () => {
     const { a, b, c } = await userWithThreeSessions();
     await auth(b.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD });
@@ -36,7 +35,12 @@ describe.each(DB_KINDS)("finding 12 on %s", (kind) => {
     const sessions = (await auth(b2.accessToken).listSessions({})).sessions;
     expect(sessions.map((s) => s.current)).toEqual([true]);
     await tessera.server.app.deps.audit.flush();
-    const ev = await tessera.database.db.kysely.selectFrom("audit_events").select("metadata").where("actor_user_id", "=", a.userId).where("action", "=", "auth.password_change.success").execute();
+    const ev = await tessera.database.db.kysely
+      .selectFrom("audit_events")
+      .select("metadata")
+      .where("actor_user_id", "=", a.userId)
+      .where("action", "=", "auth.password_change.success")
+      .execute();
     expect(ev.map((e) => e.metadata)).toEqual([{ revoked_sessions: 2 }]);
   });
 

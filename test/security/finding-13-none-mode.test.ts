@@ -38,7 +38,10 @@ describe.each(DB_KINDS)("finding 13: the anonymous user after AUTH_MODE=none on 
       await none.close();
     }
 
-    const modes: Array<Record<string, string>> = [{ AUTH_MODE: "full" }, { AUTH_MODE: "admin", AUTH_ADMIN_EMAIL: `admin-${kind}@example.com`, AUTH_ADMIN_PASSWORD: "an admin password" }];
+    const modes: Array<Record<string, string>> = [
+      { AUTH_MODE: "full" },
+      { AUTH_MODE: "admin", AUTH_ADMIN_EMAIL: `admin-${kind}@example.com`, AUTH_ADMIN_PASSWORD: "an admin password" },
+    ];
     for (const env of modes) {
       const s = await tessera.startServer({ env });
       try {
@@ -60,7 +63,9 @@ describe.each(DB_KINDS)("finding 13: the anonymous user after AUTH_MODE=none on 
         await s.close();
       }
     }
-    expect((await tessera.database.db.kysely.selectFrom("users").select("disabled_at").where("id", "=", target).executeTakeFirstOrThrow()).disabled_at).toBeNull();
+    expect(
+      (await tessera.database.db.kysely.selectFrom("users").select("disabled_at").where("id", "=", target).executeTakeFirstOrThrow()).disabled_at,
+    ).toBeNull();
 
     // Back in AUTH_MODE=none the anonymous user is the instance admin again.
     const again = await tessera.startServer();
@@ -85,10 +90,11 @@ const rebind: LookupFunction = (_hostname, options, callback) => {
 /** A transport to `baseUrl` whose name resolves to 127.0.0.1, with extra request headers. */
 function transportTo(baseUrl: string, protocol: Protocol, headers: Record<string, string> = {}): Transport {
   const interceptors = [
-    (next: Parameters<import("@connectrpc/connect").Interceptor>[0]) => async (req: Parameters<Parameters<import("@connectrpc/connect").Interceptor>[0]>[0]) => {
-      for (const [k, v] of Object.entries(headers)) req.header.set(k, v);
-      return next(req);
-    },
+    (next: Parameters<import("@connectrpc/connect").Interceptor>[0]) =>
+      async (req: Parameters<Parameters<import("@connectrpc/connect").Interceptor>[0]>[0]) => {
+        for (const [k, v] of Object.entries(headers)) req.header.set(k, v);
+        return next(req);
+      },
   ];
   if (protocol === "grpc") return createGrpcTransport({ baseUrl, interceptors, nodeOptions: { lookup: rebind } });
   if (protocol === "grpc-web") return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", interceptors, nodeOptions: { lookup: rebind } });
@@ -131,7 +137,9 @@ describe("finding 13: AUTH_MODE=none answers only this machine (PostgreSQL)", ()
     // The port is not checked: a rebinding page chooses its port, never the name the browser
     // sends; and raw HTTP clients often send a loopback Host without the port.
     for (const host of ["127.0.0.1", `localhost:${tessera.server.port + 1}`]) {
-      expect(await codeOf(createClient(AuthService, transportTo(`http://127.0.0.1:${tessera.server.port}`, "connect", { host })).getAuthConfig({})), host).toBe("ok");
+      expect(await codeOf(createClient(AuthService, transportTo(`http://127.0.0.1:${tessera.server.port}`, "connect", { host })).getAuthConfig({})), host).toBe(
+        "ok",
+      );
     }
     // Plain HTTP handlers are behind the same check, with a JSON answer that names the fix.
     for (const path of ["/health", "/console/", "/tessera.v1.AuthService/GetAuthConfig?connect=v1&encoding=json&message=%7B%7D"]) {
@@ -144,7 +152,11 @@ describe("finding 13: AUTH_MODE=none answers only this machine (PostgreSQL)", ()
       expect(body.message).toMatch(/TESSERA_PUBLIC_URL/);
     }
     // The Connect client reads that answer as PermissionDenied with the message.
-    await expectCode(createClient(AuthService, transportTo(`http://rebound.example:${tessera.server.port}`, "connect")).getAuthConfig({}), Code.PermissionDenied, /TESSERA_PUBLIC_URL/);
+    await expectCode(
+      createClient(AuthService, transportTo(`http://rebound.example:${tessera.server.port}`, "connect")).getAuthConfig({}),
+      Code.PermissionDenied,
+      /TESSERA_PUBLIC_URL/,
+    );
   });
 
   it("finding 13: in AUTH_MODE=none a browser request from a foreign Origin is refused; loopback origins and CORS_ALLOWED_ORIGINS pass", async () => {
@@ -160,7 +172,11 @@ describe("finding 13: AUTH_MODE=none answers only this machine (PostgreSQL)", ()
       expect(res.status, origin).toBe(403);
       expect(JSON.parse(res.body)).toMatchObject({ code: "permission_denied", message: expect.stringMatching(/CORS_ALLOWED_ORIGINS/) });
     }
-    await expectCode(createClient(AuthService, transportTo(local, "connect", { origin: "https://evil.example" })).getAuthConfig({}), Code.PermissionDenied, /CORS_ALLOWED_ORIGINS/);
+    await expectCode(
+      createClient(AuthService, transportTo(local, "connect", { origin: "https://evil.example" })).getAuthConfig({}),
+      Code.PermissionDenied,
+      /CORS_ALLOWED_ORIGINS/,
+    );
     for (const origin of [local, `http://localhost:5173`, `http://[::1]:3000`, ALLOWED_ORIGIN, PUBLIC]) {
       for (const protocol of PROTOCOLS) {
         const cfg = await createClient(AuthService, transportTo(local, protocol, { origin })).getAuthConfig({});
@@ -175,7 +191,13 @@ describe("finding 13: AUTH_MODE=none answers only this machine (PostgreSQL)", ()
       await tessera.server.client(UserAccountService, { protocol }).createTeamAccount({ name });
       expect(await teams(name)).toHaveLength(1);
     }
-    for (const host of [`127.0.0.1:${tessera.server.port}`, `localhost:${tessera.server.port}`, `LocalHost:${tessera.server.port}`, `[::1]:${tessera.server.port}`, "tessera.test:9443"]) {
+    for (const host of [
+      `127.0.0.1:${tessera.server.port}`,
+      `localhost:${tessera.server.port}`,
+      `LocalHost:${tessera.server.port}`,
+      `[::1]:${tessera.server.port}`,
+      "tessera.test:9443",
+    ]) {
       expect((await rawGet(tessera.server.port, "/health", { host })).status, host).toBe(200);
       expect((await rawGet(tessera.server.port, "/console/", { host })).status, host).toBe(200);
       for (const protocol of PROTOCOLS) {

@@ -114,7 +114,9 @@ describe("finding 14: tessera login opens only https: or loopback http: authoriz
     for (const [i, r] of results.entries()) {
       const url = bad[i]!;
       expect(r.code, `${url}: ${r.stderr}`).toBe(1);
-      expect(r.stderr, url).toMatch(/^tessera: refusing to open the authorization URL the server returned \(.+\): tessera login opens only https: URLs, or http: URLs on this machine/);
+      expect(r.stderr, url).toMatch(
+        /^tessera: refusing to open the authorization URL the server returned \(.+\): tessera login opens only https: URLs, or http: URLs on this machine/,
+      );
       expect(r.stderr, url).not.toContain(url);
       expect(r.opened, url).toBe("");
     }

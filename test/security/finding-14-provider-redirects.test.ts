@@ -175,7 +175,10 @@ describe("finding 14: provider URLs are never fetched through a redirect", () =>
         const p = pkce();
         const state = randomBytes(16).toString("base64url");
         await auth.getAuthorizeUrl({ redirectUri: "http://127.0.0.1:9/cb", state, codeChallenge: p.challenge });
-        await expectCode(auth.exchangeCode({ code: "a-code", redirectUri: "http://127.0.0.1:9/cb", codeVerifier: p.verifier, state, iss: `${base}/f` }), Code.Unavailable);
+        await expectCode(
+          auth.exchangeCode({ code: "a-code", redirectUri: "http://127.0.0.1:9/cb", codeVerifier: p.verifier, state, iss: `${base}/f` }),
+          Code.Unavailable,
+        );
         expect(hits.some((h) => h.url === "/f/token")).toBe(true);
         expect(server.logs.some((l) => /token endpoint/.test(l) && /redirect/.test(l))).toBe(true);
       } finally {

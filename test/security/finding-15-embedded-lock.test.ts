@@ -109,7 +109,9 @@ describe("finding 15: one process per embedded data directory, commands through 
       const r = await tessera(["migrate", what], env);
       expect(r.code, r.stdout).toBe(1);
       expect(r.stdout).toBe("");
-      expect(r.stderr).toMatch(new RegExp(`^tessera: the embedded database in ${dir.dataDir} is in use by \`tessera serve\` \\(pid ${server.child.pid}\\b.*stop it.*\\n$`));
+      expect(r.stderr).toMatch(
+        new RegExp(`^tessera: the embedded database in ${dir.dataDir} is in use by \`tessera serve\` \\(pid ${server.child.pid}\\b.*stop it.*\\n$`),
+      );
     }
     const status = await tessera(["migrate", "status"], env);
     expect(status.stdout).toMatch(/^applied \S+\t0001-initial$/m);
@@ -120,7 +122,9 @@ describe("finding 15: one process per embedded data directory, commands through 
     const second = await tessera(["serve"], { ...env, PORT: String(await freePort()) });
     expect(second.code).toBe(1);
     expect(second.stdout).toBe("");
-    expect(second.stderr).toMatch(new RegExp(`^tessera: the embedded database in ${dir.dataDir} is in use by \`tessera serve\` \\(pid ${server.child.pid}\\b.*stop it.*\\n$`));
+    expect(second.stderr).toMatch(
+      new RegExp(`^tessera: the embedded database in ${dir.dataDir} is in use by \`tessera serve\` \\(pid ${server.child.pid}\\b.*stop it.*\\n$`),
+    );
     await expectServing(server);
   }, 120_000);
 

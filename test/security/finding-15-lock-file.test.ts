@@ -84,7 +84,9 @@ describe("finding 15: the data directory lock", () => {
       other.send("lock");
       expect(await other.next()).toBe("got");
       const refused = await openDatabase({ kind: "pglite", dataDir }).catch((e: unknown) => e);
-      expect((refused as Error).message).toMatch(new RegExp(`^the embedded database in ${dataDir} is in use by \`lock-holder\` \\(pid ${other.child.pid}, since \\S+\\)$`));
+      expect((refused as Error).message).toMatch(
+        new RegExp(`^the embedded database in ${dataDir} is in use by \`lock-holder\` \\(pid ${other.child.pid}, since \\S+\\)$`),
+      );
       // A process that exits without closing leaves no lock.
       other.send("exit-holding");
       await new Promise((r) => other.child.once("exit", r));
@@ -104,11 +106,22 @@ describe("finding 15: the data directory lock", () => {
       holder.send("lock");
       expect(await holder.next()).toBe("got");
       const env = { TESSERA_DATA_DIR: dataDir };
-      const runs = await Promise.all([["keys", "list"], ["keys", "rotate"], ["migrate", "status"], ["migrate", "up"]].map((a) => runTessera(a, env)));
+      const runs = await Promise.all(
+        [
+          ["keys", "list"],
+          ["keys", "rotate"],
+          ["migrate", "status"],
+          ["migrate", "up"],
+        ].map((a) => runTessera(a, env)),
+      );
       for (const r of runs) {
         expect(r.code, r.stderr).toBe(1);
         expect(r.stdout).toBe("");
-        expect(r.stderr).toMatch(new RegExp(`^tessera: the embedded database in ${dataDir} is in use by \`lock-holder\` \\(pid ${holder.child.pid}, since \\S+\\)[,:] [^\\n]*stop it first[^\\n]*\\n$`));
+        expect(r.stderr).toMatch(
+          new RegExp(
+            `^tessera: the embedded database in ${dataDir} is in use by \`lock-holder\` \\(pid ${holder.child.pid}, since \\S+\\)[,:] [^\\n]*stop it first[^\\n]*\\n$`,
+          ),
+        );
       }
       // Nothing was created beside the holder's lock.
       expect(readdirSync(dataDir)).toEqual([LOCK_FILE_NAME]);
@@ -171,7 +184,10 @@ describe("finding 15: the data directory lock", () => {
         if (round % 2 === 1) writeLock(dir, { pid: dead });
         for (const h of holders) h.send("lock");
         const answers = await Promise.all(holders.map((h) => h.next()));
-        expect(answers.filter((a) => a === "got"), answers.join(",")).toHaveLength(1);
+        expect(
+          answers.filter((a) => a === "got"),
+          answers.join(","),
+        ).toHaveLength(1);
         expect(answers.filter((a) => a === "refused")).toHaveLength(holders.length - 1);
         for (const h of holders) h.send("release");
         for (const h of holders) expect(await h.next()).toBe("released");
@@ -185,10 +201,16 @@ describe("finding 15: the data directory lock", () => {
 
 describe("finding 15: the admin socket", () => {
   const logLines: string[] = [];
-  const logger = createLogger({ json: true, level: "info", destination: new Writable({ write: (c, _e, cb) => {
-    logLines.push(String(c));
-    cb();
-  } }) });
+  const logger = createLogger({
+    json: true,
+    level: "info",
+    destination: new Writable({
+      write: (c, _e, cb) => {
+        logLines.push(String(c));
+        cb();
+      },
+    }),
+  });
 
   /** Sends raw bytes and resolves with everything the server answered before closing. */
   function raw(address: string, data: string | undefined): Promise<string> {
@@ -207,7 +229,11 @@ describe("finding 15: the admin socket", () => {
     const dir = tempDir();
     expect(await callAdminSocket(dir, "keys.list")).toEqual({ kind: "unavailable" });
     // The socket file of a killed server: it stays, nobody listens.
-    const killed = spawn(process.execPath, ["-e", "require('net').createServer().listen(process.argv[1], () => console.log('up'))", path.join(dir, ADMIN_SOCKET_NAME)]);
+    const killed = spawn(process.execPath, [
+      "-e",
+      "require('net').createServer().listen(process.argv[1], () => console.log('up'))",
+      path.join(dir, ADMIN_SOCKET_NAME),
+    ]);
     await new Promise((r) => killed.stdout.once("data", r));
     killed.kill("SIGKILL");
     await new Promise((r) => killed.once("exit", r));

@@ -102,7 +102,11 @@ describe("finding 16: database errors at startup", () => {
   it("finding 16: the DB_* form asks for verified TLS by name (sslmode=verify-full), DATABASE_URL is used as written", () => {
     const parts = loadConfig({ DB_HOST: "db.internal" }).database;
     expect(parts).toEqual({ kind: "postgres", url: "postgres://postgres@db.internal:5432/tessera?sslmode=verify-full", source: "DB_*" });
-    expect(loadConfig({ DATABASE_URL: "postgres://app@db.internal/auth" }).database).toEqual({ kind: "postgres", url: "postgres://app@db.internal/auth", source: "DATABASE_URL" });
+    expect(loadConfig({ DATABASE_URL: "postgres://app@db.internal/auth" }).database).toEqual({
+      kind: "postgres",
+      url: "postgres://app@db.internal/auth",
+      source: "DATABASE_URL",
+    });
   });
 
   it("finding 16: explains the other database failures in the same terms, and leaves other errors alone", () => {

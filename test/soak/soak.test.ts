@@ -104,7 +104,13 @@ describe("soak", () => {
     const first = samples.filter((s) => s.t >= 5 && s.t < 15).map((s) => s.rss);
     const last = samples.filter((s) => s.t >= DURATION_S - 10).map((s) => s.rss);
     const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const summary = { requests: done, errors: errors.length, rssFirst10: avg(first).toFixed(1), rssLast10: avg(last).toFixed(1), achievedRate: (done / DURATION_S).toFixed(0) };
+    const summary = {
+      requests: done,
+      errors: errors.length,
+      rssFirst10: avg(first).toFixed(1),
+      rssLast10: avg(last).toFixed(1),
+      achievedRate: (done / DURATION_S).toFixed(0),
+    };
     console.log("soak", JSON.stringify(summary));
     expect(errors.slice(0, 5)).toEqual([]);
     expect(done).toBeGreaterThan(RATE * DURATION_S * 0.9);

@@ -28,7 +28,10 @@ export function registerAccounts(program: Command): void {
     .action(
       clientAction(async (s) => {
         const { accounts: list } = await s.call(s.client.userAccounts.getUserAccounts({}));
-        const current = await s.currentAccount().then((a) => a.id, () => "");
+        const current = await s.currentAccount().then(
+          (a) => a.id,
+          () => "",
+        );
         if (s.output === "json") {
           printJson(list.map((a) => ({ ...(toJson(UserAccountSchema, a) as object), current: a.id === current })));
           return;

@@ -4,12 +4,7 @@
 import type { Command } from "commander";
 import { toJson } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import {
-  CreateAccountApiKeyResponseSchema,
-  AccountApiKeySchema,
-  RegenerateAccountApiKeyResponseSchema,
-  type AccountApiKey,
-} from "@tessera/sdk/proto";
+import { CreateAccountApiKeyResponseSchema, AccountApiKeySchema, RegenerateAccountApiKeyResponseSchema, type AccountApiKey } from "@tessera/sdk/proto";
 import { CliError, UsageError } from "./errors.js";
 import { ask, formatTime, note, out, printFields, printJson, printTable } from "./output.js";
 import { clientAction } from "./run.js";
@@ -32,12 +27,14 @@ function expiryFrom(opts: { expiresIn?: string; expiresAt?: string }, now = new 
   let at: Date;
   if (opts.expiresAt) {
     at = new Date(opts.expiresAt);
-    if (Number.isNaN(at.getTime())) throw new UsageError(`--expires-at must be a date like 2026-12-31 or 2026-12-31T12:00:00Z, not ${JSON.stringify(opts.expiresAt.slice(0, 40))}`);
+    if (Number.isNaN(at.getTime()))
+      throw new UsageError(`--expires-at must be a date like 2026-12-31 or 2026-12-31T12:00:00Z, not ${JSON.stringify(opts.expiresAt.slice(0, 40))}`);
   } else {
     at = new Date(now.getTime() + parseDuration(opts.expiresIn ?? "30d"));
   }
   if (at.getTime() <= now.getTime()) throw new UsageError("the expiry must be in the future");
-  if (at.getTime() > now.getTime() + MAX_KEY_DAYS * 86_400_000) throw new UsageError(`API keys expire within ${MAX_KEY_DAYS} days: choose a shorter --expires-in (at most 365d or 1y)`);
+  if (at.getTime() > now.getTime() + MAX_KEY_DAYS * 86_400_000)
+    throw new UsageError(`API keys expire within ${MAX_KEY_DAYS} days: choose a shorter --expires-in (at most 365d or 1y)`);
   return at;
 }
 

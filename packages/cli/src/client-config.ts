@@ -41,7 +41,8 @@ export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
       : path.join(homedir(), ".tessera");
   const portText = (env.LOGIN_PORT ?? "").trim() || "4242";
   const loginPort = Number(portText);
-  if (!/^\d+$/.test(portText) || loginPort > 65535) throw new UsageError(`LOGIN_PORT must be a port number 0-65535, not ${JSON.stringify(portText.slice(0, 20))}`);
+  if (!/^\d+$/.test(portText) || loginPort > 65535)
+    throw new UsageError(`LOGIN_PORT must be a port number 0-65535, not ${JSON.stringify(portText.slice(0, 20))}`);
   const loginHost = (env.LOGIN_HOST ?? "").trim() || "127.0.0.1";
   return {
     apiUrl: url.toString().replace(/\/+$/, ""),

@@ -48,9 +48,7 @@ export function explainRpcError(e: unknown, ctx: ErrorContext): CliError {
       return new CliError("not logged in: run `tessera login`");
     case Code.PermissionDenied:
       if (ctx.credential === "api_key" && /api key/i.test(msg)) {
-        return new CliError(
-          `this needs a login, not an API key (server: ${msg}): unset TESSERA_API_KEY and run \`tessera login\``,
-        );
+        return new CliError(`this needs a login, not an API key (server: ${msg}): unset TESSERA_API_KEY and run \`tessera login\``);
       }
       return new CliError(`permission denied (${msg}): ask an admin of the account, or pick another with \`tessera accounts use\``);
     case Code.NotFound:

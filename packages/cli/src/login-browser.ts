@@ -54,7 +54,12 @@ function openableAuthorizeUrl(raw: string): URL {
   const loopback = (h: string) => LOOPBACK_HOSTNAMES.has(h) || /^127(\.\d{1,3}){3}$/.test(h);
   const ok = u !== undefined && (u.protocol === "https:" || (u.protocol === "http:" && loopback(u.hostname))) && u.username === "" && u.password === "";
   if (u && ok) return u;
-  const what = u === undefined ? "not a URL" : u.username !== "" || u.password !== "" ? "a URL with a user name or password" : `${u.protocol} URL${u.host ? ` for ${u.host.slice(0, 64)}` : ""}`;
+  const what =
+    u === undefined
+      ? "not a URL"
+      : u.username !== "" || u.password !== ""
+        ? "a URL with a user name or password"
+        : `${u.protocol} URL${u.host ? ` for ${u.host.slice(0, 64)}` : ""}`;
   throw new CliError(
     `refusing to open the authorization URL the server returned (${JSON.stringify(what).slice(1, -1)}): tessera login opens only https: URLs, or http: URLs on this machine; check that TESSERA_API_URL is your Tessera server`,
   );
@@ -119,23 +124,21 @@ export async function browserLogin(s: Session, opts: { openBrowser: boolean; pro
       .exchangeCode({ code, redirectUri, codeVerifier: verifier, state, iss: url.searchParams.get("iss") ?? "" })
       .catch((e: unknown) => {
         const ce = ConnectError.from(e);
-        if (ce.code === Code.Unauthenticated || ce.code === Code.InvalidArgument) throw new CliError(`login failed (${ce.rawMessage}): run \`tessera login\` again`);
+        if (ce.code === Code.Unauthenticated || ce.code === Code.InvalidArgument)
+          throw new CliError(`login failed (${ce.rawMessage}): run \`tessera login\` again`);
         return s.call(Promise.reject(e));
       })
-      .then(
-      (r) => {
+      .then((r) => {
         if (!r.tokens) throw new CliError("ExchangeCode answered without tokens: run `tessera login` again");
         const tokens = tokensFromMessage(r.tokens);
         // Settle once the page is handed to the OS: the server closes right after.
         res.once("finish", () => settle.resolve(tokens));
         page(res, 200, "Signed in to Tessera", "You can close this tab and return to the terminal.");
-      },
-    ).catch(
-      (e: unknown) => {
+      })
+      .catch((e: unknown) => {
         res.once("finish", () => settle.reject(e));
         page(res, 400, "Login failed", "Tessera could not complete the login. Return to the terminal.");
-      },
-    );
+      });
   });
   server.keepAliveTimeout = 1000;
 

@@ -40,15 +40,25 @@ export function registerMembers(program: Command): void {
           ),
         );
         if (s.output === "json") {
-          printJson({ accountId: account.id, members: users.map((u) => toJson(AccountUserSchema, u)), invites: invites.map((i) => toJson(AccountInviteSchema, i)) });
+          printJson({
+            accountId: account.id,
+            members: users.map((u) => toJson(AccountUserSchema, u)),
+            invites: invites.map((i) => toJson(AccountInviteSchema, i)),
+          });
           return;
         }
         out(`Members of ${account.name} (${accountTypeName(account.type)}):`);
-        printTable(["user id", "name", "email", "role"], users.map((u) => [u.id, u.name || "-", u.email || "-", roleName(u.role)]));
+        printTable(
+          ["user id", "name", "email", "role"],
+          users.map((u) => [u.id, u.name || "-", u.email || "-", roleName(u.role)]),
+        );
         if (invites.length > 0) {
           out("");
           out("Open invites:");
-          printTable(["invite id", "email", "role", "expires"], invites.map((i) => [i.id, i.email, roleName(i.role), formatTime(i.expiresAt)]));
+          printTable(
+            ["invite id", "email", "role", "expires"],
+            invites.map((i) => [i.id, i.email, roleName(i.role), formatTime(i.expiresAt)]),
+          );
         }
       }),
     );
@@ -85,7 +95,10 @@ export function registerMembers(program: Command): void {
       clientAction<{ account?: string }>(async (s, [userId], opts) => {
         const account = await s.currentAccount(opts.account);
         if (account.type === AccountType.PERSONAL) throw new CliError(PERSONAL);
-        await s.call(s.client.userAccounts.removeTeamAccountMember({ accountId: account.id, userId: userId! }), "check the user id with `tessera members list`");
+        await s.call(
+          s.client.userAccounts.removeTeamAccountMember({ accountId: account.id, userId: userId! }),
+          "check the user id with `tessera members list`",
+        );
         if (s.output === "json") printJson({ removed: userId, accountId: account.id });
         else note(`removed ${userId} from ${account.name}`);
       }),

@@ -51,7 +51,9 @@ TESSERA_API_KEY authenticates with an API key instead. Exit codes: 0 ok, 1 a cal
         .description(`${description} (needs the tessera server package)`)
         .allowUnknownOption()
         .allowExcessArguments()
-        .action(() => fail(new UsageError(`\`tessera ${name}\` needs the server, the \`tessera\` package: \`npm install tessera\`, then \`npx tessera ${name}\``)));
+        .action(() =>
+          fail(new UsageError(`\`tessera ${name}\` needs the server, the \`tessera\` package: \`npm install tessera\`, then \`npx tessera ${name}\``)),
+        );
     }
   }
   registerAuthCommands(program);
@@ -63,5 +65,7 @@ TESSERA_API_KEY authenticates with an API key instead. Exit codes: 0 ok, 1 a cal
 
 /** Runs the `tessera` command line with `argv` (default: this process's). */
 export function runCli(serverCommands?: ServerCommands, argv: readonly string[] = process.argv): void {
-  createProgram(serverCommands).parseAsync([...argv]).catch(fail);
+  createProgram(serverCommands)
+    .parseAsync([...argv])
+    .catch(fail);
 }

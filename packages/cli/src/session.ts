@@ -50,7 +50,9 @@ export function openSession(cmd: Command): Session {
     if (stored && !config.apiKey) {
       const a = accounts.find((x) => x.id === stored);
       if (a) return a;
-      throw new CliError("the account chosen with `tessera accounts use` is gone or not yours: run `tessera accounts list` and `tessera accounts use <id|name>`");
+      throw new CliError(
+        "the account chosen with `tessera accounts use` is gone or not yours: run `tessera accounts list` and `tessera accounts use <id|name>`",
+      );
     }
     if (accounts.length === 1) return accounts[0]!;
     const personal = accounts.filter((a) => a.type === AccountType.PERSONAL);

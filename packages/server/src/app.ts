@@ -58,7 +58,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const logger = opts.logger ?? createLogger({ json: config.logsJson, level: config.logLevel });
   const ownsDb = !opts.db;
   const db =
-    opts.db ?? (await openDatabase(config.database, (e) => logger.warn({ err: { message: e.message } }, "database connection error"), { command: opts.command }));
+    opts.db ??
+    (await openDatabase(config.database, (e) => logger.warn({ err: { message: e.message } }, "database connection error"), { command: opts.command }));
   const deps: Deps = {
     config,
     logger,
@@ -138,7 +139,12 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       // AUTH_MODE=none: only requests addressed to this machine, before anything else answers (DNS rebinding).
       ...(config.authMode === "none" ? [createLocalOnlyGuard({ config, logger })] : []),
       createCorsHandler(config.corsAllowedOrigins),
-      createHealthHandler(config, db, () => counters.status(), () => revocations.status()),
+      createHealthHandler(
+        config,
+        db,
+        () => counters.status(),
+        () => revocations.status(),
+      ),
       createConsoleHandler(logger),
       ...features.flatMap((f) => f.httpHandlers ?? []),
     ],

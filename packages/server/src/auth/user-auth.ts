@@ -71,9 +71,7 @@ export function createUserAuth(deps: Deps, opts: UserAuthOptions): UserAuth {
   let sweeper: NodeJS.Timeout | undefined;
   function sweep(): void {
     const now = clock().getTime();
-    deleteEndedFamilies(kysely, new Date(now - 86400_000)).catch((e: Error) =>
-      logger.warn({ err: { message: e.message } }, "could not delete ended sessions"),
-    );
+    deleteEndedFamilies(kysely, new Date(now - 86400_000)).catch((e: Error) => logger.warn({ err: { message: e.message } }, "could not delete ended sessions"));
     clearStaleSealedSuccessors(kysely, new Date(now - config.refreshReuseGraceSeconds * 1000)).catch((e: Error) =>
       logger.warn({ err: { message: e.message } }, "could not clear sealed refresh tokens"),
     );

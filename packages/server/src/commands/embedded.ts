@@ -37,7 +37,9 @@ export async function runAdminCommand<K extends AdminOp>(op: K, command: string)
     if (!(e instanceof p.DataDirLockedError) || e.self) throw e;
     const answer = await p.callAdminSocket(e.dataDir, op);
     if (answer.kind === "unavailable") {
-      throw new CliError(`${e.message}, which takes no commands from other processes (a server still starting, or another command): stop it first, or retry once the server listens`);
+      throw new CliError(
+        `${e.message}, which takes no commands from other processes (a server still starting, or another command): stop it first, or retry once the server listens`,
+      );
     }
     return { result: answer.result, ran: { where: "server", pid: answer.pid } };
   }

@@ -23,8 +23,14 @@ export function registerMigrate(program: Command): void {
       if ((result.results ?? []).length === 0) process.stdout.write("nothing to do\n");
     });
   };
-  migrate.command("up").description("apply every pending migration").action(() => change("up"));
-  migrate.command("down").description("revert the last applied migration").action(() => change("down"));
+  migrate
+    .command("up")
+    .description("apply every pending migration")
+    .action(() => change("up"));
+  migrate
+    .command("down")
+    .description("revert the last applied migration")
+    .action(() => change("down"));
   migrate
     .command("status")
     .description("list migrations and whether each is applied")

@@ -31,7 +31,9 @@ export async function serve(): Promise<void> {
   installCheapAbortReason();
   const app = await createApp(config, { command: "tessera serve" }).catch((e: unknown) => {
     if (e instanceof DataDirLockedError && !e.self) {
-      throw new Error(`${e.message}: stop it first, or give this server its own TESSERA_DATA_DIR (several servers on one database need PostgreSQL: DATABASE_URL)`);
+      throw new Error(
+        `${e.message}: stop it first, or give this server its own TESSERA_DATA_DIR (several servers on one database need PostgreSQL: DATABASE_URL)`,
+      );
     }
     // A database that cannot be used: one line naming the setting, where, and the likely fix.
     const line = explainDatabaseError(e, config.database);

@@ -16,7 +16,7 @@ import { VARIABLES as V } from "./schema.js";
 
 export { ConfigError } from "./config-error.js";
 export type { DatabaseConfig } from "./database-config.js";
-export type { AdminApiConfig,  OidcConfig } from "./provider-config.js";
+export type { AdminApiConfig, OidcConfig } from "./provider-config.js";
 
 /** Who may sign in: nobody needs to (none), only the configured admin (admin), or everybody (full). */
 export type AuthModeName = "none" | "admin" | "full";

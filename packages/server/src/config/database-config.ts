@@ -9,8 +9,7 @@ import { VARIABLES as V } from "./schema.js";
 export type DatabaseConfig =
   /** `source`: which settings gave the URL, for error messages (unset when built in code). */
   /** `listenUrl`: DATABASE_LISTEN_URL, the connection for LISTEN (the URL itself when unset). */
-  | { kind: "postgres"; url: string; source?: "DATABASE_URL" | "DB_*"; listenUrl?: string }
-  | { kind: "pglite"; dataDir: string };
+  { kind: "postgres"; url: string; source?: "DATABASE_URL" | "DB_*"; listenUrl?: string } | { kind: "pglite"; dataDir: string };
 
 /** DATABASE_URL wins; the DB_* parts count only when DB_HOST is set (and only then are read). */
 export function databaseConfig(env: Env): DatabaseConfig {
@@ -30,4 +29,3 @@ export function databaseConfig(env: Env): DatabaseConfig {
   const ssl = sslDisable ? "?sslmode=disable" : "?sslmode=verify-full";
   return { kind: "postgres", url: `postgres://${auth}@${host}:${port}/${encodeURIComponent(name)}${ssl}`, source: "DB_*", ...listen };
 }
-

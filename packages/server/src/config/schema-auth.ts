@@ -47,7 +47,13 @@ export const AUTH_VARIABLES = {
     secret: true,
     description: "password of the admin of `AUTH_MODE=admin` (at least 12 characters)",
   }),
-  AUTH_DISABLE_PASSWORD: variable({ name: "AUTH_DISABLE_PASSWORD", section: "auth", parser: bool(), default: false, description: "turn off email/password login in full mode" }),
+  AUTH_DISABLE_PASSWORD: variable({
+    name: "AUTH_DISABLE_PASSWORD",
+    section: "auth",
+    parser: bool(),
+    default: false,
+    description: "turn off email/password login in full mode",
+  }),
   AUTH_DISABLE_SIGNUP: variable({ name: "AUTH_DISABLE_SIGNUP", section: "auth", parser: bool(), default: false, description: "turn off sign-up in full mode" }),
 
   AUTH_JWT_ACCESS_TOKEN_LIFETIME: variable({
@@ -132,8 +138,20 @@ export const AUTH_VARIABLES = {
     secret: true,
     description: "secret of the `AUTH_CLIENT_ID` client (kept on the server)",
   }),
-  AUTH_SCOPES: variable({ name: "AUTH_SCOPES", section: "oidc", parser: list(), default: ["openid", "profile", "email"], description: "scopes requested from the provider" }),
-  AUTH_REQUIRED_ACR: variable({ name: "AUTH_REQUIRED_ACR", section: "oidc", parser: text(), default: undefined, description: "provider tokens must carry this `acr`" }),
+  AUTH_SCOPES: variable({
+    name: "AUTH_SCOPES",
+    section: "oidc",
+    parser: list(),
+    default: ["openid", "profile", "email"],
+    description: "scopes requested from the provider",
+  }),
+  AUTH_REQUIRED_ACR: variable({
+    name: "AUTH_REQUIRED_ACR",
+    section: "oidc",
+    parser: text(),
+    default: undefined,
+    description: "provider tokens must carry this `acr`",
+  }),
   AUTH_ALLOWED_REDIRECT_URIS: variable({
     name: "AUTH_ALLOWED_REDIRECT_URIS",
     section: "oidc",
@@ -150,7 +168,13 @@ export const AUTH_VARIABLES = {
     default: "auth0",
     description: "provider admin API for member details: `auth0` or `keycloak`",
   }),
-  AUTH_API_BASEURL: variable({ name: "AUTH_API_BASEURL", section: "admin-api", parser: httpUrl(), default: undefined, description: "provider admin API endpoint" }),
+  AUTH_API_BASEURL: variable({
+    name: "AUTH_API_BASEURL",
+    section: "admin-api",
+    parser: httpUrl(),
+    default: undefined,
+    description: "provider admin API endpoint",
+  }),
   AUTH_API_CLIENT_ID: variable({
     name: "AUTH_API_CLIENT_ID",
     section: "admin-api",

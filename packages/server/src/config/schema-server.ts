@@ -57,7 +57,14 @@ export const SERVER_VARIABLES = {
   DB_PORT: variable({ name: "DB_PORT", section: "database", parser: int(1, 65535), default: 5432, description: "PostgreSQL port (with `DB_HOST`)" }),
   DB_NAME: variable({ name: "DB_NAME", section: "database", parser: text(), default: "tessera", description: "database name (with `DB_HOST`)" }),
   DB_USER: variable({ name: "DB_USER", section: "database", parser: text(), default: "postgres", description: "database user (with `DB_HOST`)" }),
-  DB_PASS: variable({ name: "DB_PASS", section: "database", parser: verbatim(), default: "", secret: true, description: "the user's password (with `DB_HOST`)" }),
+  DB_PASS: variable({
+    name: "DB_PASS",
+    section: "database",
+    parser: verbatim(),
+    default: "",
+    secret: true,
+    description: "the user's password (with `DB_HOST`)",
+  }),
   DB_SSL_DISABLE: variable({
     name: "DB_SSL_DISABLE",
     section: "database",
@@ -66,7 +73,13 @@ export const SERVER_VARIABLES = {
     description:
       "connect without TLS in the `DB_*` form (without it, a server that has no TLS is refused at startup); `DATABASE_URL` follows its own `sslmode`",
   }),
-  DB_AUTO_MIGRATE: variable({ name: "DB_AUTO_MIGRATE", section: "database", parser: bool(), default: true, description: "apply pending migrations at startup" }),
+  DB_AUTO_MIGRATE: variable({
+    name: "DB_AUTO_MIGRATE",
+    section: "database",
+    parser: bool(),
+    default: true,
+    description: "apply pending migrations at startup",
+  }),
   TESSERA_DATA_DIR: variable({
     name: "TESSERA_DATA_DIR",
     section: "database",
@@ -84,8 +97,20 @@ export const SERVER_VARIABLES = {
       "how often an instance sends itself a notification to prove the revocation broadcast works; while it does not come back (within 2 s), `/health` says `degraded` and API keys and tokens are checked against the database's revocation log at least every second ([revocation.md](revocation.md))",
   }),
 
-  LOGS_FORMAT_JSON: variable({ name: "LOGS_FORMAT_JSON", section: "logging", parser: bool(), default: true, description: "JSON log lines; `false` for plain text" }),
-  LOG_LEVEL: variable({ name: "LOG_LEVEL", section: "logging", parser: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"]), default: "info", description: "`trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`" }),
+  LOGS_FORMAT_JSON: variable({
+    name: "LOGS_FORMAT_JSON",
+    section: "logging",
+    parser: bool(),
+    default: true,
+    description: "JSON log lines; `false` for plain text",
+  }),
+  LOG_LEVEL: variable({
+    name: "LOG_LEVEL",
+    section: "logging",
+    parser: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
+    default: "info",
+    description: "`trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`",
+  }),
 
   READ_MAX_BYTES: variable({
     name: "READ_MAX_BYTES",
@@ -160,5 +185,11 @@ export const SERVER_VARIABLES = {
     secret: true,
     description: "share abuse limits between instances (while Redis is unreachable each instance counts alone; `/health` and the log say so)",
   }),
-  REDIS_KEY_PREFIX: variable({ name: "REDIS_KEY_PREFIX", section: "redis", parser: text(), default: "tessera:", description: "prefix of Tessera's Redis keys" }),
+  REDIS_KEY_PREFIX: variable({
+    name: "REDIS_KEY_PREFIX",
+    section: "redis",
+    parser: text(),
+    default: "tessera:",
+    description: "prefix of Tessera's Redis keys",
+  }),
 } as const;

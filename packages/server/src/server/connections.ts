@@ -93,7 +93,14 @@ export function createConnectionLimiter(opts: { maxConnections: number; maxPerCl
     if (now - lastLog < 10_000) return;
     lastLog = now;
     opts.logger.warn(
-      { refused_per_address: refused.client, refused_server_full: refused.server, open, last_address: key, max_connections: opts.maxConnections, max_connections_per_ip: opts.maxPerClient },
+      {
+        refused_per_address: refused.client,
+        refused_server_full: refused.server,
+        open,
+        last_address: key,
+        max_connections: opts.maxConnections,
+        max_connections_per_ip: opts.maxPerClient,
+      },
       "refusing connections over the connection limits",
     );
     refused.client = refused.server = 0;

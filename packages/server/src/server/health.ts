@@ -25,7 +25,10 @@ export function createHealthHandler(config: Pick<Config, "version" | "authMode">
     if (last && Date.now() - last.at < 1000) return last.ok;
     pending ??= db
       .ping(1500)
-      .then(() => true, () => false)
+      .then(
+        () => true,
+        () => false,
+      )
       .then((ok) => {
         last = { at: Date.now(), ok };
         pending = undefined;

@@ -43,10 +43,7 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number): In
       return res;
     } catch (e) {
       const ce = toClientError(e, logger, procedure);
-      logger.info(
-        { procedure, code: Code[ce.code], duration_ms: round(performance.now() - start), client_ip: info.clientIp },
-        "rpc",
-      );
+      logger.info({ procedure, code: Code[ce.code], duration_ms: round(performance.now() - start), client_ip: info.clientIp }, "rpc");
       throw ce;
     } finally {
       clearTimeout(timer);

@@ -24,7 +24,6 @@ import { readRequestInfo, requestInfoKey } from "../lib/request-info.js";
 import { createConnectionLimiter } from "./connections.js";
 import { createH2Server } from "./h2.js";
 
-
 export interface ServerDeps {
   config: Pick<
     Config,
@@ -64,7 +63,6 @@ export interface TesseraServer {
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 const REQUEST_TIMEOUT_408 = Buffer.from("HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
-
 
 /** Builds the server; nothing listens until `listen`. */
 export function createServer(deps: ServerDeps): TesseraServer {

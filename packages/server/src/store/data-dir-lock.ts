@@ -103,7 +103,8 @@ function pidAlive(pid: number): boolean {
 function parseOwner(text: string): LockOwner | undefined {
   try {
     const o = JSON.parse(text) as Partial<LockOwner>;
-    if (!Number.isSafeInteger(o.pid) || o.pid! <= 0 || typeof o.host !== "string" || typeof o.command !== "string" || typeof o.since !== "string") return undefined;
+    if (!Number.isSafeInteger(o.pid) || o.pid! <= 0 || typeof o.host !== "string" || typeof o.command !== "string" || typeof o.since !== "string")
+      return undefined;
     const optional = (v: unknown) => (typeof v === "string" ? v : undefined);
     return { pid: o.pid!, start: optional(o.start), host: o.host, dir: optional(o.dir), command: o.command, since: o.since };
   } catch {

@@ -213,7 +213,13 @@ export interface OpenOptions {
  */
 export async function openDatabase(config: DatabaseConfig, onError: (e: Error) => void = () => {}, opts: OpenOptions = {}): Promise<Db> {
   if (config.kind === "postgres") return openPostgres(config.url, config.listenUrl ?? config.url, onError);
-  const command = opts.command ?? process.argv.slice(1).map((a, i) => (i === 0 ? path.basename(a) : a)).join(" ").slice(0, 200);
+  const command =
+    opts.command ??
+    process.argv
+      .slice(1)
+      .map((a, i) => (i === 0 ? path.basename(a) : a))
+      .join(" ")
+      .slice(0, 200);
   return openPglite(config, command);
 }
 

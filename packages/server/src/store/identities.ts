@@ -54,12 +54,7 @@ function normalizeEmail(email: string | null): string | null {
  * `ON CONFLICT (issuer, subject) DO NOTHING`; a racer that loses rolls its transaction
  * back (no orphan user) and reads the winner's row.
  */
-export async function provisionIdentity(
-  db: Kysely<Database>,
-  issuer: string,
-  subject: string,
-  profile: IdentityProfile,
-): Promise<ProvisionResult> {
+export async function provisionIdentity(db: Kysely<Database>, issuer: string, subject: string, profile: IdentityProfile): Promise<ProvisionResult> {
   const existing = await findIdentityUser(db, issuer, subject);
   if (existing) return { ...existing, created: false };
   const userId = randomUUID();
@@ -78,7 +73,15 @@ export async function provisionIdentity(
         .execute();
       const linked = await trx
         .insertInto("identities")
-        .values({ user_id: userId, issuer, subject, email: profile.email, email_verified: profile.emailVerified ?? false, name: profile.name, image: profile.image })
+        .values({
+          user_id: userId,
+          issuer,
+          subject,
+          email: profile.email,
+          email_verified: profile.emailVerified ?? false,
+          name: profile.name,
+          image: profile.image,
+        })
         .onConflict((oc) => oc.columns(["issuer", "subject"]).doNothing())
         .returning("user_id")
         .executeTakeFirst();

@@ -70,12 +70,7 @@ export async function findInviteByTokenHash(db: Kysely<Database>, tokenHash: str
 
 /** Deletes an invite of the account that was not accepted; returns whether one was deleted. */
 export async function deleteOpenInvite(db: Kysely<Database>, id: string, accountId: string): Promise<boolean> {
-  const r = await db
-    .deleteFrom("invites")
-    .where("id", "=", id)
-    .where("account_id", "=", accountId)
-    .where("accepted_at", "is", null)
-    .executeTakeFirst();
+  const r = await db.deleteFrom("invites").where("id", "=", id).where("account_id", "=", accountId).where("accepted_at", "is", null).executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }
 

@@ -38,10 +38,7 @@ export async function insertLoginTransaction(db: Kysely<Database>, t: NewLoginTr
 }
 
 /** Outcome of consuming a transaction. */
-export type ConsumeResult =
-  | { status: "ok"; row: LoginTransactionRow }
-  | { status: "used"; row: LoginTransactionRow }
-  | { status: "unknown" };
+export type ConsumeResult = { status: "ok"; row: LoginTransactionRow } | { status: "used"; row: LoginTransactionRow } | { status: "unknown" };
 
 /**
  * Marks the transaction with this state hash used, atomically: of two concurrent

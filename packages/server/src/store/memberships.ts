@@ -6,12 +6,7 @@ import type { Database, RoleName, UserKind } from "./schema.js";
 
 /** The user's role in the account, or undefined when not a member (or the account does not exist). */
 export async function findRole(db: Kysely<Database>, accountId: string, userId: string): Promise<RoleName | undefined> {
-  const row = await db
-    .selectFrom("memberships")
-    .select("role")
-    .where("account_id", "=", accountId)
-    .where("user_id", "=", userId)
-    .executeTakeFirst();
+  const row = await db.selectFrom("memberships").select("role").where("account_id", "=", accountId).where("user_id", "=", userId).executeTakeFirst();
   return row?.role;
 }
 

@@ -60,10 +60,7 @@ export async function readRevocations(db: Kysely<Database>, after: number, limit
 export async function revocationHead(db: Kysely<Database>): Promise<{ head: number; prunedThrough: number }> {
   const row = await db
     .selectFrom("revocation_log_state")
-    .select([
-      "pruned_through",
-      (eb) => eb.selectFrom("revocation_events").select(sql<string | number | null>`max(sequence)`.as("m")).as("max_sequence"),
-    ])
+    .select(["pruned_through", (eb) => eb.selectFrom("revocation_events").select(sql<string | number | null>`max(sequence)`.as("m")).as("max_sequence")])
     .executeTakeFirst();
   const prunedThrough = Number(row?.pruned_through ?? 0);
   return { head: Math.max(prunedThrough, Number(row?.max_sequence ?? 0)), prunedThrough };

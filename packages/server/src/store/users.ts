@@ -28,12 +28,7 @@ export async function findUserById(db: Kysely<Database>, userId: string): Promis
 
 /** A password user by normalized email (password users' emails are unique). */
 export async function findPasswordUserByEmail(db: Kysely<Database>, emailNormalized: string): Promise<UserRow | undefined> {
-  return db
-    .selectFrom("users")
-    .selectAll()
-    .where("email_normalized", "=", emailNormalized)
-    .where("password_hash", "is not", null)
-    .executeTakeFirst();
+  return db.selectFrom("users").selectAll().where("email_normalized", "=", emailNormalized).where("password_hash", "is not", null).executeTakeFirst();
 }
 
 /**
@@ -106,7 +101,12 @@ export async function findIdentity(db: Kysely<Database>, issuer: string, subject
 /** The identities of the given users (for member listings), oldest first. */
 export async function findIdentitiesByUserIds(db: Kysely<Database>, userIds: readonly string[]): Promise<IdentityRow[]> {
   if (userIds.length === 0) return [];
-  return db.selectFrom("identities").selectAll().where("user_id", "in", [...userIds]).orderBy("created_at").execute();
+  return db
+    .selectFrom("identities")
+    .selectAll()
+    .where("user_id", "in", [...userIds])
+    .orderBy("created_at")
+    .execute();
 }
 
 /** The profile an identity's latest claims carry. */
@@ -144,5 +144,10 @@ export async function updateIdentityProfile(
 
 /** Replaces a password hash if it is still `expected` (an upgrade never overwrites a concurrent change). */
 export async function updatePasswordHash(db: Kysely<Database>, userId: string, expected: string, passwordHash: string): Promise<void> {
-  await db.updateTable("users").set({ password_hash: passwordHash, updated_at: new Date() }).where("id", "=", userId).where("password_hash", "=", expected).execute();
+  await db
+    .updateTable("users")
+    .set({ password_hash: passwordHash, updated_at: new Date() })
+    .where("id", "=", userId)
+    .where("password_hash", "=", expected)
+    .execute();
 }

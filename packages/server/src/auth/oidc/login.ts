@@ -185,10 +185,7 @@ export function createOidcLogin(opts: OidcLoginOptions) {
       return { url: url.toString() };
     },
 
-    async exchangeCode(
-      req: { code: string; redirectUri: string; codeVerifier: string; state: string; iss: string },
-      ctx: HandlerContext,
-    ) {
+    async exchangeCode(req: { code: string; redirectUri: string; codeVerifier: string; state: string; iss: string }, ctx: HandlerContext) {
       const request: RequestInfo = ctx.values.get(requestInfoKey);
       const failure = (reason: string, extra: Record<string, string> = {}) =>
         audit.record({ action: "auth.oidc_login.failure", request, metadata: { reason, ...extra } });

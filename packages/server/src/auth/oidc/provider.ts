@@ -105,9 +105,12 @@ export function createOidcAuth(deps: Deps, sessions: SessionIssuer, options: Oid
       await remote.reload().catch((e: Error) => deps.logger.warn({ err: { message: e.message } }, "OpenID provider keys not fetched yet"));
       keys = remote;
       deps.logger.info({ issuer: metadata.issuer }, "OpenID provider discovered");
-      sweeper = setInterval(() => {
-        deleteExpiredLoginTransactions(deps.db.kysely, new Date(deps.clock().getTime() - 60 * 60 * 1000)).catch(() => {});
-      }, 15 * 60 * 1000);
+      sweeper = setInterval(
+        () => {
+          deleteExpiredLoginTransactions(deps.db.kysely, new Date(deps.clock().getTime() - 60 * 60 * 1000)).catch(() => {});
+        },
+        15 * 60 * 1000,
+      );
       sweeper.unref();
     },
     async stop() {

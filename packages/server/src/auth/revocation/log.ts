@@ -250,9 +250,11 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
       if (sequence <= 0) return;
       announced = Math.max(announced, sequence);
       // Told first (the other instances start reading), applied here at the same time.
-      const told = db.notify(REVOCATION_CHANNEL, String(sequence)).catch((e: Error) =>
-        logger.warn({ err: { message: e.message } }, "revocation not broadcast; other instances read it from the log within their poll interval"),
-      );
+      const told = db
+        .notify(REVOCATION_CHANNEL, String(sequence))
+        .catch((e: Error) =>
+          logger.warn({ err: { message: e.message } }, "revocation not broadcast; other instances read it from the log within their poll interval"),
+        );
       try {
         await catchUp(false);
       } catch (e) {

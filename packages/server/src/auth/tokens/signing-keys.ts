@@ -40,7 +40,11 @@ async function generateSigningKey(now: Date): Promise<NewSigningKey> {
 }
 
 /** Adds a new active key and retires the others (the `tessera keys rotate` command); deletes keys no longer published. */
-export async function rotateKeys(db: Kysely<Database>, now: Date, accessTokenLifetimeSeconds: number): Promise<{ kid: string; retired: string[]; publishUntil: Date }> {
+export async function rotateKeys(
+  db: Kysely<Database>,
+  now: Date,
+  accessTokenLifetimeSeconds: number,
+): Promise<{ kid: string; retired: string[]; publishUntil: Date }> {
   const key = await generateSigningKey(now);
   const publishUntil = new Date(now.getTime() + (accessTokenLifetimeSeconds + RETIRED_KEY_EXTRA_SECONDS) * 1000);
   const retired = await rotateSigningKey(db, key, publishUntil);
@@ -82,14 +86,21 @@ export function createKeyRing(db: Kysely<Database>, clock: Clock, logger: Logger
       const publicKey = old?.publicKey ?? ((await importJWK(publicJwk, SIGNING_ALG)) as CryptoKey);
       next.set(row.id, { kid: row.id, publicKey, publicJwk: publicJwk });
       if (!nextSigning && row.retired_at === null) {
-        nextSigning =
-          signing?.kid === row.id ? signing : { kid: row.id, privateKey: (await importJWK(row.private_jwk as JWK, SIGNING_ALG)) as CryptoKey };
+        nextSigning = signing?.kid === row.id ? signing : { kid: row.id, privateKey: (await importJWK(row.private_jwk as JWK, SIGNING_ALG)) as CryptoKey };
       }
     }
     verifying = next;
     if (nextSigning) signing = nextSigning;
     jwksDoc = {
-      keys: [...next.values()].map(({ publicJwk }) => ({ kty: publicJwk.kty, crv: publicJwk.crv, x: publicJwk.x, y: publicJwk.y, kid: publicJwk.kid, alg: SIGNING_ALG, use: "sig" })),
+      keys: [...next.values()].map(({ publicJwk }) => ({
+        kty: publicJwk.kty,
+        crv: publicJwk.crv,
+        x: publicJwk.x,
+        y: publicJwk.y,
+        kid: publicJwk.kid,
+        alg: SIGNING_ALG,
+        use: "sig",
+      })),
     };
   }
 

@@ -49,22 +49,26 @@ export function confirmDialog(opts: { title: string; body: string; confirm: stri
 /** Shows a secret once, with a copy button and the warning that it cannot be shown again. */
 export function showSecret(opts: { title: string; value: string; explain: string; onDone: () => void }): void {
   const input = h("input", { id: "new-key-value", "data-testid": "new-key-value", readonly: true, value: opts.value, "aria-label": "secret value" });
-  const copy = h("button", {
-    type: "button",
-    class: "primary",
-    "data-testid": "copy",
-    onclick: () => {
-      const ok = () => (copy.textContent = "Copied");
-      navigator.clipboard?.writeText(opts.value).then(ok, () => {
-        input.select();
-        if (document.execCommand("copy")) ok();
-      }) ??
-        (() => {
+  const copy = h(
+    "button",
+    {
+      type: "button",
+      class: "primary",
+      "data-testid": "copy",
+      onclick: () => {
+        const ok = () => (copy.textContent = "Copied");
+        navigator.clipboard?.writeText(opts.value).then(ok, () => {
           input.select();
           if (document.execCommand("copy")) ok();
-        })();
+        }) ??
+          (() => {
+            input.select();
+            if (document.execCommand("copy")) ok();
+          })();
+      },
     },
-  }, "Copy");
+    "Copy",
+  );
   openDialog(
     h(
       "div",
@@ -73,10 +77,22 @@ export function showSecret(opts: { title: string; value: string; explain: string
       h("p", {}, opts.explain),
       h("div", { class: "secret" }, input, copy),
       h("div", { class: "warning", role: "note" }, h("strong", {}, "Copy it now. "), "It cannot be shown again: Tessera keeps only its hash."),
-      h("div", { class: "actions" }, h("button", { type: "button", "data-testid": "done", onclick: () => {
-        closeDialog();
-        opts.onDone();
-      } }, "Done")),
+      h(
+        "div",
+        { class: "actions" },
+        h(
+          "button",
+          {
+            type: "button",
+            "data-testid": "done",
+            onclick: () => {
+              closeDialog();
+              opts.onDone();
+            },
+          },
+          "Done",
+        ),
+      ),
     ),
   );
   input.select();

@@ -42,4 +42,3 @@ export function validExpiry(ts: Timestamp | undefined, now: Date): Date {
   if (ms - now.getTime() > MAX_LIFETIME_MS) throw invalidArgument("expires_at must be at most 365 days from now");
   return expiresAt;
 }
-

@@ -20,4 +20,3 @@ export function toWire(row: ApiKeyRow) {
     lastUsedAt: row.last_used_at ? timestampFromDate(new Date(row.last_used_at)) : undefined,
   };
 }
-

@@ -7,7 +7,6 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Config } from "../../config/config.js";
 import { requirePrincipal, type Principal } from "../../auth/request/principal.js";
 
-
 const MODE: Record<Config["authMode"], AuthMode> = {
   none: AuthMode.NONE,
   admin: AuthMode.ADMIN,

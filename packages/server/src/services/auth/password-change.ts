@@ -47,7 +47,9 @@ export function passwordChangeHandlers(deps: Deps, revocations: Pick<RevocationL
       // The session to keep when revoking the others: the caller's, and only the caller's.
       let keep = currentSessionId(p);
       if (req.currentRefreshToken !== "") {
-        const token = isRefreshTokenFormat(req.currentRefreshToken) ? await findRefreshTokenByHash(kysely, hashRefreshToken(req.currentRefreshToken)) : undefined;
+        const token = isRefreshTokenFormat(req.currentRefreshToken)
+          ? await findRefreshTokenByHash(kysely, hashRefreshToken(req.currentRefreshToken))
+          : undefined;
         const family = token ? await findFamily(kysely, token.family_id) : undefined;
         if (!family || family.user_id !== user.id) throw new ConnectError("current_refresh_token is not a session of this user", Code.InvalidArgument);
         keep = family.id;

@@ -29,7 +29,10 @@ function sessionEnd(f: RefreshFamilyRow, idleTimeoutSeconds: number): Date {
 }
 
 /** ListSessions, RevokeSession and RevokeAllSessions (the caller's own sessions). */
-export function sessionHandlers(deps: Deps, revocations: Pick<RevocationLog, "published">): Pick<ServiceImpl<typeof AuthService>, "listSessions" | "revokeSession" | "revokeAllSessions"> {
+export function sessionHandlers(
+  deps: Deps,
+  revocations: Pick<RevocationLog, "published">,
+): Pick<ServiceImpl<typeof AuthService>, "listSessions" | "revokeSession" | "revokeAllSessions"> {
   const { db, clock, audit, config } = deps;
   const idle = config.sessionIdleTimeoutSeconds;
 
@@ -71,7 +74,12 @@ export function sessionHandlers(deps: Deps, revocations: Pick<RevocationLog, "pu
       const p = requirePrincipal(ctx);
       const n = await revokeUserFamilies(db.kysely, p.userId, clock(), "revoked_by_user", { idleTimeoutSeconds: idle });
       await revocations.published(n.sequence);
-      audit.record({ action: "auth.session.revoke_all.success", actorUserId: p.userId, request: ctx.values.get(requestInfoKey), metadata: { count: n.usable } });
+      audit.record({
+        action: "auth.session.revoke_all.success",
+        actorUserId: p.userId,
+        request: ctx.values.get(requestInfoKey),
+        metadata: { count: n.usable },
+      });
       return { revoked: n.usable, revocationSequence: BigInt(n.sequence) };
     },
   };

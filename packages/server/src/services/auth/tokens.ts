@@ -14,7 +14,11 @@ import { revokeUserFamily } from "../../store/account-security.js";
 import { noStore } from "../common/response.js";
 
 /** RefreshToken and Logout. */
-export function tokenHandlers(deps: Deps, userAuth: UserAuth, revocations: Pick<RevocationLog, "published">): Pick<ServiceImpl<typeof AuthService>, "refreshToken" | "logout"> {
+export function tokenHandlers(
+  deps: Deps,
+  userAuth: UserAuth,
+  revocations: Pick<RevocationLog, "published">,
+): Pick<ServiceImpl<typeof AuthService>, "refreshToken" | "logout"> {
   const { config, db, audit, logger, clock } = deps;
   const { sessions, gate } = userAuth;
   return {
@@ -50,7 +54,12 @@ export function tokenHandlers(deps: Deps, userAuth: UserAuth, revocations: Pick<
     async logout(req, ctx) {
       const ended = await sessions.logout(req.refreshToken);
       if (ended) {
-        audit.record({ action: "auth.logout.success", actorUserId: ended.userId, request: ctx.values.get(requestInfoKey), metadata: { session_id: ended.familyId } });
+        audit.record({
+          action: "auth.logout.success",
+          actorUserId: ended.userId,
+          request: ctx.values.get(requestInfoKey),
+          metadata: { session_id: ended.familyId },
+        });
       }
       if (ended) await revocations.published(ended.sequence);
       noStore(ctx);

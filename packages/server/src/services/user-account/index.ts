@@ -24,7 +24,8 @@ export interface UserAccountServiceOptions {
 /** Builds the UserAccountService implementation. */
 export function createUserAccountService(deps: Deps, opts: UserAccountServiceOptions = {}): ServiceImpl<typeof UserAccountService> {
   const adminApi = opts.adminApi ?? (deps.config.adminApi ? createAdminApiClient(deps.config.adminApi) : undefined);
-  const userinfo = opts.userinfo ?? (deps.config.oidc ? createUserinfoClient({ baseUrl: deps.config.oidc.baseUrl, issuer: deps.config.oidc.expectedIssuer }) : undefined);
+  const userinfo =
+    opts.userinfo ?? (deps.config.oidc ? createUserinfoClient({ baseUrl: deps.config.oidc.baseUrl, issuer: deps.config.oidc.expectedIssuer }) : undefined);
   const handlerDeps = { ...deps, adminApi, userinfo };
   const users = userHandlers(handlerDeps);
   const members = memberHandlers(handlerDeps);

@@ -21,7 +21,6 @@ export function requireUuid(value: string, field: string): string {
   return value.toLowerCase();
 }
 
-
 /** A team account name: trimmed, 1..100 characters, no control characters. */
 export function teamName(value: string): string {
   const name = value.normalize("NFC").trim();

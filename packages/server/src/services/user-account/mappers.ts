@@ -3,13 +3,7 @@
  */
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import {
-  AccountRole,
-  AccountType,
-  type AccountInviteSchema,
-  type AuditEventSchema,
-  type UserAccountSchema,
-} from "@tessera/sdk/proto";
+import { AccountRole, AccountType, type AccountInviteSchema, type AuditEventSchema, type UserAccountSchema } from "@tessera/sdk/proto";
 import type { AccountRow, AuditEventRow, InviteRow, RoleName } from "../../store/schema.js";
 
 const ROLE: Record<RoleName, AccountRole> = { admin: AccountRole.ADMIN, member: AccountRole.MEMBER, viewer: AccountRole.VIEWER };

@@ -100,9 +100,7 @@ export function memberHandlers(deps: HandlerDeps): Handlers {
       const accountId = requireUuid(req.accountId, "account_id");
       const userId = requireUuid(req.userId, "user_id");
       await deps.access.authorize(ctx, accountId);
-      const r = await change(ctx, accountId, userId, { kind: "remove" }).catch((e: unknown) =>
-        failure(ctx, "member.remove.failure", accountId, userId, e),
-      );
+      const r = await change(ctx, accountId, userId, { kind: "remove" }).catch((e: unknown) => failure(ctx, "member.remove.failure", accountId, userId, e));
       audit(deps, ctx, { action: "member.remove.success", accountId, metadata: { user_id: userId, role: r.from } });
       return {};
     },

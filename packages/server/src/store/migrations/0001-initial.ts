@@ -4,7 +4,6 @@
  */
 import { sql, type Kysely } from "kysely";
 
-
 export async function up(db: Kysely<any>): Promise<void> {
   await db.schema
     .createTable("users")

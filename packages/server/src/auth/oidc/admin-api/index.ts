@@ -7,7 +7,7 @@ import { createAuth0Client } from "./auth0.js";
 import { createKeycloakClient } from "./keycloak.js";
 import type { AdminApiClient, AdminApiClientOptions } from "./types.js";
 
-export type { AdminApiClient,  } from "./types.js";
+export type { AdminApiClient } from "./types.js";
 export { AdminApiError } from "./http-client.js";
 
 /** Builds the configured admin API client. Throws ConfigError for a Keycloak URL without a realm. */

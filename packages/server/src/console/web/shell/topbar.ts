@@ -15,7 +15,9 @@ export function renderTopbar(pages: readonly Page[], active: Page): void {
   const select = h(
     "select",
     { id: "account", "aria-label": "account", onchange: (ev: Event) => navigate.useAccount((ev.target as HTMLSelectElement).value) },
-    ...session.accounts.map((a) => h("option", { value: a.id }, a.type === AccountType.PERSONAL && a.name.toLowerCase() !== "personal" ? `${a.name} (personal)` : a.name)),
+    ...session.accounts.map((a) =>
+      h("option", { value: a.id }, a.type === AccountType.PERSONAL && a.name.toLowerCase() !== "personal" ? `${a.name} (personal)` : a.name),
+    ),
   );
   if (session.account) select.value = session.account.id;
   const signOut =

@@ -14,10 +14,23 @@ export function expiryPicker(): { el: HTMLElement; value(): Date } {
     ["180 days", 180],
     ["1 year (365 days)", 365],
   ];
-  const select = h("select", { id: "key-expiry", name: "expiry" }, ...presets.map(([label, d]) => h("option", { value: String(d) }, label)), h("option", { value: "custom" }, "Custom date…"));
+  const select = h(
+    "select",
+    { id: "key-expiry", name: "expiry" },
+    ...presets.map(([label, d]) => h("option", { value: String(d) }, label)),
+    h("option", { value: "custom" }, "Custom date…"),
+  );
   select.value = "30";
   const day = (d: number) => new Date(Date.now() + d * DAY_MS).toISOString().slice(0, 10);
-  const date = h("input", { type: "date", id: "key-expiry-date", min: day(1), max: day(MAX_KEY_DAYS - 1), value: day(30), hidden: true, "aria-label": "expiry date" });
+  const date = h("input", {
+    type: "date",
+    id: "key-expiry-date",
+    min: day(1),
+    max: day(MAX_KEY_DAYS - 1),
+    value: day(30),
+    hidden: true,
+    "aria-label": "expiry date",
+  });
   select.addEventListener("change", () => (date.hidden = select.value !== "custom"));
   return {
     el: h("div", { class: "stack" }, select, date),

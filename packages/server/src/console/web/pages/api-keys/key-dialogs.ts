@@ -89,7 +89,12 @@ export function regenerateDialog(k: AccountApiKey, reload: () => void): void {
       h("label", { for: "key-expiry" }, "New expiry"),
       expiry.el,
       error,
-      h("div", { class: "actions" }, h("button", { type: "button", onclick: closeDialog }, "Cancel"), h("button", { type: "submit", class: "danger solid" }, "Regenerate")),
+      h(
+        "div",
+        { class: "actions" },
+        h("button", { type: "button", onclick: closeDialog }, "Cancel"),
+        h("button", { type: "submit", class: "danger solid" }, "Regenerate"),
+      ),
     ),
   );
 }

@@ -29,10 +29,22 @@ async function keysPage(acc: UserAccount): Promise<void> {
       h(
         "div",
         { class: "row" },
-        h("div", {}, h("h1", {}, "API keys"), h("div", { class: "muted small" }, `Account ${acc.name} · keys act as this account; each is shown once, when created.`)),
+        h(
+          "div",
+          {},
+          h("h1", {}, "API keys"),
+          h("div", { class: "muted small" }, `Account ${acc.name} · keys act as this account; each is shown once, when created.`),
+        ),
         h(
           "button",
-          { type: "button", class: "primary", id: "new-key", disabled: !canWrite, title: canWrite ? undefined : "Viewers cannot create keys", onclick: () => newKeyDialog(acc, reload) },
+          {
+            type: "button",
+            class: "primary",
+            id: "new-key",
+            disabled: !canWrite,
+            title: canWrite ? undefined : "Viewers cannot create keys",
+            onclick: () => newKeyDialog(acc, reload),
+          },
           "+ New API Key",
         ),
       ),

@@ -10,7 +10,13 @@ import { fmt, roleName } from "../../format.js";
 /** The invites card: the invite form (the token is shown once) and the open invites; `reload` after a change. */
 export function invitesCard(acc: UserAccount, invites: AccountInvite[], reload: () => void): HTMLElement {
   const email = h("input", { id: "invite-email", type: "email", required: true, placeholder: "name@example.com", "aria-label": "email to invite" });
-  const role = h("select", { id: "invite-role", "aria-label": "role" }, h("option", { value: String(AccountRole.MEMBER) }, "member"), h("option", { value: String(AccountRole.ADMIN) }, "admin"), h("option", { value: String(AccountRole.VIEWER) }, "viewer"));
+  const role = h(
+    "select",
+    { id: "invite-role", "aria-label": "role" },
+    h("option", { value: String(AccountRole.MEMBER) }, "member"),
+    h("option", { value: String(AccountRole.ADMIN) }, "admin"),
+    h("option", { value: String(AccountRole.VIEWER) }, "viewer"),
+  );
   const error = h("div", { class: "error", role: "alert" });
   return h(
     "div",
@@ -24,7 +30,11 @@ export function invitesCard(acc: UserAccount, invites: AccountInvite[], reload: 
           ev.preventDefault();
           error.textContent = "";
           try {
-            const res = await tessera.userAccounts.inviteUserToTeamAccount({ accountId: acc.id, email: email.value.trim(), role: Number(role.value) as AccountRole });
+            const res = await tessera.userAccounts.inviteUserToTeamAccount({
+              accountId: acc.id,
+              email: email.value.trim(),
+              role: Number(role.value) as AccountRole,
+            });
             showSecret({
               title: `Invite for ${res.invite?.email}`,
               value: res.token,
@@ -70,7 +80,12 @@ function invitesTable(invites: AccountInvite[], reload: () => void): HTMLElement
                 type: "button",
                 class: "danger",
                 onclick: async () => {
-                  const ok = await confirmDialog({ title: `Withdraw the invite for ${i.email}?`, body: "The invite token stops working.", confirm: "Withdraw", danger: true });
+                  const ok = await confirmDialog({
+                    title: `Withdraw the invite for ${i.email}?`,
+                    body: "The invite token stops working.",
+                    confirm: "Withdraw",
+                    danger: true,
+                  });
                   if (ok) await tessera.userAccounts.removeTeamAccountInvite({ id: i.id }).then(reload, (e: unknown) => failed(e));
                 },
               },

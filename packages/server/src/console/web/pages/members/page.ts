@@ -64,7 +64,12 @@ async function renderMembers(acc: UserAccount): Promise<void> {
                     type: "button",
                     class: "danger",
                     onclick: async () => {
-                      const ok = await confirmDialog({ title: `Remove ${u.email || u.name || u.id}?`, body: `They lose access to ${acc.name} at once.`, confirm: "Remove", danger: true });
+                      const ok = await confirmDialog({
+                        title: `Remove ${u.email || u.name || u.id}?`,
+                        body: `They lose access to ${acc.name} at once.`,
+                        confirm: "Remove",
+                        danger: true,
+                      });
                       if (!ok) return;
                       await tessera.userAccounts.removeTeamAccountMember({ accountId: acc.id, userId: u.id }).then(reload, (e: unknown) => failed(e));
                     },

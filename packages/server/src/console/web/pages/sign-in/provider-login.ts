@@ -46,7 +46,13 @@ export async function finishProviderLogin(): Promise<string | undefined> {
   const code = q.get("code");
   if (!saved || !code || q.get("state") !== saved.state) return "This sign-in was not started in this tab. Start again.";
   try {
-    const res = await tessera.auth.exchangeCode({ code, redirectUri: saved.redirectUri, codeVerifier: saved.verifier, state: saved.state, iss: q.get("iss") ?? "" });
+    const res = await tessera.auth.exchangeCode({
+      code,
+      redirectUri: saved.redirectUri,
+      codeVerifier: saved.verifier,
+      state: saved.state,
+      iss: q.get("iss") ?? "",
+    });
     if (!res.tokens) return "The server answered without tokens.";
     await tessera.setTokens(tokensFromMessage(res.tokens));
     return undefined;
