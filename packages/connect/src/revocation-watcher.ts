@@ -42,6 +42,14 @@ const BACKOFF_MIN_MS = 100;
 const BACKOFF_MAX_MS = 5_000;
 /** Acknowledged again at least this often, so GetRevocationStatus sees the subscriber alive. */
 const ACK_EVERY_MS = 10_000;
+/** How often the event loop marks that it runs. */
+const TICK_MS = 100;
+/**
+ * A longer gap between marks means the process was frozen (SIGSTOP, a paused container)
+ * or blocked: events may sit unread in the stream's socket, so the stream is not live
+ * until a message arrives after the wake.
+ */
+const MAX_LOOP_GAP_MS = 500;
 
 /** The subscription; `start()` runs it until `close()`. */
 export class RevocationWatcher {
@@ -51,6 +59,12 @@ export class RevocationWatcher {
   private acking = false;
   private subscriberId = "";
   private lastMessageAt = Number.NEGATIVE_INFINITY;
+  /** performance.now() of the latest message (lastMessageAt is on the injectable clock). */
+  private lastMessageAtMark = Number.NEGATIVE_INFINITY;
+  /** performance.now() at the event loop's latest mark, and when it last came back from a gap. */
+  private tickAt = performance.now();
+  private resumedAt = Number.NEGATIVE_INFINITY;
+  private ticker: ReturnType<typeof setInterval> | undefined;
   /** Since when (ms) every revocation reaches this watcher: answers obtained later may be kept. */
   private covered: number | undefined;
   private connects = 0;
@@ -66,11 +80,26 @@ export class RevocationWatcher {
 
   /** Opens the stream (once). */
   start(): void {
+    if (!this.ticker) {
+      this.tickAt = performance.now();
+      this.ticker = setInterval(() => {
+        const now = performance.now();
+        if (now - this.tickAt > MAX_LOOP_GAP_MS) this.resumedAt = now;
+        this.tickAt = now;
+      }, TICK_MS);
+      unref(this.ticker);
+    }
     this.loop ??= this.run();
   }
 
-  /** Whether a message arrived within `maxStalenessMs`. */
+  /**
+   * Whether a message arrived within `maxStalenessMs`, and since the process last woke
+   * from a freeze (a stop signal can let timers and requests run before the events that
+   * arrived meanwhile are read).
+   */
   live(): boolean {
+    const now = performance.now();
+    if (now - this.tickAt > MAX_LOOP_GAP_MS || this.lastMessageAtMark < this.resumedAt) return false;
     return this.o.now() - this.lastMessageAt <= this.o.maxStalenessMs;
   }
 
@@ -97,6 +126,7 @@ export class RevocationWatcher {
   /** Ends the stream; resolves when the loop has stopped. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.ticker) clearInterval(this.ticker);
     this.stop.abort();
     await this.loop;
   }
@@ -151,6 +181,7 @@ export class RevocationWatcher {
         this.covered ??= this.o.now();
         this.subscriberId = res.subscriberId || this.subscriberId;
         this.lastMessageAt = this.o.now();
+        this.lastMessageAtMark = performance.now();
         this.ack();
       }
       if (!this.closed) this.lastError = "stream ended";
