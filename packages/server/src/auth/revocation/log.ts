@@ -11,7 +11,7 @@
  * `cachesTrusted()` says whether this instance may answer revocable credentials from
  * memory: only while the broadcast is proven (self-probe, see probe.ts) and nothing
  * announced is left unapplied, or while the log was read within STALE_BOUND_MS, and never
- * right after the process was frozen or blocked (MAX_LOOP_GAP_MS). Otherwise the
+ * right after the process was frozen or blocked (lib/loop-gaps.ts). Otherwise the
  * verifiers ask the database per request: never silently stale.
  */
 import { hostname } from "node:os";
@@ -20,6 +20,7 @@ import type { Deps, Feature } from "../../deps.js";
 import { deleteStaleParticipants, pruneRevocations, readRevocations, reportParticipant, revocationHead } from "../../store/revocation-log.js";
 import type { RevocationEventRow } from "../../store/schema.js";
 import { createBroadcastProbe, type BroadcastProbe } from "./probe.js";
+import { createLoopGaps } from "../../lib/loop-gaps.js";
 
 /** NOTIFY channel of the revocation log: payload a sequence number, or a probe. */
 export const REVOCATION_CHANNEL = "tessera_revocation";
@@ -31,14 +32,6 @@ const HISTORY_MS = 24 * 3600_000;
 export const LIVE_WINDOW_MS = 30_000;
 
 const PAGE = 1000;
-/** How often the event loop marks that it runs. */
-const TICK_MS = 100;
-/**
- * A longer gap between marks means the process was frozen (SIGSTOP, a paused VM or
- * container) or blocked: notifications may sit unread in the listener's socket, so the
- * caches are not trusted until the log has been read again.
- */
-const MAX_LOOP_GAP_MS = 500;
 
 /** Applies one event to a cache; `flush` forgets everything (history lost). */
 export interface RevocationApplier {
@@ -97,11 +90,8 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
   let stopped = true;
   let pollTimer: NodeJS.Timeout | undefined;
   let housekeeping: NodeJS.Timeout | undefined;
-  let ticker: NodeJS.Timeout | undefined;
-  /** performance.now() at the event loop's latest mark (see MAX_LOOP_GAP_MS). */
-  let tickAt = performance.now();
-  /** performance.now() when the loop last came back from a gap longer than MAX_LOOP_GAP_MS. */
-  let resumedAt = Number.NEGATIVE_INFINITY;
+  // Back from a freeze: read the log (what arrived meanwhile may be unread).
+  const loop = createLoopGaps(() => catchUpQuietly(false));
   let unlisten: (() => void) | undefined;
   let waiters: Array<() => void> = [];
   let reportedApplied = -1;
@@ -248,18 +238,7 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
       await report().catch(() => {});
       housekeeping = setInterval(housekeep, 5000);
       housekeeping.unref();
-      tickAt = performance.now();
-      ticker = setInterval(() => {
-        const now = performance.now();
-        if (now - tickAt > MAX_LOOP_GAP_MS) {
-          // Back from a freeze: a stop signal makes epoll_wait return EINTR, so this timer
-          // can run before the notifications that arrived meanwhile are read. Read the log.
-          resumedAt = now;
-          catchUpQuietly(false);
-        }
-        tickAt = now;
-      }, TICK_MS);
-      ticker.unref();
+      loop.start();
       schedulePoll();
     },
     async stop() {
@@ -268,7 +247,7 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
       unlisten?.();
       if (pollTimer) clearTimeout(pollTimer);
       if (housekeeping) clearInterval(housekeeping);
-      if (ticker) clearInterval(ticker);
+      loop.stop();
       if (reportTimer) clearTimeout(reportTimer);
       wake();
       await running?.catch(() => {});
@@ -294,7 +273,7 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
       const now = performance.now();
       // Frozen or blocked until just now (the mark is old), or back from that and the log
       // not read since: notifications that arrived meanwhile may be unread.
-      if (now - tickAt > MAX_LOOP_GAP_MS || syncedAt < resumedAt) return false;
+      if (loop.paused() || syncedAt < loop.resumedAt()) return false;
       const fresh = now - syncedAt <= STALE_BOUND_MS;
       if (fresh) return true;
       return !stopped && probe.healthy() && db.listenerConnected() && announced <= applied;
