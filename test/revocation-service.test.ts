@@ -296,6 +296,36 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     await expect(bad.next()).rejects.toMatchObject({ code: Code.InvalidArgument });
   });
 
+  it("ends a stream with Unauthenticated once its own credential is revoked (the watch key deleted, the admin's session ended)", async () => {
+    const endsAfter = async (token: string, revoke: () => Promise<unknown>) => {
+      const abort = new AbortController();
+      const s = reader(revocation(token).watchRevocations({ subscriberName: "revoked watcher" }, { signal: abort.signal }));
+      await s.next();
+      await revoke();
+      try {
+        // Heartbeats keep coming while it stays open: give it 5 s to end.
+        for (const until = Date.now() + 5000; Date.now() < until; ) await s.next();
+        return "still open";
+      } catch (e) {
+        return ConnectError.from(e).code;
+      } finally {
+        abort.abort();
+      }
+    };
+    const key = await mintApiKey(tessera.database.db.kysely, accountId, { createdById: adminId });
+    expect(await endsAfter(key.key, () => client(ApiKeyService, adminToken).deleteAccountApiKey({ id: key.id }))).toBe(Code.Unauthenticated);
+    const admin2 = await signUp("admin2");
+    await tessera.database.db.kysely.updateTable("users").set({ is_instance_admin: true }).where("id", "=", admin2.userId).execute();
+    expect(await endsAfter(admin2.token, () => client(AuthService, admin2.token).logout({ refreshToken: admin2.refresh }))).toBe(Code.Unauthenticated);
+    // Another watcher's stream goes on.
+    const abort = new AbortController();
+    const other = reader(revocation().watchRevocations({ subscriberName: "bystander" }, { signal: abort.signal }));
+    await other.next();
+    await client(ApiKeyService, adminToken).deleteAccountApiKey({ id: (await mintApiKey(tessera.database.db.kysely, accountId, { createdById: adminId })).id });
+    expect((await other.events()).events.length).toBeGreaterThan(0);
+    abort.abort();
+  });
+
   it("ends open streams when the server shuts down, without waiting for the drain timeout", async () => {
     const other = await tessera.startServer({ env: { AUTH_MODE: "full", SHUTDOWN_TIMEOUT_SECONDS: "30" } });
     const s = reader(

@@ -13,6 +13,7 @@ import { randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { RevocationService } from "@tessera/sdk/proto";
+import { requirePrincipal } from "../../auth/request/principal.js";
 import { LIVE_WINDOW_MS, type RevocationLog } from "../../auth/revocation/log.js";
 import type { Deps } from "../../deps.js";
 import { isUuid } from "../../lib/ids.js";
@@ -64,6 +65,11 @@ function toParticipant(p: RevocationParticipantRow) {
   };
 }
 
+/** Whether `row` revokes the credential watching: its user (a deleted key's machine user, a disabled user) or its session. */
+function revokesCaller(row: RevocationEventRow, caller: { userId: string; sessionId?: string | undefined }): boolean {
+  return (row.kind === "user" && row.target === caller.userId) || (row.kind === "session" && row.target === caller.sessionId);
+}
+
 function sequenceArg(v: bigint, field: string): number {
   if (v < 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) throw new ConnectError(`${field} must be 0 or a sequence number`, Code.InvalidArgument);
   return Number(v);
@@ -79,6 +85,8 @@ export function createRevocationService(deps: Deps, log: Pick<RevocationLog, "ap
     async *watchRevocations(req, ctx) {
       if (!NAME_RE.test(req.subscriberName)) throw new ConnectError("subscriber_name must be 1 to 100 printable ASCII characters", Code.InvalidArgument);
       let cursor = sequenceArg(req.afterSequence, "after_sequence");
+      const principal = requirePrincipal(ctx);
+      const caller = { userId: principal.userId, sessionId: principal.kind === "user" ? principal.sessionId : undefined };
       if (closing.signal.aborted) throw new ConnectError("server is shutting down", Code.Unavailable);
       if (open >= MAX_STREAMS) throw new ConnectError("too many revocation streams on this instance", Code.ResourceExhausted);
       open++;
@@ -105,6 +113,8 @@ export function createRevocationService(deps: Deps, log: Pick<RevocationLog, "ap
               cursor = rows[rows.length - 1]!.sequence;
               yield { events: rows.map(toEvent), headSequence: BigInt(Math.max(cursor, log.applied())), reset: false, subscriberId };
               sentAt = performance.now();
+              // The stream was authorized when it opened; it ends when its own credential is revoked.
+              if (rows.some((r) => revokesCaller(r, caller))) throw new ConnectError("the credential watching revocations was revoked", Code.Unauthenticated);
               continue;
             }
           }
