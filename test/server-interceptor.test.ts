@@ -8,8 +8,6 @@ import { useTessera } from "./harness.js";
 import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
-import { create, createFileRegistry, type DescService } from "@bufbuild/protobuf";
-import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, createRouterTransport, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
@@ -20,36 +18,7 @@ import { createTesseraClient } from "../packages/sdk/src/node.js";
 import { createAuthInterceptor, requireTesseraPrincipal, tesseraPrincipalKey, type AuthInterceptorOptions } from "../packages/connect/src/index.js";
 import { TtlCache } from "../packages/connect/src/ttl-cache.js";
 import { codeOf } from "./helpers/outcome.js";
-
-/** greet.v1.GreetService, built from a descriptor at runtime: an unrelated service. */
-function greetService(): DescService {
-  const str = (name: string, number: number) => ({
-    name,
-    number,
-    type: FieldDescriptorProto_Type.STRING,
-    label: FieldDescriptorProto_Label.OPTIONAL,
-    jsonName: name.replace(/_(\w)/g, (_, c: string) => c.toUpperCase()),
-  });
-  const file = create(FileDescriptorProtoSchema, {
-    name: "greet/v1/greet.proto",
-    package: "greet.v1",
-    syntax: "proto3",
-    messageType: [
-      { name: "GreetRequest", field: [str("name", 1)] },
-      { name: "GreetResponse", field: [str("greeting", 1), str("user_id", 2), str("kind", 3), str("account_id", 4), str("via", 5)] },
-    ],
-    service: [
-      {
-        name: "GreetService",
-        method: [
-          { name: "Greet", inputType: ".greet.v1.GreetRequest", outputType: ".greet.v1.GreetResponse" },
-          { name: "Health", inputType: ".greet.v1.GreetRequest", outputType: ".greet.v1.GreetResponse" },
-        ],
-      },
-    ],
-  });
-  return createFileRegistry(file, () => undefined).getService("greet.v1.GreetService")!;
-}
+import { greetService } from "./consumer/greet-service.js";
 
 const GreetService = greetService();
 

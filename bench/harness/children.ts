@@ -20,6 +20,36 @@ export function track(child: ChildProcess): { output: () => string } {
   return { output: () => out };
 }
 
+/**
+ * Resolves with the first JSON line `{"ready": true, ...}` the child prints on stdout;
+ * rejects when it exits first or stays silent for 60 s (`what` names it in the error).
+ */
+export function readyLine<T>(child: ChildProcess, output: () => string, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} did not start: ${output().slice(-2000)}`)), 60_000);
+    let buf = "";
+    child.stdout!.on("data", (d: Buffer) => {
+      buf += d.toString("utf8");
+      for (const line of buf.split("\n")) {
+        if (!line.startsWith("{")) continue;
+        try {
+          const j = JSON.parse(line) as T & { ready?: boolean };
+          if (j.ready) {
+            clearTimeout(t);
+            resolve(j);
+          }
+        } catch {
+          /* partial line */
+        }
+      }
+    });
+    child.on("exit", (code) => {
+      clearTimeout(t);
+      reject(new Error(`${what} exited (code ${code}): ${output().slice(-2000)}`));
+    });
+  });
+}
+
 /** Stops a child with SIGTERM (SIGKILL after 5 s) and waits for its exit. */
 export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;

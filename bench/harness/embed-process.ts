@@ -4,7 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { stopChild, track } from "./children.js";
+import { readyLine, stopChild, track } from "./children.js";
 import { onCleanup } from "./cleanup.js";
 import type { Child } from "./processes.js";
 import { ROOT } from "./root.js";
@@ -38,29 +38,7 @@ export async function startEmbedService(tesseraUrl: string, watchCredential: str
   const { output } = track(child);
   const stop = () => stopChild(child);
   onCleanup(stop);
-  const ready = await new Promise<{ authPort: number; openPort: number }>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`embedding service did not start: ${output().slice(-2000)}`)), 60_000);
-    let buf = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString("utf8");
-      for (const line of buf.split("\n")) {
-        if (!line.startsWith("{")) continue;
-        try {
-          const j = JSON.parse(line) as { ready?: boolean; authPort: number; openPort: number };
-          if (j.ready) {
-            clearTimeout(t);
-            resolve(j);
-          }
-        } catch {
-          /* partial line */
-        }
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(t);
-      reject(new Error(`embedding service exited (code ${code}): ${output().slice(-2000)}`));
-    });
-  });
+  const ready = await readyLine<{ authPort: number; openPort: number }>(child, output, "embedding service");
   const at = (port: number): Child => ({ child, pid: child.pid!, port, baseUrl: `http://127.0.0.1:${port}`, output, stop });
   const authed = at(ready.authPort);
   return {

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { freePort } from "../../test/helpers/net.js";
-import { stopChild, track } from "./children.js";
+import { readyLine, stopChild, track } from "./children.js";
 import { onCleanup } from "./cleanup.js";
 import { ROOT } from "./root.js";
 import { sleep } from "./sleep.js";
@@ -80,28 +80,6 @@ export async function startPeer(dbUrl: string, keys: number): Promise<PeerChild>
   const { output } = track(child);
   const stop = () => stopChild(child);
   onCleanup(stop);
-  const ready = await new Promise<{ port: number; keys: string[] }>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`peer did not start: ${output().slice(-2000)}`)), 60_000);
-    let buf = "";
-    child.stdout!.on("data", (d: Buffer) => {
-      buf += d.toString("utf8");
-      for (const line of buf.split("\n")) {
-        if (!line.startsWith("{")) continue;
-        try {
-          const j = JSON.parse(line) as { ready?: boolean; port: number; keys: string[] };
-          if (j.ready) {
-            clearTimeout(t);
-            resolve(j);
-          }
-        } catch {
-          /* partial line */
-        }
-      }
-    });
-    child.on("exit", (code) => {
-      clearTimeout(t);
-      reject(new Error(`peer exited (code ${code}): ${output().slice(-2000)}`));
-    });
-  });
+  const ready = await readyLine<{ port: number; keys: string[] }>(child, output, "peer");
   return { child, pid: child.pid!, port: ready.port, baseUrl: `http://127.0.0.1:${ready.port}`, output, stop, keys: ready.keys };
 }

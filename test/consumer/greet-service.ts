@@ -5,7 +5,10 @@
 import { create, createFileRegistry, type DescService } from "@bufbuild/protobuf";
 import { FieldDescriptorProto_Label, FieldDescriptorProto_Type, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 
-/** Builds the descriptor: `Greet(GreetRequest{name}) returns (GreetResponse{greeting, user_id, kind, via})`. */
+/**
+ * Builds the descriptor: `Greet` and `Health`, both `(GreetRequest{name}) returns
+ * (GreetResponse{greeting, user_id, kind, via, account_id})`.
+ */
 export function greetService(): DescService {
   const str = (name: string, number: number) => ({
     name,
@@ -20,9 +23,17 @@ export function greetService(): DescService {
     syntax: "proto3",
     messageType: [
       { name: "GreetRequest", field: [str("name", 1)] },
-      { name: "GreetResponse", field: [str("greeting", 1), str("user_id", 2), str("kind", 3), str("via", 4)] },
+      { name: "GreetResponse", field: [str("greeting", 1), str("user_id", 2), str("kind", 3), str("via", 4), str("account_id", 5)] },
     ],
-    service: [{ name: "GreetService", method: [{ name: "Greet", inputType: ".greet.v1.GreetRequest", outputType: ".greet.v1.GreetResponse" }] }],
+    service: [
+      {
+        name: "GreetService",
+        method: [
+          { name: "Greet", inputType: ".greet.v1.GreetRequest", outputType: ".greet.v1.GreetResponse" },
+          { name: "Health", inputType: ".greet.v1.GreetRequest", outputType: ".greet.v1.GreetResponse" },
+        ],
+      },
+    ],
   });
   return createFileRegistry(file, () => undefined).getService("greet.v1.GreetService")!;
 }

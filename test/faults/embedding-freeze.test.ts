@@ -4,12 +4,12 @@
  * while a key it has cached is deleted in Tessera. Woken 1.5 s later (past the 1 s bound,
  * within the 3 s staleness bound), its very first answer must already refuse the key.
  */
-import { spawn } from "node:child_process";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { ApiKeyService } from "../../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { UserAccountService } from "../../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { useTessera } from "../harness.js";
+import { startEmbedService } from "../../bench/harness/embed-process.js";
 
 async function greet(baseUrl: string, token: string): Promise<number> {
   const res = await fetch(`${baseUrl}/greet.v1.GreetService/Greet`, {
@@ -33,26 +33,11 @@ describe("revocation in an embedding service frozen (SIGSTOP) and woken", () => 
     const expiresAt = timestampFromDate(new Date(Date.now() + 86_400_000));
     const watch = (await keys.createAccountApiKey({ accountId, name: "watcher", expiresAt })).keyValue;
 
-    const child = spawn(process.execPath, ["--import", "tsx", "bench/embed-service.ts"], {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", EMBED_TESSERA_URL: t.baseUrl, EMBED_WATCH_CREDENTIAL: watch },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stderr.on("data", (d) => (out += d));
+    const embed = await startEmbedService(t.baseUrl, watch);
+    const child = embed.authed.child;
     try {
-      const authPort = await new Promise<number>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`embedding service did not start: ${out}`)), 60_000);
-        child.stdout.on("data", (d) => {
-          out += d;
-          const line = out.split("\n").find((l) => l.startsWith('{"ready"'));
-          if (line) {
-            clearTimeout(timer);
-            resolve((JSON.parse(line) as { authPort: number }).authPort);
-          }
-        });
-      });
-      const base = `http://127.0.0.1:${authPort}`;
-      const live = async () => ((await (await fetch(`${base}/stats`)).json()) as { stream: { live: boolean } | null }).stream?.live ?? false;
+      const base = embed.authed.baseUrl;
+      const live = async () => (await embed.stats()).stream?.live ?? false;
       await expect.poll(live, { timeout: 10_000, interval: 100 }).toBe(true);
       for (let round = 0; round < 5; round++) {
         const created = await keys.createAccountApiKey({ accountId, name: `freeze ${round}`, expiresAt });
@@ -68,7 +53,8 @@ describe("revocation in an embedding service frozen (SIGSTOP) and woken", () => 
         await expect.poll(live, { timeout: 10_000, interval: 100 }).toBe(true);
       }
     } finally {
-      child.kill("SIGKILL");
+      child.kill("SIGCONT");
+      await embed.authed.stop();
     }
   });
 });
