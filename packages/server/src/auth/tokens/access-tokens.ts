@@ -114,30 +114,34 @@ export function createTesseraJwtVerifier(opts: {
   const { keys, config, clock, db, gate, trusted } = opts;
   // Verified tokens until they expire (checked on every hit, to answer "expired" precisely).
   const cache = new BoundedCache<string, CacheEntry>({ maxEntries: CACHE_MAX });
-  // Whether a user may use its tokens, re-read after USER_STATUS_TTL_MS.
-  const userStatus = new BoundedCache<string, boolean>({ maxEntries: CACHE_MAX, ttlMs: USER_STATUS_TTL_MS, now: () => clock().getTime() });
-
-  async function userUsable(userId: string): Promise<boolean> {
-    const usable = trusted === undefined || trusted() ? userStatus.get(userId) : undefined;
-    if (usable !== undefined) return usable;
+  /**
+   * A yes/no about a user or a session, cached for USER_STATUS_TTL_MS, forgotten on
+   * `user`/`session` events, and read from the database whenever the revocation log
+   * cannot vouch for this instance's caches.
+   */
+  function statusCache(read: (id: string) => Promise<boolean>) {
+    const known = new BoundedCache<string, boolean>({ maxEntries: CACHE_MAX, ttlMs: USER_STATUS_TTL_MS, now: () => clock().getTime() });
+    return {
+      known,
+      async usable(id: string): Promise<boolean> {
+        const cached = trusted === undefined || trusted() ? known.get(id) : undefined;
+        if (cached !== undefined) return cached;
+        const ok = await read(id);
+        known.set(id, ok);
+        return ok;
+      },
+    };
+  }
+  // Whether a user may use its tokens (exists, not disabled).
+  const userStatus = statusCache(async (userId) => {
     const row = await findUserStatus(db, userId);
-    const ok = row !== undefined && !row.disabled;
-    userStatus.set(userId, ok);
-    return ok;
-  }
-
-  // Whether a session is still open (not revoked), re-read after USER_STATUS_TTL_MS and
-  // forgotten on every instance when the revocation log records the session.
-  const sessionStatus = new BoundedCache<string, boolean>({ maxEntries: CACHE_MAX, ttlMs: USER_STATUS_TTL_MS, now: () => clock().getTime() });
-
-  async function sessionUsable(sessionId: string): Promise<boolean> {
-    const usable = trusted === undefined || trusted() ? sessionStatus.get(sessionId) : undefined;
-    if (usable !== undefined) return usable;
+    return row !== undefined && !row.disabled;
+  });
+  // Whether a session is still open (exists, not revoked).
+  const sessionStatus = statusCache(async (sessionId) => {
     const row = isUuid(sessionId) ? await findSessionStatus(db, sessionId) : undefined;
-    const ok = row !== undefined && !row.revoked;
-    sessionStatus.set(sessionId, ok);
-    return ok;
-  }
+    return row !== undefined && !row.revoked;
+  });
 
   async function fullVerify(token: string): Promise<CacheEntry> {
     let payload: JWTPayload;
@@ -192,20 +196,20 @@ export function createTesseraJwtVerifier(opts: {
       }
       const refused = gate?.refuseUserToken(entry.principal.userId, entry.issuedAt);
       if (refused) throw reject(refused);
-      if (!(await userUsable(entry.principal.userId))) throw reject("user is disabled");
+      if (!(await userStatus.usable(entry.principal.userId))) throw reject("user is disabled");
       const sid = entry.principal.sessionId;
-      if (sid !== undefined && !(await sessionUsable(sid))) throw reject("session has ended");
+      if (sid !== undefined && !(await sessionStatus.usable(sid))) throw reject("session has ended");
       return entry.principal;
     },
     forgetUser(userId) {
-      userStatus.delete(userId);
+      userStatus.known.delete(userId);
     },
     forgetSession(sessionId) {
-      sessionStatus.delete(sessionId);
+      sessionStatus.known.delete(sessionId);
     },
     forgetAll() {
-      userStatus.clear();
-      sessionStatus.clear();
+      userStatus.known.clear();
+      sessionStatus.known.clear();
     },
   };
 }
