@@ -22,6 +22,9 @@ export function checkTargets(f: Figures, connections: number): Target[] {
   const [s1, s2, s3, s4, s5, s5fixed, s6fixed, s7, s8, s8one] = ["1", "2", "3", "4", "5", "5r", "6r", "7", "8", "8a"].map(s);
   const { scenario5Comparison: comparison, revocation } = f;
 
+  const s1i = s("1i");
+  const r1i = ratio(s1i, s1);
+  check("1i vs 1 throughput (info logging)", ">= 0.95", r1i, (v) => v >= 0.95, `${fmt(r1i)} (${fmt(s1i?.rps ?? null, 0)} / ${fmt(s1?.rps ?? null, 0)} rps)`);
   const r2 = ratio(s2, s1);
   check("2 vs 1 throughput", ">= 0.90", r2, (v) => v >= 0.9, `${fmt(r2)} (${fmt(s2?.rps ?? null, 0)} / ${fmt(s1?.rps ?? null, 0)} rps)`);
   const r3 = ratio(s3, s1);

@@ -31,13 +31,17 @@ function startScriptNodeFlags(): string[] {
   return words.slice(words.indexOf("node") + 1, words.indexOf("scripts/tessera.mjs")).filter((w) => w.startsWith("--"));
 }
 
-/** Starts the server as `npm start` does, with `env`, on a free port; resolves once /health answers 200. */
-export async function startTessera(env: Record<string, string>, extraNodeArgs: string[] = []): Promise<Child> {
+/**
+ * Starts the server as `npm start` does, with `env`, on a free port; resolves once /health
+ * answers 200. With `stdoutFd` the server writes its log lines straight to that file
+ * (as under a log collector) instead of a pipe the benchmark reads.
+ */
+export async function startTessera(env: Record<string, string>, extraNodeArgs: string[] = [], stdoutFd?: number): Promise<Child> {
   const port = await freePort();
   const child = spawn(process.execPath, [...startScriptNodeFlags(), ...extraNodeArgs, path.join(ROOT, "packages/server/bin/tessera.js"), "serve"], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", HOST: "127.0.0.1", PORT: String(port), LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: ["ignore", stdoutFd ?? "pipe", "pipe"],
   });
   const { output } = track(child);
   const handle: Child = { child, pid: child.pid!, port, baseUrl: `http://127.0.0.1:${port}`, output, stop: () => stopChild(child) };
