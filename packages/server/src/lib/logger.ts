@@ -48,7 +48,9 @@ export function redactSecrets<T>(value: T, depth = REDACT_DEPTH): T {
     let out: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
       const v = redactSecrets(value[i] as unknown, depth - 1);
-      if (v !== value[i]) (out ??= [...value])[i] = v;
+      if (v === value[i]) continue;
+      out ??= [...value];
+      out[i] = v;
     }
     return (out ?? value) as T;
   }
@@ -57,7 +59,9 @@ export function redactSecrets<T>(value: T, depth = REDACT_DEPTH): T {
     if (!Object.hasOwn(value, k)) continue;
     const v = value[k];
     const next = SECRET_KEYS.has(k.toLowerCase()) ? CENSOR : redactSecrets(v, depth - 1);
-    if (next !== v) (out ??= { ...value })[k] = next;
+    if (next === v) continue;
+    out ??= { ...value };
+    out[k] = next;
   }
   return (out ?? value) as T;
 }
