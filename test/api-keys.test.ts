@@ -8,6 +8,7 @@
  *   must not depend on user login): the permission matrix, expiry boundaries with a
  *   controlled clock, last_used_at batching, revocation on the same instance.
  */
+import { NO_METRICS } from "../packages/server/src/metrics/metrics.js";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql, type KyselyPlugin } from "kysely";
@@ -85,6 +86,7 @@ async function buildInProcess(database: TestDatabase, start: Date): Promise<InPr
     audit: createAuditWriter(database.db.kysely, logger),
     access: createAccountAccess(database.db.kysely),
     clock,
+    metrics: NO_METRICS,
   };
   const revocations = createRevocationLog(deps);
   const apiKeys = createApiKeyAuth(deps, { trusted: () => revocations.cachesTrusted() });

@@ -3,6 +3,7 @@
  * section 7.3 loopback port variance), the feature without a provider, and startup
  * failing when the discovery issuer differs from the configured one.
  */
+import { NO_METRICS } from "../packages/server/src/metrics/metrics.js";
 import { describe, expect, it } from "vitest";
 import { useTestProvider } from "./harness.js";
 import { Code, ConnectError, createHandlerContext } from "@connectrpc/connect";
@@ -31,6 +32,7 @@ function deps(env: Record<string, string>): Deps {
     audit: { record() {}, flush: async () => {} },
     access: undefined as never,
     clock: () => new Date(),
+    metrics: NO_METRICS,
   };
 }
 

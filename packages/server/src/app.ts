@@ -21,6 +21,9 @@ import { createHealthHandler } from "./server/health.js";
 import { runAdminOp } from "./server/local-admin/ops.js";
 import { startAdminSocket, type AdminSocket } from "./server/local-admin/server.js";
 import { createLogger, type Logger } from "./lib/logger.js";
+import { startMetricsListener, type MetricsListener } from "./metrics/listener.js";
+import { createMetrics, NO_METRICS } from "./metrics/metrics.js";
+import { queryTimer } from "./metrics/query-timer.js";
 import { createObserveInterceptor } from "./server/observe.js";
 import { createRoutes } from "./routes.js";
 import { createServer, type TesseraServer } from "./server/server.js";
@@ -39,6 +42,8 @@ export interface App {
   server: TesseraServer;
   /** Listens on config.host:config.port (or the given port); resolves with the bound port. */
   listen(port?: number): Promise<number>;
+  /** The metrics listener's address once listening (METRICS_PORT set). */
+  metricsAddress(): { host: string; port: number } | undefined;
   /** Graceful stop: drain the server, stop features, flush the audit trail, close the database. */
   close(): Promise<void>;
 }
@@ -60,13 +65,18 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const db =
     opts.db ??
     (await openDatabase(config.database, (e) => logger.warn({ err: { message: e.message } }, "database connection error"), { command: opts.command }));
+  const metrics = config.metrics ? createMetrics({ version: config.version }) : NO_METRICS;
+  if (config.metrics && db.poolStats) metrics.watchPool(db.poolStats);
+  // Every query of this app is timed when metrics are on (the database may be shared with other apps: tests).
+  const kysely = config.metrics ? db.kysely.withPlugin(queryTimer(metrics)) : db.kysely;
   const deps: Deps = {
     config,
     logger,
-    db,
-    audit: createAuditWriter(db.kysely, logger),
-    access: createAccountAccess(db.kysely),
+    db: kysely === db.kysely ? db : { ...db, kysely },
+    audit: createAuditWriter(kysely, logger),
+    access: createAccountAccess(kysely),
     clock: opts.clock ?? (() => new Date()),
+    metrics,
   };
 
   // Admin mode: which users' tokens and keys this instance accepts (set when userAuth starts).
@@ -126,13 +136,14 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     logger,
     routes,
     interceptors: [
-      createObserveInterceptor(logger, config.maxTimeoutMs),
-      createAbuseInterceptor({ store: counters, refusals }),
+      createObserveInterceptor(logger, config.maxTimeoutMs, metrics),
+      createAbuseInterceptor({ store: counters, refusals, metrics }),
       createAuthInterceptor({
         mode: config.authMode,
         verifiers: features.flatMap((f) => f.verifiers ?? []),
-        isInstanceAdmin: (userId) => isInstanceAdmin(db.kysely, userId),
-        keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(db.kysely, apiKeyId),
+        isInstanceAdmin: (userId) => isInstanceAdmin(kysely, userId),
+        keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(kysely, apiKeyId),
+        metrics,
       }),
     ],
     httpHandlers: [
@@ -150,12 +161,25 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     ],
   });
 
+  let metricsListener: MetricsListener | undefined;
   return {
     config,
     deps,
     server,
-    listen: (port = config.port) => server.listen(port, config.host),
+    async listen(port = config.port) {
+      if (config.metrics?.port !== undefined && metrics.registry && !metricsListener) {
+        metricsListener = await startMetricsListener(metrics.registry, config.metrics.host, config.metrics.port, (e) =>
+          logger.warn({ err: { message: e.message } }, "metrics not collected"),
+        );
+      }
+      return server.listen(port, config.host);
+    },
+    metricsAddress() {
+      const a = metricsListener?.address();
+      return a && { host: a.address, port: a.port };
+    },
     async close() {
+      await metricsListener?.close();
       await adminSocket?.close();
       // Open revocation streams end now: the drain must not wait for them.
       revocationService.closeStreams();

@@ -7,6 +7,7 @@ import type { AuditWriter } from "./audit/writer.js";
 import type { Config } from "./config/config.js";
 import type { Logger } from "./lib/logger.js";
 import type { HttpHandler } from "./lib/http.js";
+import type { Metrics } from "./metrics/metrics.js";
 import type { Db } from "./store/db.js";
 
 /** The current time. Tests pass a controllable clock. */
@@ -19,6 +20,8 @@ export interface Deps {
   audit: AuditWriter;
   access: AccountAccess;
   clock: Clock;
+  /** Prometheus series (NO_METRICS when METRICS_PORT is unset). */
+  metrics: Metrics;
 }
 
 /** What a feature adds to the server besides its service handlers. */

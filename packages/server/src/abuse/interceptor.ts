@@ -18,6 +18,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { emailTag, validNormalizedEmail } from "../auth/passwords/email.js";
 import { policyKey } from "../auth/policy/policy.js";
 import { requestInfoKey, type RequestInfo } from "../lib/request-info.js";
+import { NO_METRICS, type Metrics } from "../metrics/metrics.js";
 import type { CounterStore } from "./limiter.js";
 import { networkOf } from "./network.js";
 import type { Refusal, RefusalRecorder } from "./refusal-audit.js";
@@ -67,6 +68,8 @@ export interface AbuseInterceptorOptions {
   store: CounterStore;
   /** Where refusals are reported (the aggregated audit). */
   refusals: RefusalRecorder;
+  /** Counts refusals by procedure (default: not counted). */
+  metrics?: Pick<Metrics, "rateLimited">;
   /** Sleeps; tests may replace it. Must reject when the signal aborts. */
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
@@ -101,7 +104,14 @@ function refuse(refusals: RefusalRecorder, r: Refusal): never {
 
 /** Builds the abuse-limit interceptor. */
 export function createAbuseInterceptor(opts: AbuseInterceptorOptions): Interceptor {
-  const { store, refusals } = opts;
+  const { store } = opts;
+  const metrics = opts.metrics ?? NO_METRICS;
+  const refusals: RefusalRecorder = {
+    refused(r) {
+      metrics.rateLimited(r.procedure);
+      opts.refusals.refused(r);
+    },
+  };
   const sleep = opts.sleep ?? defaultSleep;
   return (next) => async (req) => {
     const procedure = policyKey(req.service.typeName, req.method.name);

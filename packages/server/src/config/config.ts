@@ -67,6 +67,8 @@ export interface Config {
   maxConnections: number;
   /** Open connections per client address (IPv6: per /64) at most; 0: no per-address cap. */
   maxConnectionsPerIp: number;
+  /** Where Prometheus metrics are served; undefined: off (nothing is collected). */
+  metrics: { host: string; port: number } | undefined;
 }
 
 function packageVersion(): string {
@@ -113,6 +115,12 @@ function connectionLimits(env: Env, trustProxyHops: number): Pick<Config, "heade
   };
 }
 
+/** METRICS_PORT (and METRICS_HOST, default HOST): the metrics listener, or undefined when off. */
+function metricsListener(env: Env, host: string): Config["metrics"] {
+  const port = read(env, V.METRICS_PORT);
+  return port === undefined ? undefined : { host: read(env, V.METRICS_HOST) ?? host, port };
+}
+
 /** Reads the environment once into a frozen Config. Throws ConfigError on a bad value. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const host = read(env, V.HOST);
@@ -155,6 +163,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     readMaxBytes: read(env, V.READ_MAX_BYTES),
     maxTimeoutMs: read(env, V.MAX_TIMEOUT_MS),
     ...connectionLimits(env, trustProxyHops),
+    metrics: metricsListener(env, host),
   };
   return Object.freeze(config);
 }

@@ -7,6 +7,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../lib/logger.js";
 import { requestInfoKey } from "../lib/request-info.js";
+import { protocolOf, type Metrics } from "../metrics/metrics.js";
 import { isUnavailableError } from "../store/db.js";
 
 /** Maps an unknown thrown value to the ConnectError a client may see. */
@@ -24,7 +25,7 @@ function toClientError(e: unknown, logger: Logger, procedure: string): ConnectEr
  * Builds the logging and error-mapping interceptor. No unary RPC runs longer than
  * `deadlineMs`: past it the client gets DeadlineExceeded (the server-side request deadline).
  */
-export function createObserveInterceptor(logger: Logger, deadlineMs: number): Interceptor {
+export function createObserveInterceptor(logger: Logger, deadlineMs: number, metrics: Metrics): Interceptor {
   return (next) => async (req) => {
     const start = performance.now();
     const procedure = `${req.service.typeName}/${req.method.name}`;
@@ -39,16 +40,26 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number): In
               timer = setTimeout(() => reject(new ConnectError("request deadline exceeded", Code.DeadlineExceeded)), deadlineMs);
             }),
           ]);
-      logger.info({ procedure, code: "ok", duration_ms: round(performance.now() - start), client_ip: info.clientIp }, "rpc");
+      const ms = performance.now() - start;
+      metrics.rpc(procedure, protocolOf(req.header.get("content-type")), "ok", ms / 1000);
+      logger.info({ procedure, code: "ok", duration_ms: round(ms), client_ip: info.clientIp }, "rpc");
       return res;
     } catch (e) {
       const ce = toClientError(e, logger, procedure);
-      logger.info({ procedure, code: Code[ce.code], duration_ms: round(performance.now() - start), client_ip: info.clientIp }, "rpc");
+      const ms = performance.now() - start;
+      const code = codeName(ce.code);
+      metrics.rpc(procedure, protocolOf(req.header.get("content-type")), code, ms / 1000);
+      logger.info({ procedure, code, duration_ms: round(ms), client_ip: info.clientIp }, "rpc");
       throw ce;
     } finally {
       clearTimeout(timer);
     }
   };
+}
+
+/** A code's name as logs and metrics show it: `not_found`, `permission_denied`, ... */
+function codeName(code: Code): string {
+  return (Code[code] ?? String(code)).replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }
 
 function round(ms: number): number {

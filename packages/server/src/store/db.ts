@@ -7,6 +7,7 @@ import path from "node:path";
 import { Kysely, Migrator, PostgresDialect, sql, type MigrationResultSet } from "kysely";
 import pg from "pg";
 import type { DatabaseConfig } from "../config/config.js";
+import type { PoolStats } from "../metrics/metrics.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations/index.js";
@@ -33,6 +34,8 @@ export interface Db {
   listenerConnected(): boolean;
   /** Sends a notification (NOTIFY) to every listener of every process sharing the database. */
   notify(channel: string, payload: string): Promise<void>;
+  /** The connection pool's occupancy (PostgreSQL; the embedded database has no pool). */
+  poolStats?(): PoolStats;
   close(): Promise<void>;
 }
 
@@ -105,6 +108,7 @@ async function openPostgres(url: string, listenUrl: string, onError: (e: Error) 
   return {
     kind: "postgres",
     kysely,
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async ping(timeoutMs = 2000) {
       await withTimeout(sql`select 1`.execute(kysely), timeoutMs);
     },

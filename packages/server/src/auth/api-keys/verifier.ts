@@ -235,9 +235,10 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       const hash = hashApiKey(token);
       let entry = cache.get(hash);
       if (entry === undefined || performance.now() - entry.loadedAt >= ttlMs || (opts.trusted !== undefined && !opts.trusted())) {
+        deps.metrics.apiKeyCache("miss");
         entry = await load(hash);
         if (entry === undefined) throw invalid("invalid api key");
-      }
+      } else deps.metrics.apiKeyCache("hit");
       const nowMs = clock().getTime();
       if (nowMs >= entry.expiresAtMs) throw invalid("api key expired");
       if (entry.disabled) throw invalid("api key disabled");

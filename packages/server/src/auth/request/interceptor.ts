@@ -6,6 +6,8 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BoundedCache } from "../../lib/bounded-cache.js";
+import { NO_METRICS, type Metrics } from "../../metrics/metrics.js";
+import { looksLikeApiKey } from "../api-keys/format.js";
 import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
 import { checkPrincipal, ruleFor } from "../policy/policy.js";
@@ -28,6 +30,23 @@ export interface AuthInterceptorOptions {
   isInstanceAdmin: (userId: string) => Promise<boolean>;
   /** Whether an API key was created by a user who is an instance admin now (RevocationService). */
   keyMadeByInstanceAdmin?: (apiKeyId: string) => Promise<boolean>;
+  /** Counts authentications by credential kind and outcome (default: not counted). */
+  metrics?: Pick<Metrics, "authentication">;
+}
+
+/** The credential kind metrics name for an accepted principal. */
+const PRINCIPAL_KIND: Readonly<Record<Principal["kind"], string>> = {
+  anonymous: "anonymous",
+  user: "tessera_jwt",
+  oidc_user: "provider_jwt",
+  api_key: "api_key",
+};
+
+/** The kind of a refused credential, from its shape alone (never its content). */
+function refusedKind(header: string | null): string {
+  const parsed = parseBearer(header);
+  if (!parsed.ok) return parsed.reason;
+  return looksLikeApiKey(parsed.token) ? "api_key" : "jwt";
 }
 
 const REALM = 'Bearer realm="tessera"';
@@ -96,6 +115,7 @@ export async function authenticateBearer(header: string | null, verifiers: reado
 export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor {
   const anonymous: Principal = Object.freeze({ kind: "anonymous", userId: ANONYMOUS_USER_ID });
   const routes = createVerifierRoutes();
+  const metrics = opts.metrics ?? NO_METRICS;
   return (next) => async (req) => {
     const rule = ruleFor(req.service.typeName, req.method.name);
     if (!rule) throw new ConnectError("procedure not allowed", Code.PermissionDenied);
@@ -105,7 +125,14 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       // Local development: bearer tokens are ignored, everyone is the anonymous admin.
       principal = anonymous;
     } else {
-      principal = await authenticateBearer(req.header.get("authorization"), opts.verifiers, routes);
+      const header = req.header.get("authorization");
+      try {
+        principal = await authenticateBearer(header, opts.verifiers, routes);
+      } catch (e) {
+        metrics.authentication(refusedKind(header), ConnectError.from(e).code === Code.Unauthenticated ? "refused" : "error");
+        throw e;
+      }
+      metrics.authentication(PRINCIPAL_KIND[principal.kind], "ok");
     }
     try {
       await checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId), opts.keyMadeByInstanceAdmin);

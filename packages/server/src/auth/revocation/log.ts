@@ -4,9 +4,8 @@
  * `published(sequence)` applies it here at once and NOTIFYs every instance on
  * `REVOCATION_CHANNEL` with the sequence. Each instance reads the log after the last
  * sequence it applied and hands every event to its appliers (the API-key cache, the
- * token verifier), in order. A missed notification is healed by the next one, by the
- * catch-up after the listener reconnects, and by a poll of the log (every 5 s, every
- * 500 ms while the broadcast is not proven to work).
+ * token verifier), in order. A missed notification is healed by the next one, by the catch-up
+ * after the listener reconnects, and by a poll of the log (5 s; 500 ms while the broadcast is unproven).
  *
  * `cachesTrusted()` says whether this instance may answer revocable credentials from
  * memory: only while the broadcast is proven (self-probe, see probe.ts) and nothing
@@ -74,7 +73,7 @@ export interface RevocationLogOptions {
 
 /** Builds the revocation log of this instance. */
 export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {}): RevocationLog {
-  const { db, logger, clock, config } = deps;
+  const { db, logger, clock, config, metrics } = deps;
   const pollMs = opts.pollMs ?? 5000;
   const failSafePollMs = opts.failSafePollMs ?? 500;
   const instanceId = randomUUID();
@@ -139,6 +138,7 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
       for (const row of rows) {
         dispatch((a) => a.apply(row));
         applied = row.sequence;
+        metrics.revocationReceived((Date.now() - row.created_at.getTime()) / 1000);
       }
       if (rows.length < PAGE) break;
     }
@@ -255,6 +255,7 @@ export function createRevocationLog(deps: Deps, opts: RevocationLogOptions = {})
     async published(sequence) {
       if (sequence <= 0) return;
       announced = Math.max(announced, sequence);
+      metrics.revocationBroadcastSent();
       // Told first (the other instances start reading), applied here at the same time.
       const told = db
         .notify(REVOCATION_CHANNEL, String(sequence))

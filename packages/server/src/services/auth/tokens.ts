@@ -19,7 +19,7 @@ export function tokenHandlers(
   userAuth: UserAuth,
   revocations: Pick<RevocationLog, "published">,
 ): Pick<ServiceImpl<typeof AuthService>, "refreshToken" | "logout"> {
-  const { config, db, audit, logger, clock } = deps;
+  const { config, db, audit, logger, clock, metrics } = deps;
   const { sessions, gate } = userAuth;
   return {
     async refreshToken(req, ctx) {
@@ -27,6 +27,7 @@ export function tokenHandlers(
       const result = await sessions.refresh(req.refreshToken);
       if (!result.ok) {
         if (result.reason === "reuse_detected") {
+          metrics.refreshReuseDetected();
           await revocations.published(result.sequence ?? 0);
           audit.record({
             action: "auth.refresh.reuse_detected",
