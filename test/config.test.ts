@@ -15,7 +15,12 @@ import { isLoopbackHost } from "../packages/server/src/commands/serve.js";
 import { freePort } from "./helpers/net.js";
 
 /** Starts `tessera serve` on the embedded database and resolves with its output up to "listening" (then stops it). */
-async function serveOutput(env: Record<string, string>): Promise<string> {
+/**
+ * Starts `tessera serve` and returns its output once it listens and then either prints
+ * `until` or stays quiet for `settleMs` (logs are written asynchronously: lines logged
+ * right after the listening line may arrive in a later chunk).
+ */
+async function serveOutput(env: Record<string, string>, until?: RegExp, settleMs = 1000): Promise<string> {
   // A copy of the migrated template: a fresh PGlite directory would spend seconds in initdb.
   const dataDir = mkdtempSync(path.join(tmpdir(), "tessera-serve-"));
   cpSync(inject("pgliteTemplateDir"), dataDir, { recursive: true });
@@ -28,13 +33,13 @@ async function serveOutput(env: Record<string, string>): Promise<string> {
       const timer = setTimeout(() => reject(new Error(`no "listening" within 45 s: ${out}`)), 45_000);
       const onData = (d: Buffer) => {
         out += String(d);
-        if (out.includes("tessera listening")) {
-          // Lines logged right after the listening line belong to startup too.
-          setTimeout(() => {
-            clearTimeout(timer);
-            resolve(out);
-          }, 200);
-        }
+        if (!out.includes("tessera listening")) return;
+        const done = () => {
+          clearTimeout(timer);
+          resolve(out);
+        };
+        if (until?.test(out)) done();
+        else setTimeout(done, settleMs);
       };
       child.stdout.on("data", onData);
       child.stderr.on("data", onData);
@@ -136,7 +141,7 @@ describe("loadConfig", () => {
 
   it("warns at startup when AUTH_MODE=none listens on an address other machines can reach", async () => {
     const warning = /"level":40,.*AUTH_MODE=none on an address other machines can reach/;
-    expect(await serveOutput({ HOST: "0.0.0.0" })).toMatch(warning);
+    expect(await serveOutput({ HOST: "0.0.0.0" }, warning, 10_000)).toMatch(warning);
     const local = await serveOutput({ HOST: "127.0.0.1" });
     expect(local).toContain("tessera listening");
     expect(local).not.toMatch(warning);

@@ -247,6 +247,7 @@ describe("finding 6: request time limits", () => {
         requestTimeoutMs: REQUEST_MS,
         maxConnections: 100,
         maxConnectionsPerIp: 0,
+        tls: undefined,
       },
       logger: createLogger({ json: true, level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }) }),
       routes: () => {},

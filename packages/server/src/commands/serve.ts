@@ -44,7 +44,7 @@ export async function serve(): Promise<void> {
   const port = await app.listen();
   app.deps.logger.info(
     { host: config.host, port, auth_mode: config.authMode, database: config.database.kind, version: config.version },
-    `tessera listening on http://${config.host}:${port}`,
+    `tessera listening on ${config.tls ? "https" : "http"}://${config.host}:${port}`,
   );
   if (config.authMode === "none" && !isLoopbackHost(config.host)) {
     // Not refused (a container or a private network may be exactly what is wanted), but said loudly.

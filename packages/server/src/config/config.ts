@@ -13,9 +13,11 @@ import { databaseConfig, type DatabaseConfig } from "./database-config.js";
 import { read, type Env } from "./read.js";
 import { adminApiConfig, oidcConfig, type AdminApiConfig, type OidcConfig } from "./provider-config.js";
 import { VARIABLES as V } from "./schema.js";
+import { tlsConfig, type TlsConfig } from "./tls-config.js";
 
 export { ConfigError } from "./config-error.js";
 export type { DatabaseConfig } from "./database-config.js";
+export { readPem, type TlsConfig } from "./tls-config.js";
 export type { AdminApiConfig, OidcConfig } from "./provider-config.js";
 
 /** Who may sign in: nobody needs to (none), only the configured admin (admin), or everybody (full). */
@@ -67,6 +69,8 @@ export interface Config {
   maxConnections: number;
   /** Open connections per client address (IPv6: per /64) at most; 0: no per-address cap. */
   maxConnectionsPerIp: number;
+  /** TLS on the one port; undefined: plaintext (HTTP/1.1 and h2c). */
+  tls: TlsConfig | undefined;
   /** Where Prometheus metrics are served; undefined: off (nothing is collected). */
   metrics: { host: string; port: number } | undefined;
 }
@@ -118,7 +122,8 @@ function connectionLimits(env: Env, trustProxyHops: number): Pick<Config, "heade
 /** METRICS_PORT (and METRICS_HOST, default HOST): the metrics listener, or undefined when off. */
 function metricsListener(env: Env, host: string): Config["metrics"] {
   const port = read(env, V.METRICS_PORT);
-  return port === undefined ? undefined : { host: read(env, V.METRICS_HOST) ?? host, port };
+  const metricsHost = read(env, V.METRICS_HOST);
+  return port === undefined ? undefined : { host: metricsHost ?? host, port };
 }
 
 /** Reads the environment once into a frozen Config. Throws ConfigError on a bad value. */
@@ -127,7 +132,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const port = read(env, V.PORT);
   const mode = authMode(env);
   const admin = adminUser(env, mode);
-  const publicUrl = read(env, V.TESSERA_PUBLIC_URL) ?? `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const tls = tlsConfig(env);
+  const publicUrl = read(env, V.TESSERA_PUBLIC_URL) ?? `${tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${port}`;
   const passwordDisabled = read(env, V.AUTH_DISABLE_PASSWORD);
   const signupDisabled = read(env, V.AUTH_DISABLE_SIGNUP);
   const trustProxyHops = read(env, V.TRUST_PROXY_HOPS);
@@ -163,6 +169,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     readMaxBytes: read(env, V.READ_MAX_BYTES),
     maxTimeoutMs: read(env, V.MAX_TIMEOUT_MS),
     ...connectionLimits(env, trustProxyHops),
+    tls,
     metrics: metricsListener(env, host),
   };
   return Object.freeze(config);

@@ -2,11 +2,50 @@
  * The operations variables: the metrics endpoint (and, as they land, TLS and traces).
  * Declared here so the server's and the sign-in schemas stay about their own concerns.
  */
-import { int, text } from "./parse.js";
+import { int, oneOf, text, verbatim } from "./parse.js";
 import { variable } from "./variable.js";
+
+const pem = (name: string, what: string, secret = false) =>
+  variable({
+    name,
+    section: "tls",
+    parser: secret ? verbatim() : text(),
+    default: undefined,
+    ...(secret ? { secret: true } : {}),
+    description: `${what}, PEM contents (or \`${name}_PATH\`; not both)`,
+  });
+const pemPath = (name: string, what: string) =>
+  variable({
+    name: `${name}_PATH`,
+    section: "tls",
+    parser: text(),
+    default: undefined,
+    description: `path of ${what} (PEM); re-read when the file changes, without a restart`,
+  });
 
 /** Operations variables, in the reference's order. */
 export const OPS_VARIABLES = {
+  TLS_CERT: pem("TLS_CERT", "the server's certificate chain: setting it (with `TLS_KEY`) serves TLS on `PORT` (HTTP/2 and HTTP/1.1 by ALPN)"),
+  TLS_CERT_PATH: pemPath("TLS_CERT", "the server's certificate chain"),
+  TLS_KEY: pem("TLS_KEY", "the server's private key", true),
+  TLS_KEY_PATH: pemPath("TLS_KEY", "the server's private key"),
+  TLS_CLIENT_CA: pem("TLS_CLIENT_CA", "the CA bundle client certificates must chain to: setting it turns on mutual TLS"),
+  TLS_CLIENT_CA_PATH: pemPath("TLS_CLIENT_CA", "the client CA bundle"),
+  TLS_CLIENT_AUTH: variable({
+    name: "TLS_CLIENT_AUTH",
+    section: "tls",
+    parser: oneOf(["required", "optional"]),
+    default: "required",
+    description:
+      "with a client CA: `required` refuses connections without a valid client certificate; `optional` accepts them without one. A certificate that is presented and fails verification (other CA, expired) is refused either way",
+  }),
+  TLS_RELOAD_INTERVAL_MS: variable({
+    name: "TLS_RELOAD_INTERVAL_MS",
+    section: "tls",
+    parser: int(100, 3_600_000),
+    default: 5000,
+    description: "how often the `*_PATH` files are checked for changes (cert-manager, certbot); new connections use the new files, open ones keep theirs",
+  }),
   METRICS_PORT: variable({
     name: "METRICS_PORT",
     section: "operations",

@@ -17,6 +17,7 @@ export const SECTIONS = {
   "admin-api": "Provider admin API",
   network: "Browsers and proxies",
   redis: "Shared limits (Redis)",
+  tls: "TLS and mutual TLS",
   operations: "Operations: metrics",
 } as const;
 

@@ -9,6 +9,8 @@ import type { Http2ServerRequest } from "node:http2";
 export interface RequestInfo {
   clientIp: string;
   userAgent: string;
+  /** The verified client certificate of a mutual-TLS connection (its RFC 8705 SHA-256 thumbprint, base64url, and subject). */
+  clientCert?: { thumbprint: string; subject: string; subjectAltNames: string[] };
 }
 
 /** Context key holding the RequestInfo of the current request. */

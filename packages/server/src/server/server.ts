@@ -23,6 +23,7 @@ import type { Logger } from "../lib/logger.js";
 import { readRequestInfo, requestInfoKey } from "../lib/request-info.js";
 import { createConnectionLimiter } from "./connections.js";
 import { createH2Server } from "./h2.js";
+import { clientCertificateOf, createTlsTerminator } from "./tls.js";
 
 export interface ServerDeps {
   config: Pick<
@@ -35,6 +36,7 @@ export interface ServerDeps {
     | "requestTimeoutMs"
     | "maxConnections"
     | "maxConnectionsPerIp"
+    | "tls"
   >;
   logger: Logger;
   routes: (router: ConnectRouter) => void;
@@ -71,6 +73,7 @@ export function createServer(deps: ServerDeps): TesseraServer {
   // Every in-flight RPC listens on the shutdown signal until it ends; without this, more
   // than 10 at once print "MaxListenersExceededWarning: Possible EventTarget memory leak".
   setMaxListeners(0, shutdown.signal);
+  const tls = config.tls && createTlsTerminator(config.tls, logger, config.headersTimeoutMs);
   let draining = false;
   let inFlight = 0;
   const idleWaiters: Array<() => void> = [];
@@ -83,7 +86,13 @@ export function createServer(deps: ServerDeps): TesseraServer {
     shutdownSignal: shutdown.signal,
     contextValues: (req) => {
       const values = createContextValues();
-      values.set(requestInfoKey, readRequestInfo(req, config.trustProxyHops));
+      const info = readRequestInfo(req, config.trustProxyHops);
+      if (tls) {
+        // HTTP/2 requests see their connection through the session (req.socket is a proxy).
+        const clientCert = clientCertificateOf("stream" in req ? req.stream.session?.socket : req.socket);
+        if (clientCert) info.clientCert = clientCert;
+      }
+      values.set(requestInfoKey, info);
       return values;
     },
     fallback: (_req, res) => sendJson(res as NodeResponse, 404, { code: "not_found", message: "no such route" }),
@@ -157,6 +166,20 @@ export function createServer(deps: ServerDeps): TesseraServer {
     deadline.unref();
     const firstRequest = () => clearTimeout(deadline);
     sock.once("close", firstRequest);
+    if (tls) {
+      // TLS: ALPN says which protocol follows the handshake (no ALPN: HTTP/1.1).
+      tls.accept(sock, (secure) => {
+        if (secure.alpnProtocol === "h2") {
+          phase = "h2";
+          session = h2.accept(secure, firstRequest);
+        } else {
+          phase = "h1";
+          firstRequestHooks.set(secure, firstRequest);
+          h1.emit("connection", secure);
+        }
+      });
+      return;
+    }
     let buf = Buffer.alloc(0);
     const onData = (chunk: Buffer) => {
       buf = Buffer.concat([buf, chunk]);
@@ -196,6 +219,7 @@ export function createServer(deps: ServerDeps): TesseraServer {
     openConnections: () => limiter.open(),
     async close(timeoutMs = config.shutdownTimeoutMs) {
       draining = true;
+      tls?.close();
       const closed = new Promise<void>((r) => tcp.close(() => r()));
       h1.closeIdleConnections();
       for (const s of h2.sessions) s.close();

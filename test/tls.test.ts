@@ -1,0 +1,217 @@
+/**
+ * Issue 20: TLS and mutual TLS on the one port. Certificates are made in the test
+ * (helpers/certs.ts); Connect (HTTP/2 and HTTP/1.1), gRPC, gRPC-web and Python's grpcio
+ * (an independent gRPC implementation) call over TLS; client certificates are verified
+ * against the configured CA; certificate files are reloaded without a restart.
+ */
+import { execFile, execFileSync } from "node:child_process";
+import { promisify } from "node:util";
+import { copyFileSync, renameSync } from "node:fs";
+import path from "node:path";
+import tls from "node:tls";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
+import { describe, expect, it } from "vitest";
+import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { ConfigError, loadConfig } from "../packages/server/src/config/config.js";
+import { makeTestCerts } from "./helpers/certs.js";
+import { useTessera } from "./harness.js";
+
+const certs = makeTestCerts();
+const ca = certs.read(certs.caCert);
+
+type Id = { cert: string; key: string } | undefined;
+const tlsOpts = (id: Id) => ({ ca, ...(id ? { cert: certs.read(id.cert), key: certs.read(id.key) } : {}) });
+
+function transports(port: number, id?: Id): Record<string, Transport> {
+  const baseUrl = `https://localhost:${port}`;
+  return {
+    "connect h2": createConnectTransport({ baseUrl, httpVersion: "2", nodeOptions: tlsOpts(id) }),
+    "connect http/1.1": createConnectTransport({ baseUrl, httpVersion: "1.1", nodeOptions: tlsOpts(id) }),
+    grpc: createGrpcTransport({ baseUrl, nodeOptions: tlsOpts(id) }),
+    "grpc-web": createGrpcWebTransport({ baseUrl, httpVersion: "1.1", nodeOptions: tlsOpts(id) }),
+  };
+}
+
+/** The handshake's outcome for a client presenting `id`: the server certificate's CN, or the error. */
+function handshake(port: number, id?: Id, alpn = ["h2"]): Promise<{ ok: true; cn: string; alpn: string | false } | { ok: false; error: string }> {
+  return new Promise((resolve) => {
+    const sock = tls.connect({ port, host: "127.0.0.1", servername: "localhost", ALPNProtocols: alpn, ...tlsOpts(id) }, () => {
+      const cn = String(sock.getPeerCertificate().subject?.CN ?? "");
+      // TLS 1.3: the server checks the client certificate after the client's handshake
+      // completes, so a refusal arrives as a close right after: wait for it briefly.
+      const t = setTimeout(() => {
+        sock.destroy();
+        resolve({ ok: true, cn, alpn: sock.alpnProtocol ?? false });
+      }, 200);
+      sock.once("close", () => {
+        clearTimeout(t);
+        resolve({ ok: false, error: "closed by server" });
+      });
+    });
+    sock.once("error", (e) => resolve({ ok: false, error: e.message }));
+  });
+}
+
+/** One GetAuthConfig through Python's grpcio over TLS (generic unary call: the empty request is zero bytes); async, the server is in this process. */
+async function pythonGrpc(port: number, id?: Id): Promise<string> {
+  const script = `
+import grpc, sys
+root = open(sys.argv[2], "rb").read()
+key = open(sys.argv[4], "rb").read() if sys.argv[4] else None
+chain = open(sys.argv[3], "rb").read() if sys.argv[3] else None
+creds = grpc.ssl_channel_credentials(root_certificates=root, private_key=key, certificate_chain=chain)
+with grpc.secure_channel("localhost:" + sys.argv[1], creds) as ch:
+    call = ch.unary_unary("/tessera.v1.AuthService/GetAuthConfig", request_serializer=lambda b: b, response_deserializer=lambda b: b)
+    try:
+        out = call(b"", timeout=10)
+        print("ok", len(out))
+    except grpc.RpcError as e:
+        print("error", e.code().name)
+`;
+  const { stdout } = await promisify(execFile)("/usr/bin/python3", ["-c", script, String(port), certs.caCert, id?.cert ?? "", id?.key ?? ""], {
+    encoding: "utf8",
+  });
+  return stdout.trim();
+}
+
+describe("TLS on the one port", () => {
+  const t = useTessera({ db: "pglite", server: false });
+
+  it("serves Connect (h2 and HTTP/1.1), gRPC, gRPC-web and grpcio over TLS 1.2+, and nothing in plaintext", async () => {
+    const server = await t.startServer({ env: { AUTH_MODE: "full", TLS_CERT_PATH: certs.server.cert, TLS_KEY_PATH: certs.server.key } });
+    try {
+      for (const [name, transport] of Object.entries(transports(server.port))) {
+        const cfg = await createClient(AuthService, transport).getAuthConfig({});
+        expect(cfg.mode, name).toBeTruthy();
+      }
+      expect(await pythonGrpc(server.port)).toMatch(/^ok \d+$/);
+      expect(await handshake(server.port, undefined, ["h2"])).toMatchObject({ ok: true, alpn: "h2" });
+      expect(await handshake(server.port, undefined, ["http/1.1"])).toMatchObject({ ok: true, alpn: "http/1.1" });
+      // TLS 1.1 is refused.
+      const old = await new Promise<string>((resolve) => {
+        const s = tls.connect({ port: server.port, host: "127.0.0.1", ca, servername: "localhost", maxVersion: "TLSv1.1", minVersion: "TLSv1" }, () =>
+          resolve("connected"),
+        );
+        s.once("error", (e) => resolve(e.message));
+      });
+      expect(old).not.toBe("connected");
+      // Plaintext HTTP to the TLS port gets no answer.
+      const plain = await fetch(`http://127.0.0.1:${server.port}/health`).then(
+        (r) => `status ${r.status}`,
+        (e: Error) => e.message,
+      );
+      expect(plain).not.toMatch(/^status 200/);
+      expect(server.app.config.publicUrl).toMatch(/^https:\/\//);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("reloads changed certificate files without a restart: new connections get the new certificate, open ones keep working", async () => {
+    const live = path.join(certs.dir, "live");
+    execFileSync("mkdir", ["-p", live]);
+    copyFileSync(certs.server.cert, path.join(live, "cert.pem"));
+    copyFileSync(certs.server.key, path.join(live, "key.pem"));
+    const server = await t.startServer({
+      env: { AUTH_MODE: "full", TLS_CERT_PATH: path.join(live, "cert.pem"), TLS_KEY_PATH: path.join(live, "key.pem"), TLS_RELOAD_INTERVAL_MS: "100" },
+    });
+    try {
+      const open = createClient(AuthService, createGrpcTransport({ baseUrl: `https://localhost:${server.port}`, nodeOptions: { ca } }));
+      await open.getAuthConfig({});
+      expect(await handshake(server.port)).toMatchObject({ ok: true, cn: "server" });
+
+      // A half-done rotation (new certificate, old key) does not load: the old pair stays.
+      const next = certs.issueServer("server-rotated");
+      copyFileSync(next.cert, path.join(live, "cert.tmp"));
+      renameSync(path.join(live, "cert.tmp"), path.join(live, "cert.pem"));
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await handshake(server.port)).toMatchObject({ ok: true, cn: "server" });
+      expect(server.logs.some((l) => l.includes("do not load"))).toBe(true);
+      // The key arrives: the new pair is served (polled up to 5 s).
+      copyFileSync(next.key, path.join(live, "key.tmp"));
+      renameSync(path.join(live, "key.tmp"), path.join(live, "key.pem"));
+      let cn = "";
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+        const h = await handshake(server.port);
+        if (h.ok) cn = h.cn;
+        if (cn === "server-rotated") break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(cn).toBe("server-rotated");
+      // The connection opened before the change still answers.
+      await open.getAuthConfig({});
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("stops startup with one line naming the variable for bad TLS settings", () => {
+    const bad = (env: Record<string, string>) => {
+      try {
+        loadConfig(env);
+        return "loaded";
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        return (e as Error).message;
+      }
+    };
+    const other = certs.issueServer("mismatch");
+    expect(bad({ TLS_CERT_PATH: certs.server.cert, TLS_KEY_PATH: other.key })).toMatch(/^TLS_KEY_PATH: not a usable key/);
+    expect(bad({ TLS_CERT_PATH: certs.server.cert })).toMatch(/^TLS_KEY: required with TLS_CERT/);
+    expect(bad({ TLS_CERT_PATH: "/nonexistent/cert.pem", TLS_KEY_PATH: certs.server.key })).toMatch(/^TLS_CERT_PATH: cannot read/);
+    expect(bad({ TLS_CERT: certs.read(certs.server.cert), TLS_CERT_PATH: certs.server.cert, TLS_KEY_PATH: certs.server.key })).toMatch(
+      /^TLS_CERT: set TLS_CERT or/,
+    );
+    expect(bad({ TLS_CLIENT_CA_PATH: certs.caCert })).toMatch(/^TLS_CLIENT_CA_PATH: mutual TLS needs TLS/);
+    // Contents with escaped newlines (an env file cannot hold real ones) work too.
+    const inline = { TLS_CERT: certs.read(certs.server.cert).replace(/\n/g, "\\n"), TLS_KEY: certs.read(certs.server.key) };
+    expect(bad(inline)).toBe("loaded");
+  });
+});
+
+describe("mutual TLS", () => {
+  const t = useTessera({ db: "pglite", server: false });
+  const base = { AUTH_MODE: "full", TLS_CERT_PATH: certs.server.cert, TLS_KEY_PATH: certs.server.key, TLS_CLIENT_CA_PATH: certs.caCert };
+
+  it("required: only clients with a certificate from the CA connect, over every protocol", async () => {
+    const server = await t.startServer({ env: base });
+    try {
+      for (const [name, transport] of Object.entries(transports(server.port, certs.client))) {
+        expect((await createClient(AuthService, transport).getAuthConfig({})).mode, name).toBeTruthy();
+      }
+      expect(await pythonGrpc(server.port, certs.client)).toMatch(/^ok \d+$/);
+      expect(await handshake(server.port, certs.client)).toMatchObject({ ok: true });
+      for (const [what, id] of [
+        ["no certificate", undefined],
+        ["another CA", certs.otherCaClient],
+        ["expired", certs.expiredClient],
+      ] as const) {
+        expect(await handshake(server.port, id), what).toMatchObject({ ok: false });
+      }
+      expect(await pythonGrpc(server.port)).toBe("error UNAVAILABLE");
+      const refused = await createClient(AuthService, transports(server.port, certs.otherCaClient).grpc!)
+        .getAuthConfig({})
+        .then(
+          () => "answered",
+          () => "refused",
+        );
+      expect(refused).toBe("refused");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("optional: clients without a certificate connect, a presented certificate must still verify", async () => {
+    const server = await t.startServer({ env: { ...base, TLS_CLIENT_AUTH: "optional" } });
+    try {
+      expect(await handshake(server.port)).toMatchObject({ ok: true });
+      expect(await handshake(server.port, certs.client)).toMatchObject({ ok: true });
+      expect(await handshake(server.port, certs.otherCaClient)).toMatchObject({ ok: false });
+      expect(await handshake(server.port, certs.expiredClient)).toMatchObject({ ok: false });
+      expect((await createClient(AuthService, transports(server.port).grpc!).getAuthConfig({})).mode).toBeTruthy();
+    } finally {
+      await server.close();
+    }
+  });
+});
