@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { Code, createClient, type Client, type Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import type { DescService } from "@bufbuild/protobuf";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-node";
 import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { createApp, type App } from "../../packages/server/src/app.js";
 import { loadConfig } from "../../packages/server/src/config/config.js";
@@ -35,6 +36,8 @@ export interface StartOptions {
   clock?: Clock;
   /** Let the app open its own connection from the database's env instead of sharing the test's. */
   ownDatabase?: boolean;
+  /** Where the app's spans go (tracing on, whatever OTEL_TRACES_EXPORTER says). */
+  spanExporter?: SpanExporter;
 }
 
 /** Starts a server on 127.0.0.1 and a free port (or `env.PORT`). */
@@ -51,6 +54,7 @@ export async function startTestServer(database: TestDatabase, opts: StartOptions
     logger: createLogger({ json: true, level: "debug", destination: sink }),
     db: opts.ownDatabase ? undefined : database.db,
     clock: opts.clock,
+    spanExporter: opts.spanExporter,
   });
   // A free port unless the env names one (a provider that matches redirect URIs exactly needs it known first).
   const port = await app.listen(config.port);

@@ -24,6 +24,9 @@ import { createLogger, type Logger } from "./lib/logger.js";
 import { startMetricsListener, type MetricsListener } from "./metrics/listener.js";
 import { createMetrics, NO_METRICS } from "./metrics/metrics.js";
 import { queryTimer } from "./metrics/query-timer.js";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-node";
+import { querySpans } from "./tracing/query-spans.js";
+import { startTracing } from "./tracing/tracing.js";
 import { createObserveInterceptor } from "./server/observe.js";
 import { createRoutes } from "./routes.js";
 import { createServer, type TesseraServer } from "./server/server.js";
@@ -56,6 +59,8 @@ export interface AppOptions {
   clock?: Clock;
   /** What this process runs, recorded in an embedded database's lock (e.g. `tessera serve`). */
   command?: string;
+  /** Where spans go instead of the configured exporter (tests: an in-memory one). */
+  spanExporter?: SpanExporter;
 }
 
 /** Builds the whole application from a Config and runs every feature's startup. */
@@ -67,8 +72,10 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     (await openDatabase(config.database, (e) => logger.warn({ err: { message: e.message } }, "database connection error"), { command: opts.command }));
   const metrics = config.metrics ? createMetrics({ version: config.version }) : NO_METRICS;
   if (config.metrics && db.poolStats) metrics.watchPool(db.poolStats);
-  // Every query of this app is timed when metrics are on (the database may be shared with other apps: tests).
-  const kysely = config.metrics ? db.kysely.withPlugin(queryTimer(metrics)) : db.kysely;
+  const tracing = startTracing(config.tracing, config.version, opts.spanExporter);
+  // Every query of this app is timed and traced when those are on (the database may be shared with other apps: tests).
+  let kysely = config.metrics ? db.kysely.withPlugin(queryTimer(metrics)) : db.kysely;
+  if (tracing) kysely = kysely.withPlugin(querySpans(db.kind));
   const deps: Deps = {
     config,
     logger,
@@ -189,6 +196,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       refusals.close();
       await deps.audit.flush();
       if (ownsDb) await db.close();
+      await tracing?.shutdown();
     },
   };
 }

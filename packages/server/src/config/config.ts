@@ -14,6 +14,7 @@ import { read, type Env } from "./read.js";
 import { adminApiConfig, oidcConfig, type AdminApiConfig, type OidcConfig } from "./provider-config.js";
 import { VARIABLES as V } from "./schema.js";
 import { tlsConfig, type TlsConfig } from "./tls-config.js";
+import type { TracingConfig } from "../tracing/tracing.js";
 
 export { ConfigError } from "./config-error.js";
 export type { DatabaseConfig } from "./database-config.js";
@@ -71,6 +72,8 @@ export interface Config {
   maxConnectionsPerIp: number;
   /** TLS on the one port; undefined: plaintext (HTTP/1.1 and h2c). */
   tls: TlsConfig | undefined;
+  /** OpenTelemetry traces (OTEL_*). */
+  tracing: TracingConfig;
   /** Where Prometheus metrics are served; undefined: off (nothing is collected). */
   metrics: { host: string; port: number } | undefined;
 }
@@ -126,6 +129,26 @@ function metricsListener(env: Env, host: string): Config["metrics"] {
   return port === undefined ? undefined : { host: metricsHost ?? host, port };
 }
 
+/** The OTEL_* variables: the exporter, where it sends, and how much is sampled. */
+function tracingConfig(env: Env): TracingConfig {
+  const base = read(env, V.OTEL_EXPORTER_OTLP_ENDPOINT);
+  const traces = read(env, V.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT);
+  const headers: Record<string, string> = {};
+  for (const pair of (read(env, V.OTEL_EXPORTER_OTLP_HEADERS) ?? "").split(",")) {
+    const eq = pair.indexOf("=");
+    if (pair.trim() === "") continue;
+    if (eq <= 0) throw new ConfigError("OTEL_EXPORTER_OTLP_HEADERS", "expected key=value pairs separated by commas");
+    headers[pair.slice(0, eq).trim()] = decodeURIComponent(pair.slice(eq + 1).trim());
+  }
+  return {
+    exporter: read(env, V.OTEL_TRACES_EXPORTER),
+    serviceName: read(env, V.OTEL_SERVICE_NAME),
+    endpoint: traces ?? (base ? `${base.replace(/\/$/, "")}/v1/traces` : undefined),
+    headers,
+    sampleRatio: read(env, V.OTEL_TRACES_SAMPLER_ARG),
+  };
+}
+
 /** Reads the environment once into a frozen Config. Throws ConfigError on a bad value. */
 export function loadConfig(env: Env = process.env): Readonly<Config> {
   const host = read(env, V.HOST);
@@ -170,6 +193,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     maxTimeoutMs: read(env, V.MAX_TIMEOUT_MS),
     ...connectionLimits(env, trustProxyHops),
     tls,
+    tracing: tracingConfig(env),
     metrics: metricsListener(env, host),
   };
   return Object.freeze(config);

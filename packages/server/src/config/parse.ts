@@ -63,6 +63,19 @@ export function int(min: number, max: number): Parser<number> {
   };
 }
 
+/** A number from 0 to 1 (a fraction). */
+export function ratio(): Parser<number> {
+  return {
+    kind: "number, 0 to 1",
+    parse(t, name) {
+      const n = Number(t);
+      if (!/^\d*\.?\d+$/.test(t) || n > 1) throw new ConfigError(name, `expected a number from 0 to 1, got "${t}"`);
+      return n;
+    },
+    show: (v) => `\`${v}\``,
+  };
+}
+
 /** One of `values`, in any case; the value is lower-cased. */
 export function oneOf<const V extends string>(values: readonly V[]): Parser<V> {
   return {

@@ -2,7 +2,7 @@
  * The operations variables: the metrics endpoint (and, as they land, TLS and traces).
  * Declared here so the server's and the sign-in schemas stay about their own concerns.
  */
-import { int, oneOf, text, verbatim } from "./parse.js";
+import { httpUrl, int, oneOf, ratio, text, verbatim } from "./parse.js";
 import { variable } from "./variable.js";
 
 const pem = (name: string, what: string, secret = false) =>
@@ -62,5 +62,50 @@ export const OPS_VARIABLES = {
     default: undefined,
     defaultText: "`HOST`",
     description: "address the metrics listener binds (e.g. `0.0.0.0` for a scraper in another pod, while the public port stays behind a proxy)",
+  }),
+  OTEL_TRACES_EXPORTER: variable({
+    name: "OTEL_TRACES_EXPORTER",
+    section: "operations",
+    parser: oneOf(["none", "otlp", "console"]),
+    default: "none",
+    description:
+      "`otlp` sends OpenTelemetry traces over OTLP/HTTP (a span per RPC, with database, provider and argon2 child spans); `console` prints them; `none` makes none",
+  }),
+  OTEL_SERVICE_NAME: variable({
+    name: "OTEL_SERVICE_NAME",
+    section: "operations",
+    parser: text(),
+    default: "tessera",
+    description: "`service.name` of the spans",
+  }),
+  OTEL_EXPORTER_OTLP_ENDPOINT: variable({
+    name: "OTEL_EXPORTER_OTLP_ENDPOINT",
+    section: "operations",
+    parser: httpUrl(),
+    default: undefined,
+    defaultText: "`http://localhost:4318`",
+    description: "the collector's base URL; traces go to `<it>/v1/traces`",
+  }),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: variable({
+    name: "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    section: "operations",
+    parser: httpUrl(),
+    default: undefined,
+    description: "the full traces URL, overriding `OTEL_EXPORTER_OTLP_ENDPOINT`",
+  }),
+  OTEL_EXPORTER_OTLP_HEADERS: variable({
+    name: "OTEL_EXPORTER_OTLP_HEADERS",
+    section: "operations",
+    parser: verbatim(),
+    default: undefined,
+    secret: true,
+    description: "headers for the collector, `key=value,key2=value2` (values URL-encoded), e.g. an API key",
+  }),
+  OTEL_TRACES_SAMPLER_ARG: variable({
+    name: "OTEL_TRACES_SAMPLER_ARG",
+    section: "operations",
+    parser: ratio(),
+    default: 1,
+    description: "fraction of new traces sampled (`parentbased_traceidratio`: a caller's `traceparent` decision is followed)",
   }),
 } as const;

@@ -18,7 +18,7 @@ export const SECTIONS = {
   network: "Browsers and proxies",
   redis: "Shared limits (Redis)",
   tls: "TLS and mutual TLS",
-  operations: "Operations: metrics",
+  operations: "Operations: metrics and traces",
 } as const;
 
 /** A section of the configuration reference. */

@@ -6,8 +6,10 @@
  * Cheap by design, because the observe interceptor writes a line per RPC: redaction is
  * a key lookup per field (pino's path-based redaction with wildcards cost ~35 µs a
  * line, a fifth of a bare RPC's throughput), and stdout is written asynchronously in
- * coalesced chunks, flushed synchronously when the process exits.
+ * coalesced chunks, flushed synchronously when the process exits. Inside a traced span
+ * (OTEL_TRACES_EXPORTER), every line carries its `trace_id` and `span_id`.
  */
+import { trace } from "@opentelemetry/api";
 import { pino, type DestinationStream, type Logger } from "pino";
 
 export type { Logger };
@@ -93,12 +95,21 @@ export interface LoggerOptions {
   destination?: NodeJS.WritableStream;
 }
 
+/** The record as written: secrets censored, and the active span's ids when there is one (tracing on). */
+function formatRecord(obj: Record<string, unknown>): Record<string, unknown> {
+  const record = redactSecrets(obj);
+  const span = trace.getActiveSpan();
+  if (!span) return record;
+  const c = span.spanContext();
+  return { ...record, trace_id: c.traceId, span_id: c.spanId };
+}
+
 /** Creates the process logger. */
 export function createLogger(opts: LoggerOptions): Logger {
   const base = {
     level: opts.level,
     base: { service: "tessera" },
-    formatters: { log: (obj: Record<string, unknown>) => redactSecrets(obj) },
+    formatters: { log: formatRecord },
   };
   // pino.destination flushes what is still buffered synchronously on process exit.
   const dest: DestinationStream = opts.destination ?? pino.destination({ dest: 1, sync: false });

@@ -8,6 +8,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import type { Logger } from "../lib/logger.js";
 import { requestInfoKey } from "../lib/request-info.js";
 import { protocolOf, type Metrics } from "../metrics/metrics.js";
+import { inRpcSpan, SpanStatusCode } from "../tracing/spans.js";
 import { isUnavailableError } from "../store/db.js";
 
 /** Maps an unknown thrown value to the ConnectError a client may see. */
@@ -29,35 +30,45 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
   return (next) => async (req) => {
     const start = performance.now();
     const procedure = `${req.service.typeName}/${req.method.name}`;
+    const protocol = protocolOf(req.header.get("content-type"));
     const info = req.contextValues.get(requestInfoKey);
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const res = req.stream
-        ? await next(req)
-        : await Promise.race([
-            next(req),
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(new ConnectError("request deadline exceeded", Code.DeadlineExceeded)), deadlineMs);
-            }),
-          ]);
-      const ms = performance.now() - start;
-      metrics.rpc(procedure, protocolOf(req.header.get("content-type")), "ok", ms / 1000);
-      logger.info({ procedure, code: "ok", duration_ms: round(ms), client_ip: info.clientIp }, "rpc");
-      return res;
-    } catch (e) {
-      const ce = toClientError(e, logger, procedure);
-      const ms = performance.now() - start;
-      const code = codeName(ce.code);
-      metrics.rpc(procedure, protocolOf(req.header.get("content-type")), code, ms / 1000);
-      logger.info({ procedure, code, duration_ms: round(ms), client_ip: info.clientIp }, "rpc");
-      throw ce;
-    } finally {
-      clearTimeout(timer);
-    }
+    const attributes = { "rpc.system": "connect_rpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name, "tessera.protocol": protocol };
+    return inRpcSpan(procedure, req.header, attributes, async (span) => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const res = req.stream
+          ? await next(req)
+          : await Promise.race([
+              next(req),
+              new Promise<never>((_, reject) => {
+                timer = setTimeout(() => reject(new ConnectError("request deadline exceeded", Code.DeadlineExceeded)), deadlineMs);
+              }),
+            ]);
+        const ms = performance.now() - start;
+        metrics.rpc(procedure, protocol, "ok", ms / 1000);
+        span?.setAttribute("rpc.connect_rpc.status", "ok");
+        logger.info({ procedure, code: "ok", duration_ms: round(ms), client_ip: info.clientIp }, "rpc");
+        return res;
+      } catch (e) {
+        const ce = toClientError(e, logger, procedure);
+        const ms = performance.now() - start;
+        const code = codeName(ce.code);
+        metrics.rpc(procedure, protocol, code, ms / 1000);
+        span?.setAttribute("rpc.connect_rpc.status", code);
+        span?.setAttribute("rpc.connect_rpc.error_code", code);
+        if (SERVER_FAULTS.has(ce.code)) span?.setStatus({ code: SpanStatusCode.ERROR, message: code });
+        logger.info({ procedure, code, duration_ms: round(ms), client_ip: info.clientIp }, "rpc");
+        throw ce;
+      } finally {
+        clearTimeout(timer);
+      }
+    });
   };
 }
 
-/** A code's name as logs and metrics show it: `not_found`, `permission_denied`, ... */
+/** Codes that are the server's fault (a span in error), as opposed to the caller's. */
+const SERVER_FAULTS = new Set([Code.Internal, Code.Unavailable, Code.Unknown, Code.DeadlineExceeded, Code.DataLoss]);
+
 function codeName(code: Code): string {
   return (Code[code] ?? String(code)).replace(/([a-z])([A-Z])/g, "$1_$2").toLowerCase();
 }

@@ -3,8 +3,10 @@
  * endpoint, UserInfo) and to its admin API goes through `fetchProviderUrl`: a redirect is
  * never followed (`redirect: "error"`), so no answer of the provider can send Tessera,
  * its client secret or a user's token anywhere else (issue 13, finding 14), and a refused
- * redirect says so instead of fetch's bare "fetch failed".
+ * redirect says so instead of fetch's bare "fetch failed". Each request is a
+ * `provider.fetch` span (method, URL without query, status) when tracing is on.
  */
+import { inSpan } from "../../tracing/spans.js";
 
 /** A provider URL answered with a redirect, which is never followed. */
 export class ProviderRedirectError extends Error {
@@ -35,7 +37,15 @@ function isRefusedRedirect(e: unknown): boolean {
  * `fetch` with redirects refused. Throws ProviderRedirectError for a redirect (also when
  * a custom `fetchImpl` hands the 3xx response back instead of failing).
  */
-export async function fetchProviderUrl(url: string | URL, init: RequestInit = {}, fetchImpl: typeof fetch = fetch): Promise<Response> {
+export function fetchProviderUrl(url: string | URL, init: RequestInit = {}, fetchImpl: typeof fetch = fetch): Promise<Response> {
+  return inSpan("provider.fetch", { "http.request.method": init.method ?? "GET", "url.full": shown(url) }, async (span) => {
+    const res = await fetchRefusingRedirects(url, init, fetchImpl);
+    span?.setAttribute("http.response.status_code", res.status);
+    return res;
+  });
+}
+
+async function fetchRefusingRedirects(url: string | URL, init: RequestInit, fetchImpl: typeof fetch): Promise<Response> {
   let res: Response;
   try {
     res = await fetchImpl(url, { ...init, redirect: "error" });

@@ -5,6 +5,7 @@
 import { availableParallelism } from "node:os";
 import { hash, verify } from "@node-rs/argon2";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { inSpan } from "../../tracing/spans.js";
 import { validNormalizedEmail } from "./email.js";
 
 /** argon2id parameters; the PHC string stores them, so raising them later keeps old hashes verifiable. */
@@ -47,12 +48,12 @@ async function withHashSlot<T>(fn: () => Promise<T>): Promise<T> {
  */
 export const passwordHashing = {
   hash(password: string): Promise<string> {
-    return withHashSlot(() => hash(password, ARGON2_OPTIONS));
+    return inSpan("argon2.hash", {}, () => withHashSlot(() => hash(password, ARGON2_OPTIONS)));
   },
   /** False for a wrong password or an unparseable hash; never throws. */
   async verify(passwordHash: string, password: string): Promise<boolean> {
     try {
-      return await withHashSlot(() => verify(passwordHash, password));
+      return await inSpan("argon2.verify", {}, () => withHashSlot(() => verify(passwordHash, password)));
     } catch {
       return false;
     }

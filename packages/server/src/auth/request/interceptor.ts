@@ -7,6 +7,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BoundedCache } from "../../lib/bounded-cache.js";
 import { NO_METRICS, type Metrics } from "../../metrics/metrics.js";
+import { annotateActiveSpan } from "../../tracing/spans.js";
 import { looksLikeApiKey } from "../api-keys/format.js";
 import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
@@ -133,6 +134,7 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
         throw e;
       }
       metrics.authentication(PRINCIPAL_KIND[principal.kind], "ok");
+      annotateActiveSpan("tessera.principal.kind", PRINCIPAL_KIND[principal.kind]);
     }
     try {
       await checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId), opts.keyMadeByInstanceAdmin);
