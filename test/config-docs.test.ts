@@ -95,6 +95,7 @@ describe("the configuration schema", () => {
       "DATABASE_LISTEN_URL",
       "DATABASE_URL",
       "DB_PASS",
+      "OTEL_EXPORTER_OTLP_HEADERS",
       "REDIS_URL",
       "TLS_KEY",
     ]);
