@@ -157,6 +157,7 @@ export function createTesseraAuthenticator(opts: AuthInterceptorOptions): Tesser
           accountId: res.accountId || undefined,
           apiKeyId: res.apiKeyId || undefined,
           expiresAt: res.expiresAt ? timestampDate(res.expiresAt) : undefined,
+          scopes: res.scopes.length > 0 ? Object.freeze([...res.scopes]) : undefined,
           via: "introspection",
         },
       };

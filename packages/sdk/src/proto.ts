@@ -7,3 +7,4 @@ export * from "./gen/tessera/v1/api_key_pb.js";
 export * from "./gen/tessera/v1/auth_pb.js";
 export * from "./gen/tessera/v1/user_account_pb.js";
 export * from "./gen/tessera/v1/revocation_pb.js";
+export * from "./gen/tessera/v1/options_pb.js";

@@ -16,6 +16,8 @@ export interface ApiKeyAuthRow {
   user_disabled_at: Date | null;
   /** Who created the key (null once that user is deleted). */
   created_by_id: string | null;
+  /** The key's scopes; empty: unrestricted. */
+  scopes: string[];
 }
 
 /** Inserts a machine user (the identity of one API key) and returns its id. */
@@ -35,6 +37,8 @@ export async function insertApiKey(
     user_id: string;
     created_by_id: string | null;
     expires_at: Date;
+    /** Validated scopes; empty or absent: unrestricted. */
+    scopes?: string[];
     now: Date;
   },
 ): Promise<ApiKeyRow> {
@@ -73,6 +77,7 @@ export async function findApiKeyAuthByHashes(db: Kysely<Database>, keyHashes: re
       "api_keys.last_used_at",
       "users.disabled_at as user_disabled_at",
       "api_keys.created_by_id",
+      "api_keys.scopes",
     ])
     .where("api_keys.key_hash", keyHashes.length === 1 ? "=" : "in", keyHashes.length === 1 ? keyHashes[0]! : keyHashes)
     .execute();

@@ -92,6 +92,8 @@ interface ApiKeysTable {
   updated_by_id: string | null;
   expires_at: Timestamp;
   last_used_at: Timestamp | null;
+  /** The procedures the key may call (`@tessera/sdk` scope syntax); empty: unrestricted. */
+  scopes: ColumnType<string[], string[] | undefined, never>;
 }
 
 interface RefreshFamiliesTable {

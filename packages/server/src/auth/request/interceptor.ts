@@ -2,13 +2,16 @@
  * The one authentication interceptor for every service. It looks up the procedure's
  * rule (fail closed for unknown procedures), lets public procedures through, and
  * otherwise parses the bearer, asks the verifiers in turn, applies the
- * principal-level policy and puts the Principal under `principalKey`.
+ * principal-level policy, refuses API keys whose scopes do not grant the procedure
+ * (PermissionDenied, `error="insufficient_scope"`) and puts the Principal under
+ * `principalKey`.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BoundedCache } from "../../lib/bounded-cache.js";
 import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
-import { checkPrincipal, ruleFor } from "../policy/policy.js";
+import { insufficientScopeChallenge } from "@tessera/sdk";
+import { checkPrincipal, policyKey, ruleFor, SCOPE_EXEMPT } from "../policy/policy.js";
 import { ANONYMOUS_USER_ID } from "../../store/ids.js";
 import { principalKey, type Principal } from "./principal.js";
 
@@ -113,6 +116,13 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       const ce = ConnectError.from(e);
       if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);
       throw e;
+    }
+    if (principal.kind === "api_key" && principal.scopes.restricted && !principal.scopes.allows(req.method)) {
+      if (!SCOPE_EXEMPT.has(policyKey(req.service.typeName, req.method.name))) {
+        throw new ConnectError("the API key's scopes do not include this procedure", Code.PermissionDenied, {
+          "www-authenticate": insufficientScopeChallenge(req.method),
+        });
+      }
     }
     req.contextValues.set(principalKey, principal);
     return next(req);

@@ -3,6 +3,7 @@
  * the Principal under `principalKey`; handlers read it with `requirePrincipal(ctx)`.
  */
 import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { ScopeSet } from "@tessera/sdk";
 
 /** An authenticated caller. */
 export type Principal =
@@ -32,6 +33,8 @@ export type Principal =
       accountId: string;
       apiKeyId: string;
       expiresAt: Date;
+      /** The procedures the key may call (unrestricted when it has no scopes). */
+      scopes: ScopeSet;
     };
 
 /** Context key the interceptor sets for authenticated requests. */

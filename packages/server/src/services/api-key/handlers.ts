@@ -8,6 +8,7 @@ import type { ApiKeyService } from "@tessera/sdk/proto";
 import { isUuid } from "../../lib/ids.js";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../../auth/api-keys/format.js";
 import type { RevocationLog } from "../../auth/revocation/log.js";
+import { createScopeGrants } from "../../auth/policy/scope-grants.js";
 import { requirePrincipal } from "../../auth/request/principal.js";
 import type { Deps } from "../../deps.js";
 import { requestInfoKey } from "../../lib/request-info.js";
@@ -21,6 +22,7 @@ import {
   updateApiKeyValue,
 } from "../../store/api-keys.js";
 import { insertRevocations } from "../../store/revocation-log.js";
+import { isInstanceAdmin } from "../../store/users.js";
 import type { ApiKeyRow } from "../../store/schema.js";
 import { validExpiry, validName } from "./input.js";
 import { toWire } from "./mappers.js";
@@ -36,6 +38,7 @@ function isUniqueViolation(e: unknown): boolean {
 /** Builds the ApiKeyService implementation. */
 export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog, "published">): ServiceImpl<typeof ApiKeyService> {
   const { db, access, audit, clock } = deps;
+  const grants = createScopeGrants(deps.config.apiKeyExtraScopes);
 
   /** The key of an id the caller may act on; NotFound for unknown ids and foreign accounts alike. */
   async function authorizedKey(ctx: HandlerContext, id: string): Promise<ApiKeyRow> {
@@ -57,20 +60,19 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
       actorApiKeyId: p.kind === "api_key" ? p.apiKeyId : undefined,
       accountId: row.account_id,
       request: ctx.values.get(requestInfoKey),
-      metadata: { api_key_id: row.id, name: row.name },
+      metadata: { api_key_id: row.id, name: row.name, ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}) },
     });
   }
 
   return {
     async createAccountApiKey(req, ctx) {
-      await access.authorize(ctx, req.accountId);
-      // Scopes are in the contract but not enforced yet: a key asked for with scopes must
-      // not come back with every right of its account.
-      if (req.scopes.length > 0) throw new ConnectError("API-key scopes are not supported yet: create the key without scopes", Code.Unimplemented);
+      const role = await access.authorize(ctx, req.accountId);
       const name = validName(req.name);
       const now = clock();
       const expiresAt = validExpiry(req.expiresAt, now);
       const actor = requirePrincipal(ctx).userId;
+      // Known scopes only, and never more than the creator may do (scope-grants.ts).
+      const scopes = await grants.check(req.scopes, { role, isInstanceAdmin: () => isInstanceAdmin(db.kysely, actor) });
       const keyValue = generateApiKey();
       let row: ApiKeyRow;
       try {
@@ -84,6 +86,7 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
             user_id: userId,
             created_by_id: isUuid(actor) ? actor : null,
             expires_at: expiresAt,
+            scopes,
             now,
           });
         });

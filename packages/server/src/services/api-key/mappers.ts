@@ -18,5 +18,6 @@ export function toWire(row: ApiKeyRow) {
     updatedById: row.updated_by_id ?? "",
     expiresAt: timestampFromDate(new Date(row.expires_at)),
     lastUsedAt: row.last_used_at ? timestampFromDate(new Date(row.last_used_at)) : undefined,
+    scopes: row.scopes,
   };
 }

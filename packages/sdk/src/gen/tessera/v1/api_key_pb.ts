@@ -123,12 +123,17 @@ export type CreateAccountApiKeyRequest = Message<"tessera.v1.CreateAccountApiKey
   expiresAt?: Timestamp | undefined;
 
   /**
-   * Optional: the only procedures the key may call, each `pkg.Service/Method` or
-   * `pkg.Service/*`; a key without scopes may call every procedure its role
-   * allows. An unknown scope is InvalidArgument naming it. Scopes of
-   * RevocationService (a key for a service that watches revocations) need an
-   * instance admin. Not enforced yet: until it is, a request with scopes is
-   * refused with Unimplemented rather than answered with an unscoped key.
+   * Optional: the only procedures the key may call (at most 32), each one of
+   * `name:verb` (procedures declaring the option `(tessera.v1.scope)`, see
+   * tessera/v1/options.proto), `pkg.Service/Method`, `pkg.Service/*`,
+   * `pkg.Service:read` (its NO_SIDE_EFFECTS procedures) or `*:read`; a key
+   * without scopes may call every procedure its role allows, and every key may
+   * call AuthService.CheckToken. Known scopes are those of Tessera's services and
+   * the server's API_KEY_EXTRA_SCOPES; an unknown scope is InvalidArgument naming
+   * it. A scope naming procedures the caller could not call (e.g.
+   * `revocations:watch`, which needs an instance admin) is PermissionDenied.
+   * Calls outside the scopes are PermissionDenied with
+   * `WWW-Authenticate: Bearer error="insufficient_scope", scope="..."`.
    *
    * @generated from field: repeated string scopes = 4;
    */

@@ -518,8 +518,8 @@ export type CheckTokenResponse = Message<"tessera.v1.CheckTokenResponse"> & {
   apiKeyId: string;
 
   /**
-   * For API keys with scopes: the procedures the key may call (`pkg.Service/Method`
-   * or `pkg.Service/*`). Empty: every procedure its role allows.
+   * For API keys with scopes: the procedures the key may call (see
+   * CreateAccountApiKeyRequest.scopes). Empty: every procedure its role allows.
    *
    * @generated from field: repeated string scopes = 6;
    */
