@@ -110,19 +110,20 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
     } else {
       principal = await authenticateBearer(req.header.get("authorization"), opts.verifiers, routes);
     }
-    try {
-      await checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId), opts.keyMadeByInstanceAdmin);
-    } catch (e) {
-      const ce = ConnectError.from(e);
-      if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);
-      throw e;
-    }
+    // The key's scopes first: the answer names the scope it lacks.
     if (principal.kind === "api_key" && principal.scopes.restricted && !principal.scopes.allows(req.method)) {
       if (!SCOPE_EXEMPT.has(policyKey(req.service.typeName, req.method.name))) {
         throw new ConnectError("the API key's scopes do not include this procedure", Code.PermissionDenied, {
           "www-authenticate": insufficientScopeChallenge(req.method),
         });
       }
+    }
+    try {
+      await checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId), opts.keyMadeByInstanceAdmin);
+    } catch (e) {
+      const ce = ConnectError.from(e);
+      if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);
+      throw e;
     }
     req.contextValues.set(principalKey, principal);
     return next(req);
