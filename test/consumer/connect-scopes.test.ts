@@ -15,12 +15,16 @@ import { connectNodeAdapter, createConnectTransport } from "@connectrpc/connect-
 import { createAuthInterceptor, requireTesseraPrincipal, type TesseraAuthInterceptor } from "@tessera/connect";
 import { ApiKeyService, UserAccountService } from "@tessera/sdk/proto";
 import { JobsService } from "../gen/jobs/v1/jobs_pb.js";
-import { expectCode } from "../helpers/outcome.js";
+import { codeOf, expectCode } from "../helpers/outcome.js";
 import { useTessera } from "../harness.js";
 
-describe("@tessera/connect enforces API-key scopes in an embedding service", () => {
+describe("@tessera/connect enforces API-key scopes and limits in an embedding service", () => {
   const t = useTessera({
-    env: { AUTH_MODE: "full", API_KEY_EXTRA_SCOPES: "jobs:read jobs:write jobs.v1.JobsService:read jobs.v1.JobsService/*" },
+    env: {
+      AUTH_MODE: "full",
+      AUTH_JWT_ACCESS_TOKEN_LIFETIME: "86400",
+      API_KEY_EXTRA_SCOPES: "jobs:read jobs:write jobs.v1.JobsService:read jobs.v1.JobsService/*",
+    },
     forwardedFor: true,
   });
   let server: http.Server;
@@ -54,12 +58,13 @@ describe("@tessera/connect enforces API-key scopes in an embedding service", () 
     await new Promise((r) => server?.close(r));
   });
 
-  async function keyWith(scopes: string[]): Promise<string> {
+  async function keyWith(scopes: string[], rateLimits: Array<{ limit: number; windowSeconds: number }> = []): Promise<string> {
     const res = await keys.createAccountApiKey({
       accountId,
       name: `k ${randomBytes(4).toString("hex")}`,
       expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)),
       scopes,
+      rateLimits,
     });
     return res.keyValue;
   }
@@ -97,6 +102,20 @@ describe("@tessera/connect enforces API-key scopes in an embedding service", () 
     await expectCode(anyRead.createJob({ name: "x" }), Code.PermissionDenied);
     const all = jobs(await keyWith(["jobs.v1.JobsService/*"]));
     expect((await all.createJob({ name: "x" })).userId).not.toBe("");
+  });
+
+  it("a key with a rate limit is counted by Tessera on every call, even concurrent ones, and refused with retry-after", async () => {
+    // Windows are aligned to the epoch: the burst stays inside one hour of Tessera's clock.
+    t.clock.advance(3600 - ((t.clock.now().getTime() / 1000) % 3600) + 0.01);
+    const client = jobs(await keyWith(["jobs:read"], [{ limit: 4, windowSeconds: 3600 }]));
+    const codes = await Promise.all(Array.from({ length: 12 }, () => codeOf(client.listJobs({}))));
+    expect(codes.filter((c) => c === "ok")).toHaveLength(4);
+    expect(codes.filter((c) => c !== "ok").every((c) => c === Code.ResourceExhausted)).toBe(true);
+    const e = await expectCode(client.listJobs({}), Code.ResourceExhausted, /rate limit exceeded \(4 per 3600 s\)/);
+    expect(Number(e.metadata.get("retry-after"))).toBeGreaterThan(3000);
+    // Here the key is counted by the CheckToken that comes before the scope check: over the
+    // limit, a procedure outside the scopes answers ResourceExhausted too.
+    await expectCode(client.createJob({ name: "x" }), Code.ResourceExhausted);
   });
 
   it("a key without scopes calls everything, a key with other services' scopes nothing", async () => {

@@ -26,3 +26,9 @@ export function insufficientScope(method: DescMethod): ConnectError {
     "www-authenticate": insufficientScopeChallenge(method),
   });
 }
+
+/** ResourceExhausted from CheckToken (the key's rate limit or budget), passed on with its message and `retry-after`. */
+export function keyLimited(ce: ConnectError): ConnectError {
+  const retry = ce.metadata.get("retry-after");
+  return new ConnectError(ce.rawMessage, Code.ResourceExhausted, retry ? { "retry-after": retry } : undefined);
+}

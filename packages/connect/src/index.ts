@@ -24,7 +24,9 @@
  * grant, read from this service's own descriptors: `(tessera.v1.scope)` options,
  * procedure names, `NO_SIDE_EFFECTS` for `:read` (see `@tessera/sdk`'s `compileScopes`).
  * Others are refused with PermissionDenied and `WWW-Authenticate: Bearer
- * error="insufficient_scope", scope="..."`.
+ * error="insufficient_scope", scope="..."`. Keys with rate limits or a budget
+ * (CheckToken's `per_call_limits`) are never cached: Tessera counts every call, and its
+ * ResourceExhausted (with `retry-after`) is passed on.
  *
  * Without `revocation` (the behaviour of 0.2): CheckToken answers are reused for
  * `apiKeyCacheTtlMs` (5 s), so a revoked key keeps working here for up to 5 s, and a

@@ -18,6 +18,7 @@ import type { Deps, Feature } from "../../deps.js";
 import { findApiKeyAuthByHashes, touchApiKeysLastUsed, type ApiKeyAuthRow } from "../../store/api-keys.js";
 import type { RevocationApplier } from "../revocation/log.js";
 import { hashApiKey, isWellFormedApiKey, looksLikeApiKey } from "./format.js";
+import { limitsOf } from "./limits.js";
 import type { CredentialVerifier } from "../request/interceptor.js";
 import type { Principal } from "../request/principal.js";
 
@@ -136,6 +137,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
         apiKeyId: row.id,
         expiresAt,
         scopes: compileScopes(row.scopes),
+        limits: limitsOf(row),
       }),
       loadedAt: performance.now(),
       lastUsedMs,

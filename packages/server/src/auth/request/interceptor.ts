@@ -14,6 +14,7 @@ import { insufficientScopeChallenge } from "@tessera/sdk";
 import { checkPrincipal, policyKey, ruleFor, SCOPE_EXEMPT } from "../policy/policy.js";
 import { ANONYMOUS_USER_ID } from "../../store/ids.js";
 import { principalKey, type Principal } from "./principal.js";
+import type { KeyLimits } from "../api-keys/limits.js";
 
 /**
  * Verifies one kind of bearer token. Returns undefined when the token is not of its
@@ -31,6 +32,8 @@ export interface AuthInterceptorOptions {
   isInstanceAdmin: (userId: string) => Promise<boolean>;
   /** Whether an API key was created by a user who is an instance admin now (RevocationService). */
   keyMadeByInstanceAdmin?: (apiKeyId: string) => Promise<boolean>;
+  /** Counts a call of a key with limits; throws ResourceExhausted over them (abuse/key-limits.ts). */
+  chargeApiKey?: (apiKeyId: string, limits: KeyLimits) => Promise<void>;
 }
 
 const REALM = 'Bearer realm="tessera"';
@@ -125,6 +128,8 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);
       throw e;
     }
+    // Only calls that are allowed count against the key's limits.
+    if (principal.kind === "api_key" && principal.limits && opts.chargeApiKey) await opts.chargeApiKey(principal.apiKeyId, principal.limits);
     req.contextValues.set(principalKey, principal);
     return next(req);
   };

@@ -4,6 +4,7 @@
  */
 import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
 import type { ScopeSet } from "@tessera/sdk";
+import type { KeyLimits } from "../api-keys/limits.js";
 
 /** An authenticated caller. */
 export type Principal =
@@ -35,6 +36,8 @@ export type Principal =
       expiresAt: Date;
       /** The procedures the key may call (unrestricted when it has no scopes). */
       scopes: ScopeSet;
+      /** Its rate limits and budget, counted on every call (undefined: none). */
+      limits: KeyLimits | undefined;
     };
 
 /** Context key the interceptor sets for authenticated requests. */

@@ -24,7 +24,9 @@ import {
 import { insertRevocations } from "../../store/revocation-log.js";
 import { isInstanceAdmin } from "../../store/users.js";
 import type { ApiKeyRow } from "../../store/schema.js";
-import { validExpiry, validName } from "./input.js";
+import type { KeyLimiter } from "../../abuse/key-limits.js";
+import { limitsOf } from "../../auth/api-keys/limits.js";
+import { validExpiry, validLimits, validName } from "./input.js";
 import { toWire } from "./mappers.js";
 
 function notFound(): ConnectError {
@@ -36,7 +38,11 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 /** Builds the ApiKeyService implementation. */
-export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog, "published">): ServiceImpl<typeof ApiKeyService> {
+export function createApiKeyService(
+  deps: Deps,
+  revocations: Pick<RevocationLog, "published">,
+  limiter: Pick<KeyLimiter, "usage">,
+): ServiceImpl<typeof ApiKeyService> {
   const { db, access, audit, clock } = deps;
   const grants = createScopeGrants(deps.config.apiKeyExtraScopes);
 
@@ -50,6 +56,12 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
     }
     await access.authorize(ctx, key.account_id, { viaResource: true, resourceName: "api key" });
     return key;
+  }
+
+  /** A key as the wire message, with its usage when it has limits. */
+  async function withUsage(row: ApiKeyRow) {
+    const limits = limitsOf(row);
+    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined);
   }
 
   function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow) {
@@ -73,6 +85,7 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
       const actor = requirePrincipal(ctx).userId;
       // Known scopes only, and never more than the creator may do (scope-grants.ts).
       const scopes = await grants.check(req.scopes, { role, isInstanceAdmin: () => isInstanceAdmin(db.kysely, actor) });
+      const limits = validLimits(req.rateLimits, req.budget);
       const keyValue = generateApiKey();
       let row: ApiKeyRow;
       try {
@@ -87,6 +100,8 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
             created_by_id: isUuid(actor) ? actor : null,
             expires_at: expiresAt,
             scopes,
+            rate_limits: limits.rate_limits,
+            budget: limits.budget,
             now,
           });
         });
@@ -97,18 +112,18 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
       auditEntry(ctx, "apikey.create.success", row);
       // The response carries the key: never cached (RFC 9111).
       ctx.responseHeader.set("cache-control", "no-store");
-      return { apiKey: toWire(row), keyValue };
+      return { apiKey: await withUsage(row), keyValue };
     },
 
     async getAccountApiKeys(req, ctx) {
       await access.authorize(ctx, req.accountId);
       const rows = await listApiKeysByAccount(db.kysely, req.accountId);
-      return { apiKeys: rows.map(toWire) };
+      return { apiKeys: await Promise.all(rows.map(withUsage)) };
     },
 
     async getAccountApiKey(req, ctx) {
       const key = await authorizedKey(ctx, req.id);
-      return { apiKey: toWire(key) };
+      return { apiKey: await withUsage(key) };
     },
 
     async regenerateAccountApiKey(req, ctx) {
@@ -138,7 +153,7 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
       auditEntry(ctx, "apikey.regenerate.success", row.updated);
       // The response carries the key: never cached (RFC 9111).
       ctx.responseHeader.set("cache-control", "no-store");
-      return { apiKey: toWire(row.updated), keyValue, revocationSequence: BigInt(row.sequence) };
+      return { apiKey: await withUsage(row.updated), keyValue, revocationSequence: BigInt(row.sequence) };
     },
 
     async deleteAccountApiKey(req, ctx) {

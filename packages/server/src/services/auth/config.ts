@@ -44,6 +44,7 @@ export function configHandlers(config: Readonly<Config>): Pick<ServiceImpl<typeo
         apiKeyId: p.kind === "api_key" ? p.apiKeyId : "",
         expiresAt: p.kind === "anonymous" ? undefined : timestampFromDate(p.expiresAt),
         scopes: p.kind === "api_key" ? [...p.scopes.scopes] : [],
+        perCallLimits: p.kind === "api_key" && p.limits !== undefined,
       };
     },
   };
