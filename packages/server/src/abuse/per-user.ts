@@ -9,7 +9,7 @@ import type { CounterStore } from "./limiter.js";
 import type { RefusalRecorder } from "./refusal-audit.js";
 
 /** A limit of `limit` events per `windowMs` for each user, under `name`. */
-export interface PerUserLimit {
+interface PerUserLimit {
   /** The counter's name; procedures giving the same name share it. */
   name: string;
   limit: number;

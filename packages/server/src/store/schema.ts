@@ -192,7 +192,7 @@ interface RevocationLogStateTable {
 }
 
 /** Where a device login stands; `consumed` once its tokens were handed out. */
-export type DeviceLoginState = "pending" | "approved" | "denied" | "consumed";
+type DeviceLoginState = "pending" | "approved" | "denied" | "consumed";
 
 /** A device login (RFC 8628): only hashes of its codes. */
 interface DeviceLoginsTable {

@@ -25,7 +25,7 @@ import type { IssuedTokens, SessionIssuer } from "../tokens/session-issuer.js";
 import { codeHash, newDeviceCode, newUserCode } from "./codes.js";
 
 /** Seconds between polls at first (RFC 8628 §3.2 suggests 5). */
-export const DEVICE_POLL_INTERVAL_SECONDS = 5;
+const DEVICE_POLL_INTERVAL_SECONDS = 5;
 /** Seconds a device login lives. */
 export const DEVICE_LOGIN_LIFETIME_SECONDS = 600;
 /** What slow_down adds to the interval (RFC 8628 §3.5). */
@@ -41,7 +41,7 @@ const SWEEP_BATCH = 1000;
 const INSERT_TRIES = 3;
 
 /** A login just started: the codes in clear, once. */
-export interface StartedDeviceLogin {
+interface StartedDeviceLogin {
   deviceCode: string;
   /** Normalized (8 letters). */
   userCode: string;
@@ -49,7 +49,7 @@ export interface StartedDeviceLogin {
 }
 
 /** What a poll found. */
-export type PollOutcome =
+type PollOutcome =
   | { status: "pending" | "slow_down" | "denied" | "expired"; interval: number; row: DeviceLoginRow }
   | { status: "approved"; interval: number; row: DeviceLoginRow; userId: string; tokens: IssuedTokens }
   /** Unknown device code, or its tokens were already handed out. */
