@@ -71,7 +71,8 @@ async function renderDevicePage(): Promise<void> {
       "div",
       { class: "card" },
       h("h1", {}, "Sign in a device"),
-      h("p", { class: "muted" }, "A program (such as `tessera login` in a terminal) showed you a code. Enter it to see which program asks to sign in as you."),
+      h("p", { class: "muted" }, "A program (such as tessera login in a terminal) showed you a code. Enter it to see which program asks to sign in as you."),
+      h("label", { for: "user-code" }, "Code"),
       h(
         "form",
         {
@@ -81,7 +82,6 @@ async function renderDevicePage(): Promise<void> {
             void lookUp();
           },
         },
-        h("label", { for: "user-code" }, "Code"),
         input,
         h("button", { type: "submit", class: "primary" }, "Continue"),
       ),
