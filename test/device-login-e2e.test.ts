@@ -77,12 +77,13 @@ describe("tessera login --device, approved in the console in headless Chromium",
   const pageErrors: string[] = [];
   const email = "dana@example.com";
 
-  beforeAll(async () => {
+  /** The person (signed up) and their browser; opened by the first test (one beforeAll per describe: biome). */
+  async function openBrowser(): Promise<void> {
     await createTesseraClient({ baseUrl: t.server.baseUrl }).signUp(email, PASSWORD, "Dana");
     browser = await launchChromium();
     page = await (await browser.newContext({ viewport: { width: 1100, height: 760 } })).newPage();
     page.on("pageerror", (e) => pageErrors.push(e.message));
-  }, 120_000);
+  }
   afterAll(async () => {
     await browser?.close();
     if (home) rmSync(home, { recursive: true, force: true });
@@ -91,6 +92,7 @@ describe("tessera login --device, approved in the console in headless Chromium",
   const env = () => ({ HOME: home, TESSERA_API_URL: t.server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "cfg") });
 
   it("prints the URL and code, the person approves in /console/device, the CLI stores the tokens, whoami works", async () => {
+    await openBrowser();
     const cli = await startDeviceCli(["login", "--device"], env());
     try {
       expect(cli.url).toBe(`${t.server.baseUrl}/console/device`);
