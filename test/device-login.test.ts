@@ -35,6 +35,7 @@ describe("user codes", () => {
     expect(normalizeUserCode("bcdf-ghjk")).toBe("BCDFGHJK");
     expect(normalizeUserCode(" BCDF GHJK ")).toBe("BCDFGHJK");
     expect(normalizeUserCode("bcdfghjk")).toBe("BCDFGHJK");
+    expect(normalizeUserCode("ｂｃｄｆ－ｇｈｊｋ")).toBe("BCDFGHJK"); // full-width, as some keyboards type
     expect(normalizeUserCode("BCDF-GHJ")).toBeUndefined();
     expect(normalizeUserCode("ABCD-EFGH")).toBeUndefined(); // vowels are not in the alphabet
     expect(normalizeUserCode("BCDF-GHJ1")).toBeUndefined();
@@ -240,6 +241,45 @@ describe.each(DB_KINDS)("device login (RFC 8628) on %s", (kind) => {
     const s = await start();
     await expectCode(asUser(key.keyValue).approveDeviceLogin({ userCode: s.userCode }), Code.PermissionDenied);
   });
+
+  it("answers hostile values in every string field with a client error, never an internal one", async () => {
+    const hostile = [
+      "' OR 1=1; DROP TABLE device_logins; --",
+      "x".repeat(1_000_000),
+      "abc\u0000def",
+      Buffer.from([0x61, 0xff, 0xfe, 0xc3, 0x28]).toString("latin1"),
+      "ab\ud800cd",
+      "\u202EKJHG-FDCB",
+      "ＢＣＤＦ-ＧＨＪＫ",
+      "%00%27%22",
+      " \t\n ",
+      `tdc_${"ü".repeat(43)}`,
+    ];
+    const fields: Record<string, string> = {
+      StartDeviceLogin: "clientName",
+      PollDeviceLogin: "deviceCode",
+      GetDeviceLogin: "userCode",
+      ApproveDeviceLogin: "userCode",
+      DenyDeviceLogin: "userCode",
+    };
+    for (const [method, field] of Object.entries(fields)) {
+      for (const value of hostile) {
+        // A fresh person and address each time: the limits are tested above.
+        const token = field === "userCode" ? (await t.signUp()).accessToken : undefined;
+        const res = await fetch(`${t.server.baseUrl}/tessera.v1.DeviceLoginService/${method}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "x-forwarded-for": t.freshIp(), ...(token ? { authorization: `Bearer ${token}` } : {}) },
+          body: JSON.stringify({ [field]: value }),
+        });
+        const text = await res.text();
+        const code = res.status === 200 ? "ok" : (JSON.parse(text) as { code?: string }).code;
+        expect(
+          ["ok", "invalid_argument", "not_found", "resource_exhausted"],
+          `${method} ${JSON.stringify(value.slice(0, 40))}: ${text.slice(0, 200)}`,
+        ).toContain(code);
+      }
+    }
+  }, 120_000);
 
   it("deletes logins an hour past expiry, in bounded batches", async () => {
     const db = t.database.db.kysely;

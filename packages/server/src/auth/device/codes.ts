@@ -40,12 +40,16 @@ export function newUserCode(): string {
 }
 
 /**
- * A typed user code in normalized form: case ignored, dashes and white space removed.
+ * A typed user code in normalized form: NFKC (full-width letters count), case ignored,
+ * dashes and white space removed.
  * Undefined when the rest is not 8 letters of the alphabet.
  */
 export function normalizeUserCode(input: string): string | undefined {
   if (input.length > MAX_USER_CODE_INPUT) return undefined;
-  const s = input.toUpperCase().replace(/[\s\-‐-―−]/g, "");
+  const s = input
+    .normalize("NFKC")
+    .toUpperCase()
+    .replace(/[\s\-‐-―−]/g, "");
   if (s.length !== USER_CODE_LENGTH) return undefined;
   for (const c of s) if (!USER_CODE_ALPHABET.includes(c)) return undefined;
   return s;
