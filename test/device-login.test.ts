@@ -17,6 +17,7 @@ import { UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_acco
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { claimApprovedDeviceLogin, deleteExpiredDeviceLogins, insertDeviceLogin } from "../packages/server/src/store/device-logins.js";
 import { normalizeUserCode, USER_CODE_ALPHABET } from "../packages/server/src/auth/device/codes.js";
+import { readClientConfig } from "../packages/cli/src/client-config.js";
 import { DB_KINDS, useTessera } from "./harness.js";
 import { codeOf, expectCode } from "./helpers/outcome.js";
 
@@ -40,6 +41,20 @@ describe("user codes", () => {
     expect(normalizeUserCode("ABCD-EFGH")).toBeUndefined(); // vowels are not in the alphabet
     expect(normalizeUserCode("BCDF-GHJ1")).toBeUndefined();
     expect(normalizeUserCode("B".repeat(100))).toBeUndefined();
+  });
+});
+
+describe("when the CLI cannot open a browser (tessera login falls back to the device login)", () => {
+  const reason = (env: Record<string, string>, platform: NodeJS.Platform = "linux") => readClientConfig(env, platform).noBrowserReason;
+  it("says why: TESSERA_NO_BROWSER, SSH, no display, no xdg-open; never on a desktop", () => {
+    const desktop = { DISPLAY: ":0", PATH: "/usr/bin:/bin" };
+    expect(reason({ ...desktop, TESSERA_NO_BROWSER: "1" })).toBe("TESSERA_NO_BROWSER is set");
+    expect(reason({ ...desktop, TESSERA_NO_BROWSER: "0" })).not.toBe("TESSERA_NO_BROWSER is set");
+    expect(reason({ ...desktop, SSH_CONNECTION: "192.0.2.1 5000 192.0.2.2 22" })).toBe("this is an SSH session");
+    expect(reason({ PATH: "/usr/bin:/bin" })).toBe("no DISPLAY or WAYLAND_DISPLAY");
+    expect(reason({ WAYLAND_DISPLAY: "wayland-0", PATH: "/nonexistent" })).toBe("no xdg-open on PATH");
+    expect(reason({}, "darwin")).toBeUndefined();
+    expect(reason({ SSH_TTY: "/dev/pts/1" }, "darwin")).toBe("this is an SSH session");
   });
 });
 
