@@ -192,6 +192,29 @@ describe.each(DB_KINDS)("device login (RFC 8628) on %s", (kind) => {
     }
   });
 
+  it("concurrent decisions on one code: exactly one person's wins", async () => {
+    const people = await Promise.all([t.signUp(), t.signUp(), t.signUp(), t.signUp()]);
+    const s = await start("contested");
+    const outcomes = await Promise.all(
+      people.map((p, i) =>
+        codeOf(i % 2 ? asUser(p.accessToken).denyDeviceLogin({ userCode: s.userCode }) : asUser(p.accessToken).approveDeviceLogin({ userCode: s.userCode })),
+      ),
+    );
+    expect(outcomes.filter((o) => o === "ok").length).toBe(1);
+    expect(outcomes.filter((o) => o === Code.NotFound).length).toBe(3);
+  });
+
+  it("a user disabled after approving gets no session: DENIED", async () => {
+    const person = await t.signUp();
+    const ip = t.freshIp();
+    const s = await start("approved, then disabled", ip);
+    await asUser(person.accessToken).approveDeviceLogin({ userCode: s.userCode });
+    await t.database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", person.userId).execute();
+    const r = await device(ip).pollDeviceLogin({ deviceCode: s.deviceCode });
+    expect(r.status).toBe(DeviceLoginStatus.DENIED);
+    expect(r.tokens).toBeUndefined();
+  });
+
   it("the claim itself is atomic: of concurrent claims of one approved row exactly one gets the user", async () => {
     const person = await t.signUp();
     const db = t.database.db.kysely;
