@@ -278,6 +278,10 @@ describe.each(DB_KINDS)("device login (RFC 8628) on %s", (kind) => {
     });
     const s = await start();
     await expectCode(asUser(key.keyValue).approveDeviceLogin({ userCode: s.userCode }), Code.PermissionDenied);
+    // Credentials are not interchangeable: a device code is no bearer, a token no device code.
+    await expectCode(t.client(AuthService, { token: s.deviceCode }).checkToken({}), Code.Unauthenticated);
+    await expectCode(dev.pollDeviceLogin({ deviceCode: person.accessToken }), Code.InvalidArgument);
+    await expectCode(dev.pollDeviceLogin({ deviceCode: person.refreshToken }), Code.InvalidArgument);
   });
 
   it("answers hostile values in every string field with a client error, never an internal one", async () => {
