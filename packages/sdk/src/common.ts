@@ -5,6 +5,7 @@
 export { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 export { ApiKeyService } from "./gen/tessera/v1/api_key_pb.js";
 export { AuthMode, AuthService, PrincipalKind } from "./gen/tessera/v1/auth_pb.js";
+export { DeviceLoginService, DeviceLoginStatus } from "./gen/tessera/v1/device_pb.js";
 export { UserAccountService } from "./gen/tessera/v1/user_account_pb.js";
 export type { TesseraClient } from "./client.js";
 export type { Protocol, TesseraClientOptions, TesseraSession } from "./session.js";
@@ -12,3 +13,15 @@ export { createCredentials, type Credentials, type CredentialsOptions } from "./
 export { createLocalStorageTokenStore, type KeyValueStorage } from "./local-storage-token-store.js";
 export { accessTokenExpiry, createMemoryTokenStore, tokensFromMessage, type Tokens, type TokenStore } from "./tokens.js";
 export { withInterceptors } from "./with-interceptors.js";
+export {
+  compileScopes,
+  DECLARED_SCOPE_PATTERN,
+  declaredScope,
+  insufficientScopeChallenge,
+  parseScope,
+  procedureScope,
+  scopeGrants,
+  scopesOf,
+  type ParsedScope,
+  type ScopeSet,
+} from "./scopes.js";

@@ -4,12 +4,16 @@
  */
 import type { Config } from "./config/config.js";
 import { createAbuseInterceptor } from "./abuse/interceptor.js";
+import { chargeWith, createMemoryKeyLimiter } from "./abuse/key-limits.js";
+import { createRedisKeyLimiter } from "./abuse/key-limits-redis.js";
 import { createMemoryCounterStore } from "./abuse/limiter.js";
 import { createRedisCounterStore } from "./abuse/redis-counters.js";
+import { createPerUserLimiter } from "./abuse/per-user.js";
 import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/policy/account-access.js";
 import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createDeviceLogins } from "./auth/device/device-logins.js";
 import { createRevocationLog } from "./auth/revocation/log.js";
 import { createAuthInterceptor } from "./auth/request/interceptor.js";
 import { createUserAuth } from "./auth/user-auth.js";
@@ -34,6 +38,7 @@ import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
+import { createDeviceLoginService } from "./services/device-login/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
 import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
 import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
@@ -95,7 +100,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const userAuth = createUserAuth(deps, { gate, revocations });
   revocations.addApplier(apiKeys.applier);
   revocations.addApplier(userAuth.applier);
-  const features: Feature[] = [revocations, apiKeys, userAuth];
+  const deviceLogins = createDeviceLogins(deps, userAuth.sessions);
+  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins];
   const started: Feature[] = [];
   let adminSocket: AdminSocket | undefined;
   try {
@@ -130,13 +136,18 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const counters = config.redisUrl
     ? createRedisCounterStore({ url: config.redisUrl, prefix: `${config.redisKeyPrefix}rl:`, logger, now })
     : createMemoryCounterStore({ now });
+  // Per-key limits of API keys: shared by every instance through Redis when configured.
+  const keyLimiter = config.redisUrl
+    ? createRedisKeyLimiter({ url: config.redisUrl, prefix: config.redisKeyPrefix, logger, now })
+    : createMemoryKeyLimiter(now);
   const refusals = createRefusalAudit({ audit: deps.audit, now });
   const revocationService = createRevocationService(deps, revocations);
   const routes = createRoutes({
     auth: createAuthService(deps, { userAuth, revocations, forgetApiKeys: (t) => apiKeys.forget(t) }),
-    apiKey: createApiKeyService(deps, revocations),
+    apiKey: createApiKeyService(deps, revocations, keyLimiter),
     userAccount: createUserAccountService(deps),
     revocation: revocationService.impl,
+    deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser: createPerUserLimiter(counters, refusals) }),
   });
   const server = createServer({
     config,
@@ -150,6 +161,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         verifiers: features.flatMap((f) => f.verifiers ?? []),
         isInstanceAdmin: (userId) => isInstanceAdmin(kysely, userId),
         keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(kysely, apiKeyId),
+        chargeApiKey: chargeWith(keyLimiter),
         metrics,
       }),
     ],
@@ -193,6 +205,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       await server.close();
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();
+      await keyLimiter.close();
       refusals.close();
       await deps.audit.flush();
       if (ownsDb) await db.close();

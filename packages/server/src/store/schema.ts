@@ -92,6 +92,25 @@ interface ApiKeysTable {
   updated_by_id: string | null;
   expires_at: Timestamp;
   last_used_at: Timestamp | null;
+  /** The procedures the key may call (`@tessera/sdk` scope syntax); empty: unrestricted. */
+  scopes: ColumnType<string[], string[] | undefined, never>;
+  /** Rate limits (JSON; inserted as JSON text); empty: none. */
+  rate_limits: ColumnType<ApiKeyRateLimitJson[], string | undefined, never>;
+  /** Usage budget (JSON; inserted as JSON text), or null. */
+  budget: ColumnType<ApiKeyBudgetJson | null, string | null | undefined, never>;
+}
+
+/** One rate limit of a key, as stored. */
+export interface ApiKeyRateLimitJson {
+  limit: number;
+  window_seconds: number;
+}
+
+/** A key's budget, as stored. */
+export interface ApiKeyBudgetJson {
+  uses: number;
+  refill_amount: number;
+  refill_interval_seconds: number;
 }
 
 interface RefreshFamiliesTable {
@@ -191,6 +210,29 @@ interface RevocationLogStateTable {
   pruned_through: number;
 }
 
+/** Where a device login stands; `consumed` once its tokens were handed out. */
+type DeviceLoginState = "pending" | "approved" | "denied" | "consumed";
+
+/** A device login (RFC 8628): only hashes of its codes. */
+interface DeviceLoginsTable {
+  id: Generated<string>;
+  /** SHA-256 (hex) of the device code. */
+  device_code_hash: string;
+  /** SHA-256 (hex) of the normalized user code (8 letters, no dash). */
+  user_code_hash: string;
+  client_name: string;
+  client_ip: string;
+  user_agent: string;
+  status: DeviceLoginState;
+  /** Who approved or denied it. */
+  user_id: string | null;
+  interval_seconds: number;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  last_polled_at: Timestamp | null;
+  decided_at: Timestamp | null;
+}
+
 /** A Tessera instance or a subscriber, with how far it applied the log. */
 interface RevocationParticipantsTable {
   id: string;
@@ -216,6 +258,7 @@ export interface Database {
   revocation_events: RevocationEventsTable;
   revocation_log_state: RevocationLogStateTable;
   revocation_participants: RevocationParticipantsTable;
+  device_logins: DeviceLoginsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -232,3 +275,4 @@ export type LoginTransactionRow = Selectable<LoginTransactionsTable>;
 export type ConfiguredAdminRow = Selectable<ConfiguredAdminTable>;
 export type RevocationEventRow = Selectable<RevocationEventsTable>;
 export type RevocationParticipantRow = Selectable<RevocationParticipantsTable>;
+export type DeviceLoginRow = Selectable<DeviceLoginsTable>;

@@ -23,8 +23,7 @@ export type Rule =
   /**
    * An instance admin, or an API key created by a user who is an instance admin now
    * (enabled, with the flag): services that verify Tessera credentials themselves
-   * (RevocationService). Until API-key scopes exist (issue 19), such a key can also do
-   * what any key of its account can; create a dedicated one in an account of its own.
+   * (RevocationService). Give such a key only the scope `revocations:watch`.
    */
   | { access: "instance_admin_or_admin_key" };
 
@@ -35,7 +34,7 @@ const viewer = (apiKeys: boolean): Rule => ({ access: "account", role: "viewer",
 const member = (apiKeys: boolean): Rule => ({ access: "account", role: "member", apiKeys });
 const admin: Rule = { access: "account", role: "admin", apiKeys: false };
 
-/** Every procedure of the four services, keyed by `Service/Method` (package-less). */
+/** Every procedure of the five services, keyed by `Service/Method` (package-less). */
 export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AuthService/GetAuthConfig": pub,
   "AuthService/SignUp": pub,
@@ -51,6 +50,14 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AuthService/RevokeAllSessions": human,
   "AuthService/SetUserDisabled": { access: "instance_admin" },
   "AuthService/RevokeUserSessions": { access: "instance_admin" },
+
+  // RFC 8628: the program starts and polls without credentials (the device code is
+  // one); a signed-in person, however they signed in, looks up and decides.
+  "DeviceLoginService/StartDeviceLogin": pub,
+  "DeviceLoginService/PollDeviceLogin": pub,
+  "DeviceLoginService/GetDeviceLogin": human,
+  "DeviceLoginService/ApproveDeviceLogin": human,
+  "DeviceLoginService/DenyDeviceLogin": human,
 
   "RevocationService/WatchRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/AckRevocations": { access: "instance_admin_or_admin_key" },
@@ -78,6 +85,13 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "UserAccountService/SetUserRole": admin,
   "UserAccountService/GetAccountAuditEvents": admin,
 });
+
+/**
+ * Procedures an API key may call whatever its scopes: CheckToken only tells the caller
+ * about its own credential, and services embedding Tessera (`@tessera/connect`) learn a
+ * key's scopes by calling it with the key.
+ */
+export const SCOPE_EXEMPT: ReadonlySet<string> = new Set(["AuthService/CheckToken"]);
 
 /** The policy key of a procedure path like `/tessera.v1.AuthService/Login`. */
 export function policyKey(typeName: string, methodName: string): string {

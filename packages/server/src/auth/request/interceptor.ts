@@ -2,7 +2,9 @@
  * The one authentication interceptor for every service. It looks up the procedure's
  * rule (fail closed for unknown procedures), lets public procedures through, and
  * otherwise parses the bearer, asks the verifiers in turn, applies the
- * principal-level policy and puts the Principal under `principalKey`.
+ * principal-level policy, refuses API keys whose scopes do not grant the procedure
+ * (PermissionDenied, `error="insufficient_scope"`) and puts the Principal under
+ * `principalKey`.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BoundedCache } from "../../lib/bounded-cache.js";
@@ -11,9 +13,11 @@ import { annotateActiveSpan } from "../../tracing/spans.js";
 import { looksLikeApiKey } from "../api-keys/format.js";
 import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
-import { checkPrincipal, ruleFor } from "../policy/policy.js";
+import { insufficientScopeChallenge } from "@tessera/sdk";
+import { checkPrincipal, policyKey, ruleFor, SCOPE_EXEMPT } from "../policy/policy.js";
 import { ANONYMOUS_USER_ID } from "../../store/ids.js";
 import { principalKey, type Principal } from "./principal.js";
+import type { KeyLimits } from "../api-keys/limits.js";
 
 /**
  * Verifies one kind of bearer token. Returns undefined when the token is not of its
@@ -31,8 +35,10 @@ export interface AuthInterceptorOptions {
   isInstanceAdmin: (userId: string) => Promise<boolean>;
   /** Whether an API key was created by a user who is an instance admin now (RevocationService). */
   keyMadeByInstanceAdmin?: (apiKeyId: string) => Promise<boolean>;
+  /** Counts a call of a key with limits; throws ResourceExhausted over them (abuse/key-limits.ts). */
+  chargeApiKey?: (apiKeyId: string, limits: KeyLimits) => Promise<void>;
   /** Counts authentications by credential kind and outcome (default: not counted). */
-  metrics?: Pick<Metrics, "authentication">;
+  metrics?: Pick<Metrics, "authentication" | "rateLimited">;
 }
 
 /** The credential kind metrics name for an accepted principal. */
@@ -136,12 +142,29 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       metrics.authentication(PRINCIPAL_KIND[principal.kind], "ok");
       annotateActiveSpan("tessera.principal.kind", PRINCIPAL_KIND[principal.kind]);
     }
+    // The key's scopes first: the answer names the scope it lacks.
+    if (principal.kind === "api_key" && principal.scopes.restricted && !principal.scopes.allows(req.method)) {
+      if (!SCOPE_EXEMPT.has(policyKey(req.service.typeName, req.method.name))) {
+        throw new ConnectError("the API key's scopes do not include this procedure", Code.PermissionDenied, {
+          "www-authenticate": insufficientScopeChallenge(req.method),
+        });
+      }
+    }
     try {
       await checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId), opts.keyMadeByInstanceAdmin);
     } catch (e) {
       const ce = ConnectError.from(e);
       if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);
       throw e;
+    }
+    // Only calls that are allowed count against the key's limits.
+    if (principal.kind === "api_key" && principal.limits && opts.chargeApiKey) {
+      try {
+        await opts.chargeApiKey(principal.apiKeyId, principal.limits);
+      } catch (e) {
+        if (ConnectError.from(e).code === Code.ResourceExhausted) metrics.rateLimited(policyKey(req.service.typeName, req.method.name));
+        throw e;
+      }
     }
     req.contextValues.set(principalKey, principal);
     return next(req);
