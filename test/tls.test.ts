@@ -14,7 +14,12 @@ import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } f
 import { describe, expect, it } from "vitest";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { ConfigError, loadConfig } from "../packages/server/src/config/config.js";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { createTesseraClient } from "../packages/sdk/src/node.js";
+import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
+import { UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { makeTestCerts } from "./helpers/certs.js";
+import { runTessera } from "./helpers/tessera-cli.js";
 import { useTessera } from "./harness.js";
 
 const certs = makeTestCerts();
@@ -197,6 +202,37 @@ describe("mutual TLS", () => {
           () => "refused",
         );
       expect(refused).toBe("refused");
+    } finally {
+      await server.close();
+    }
+  });
+
+  it("the SDK (three protocols) and the CLI present client certificates", async () => {
+    const server = await t.startServer({ env: base });
+    try {
+      const baseUrl = `https://localhost:${server.port}`;
+      const tlsFiles = { ca, cert: certs.read(certs.client.cert), key: certs.read(certs.client.key) };
+      for (const protocol of ["connect", "grpc", "grpc-web"] as const) {
+        expect((await createTesseraClient({ baseUrl, protocol, tls: tlsFiles }).auth.getAuthConfig({})).mode, protocol).toBeTruthy();
+      }
+      const sdk = createTesseraClient({ baseUrl, tls: tlsFiles });
+      const { tokens } = await sdk.auth.signUp({ email: `mtls-${Date.now()}@example.test`, password: "correct horse battery staple" });
+      const signedIn = createTesseraClient({ baseUrl, tls: tlsFiles, accessToken: tokens!.accessToken });
+      const { accounts } = await signedIn.client(UserAccountService).getUserAccounts({});
+      const { keyValue } = await signedIn.client(ApiKeyService).createAccountApiKey({
+        accountId: accounts[0]!.id,
+        name: "cli over mtls",
+        expiresAt: timestampFromDate(new Date(Date.now() + 86_400_000)),
+      });
+      const cliEnv = { TESSERA_API_URL: baseUrl, TESSERA_API_KEY: keyValue, TESSERA_CA_CERT: certs.caCert };
+      const ok = await runTessera(["whoami", "--output", "json"], { ...cliEnv, TESSERA_CLIENT_CERT: certs.client.cert, TESSERA_CLIENT_KEY: certs.client.key });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(ok.stdout).toContain(accounts[0]!.id);
+      const without = await runTessera(["whoami"], cliEnv);
+      expect(without.code).not.toBe(0);
+      const half = await runTessera(["whoami"], { ...cliEnv, TESSERA_CLIENT_CERT: certs.client.cert });
+      expect(half.code).toBe(2);
+      expect(half.stderr).toContain("TESSERA_CLIENT_CERT and TESSERA_CLIENT_KEY go together");
     } finally {
       await server.close();
     }

@@ -3,9 +3,10 @@
  * process.env": config.ts is the server's configuration; the `tessera` client
  * commands (login, apikeys, ...) read their few variables here, in one place.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
+import type { ClientTls } from "@tessera/sdk/node";
 import { UsageError } from "./errors.js";
 
 /** Where the CLI talks to and keeps its credentials. */
@@ -27,6 +28,8 @@ export interface ClientConfig {
    * WAYLAND_DISPLAY, or no xdg-open on PATH. `tessera login` then uses the device login.
    */
   noBrowserReason?: string;
+  /** TESSERA_CA_CERT (a CA to trust), TESSERA_CLIENT_CERT and TESSERA_CLIENT_KEY (mutual TLS): PEM files, read once. */
+  tls?: ClientTls;
 }
 
 /** Why a browser cannot be opened on this machine (see ClientConfig.noBrowserReason). */
@@ -38,6 +41,24 @@ function noBrowserReason(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): str
   if (!env.DISPLAY && !env.WAYLAND_DISPLAY) return "no DISPLAY or WAYLAND_DISPLAY";
   const onPath = (env.PATH ?? "").split(path.delimiter).some((dir) => dir !== "" && existsSync(path.join(dir, "xdg-open")));
   return onPath ? undefined : "no xdg-open on PATH";
+}
+
+/** The PEM file a variable names, or undefined when unset; an unreadable file is a usage error. */
+function pemFile(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const file = env[name]?.trim();
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, "utf8");
+  } catch (e) {
+    throw new UsageError(`${name}: cannot read ${file}: ${(e as Error).message}`);
+  }
+}
+
+/** The TLS files of the environment; a certificate without its key (or the reverse) is a usage error. */
+function clientTls(env: NodeJS.ProcessEnv): ClientTls | undefined {
+  const [ca, cert, key] = [pemFile(env, "TESSERA_CA_CERT"), pemFile(env, "TESSERA_CLIENT_CERT"), pemFile(env, "TESSERA_CLIENT_KEY")];
+  if ((cert === undefined) !== (key === undefined)) throw new UsageError("TESSERA_CLIENT_CERT and TESSERA_CLIENT_KEY go together: set both or neither");
+  return ca || cert ? { ca, cert, key } : undefined;
 }
 
 /** Reads the client settings; a bad value is a usage error (exit 2). */
@@ -70,5 +91,6 @@ export function readClientConfig(env: NodeJS.ProcessEnv = process.env, platform:
     loginPort,
     password: env.TESSERA_PASSWORD || undefined,
     noBrowserReason: noBrowserReason(env, platform),
+    tls: clientTls(env),
   };
 }

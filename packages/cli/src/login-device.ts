@@ -46,7 +46,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** Runs the device login; resolves with the tokens (not yet stored). */
 export async function deviceLogin(s: Session): Promise<Tokens> {
   // No credentials on these calls: the device code is the credential.
-  const device = createTesseraClient({ baseUrl: s.config.apiUrl, protocol: "connect" }).client(DeviceLoginService);
+  const device = createTesseraClient({ baseUrl: s.config.apiUrl, protocol: "connect", tls: s.config.tls }).client(DeviceLoginService);
   const started = await s.call(device.startDeviceLogin({ clientName: clientName() }));
   const userCode = started.userCode.replace(CONTROLS, "");
   const deadline = Date.now() + started.expiresIn * 1000;

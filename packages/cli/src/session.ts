@@ -33,7 +33,7 @@ export function openSession(cmd: Command): Session {
   const tokenStore = file.tokenStore(config.apiUrl);
   const hasTokens = !config.apiKey && tokenStore.get() !== undefined;
   const credential: CredentialKind = config.apiKey ? "api_key" : hasTokens ? "tokens" : "none";
-  const client = createTesseraClient({ baseUrl: config.apiUrl, apiKey: config.apiKey, tokenStore, protocol: "connect" });
+  const client = createTesseraClient({ baseUrl: config.apiUrl, apiKey: config.apiKey, tokenStore, protocol: "connect", tls: config.tls });
 
   const call = async <T>(p: Promise<T>, notFoundHint?: string): Promise<T> => {
     try {

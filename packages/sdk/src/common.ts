@@ -8,7 +8,7 @@ export { AuthMode, AuthService, PrincipalKind } from "./gen/tessera/v1/auth_pb.j
 export { DeviceLoginService, DeviceLoginStatus } from "./gen/tessera/v1/device_pb.js";
 export { UserAccountService } from "./gen/tessera/v1/user_account_pb.js";
 export type { TesseraClient } from "./client.js";
-export type { Protocol, TesseraClientOptions, TesseraSession } from "./session.js";
+export type { ClientTls, Protocol, TesseraClientOptions, TesseraSession } from "./session.js";
 export { createCredentials, type Credentials, type CredentialsOptions } from "./credentials.js";
 export { createLocalStorageTokenStore, type KeyValueStorage } from "./local-storage-token-store.js";
 export { accessTokenExpiry, createMemoryTokenStore, tokensFromMessage, type Tokens, type TokenStore } from "./tokens.js";

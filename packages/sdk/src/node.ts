@@ -3,7 +3,7 @@
  * `@connectrpc/connect-node` transports, so `protocol: "grpc"` (HTTP/2) works too.
  * Connect and gRPC-web use HTTP/1.1; gRPC uses HTTP/2 (cleartext with prior
  * knowledge for `http://` URLs). With a `fetch` option, Connect and gRPC-web go
- * through that fetch instead.
+ * through that fetch instead. `tls` trusts a CA and presents a client certificate.
  */
 import { createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
 import { buildTesseraClient, type TesseraClient } from "./client.js";
@@ -16,11 +16,11 @@ export * from "./common.js";
 export const nodeTransport: TransportFactory = (o) => {
   switch (o.protocol) {
     case "grpc":
-      return createGrpcTransport({ baseUrl: o.baseUrl });
+      return createGrpcTransport({ baseUrl: o.baseUrl, nodeOptions: o.tls });
     case "grpc-web":
-      return o.fetch ? webTransport(o) : createGrpcWebTransport({ baseUrl: o.baseUrl, httpVersion: "1.1" });
+      return o.fetch ? webTransport(o) : createGrpcWebTransport({ baseUrl: o.baseUrl, httpVersion: "1.1", nodeOptions: o.tls });
     case "connect":
-      return o.fetch ? webTransport(o) : createConnectTransport({ baseUrl: o.baseUrl, httpVersion: "1.1" });
+      return o.fetch ? webTransport(o) : createConnectTransport({ baseUrl: o.baseUrl, httpVersion: "1.1", nodeOptions: o.tls });
     default:
       throw new TypeError(`createTesseraClient: unknown protocol ${JSON.stringify(o.protocol)}`);
   }

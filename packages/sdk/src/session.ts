@@ -38,6 +38,19 @@ export interface TesseraClientOptions {
   interceptors?: Interceptor[];
   /** Refresh this long before the access token's known expiry; default 5 000 ms. */
   refreshSkewMs?: number;
+  /**
+   * Node only (browsers use their own TLS settings): PEM text of a CA to trust for an
+   * `https://` Tessera, and a client certificate and key to present when Tessera asks for
+   * one (mutual TLS, `TLS_CLIENT_CA`).
+   */
+  tls?: ClientTls;
+}
+
+/** TLS settings of a Node client: PEM text. */
+export interface ClientTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 /** A signed-in (or keyed) connection to Tessera: clients of any service share its credentials. */
@@ -63,7 +76,7 @@ export interface TesseraSession {
 }
 
 /** Builds a base transport (without credentials) for the given options. */
-export type TransportFactory = (opts: { baseUrl: string; protocol: Protocol; fetch?: typeof globalThis.fetch }) => Transport;
+export type TransportFactory = (opts: { baseUrl: string; protocol: Protocol; fetch?: typeof globalThis.fetch; tls?: ClientTls }) => Transport;
 
 /** `createTesseraSession` with the transport factory of the entry point (browser or Node). */
 export function buildTesseraSession(opts: TesseraClientOptions, makeTransport: TransportFactory): TesseraSession {
@@ -72,7 +85,7 @@ export function buildTesseraSession(opts: TesseraClientOptions, makeTransport: T
     base = opts.transport;
   } else {
     if (!opts.baseUrl) throw new TypeError("createTesseraClient: baseUrl is required (or pass a transport)");
-    base = makeTransport({ baseUrl: opts.baseUrl.replace(/\/+$/, ""), protocol: opts.protocol ?? "connect", fetch: opts.fetch });
+    base = makeTransport({ baseUrl: opts.baseUrl.replace(/\/+$/, ""), protocol: opts.protocol ?? "connect", fetch: opts.fetch, tls: opts.tls });
   }
   const tokenStore = opts.tokenStore ?? createMemoryTokenStore();
   let ready: Promise<void> = Promise.resolve();
