@@ -26,6 +26,7 @@ import { createRoutes } from "./routes.js";
 import { createServer, type TesseraServer } from "./server/server.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
+import { createIdentityService } from "./services/identity/index.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
@@ -119,6 +120,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     auth: createAuthService(deps, { userAuth, revocations, forgetApiKeys: (t) => apiKeys.forget(t) }),
     apiKey: createApiKeyService(deps, revocations),
     userAccount: createUserAccountService(deps),
+    identity: createIdentityService(deps, userAuth.oidc),
     revocation: revocationService.impl,
   });
   const server = createServer({

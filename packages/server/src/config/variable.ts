@@ -14,6 +14,7 @@ export const SECTIONS = {
   auth: "Sign-in mode",
   tokens: "Tokens and sessions",
   oidc: "OpenID Connect provider",
+  providers: "Identity providers",
   "admin-api": "Provider admin API",
   network: "Browsers and proxies",
   redis: "Shared limits (Redis)",

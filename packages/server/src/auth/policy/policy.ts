@@ -52,6 +52,9 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AuthService/SetUserDisabled": { access: "instance_admin" },
   "AuthService/RevokeUserSessions": { access: "instance_admin" },
 
+  "IdentityService/ListIdentities": human,
+  "IdentityService/UnlinkIdentity": human,
+
   "RevocationService/WatchRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/AckRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/GetRevocationStatus": { access: "instance_admin_or_admin_key" },
