@@ -7,7 +7,7 @@
 export const PROVIDER_ID_RE = /^[a-z0-9-]{1,64}$/;
 
 /** Roles taken from a provider claim (OpenID Connect only). */
-export interface RolesClaim {
+interface RolesClaim {
   /** The claim path: a top-level claim (`https://example.com/roles`, looked up whole) or a dotted path (`realm_access.roles`). */
   claim: string;
   /** The value (in the claim's string or list) that makes the user an instance admin. */
@@ -15,7 +15,7 @@ export interface RolesClaim {
 }
 
 /** Settings every provider has. */
-export interface ProviderBase {
+interface ProviderBase {
   /** Stable id (`[a-z0-9-]+`): `default` for AUTH_BASEURL, `google`, `github`, or the operator's. */
   id: string;
   /** Shown on sign-in buttons. */

@@ -102,7 +102,8 @@ export function providersConfig(env: Env, globalRedirects: string[]): ProviderCo
     ids.set(p.id, p);
     const issuer = providerIssuer(p);
     const same = issuers.get(issuer);
-    if (same) throw new ConfigError(sourceOf(p, fromJson), `provider "${p.id}" has the issuer ${issuer} of provider "${same.id}"; each issuer may be configured once`);
+    if (same)
+      throw new ConfigError(sourceOf(p, fromJson), `provider "${p.id}" has the issuer ${issuer} of provider "${same.id}"; each issuer may be configured once`);
     issuers.set(issuer, p);
   }
   return all;

@@ -85,7 +85,13 @@ export function createGithubApi(config: GithubConfig) {
   return {
     /** Exchanges the code for a user access token. */
     async exchangeCode(code: string, redirectUri: string, codeVerifier: string): Promise<string> {
-      const form = new URLSearchParams({ client_id: config.clientId, client_secret: config.clientSecret, code, redirect_uri: redirectUri, code_verifier: codeVerifier });
+      const form = new URLSearchParams({
+        client_id: config.clientId,
+        client_secret: config.clientSecret,
+        code,
+        redirect_uri: redirectUri,
+        code_verifier: codeVerifier,
+      });
       const { status, body } = await request(`${config.webUrl}/login/oauth/access_token`, {
         method: "POST",
         headers: { accept: "application/json", "content-type": "application/x-www-form-urlencoded", "user-agent": "tessera" },

@@ -66,9 +66,7 @@ export function createOidcProvider(opts: OidcProviderOptions): OidcProvider {
         [customFetch]: (url, init) => fetchProviderUrl(url, init),
       });
       // Warm the key set so the first request does not wait; a failure here is retried on demand.
-      await remote
-        .reload()
-        .catch((e: Error) => logger.warn({ err: { message: e.message }, provider: config.id }, "OpenID provider keys not fetched yet"));
+      await remote.reload().catch((e: Error) => logger.warn({ err: { message: e.message }, provider: config.id }, "OpenID provider keys not fetched yet"));
       metadata = found;
       keys = remote;
       logger.info({ issuer: found.issuer, provider: config.id }, "OpenID provider discovered");

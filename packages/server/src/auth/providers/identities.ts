@@ -23,7 +23,7 @@ import type { ProviderIdentity } from "./types.js";
 const IDENTITY_CACHE_TTL_MS = 30_000;
 
 /** A user found for an identity. */
-export interface IdentityUserStatus {
+interface IdentityUserStatus {
   userId: string;
   disabled: boolean;
 }
@@ -113,14 +113,24 @@ export function createIdentityLinker(deps: Deps): IdentityLinker {
       let user: IdentityUserStatus;
       if (linkUserId !== null) {
         if (existing && existing.userId !== linkUserId) {
-          audit.record({ action: "auth.identity.link.failure", actorUserId: linkUserId, request, metadata: { reason: "linked_to_other_user", provider: provider.id } });
+          audit.record({
+            action: "auth.identity.link.failure",
+            actorUserId: linkUserId,
+            request,
+            metadata: { reason: "linked_to_other_user", provider: provider.id },
+          });
           throw new ConnectError(`this ${provider.name} account is already linked to another user`, Code.AlreadyExists);
         }
         if (!existing) {
           const linked = await linkIdentityToUser(db.kysely, linkUserId, identity.issuer, identity.subject, identity.profile, provider.id);
           const owner = linked ? undefined : await findIdentityUser(db.kysely, identity.issuer, identity.subject);
           if (!linked && owner?.userId !== linkUserId) {
-            audit.record({ action: "auth.identity.link.failure", actorUserId: linkUserId, request, metadata: { reason: "linked_to_other_user", provider: provider.id } });
+            audit.record({
+              action: "auth.identity.link.failure",
+              actorUserId: linkUserId,
+              request,
+              metadata: { reason: "linked_to_other_user", provider: provider.id },
+            });
             throw new ConnectError(`this ${provider.name} account is already linked to another user`, Code.AlreadyExists);
           }
           if (linked) audit.record({ action: "auth.identity.link.success", actorUserId: linkUserId, request, metadata: { provider: provider.id } });
