@@ -3,7 +3,7 @@
  * application flow and the REST API, mounted as GitHub Enterprise Server mounts it
  * (web at `/`, REST at `/api/v3`):
  * - `GET /login/oauth/authorize?client_id&redirect_uri&scope&state[&code_challenge&code_challenge_method=S256][&login]`
- *   signs in the user named by `login` (a headless stand-in for GitHub's page) and redirects
+ *   signs in the user named by `login` (or the default login: a headless stand-in for GitHub's page) and redirects
  *   to `redirect_uri?code=...&state=...`; codes live 10 minutes and work once;
  * - `POST /login/oauth/access_token` (client_id, client_secret, code, redirect_uri,
  *   code_verifier; form or JSON body) answers JSON with `Accept: application/json`, else
@@ -40,6 +40,8 @@ export interface GithubTestServer {
   url: string;
   /** Adds (or replaces) a user. */
   addUser(user: GithubTestUser): void;
+  /** Who a browser without a `login` parameter signs in as (a person at GitHub's page, headless). */
+  setDefaultLogin(login: string): void;
   /** Follows an authorization URL headlessly as `login`; returns the callback URL's parameters. */
   authorize(url: string, login: string): Promise<{ code: string; state: string | null; callback: URL }>;
   /** Requests per path. */
@@ -73,6 +75,7 @@ export async function startGithubServer(): Promise<GithubTestServer> {
   const codes = new Map<string, PendingCode>();
   const tokens = new Map<string, string>();
   const counts = new Map<string, number>();
+  let defaultLogin = "";
 
   function userOf(req: http.IncomingMessage): GithubTestUser | undefined {
     const m = /^(?:Bearer|token) (\S+)$/i.exec(req.headers.authorization ?? "");
@@ -86,7 +89,7 @@ export async function startGithubServer(): Promise<GithubTestServer> {
     if (req.method === "GET" && url.pathname === "/login/oauth/authorize") {
       const q = url.searchParams;
       const redirectUri = q.get("redirect_uri") ?? "";
-      const login = q.get("login") ?? "";
+      const login = q.get("login") ?? defaultLogin;
       if (q.get("client_id") !== GITHUB_CLIENT_ID || !users.has(login) || redirectUri === "") return send(res, 404, "Not Found", "text/plain");
       if (q.get("code_challenge") && q.get("code_challenge_method") !== "S256") return send(res, 400, "bad code_challenge_method", "text/plain");
       const code = randomBytes(10).toString("hex");
@@ -150,6 +153,9 @@ export async function startGithubServer(): Promise<GithubTestServer> {
   return {
     url,
     addUser: (u) => void users.set(u.login, u),
+    setDefaultLogin: (login) => {
+      defaultLogin = login;
+    },
     async authorize(authorizeUrl, login) {
       const u = new URL(authorizeUrl);
       u.searchParams.set("login", login);

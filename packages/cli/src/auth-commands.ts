@@ -58,6 +58,20 @@ async function describeLogin(s: Session, fallbackEmail?: string): Promise<void> 
   warnApiKey(s);
 }
 
+/**
+ * The provider of a browser login: `--provider` when the server has it, else `default` or
+ * the only one; otherwise the choices are listed.
+ */
+function chooseProvider(providers: readonly { id: string; name: string }[], wanted: string | undefined): string {
+  const choices = providers.map((p) => `${p.id} (${p.name})`).join(", ");
+  if (wanted !== undefined) {
+    if (providers.some((p) => p.id === wanted)) return wanted;
+    throw new UsageError(`unknown provider "${wanted}": this server offers ${choices}`);
+  }
+  if (providers.length === 1 || providers.some((p) => p.id === "default")) return "";
+  throw new UsageError(`this server offers several providers: choose one with --provider <id> (${choices})`);
+}
+
 /** Adds login, signup, logout and whoami. */
 export function registerAuthCommands(program: Command): void {
   program
@@ -66,7 +80,7 @@ export function registerAuthCommands(program: Command): void {
     .option("--password", "log in with email and password (password from TESSERA_PASSWORD, stdin, or a prompt)")
     .option("--email <email>", "email for --password (asked when omitted on a terminal)")
     .option("--no-browser", "do not try to open a browser; only print the URL")
-    .option("--provider <id>", "OpenID provider id (default: the server's default provider)")
+    .option("--provider <id>", "identity provider id (default: the server's `default` provider, or its only one)")
     .addHelpText(
       "after",
       "\nThe browser login listens on LOGIN_HOST:LOGIN_PORT (default 127.0.0.1:4242) for the provider's redirect to\n" +
@@ -89,7 +103,8 @@ export function registerAuthCommands(program: Command): void {
           return;
         }
         if (cfg.oidcProviders.length === 0) throw new CliError("this server has no OpenID provider: run `tessera login --password`");
-        const tokens = await browserLogin(s, { openBrowser: opts.browser, providerId: opts.provider });
+        const providerId = chooseProvider(cfg.oidcProviders, opts.provider);
+        const tokens = await browserLogin(s, { openBrowser: opts.browser, providerId });
         await s.client.setTokens(tokens);
         await describeLogin(s);
       }),

@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from "node:fs";
 import { ConfigError } from "./config-error.js";
 import { PROVIDER_ID_RE, type ProviderConfig } from "./provider-types.js";
-import type { Env } from "./read.js";
+import { readNamed, type Env } from "./read.js";
 import { PROVIDER_ALGORITHMS } from "./schema-auth.js";
 
 /** The largest providers file or secret file read. */
@@ -91,8 +91,8 @@ function secretOf(r: Reader, env: Env, variable: string): string {
   if (given.length > 1) r.fail(`give only one of ${given.join(", ")}`);
   const envName = r.str("client_secret_env");
   if (envName !== undefined) {
-    const v = env[envName];
-    if (v === undefined || v === "") r.fail(`client_secret_env names ${envName}, which is not set`);
+    const v = readNamed(env, envName);
+    if (v === undefined) r.fail(`client_secret_env names ${envName}, which is not set`);
     return v;
   }
   const file = r.str("client_secret_file");
