@@ -76,7 +76,7 @@ describe("console sign-in and linking with several providers in headless Chromiu
       .locator('[data-testid="identities-table"] tr[data-provider-id="github"]')
       .waitFor({ timeout: 30_000 })
       .catch(async (e: Error) => {
-        throw new Error(`${e.message}\nat ${page.url()}: ${await page.locator("body").innerText()}`);
+        throw new Error(`${e.message}\nat ${page.url()}: ${await page.locator("body").textContent()}`);
       });
     expect(new URL(page.url()).search).toBe("");
     expect(await page.locator("#session .who").textContent()).toBe(email);
