@@ -5,7 +5,9 @@
  */
 import { describe, expect, it } from "vitest";
 import { admissionRefusal } from "../packages/server/src/auth/providers/admission.js";
+import { createProviderAuth } from "../packages/server/src/auth/providers/registry.js";
 import { claimHasRole } from "../packages/server/src/auth/providers/roles.js";
+import { createLogger } from "../packages/server/src/lib/logger.js";
 import { loadConfig, type OidcConfig } from "../packages/server/src/config/config.js";
 
 describe("roles from a provider claim", () => {
@@ -46,5 +48,27 @@ describe("who a provider admits", () => {
   it("admits anyone through the Neosync provider default, as before", () => {
     const def = loadConfig({ AUTH_MODE: "full", TESSERA_DATA_DIR: "memory://", AUTH_BASEURL: "https://idp.test", AUTH_AUDIENCE: "api" }).oidc!;
     expect(admissionRefusal(def, profile("x@any.test", false), {})).toBeUndefined();
+  });
+});
+
+describe("provider startup", () => {
+  it("stops with a line naming the provider that cannot be discovered", async () => {
+    const config = loadConfig({
+      AUTH_MODE: "full",
+      TESSERA_DATA_DIR: "memory://",
+      AUTH_PROVIDERS: JSON.stringify([{ id: "unreachable", kind: "oidc", issuer: "http://127.0.0.1:1", client_id: "c" }]),
+    });
+    const deps = {
+      config,
+      logger: createLogger({ json: true, level: "silent" }),
+      db: undefined as never,
+      audit: { record() {}, flush: async () => {} },
+      access: undefined as never,
+      clock: () => new Date(),
+    };
+    const providers = createProviderAuth(deps, { startSession: () => Promise.reject(new Error("not used")) }, { discovery: { attempts: 1 } });
+    await expect(providers.start!()).rejects.toThrow(
+      /^provider "unreachable": OpenID discovery at http:\/\/127\.0\.0\.1:1\/\.well-known\/openid-configuration failed/,
+    );
   });
 });
