@@ -1,5 +1,5 @@
 /**
- * The permission matrix: every RPC of the four services (iterated from the generated
+ * The permission matrix: every RPC of the five services (iterated from the generated
  * service descriptors, so a new RPC cannot be forgotten) against every kind of caller:
  * anonymous (no token), a non-member, a viewer, a member and an admin of the account,
  * an API key of the account and an API key of another account. Each cell states the
@@ -21,11 +21,12 @@ import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
 import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.js";
+import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
 const PASSWORD = "correct horse battery staple";
-const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService, IdentityService];
+const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService, DeviceLoginService, IdentityService];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey"] as const;
 type Who = (typeof WHO)[number];
@@ -77,6 +78,15 @@ const MATRIX: Record<string, Row> = {
   "UserAccountService/AcceptTeamAccountInvite": [U, "ok", "ok", "ok", "ok", PD, PD],
   "UserAccountService/SetUserRole": [U, PD, PD, PD, "ok", PD, PD],
   "UserAccountService/GetAccountAuditEvents": [U, PD, PD, PD, "ok", PD, PD],
+
+  // RFC 8628: the program starts and polls without credentials (an empty request is
+  // InvalidArgument for everyone); any signed-in person looks up and decides a user
+  // code (an empty one is InvalidArgument), API keys cannot (test/device-login.test.ts).
+  "DeviceLoginService/StartDeviceLogin": ["public", "public", "public", "public", "public", "public", "public"],
+  "DeviceLoginService/PollDeviceLogin": ["public", "public", "public", "public", "public", "public", "public"],
+  "DeviceLoginService/GetDeviceLogin": [U, IA, IA, IA, IA, PD, PD],
+  "DeviceLoginService/ApproveDeviceLogin": [U, IA, IA, IA, IA, PD, PD],
+  "DeviceLoginService/DenyDeviceLogin": [U, IA, IA, IA, IA, PD, PD],
 
   // Instance admins and keys an instance admin created (test/revocation-service.test.ts): none of these.
   "IdentityService/ListIdentities": [U, "ok", "ok", "ok", "ok", PD, PD],

@@ -5,6 +5,7 @@
 export { Code, ConnectError, createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 export { ApiKeyService } from "./gen/tessera/v1/api_key_pb.js";
 export { AuthMode, AuthService, PrincipalKind } from "./gen/tessera/v1/auth_pb.js";
+export { DeviceLoginService, DeviceLoginStatus } from "./gen/tessera/v1/device_pb.js";
 export { UserAccountService } from "./gen/tessera/v1/user_account_pb.js";
 export type { TesseraClient } from "./client.js";
 export type { Protocol, TesseraClientOptions, TesseraSession } from "./session.js";

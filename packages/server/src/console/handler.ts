@@ -68,6 +68,8 @@ async function buildConsoleAssets(): Promise<Map<string, Asset>> {
   return new Map([
     ["/", html],
     ["/callback", html],
+    // The approval page of device logins (RFC 8628's verification_uri).
+    ["/device", html],
     ["/app.js", asset(script, "text/javascript; charset=utf-8")],
     ["/app.css", asset(await readFile(path.join(dir, "app.css")), "text/css; charset=utf-8")],
   ]);

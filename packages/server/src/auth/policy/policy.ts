@@ -35,7 +35,7 @@ const viewer = (apiKeys: boolean): Rule => ({ access: "account", role: "viewer",
 const member = (apiKeys: boolean): Rule => ({ access: "account", role: "member", apiKeys });
 const admin: Rule = { access: "account", role: "admin", apiKeys: false };
 
-/** Every procedure of the four services, keyed by `Service/Method` (package-less). */
+/** Every procedure of the five services, keyed by `Service/Method` (package-less). */
 export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AuthService/GetAuthConfig": pub,
   "AuthService/SignUp": pub,
@@ -54,6 +54,13 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
 
   "IdentityService/ListIdentities": human,
   "IdentityService/UnlinkIdentity": human,
+  // RFC 8628: the program starts and polls without credentials (the device code is
+  // one); a signed-in person, however they signed in, looks up and decides.
+  "DeviceLoginService/StartDeviceLogin": pub,
+  "DeviceLoginService/PollDeviceLogin": pub,
+  "DeviceLoginService/GetDeviceLogin": human,
+  "DeviceLoginService/ApproveDeviceLogin": human,
+  "DeviceLoginService/DenyDeviceLogin": human,
 
   "RevocationService/WatchRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/AckRevocations": { access: "instance_admin_or_admin_key" },
