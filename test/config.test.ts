@@ -192,6 +192,10 @@ describe("the configuration schema", () => {
         AUTH_API_BASEURL: "https://idp.example/realms/acme",
         AUTH_API_CLIENT_ID: "admin-reader",
         DB_HOST: "db.example",
+        AUTH_GOOGLE_CLIENT_ID: "g",
+        AUTH_GOOGLE_CLIENT_SECRET: "gs",
+        AUTH_GITHUB_CLIENT_ID: "h",
+        AUTH_GITHUB_CLIENT_SECRET: "hs",
       }),
     ]);
     expect(

@@ -21,12 +21,13 @@ import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js"
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
+import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.js";
 import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
 const PASSWORD = "correct horse battery staple";
-const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService, DeviceLoginService];
+const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService, DeviceLoginService, IdentityService];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey", "scopedKey"] as const;
 type Who = (typeof WHO)[number];
@@ -94,6 +95,9 @@ const MATRIX: Record<string, Row> = {
   "DeviceLoginService/DenyDeviceLogin": [U, IA, IA, IA, IA, PD, PD, PD],
 
   // Instance admins and keys an instance admin created (test/revocation-service.test.ts): none of these.
+  "IdentityService/ListIdentities": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
+  "IdentityService/UnlinkIdentity": [U, NF, NF, NF, NF, PD, PD, PD],
+
   "RevocationService/WatchRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/AckRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/GetRevocationStatus": [U, PD, PD, PD, PD, PD, PD, PD],
@@ -181,6 +185,7 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
       case "ApiKeyService/DeleteAccountApiKey":
         return { id: (await newKey(accountId, adminToken)).id };
       case "AuthService/RevokeSession":
+      case "IdentityService/UnlinkIdentity":
         return { id: "00000000-0000-4000-8000-000000000000" };
       case "AuthService/SetUserDisabled":
         return { userId: targetUserId, disabled: false };

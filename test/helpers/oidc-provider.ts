@@ -82,6 +82,12 @@ export interface TestProviderOptions {
   clientAuthMethod?: "client_secret_basic" | "client_secret_post";
   /** Put the user's `email` and `email_verified` into JWT access tokens too, as Keycloak does. */
   emailInAccessTokens?: boolean;
+  /** The signing key's `kid` (default TEST_KID: every instance publishes the same kid, with its own key). */
+  kid?: string;
+  /** More (or replaced) claims of an account, for its ID token and UserInfo: `hd`, another `email`, ... */
+  accountClaims?: (subject: string) => Record<string, unknown>;
+  /** Extra claims in JWT access tokens (roles, as Keycloak's `realm_access`). */
+  accessTokenClaims?: (subject: string) => Record<string, unknown>;
 }
 
 /**
@@ -118,8 +124,9 @@ export async function startTestProvider(opts: TestProviderOptions = {}): Promise
   const issuer = `http://127.0.0.1:${port}`;
 
   const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
-  const privateJwk = { ...(await exportJWK(privateKey)), kid: TEST_KID, alg: "RS256", use: "sig" };
-  const publicJwk = { ...(await exportJWK(publicKey)), kid: TEST_KID, alg: "RS256", use: "sig" };
+  const kid = opts.kid ?? TEST_KID;
+  const privateJwk = { ...(await exportJWK(privateKey)), kid, alg: "RS256", use: "sig" };
+  const publicJwk = { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" };
   const publicPem = await exportSPKI(publicKey);
 
   const redirectUris = [`http://127.0.0.1:${port}/cb`, "http://127.0.0.1/callback", ...(opts.redirectUris ?? [])];
@@ -142,7 +149,7 @@ export async function startTestProvider(opts: TestProviderOptions = {}): Promise
     // Put scope claims (email, name) in the ID token, as Keycloak, Auth0 and Google do.
     conformIdTokenClaims: false,
     acrValues: [TEST_ACR_BASIC, TEST_ACR_MFA],
-    claims: { openid: ["sub"], email: ["email", "email_verified"], profile: ["name", "picture"] },
+    claims: { openid: ["sub"], email: ["email", "email_verified", "hd"], profile: ["name", "picture"] },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -158,10 +165,15 @@ export async function startTestProvider(opts: TestProviderOptions = {}): Promise
     },
     findAccount: async (_ctx: unknown, id: string) => ({
       accountId: id,
-      claims: async () => ({ sub: id, ...testEmailClaims(id), name: `User ${id}`, picture: `https://example.test/${id}.png` }),
+      claims: async () => ({ sub: id, ...testEmailClaims(id), name: `User ${id}`, picture: `https://example.test/${id}.png`, ...opts.accountClaims?.(id) }),
     }),
-    ...(opts.emailInAccessTokens
-      ? { extraTokenClaims: async (_ctx: unknown, token: { accountId?: string }) => (token.accountId ? testEmailClaims(token.accountId) : undefined) }
+    ...(opts.emailInAccessTokens || opts.accessTokenClaims
+      ? {
+          extraTokenClaims: async (_ctx: unknown, token: { accountId?: string }) =>
+            token.accountId
+              ? { ...(opts.emailInAccessTokens ? testEmailClaims(token.accountId) : {}), ...opts.accessTokenClaims?.(token.accountId) }
+              : undefined,
+        }
       : {}),
   });
   provider.on("server_error", () => {});

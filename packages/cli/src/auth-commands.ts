@@ -59,6 +59,20 @@ async function describeLogin(s: Session, fallbackEmail?: string): Promise<void> 
   warnApiKey(s);
 }
 
+/**
+ * The provider of a browser login: `--provider` when the server has it, else `default` or
+ * the only one; otherwise the choices are listed.
+ */
+function chooseProvider(providers: readonly { id: string; name: string }[], wanted: string | undefined): string {
+  const choices = providers.map((p) => `${p.id} (${p.name})`).join(", ");
+  if (wanted !== undefined) {
+    if (providers.some((p) => p.id === wanted)) return wanted;
+    throw new UsageError(`unknown provider "${wanted}": this server offers ${choices}`);
+  }
+  if (providers.length === 1 || providers.some((p) => p.id === "default")) return "";
+  throw new UsageError(`this server offers several providers: choose one with --provider <id> (${choices})`);
+}
+
 /** The device login, then the tokens stored as every login stores them. */
 async function storeDeviceLogin(s: Session): Promise<void> {
   const tokens = await deviceLogin(s);
@@ -75,7 +89,7 @@ export function registerAuthCommands(program: Command): void {
     .option("--device", "log in with a code approved in a browser on any device (for SSH sessions and containers)")
     .option("--email <email>", "email for --password (asked when omitted on a terminal)")
     .option("--no-browser", "do not try to open a browser; only print the URL")
-    .option("--provider <id>", "OpenID provider id (default: the server's default provider)")
+    .option("--provider <id>", "identity provider id (default: the server's `default` provider, or its only one)")
     .addHelpText(
       "after",
       "\nThe browser login listens on LOGIN_HOST:LOGIN_PORT (default 127.0.0.1:4242) for the provider's redirect to\n" +
@@ -107,7 +121,8 @@ export function registerAuthCommands(program: Command): void {
           note(`No browser can be opened here (${s.config.noBrowserReason}): logging in with a code instead (--no-browser keeps the browser login).`);
           return storeDeviceLogin(s);
         }
-        const tokens = await browserLogin(s, { openBrowser: opts.browser, providerId: opts.provider });
+        const providerId = chooseProvider(cfg.oidcProviders, opts.provider);
+        const tokens = await browserLogin(s, { openBrowser: opts.browser, providerId });
         await s.client.setTokens(tokens);
         await describeLogin(s);
       }),

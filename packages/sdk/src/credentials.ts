@@ -5,7 +5,10 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { accessTokenExpiry, type Tokens, type TokenStore } from "./tokens.js";
 
-/** AuthService procedures that take no bearer: never refreshed for, never retried. */
+/**
+ * AuthService procedures that take no bearer: never refreshed for, never retried. One
+ * exception: GetAuthorizeUrl with `link` (a signed-in user linking a provider) carries it.
+ */
 const PUBLIC_METHODS = new Set(["GetAuthConfig", "SignUp", "Login", "RefreshToken", "Logout", "GetAuthorizeUrl", "ExchangeCode"]);
 const AUTH_SERVICE = "tessera.v1.AuthService";
 
@@ -92,7 +95,8 @@ export function createCredentials(opts: CredentialsOptions): Credentials {
   }
 
   const interceptor: Interceptor = (next) => async (req) => {
-    if (req.service.typeName === AUTH_SERVICE && PUBLIC_METHODS.has(req.method.name)) return next(req);
+    const linking = req.method.name === "GetAuthorizeUrl" && !req.stream && (req.message as { link?: unknown }).link === true;
+    if (req.service.typeName === AUTH_SERVICE && PUBLIC_METHODS.has(req.method.name) && !linking) return next(req);
     if (req.header.has("authorization")) return next(req); // the caller set its own
     const token = await bearer();
     if (token === undefined) return next(req);

@@ -36,6 +36,7 @@ import { createRoutes } from "./routes.js";
 import { createServer, type TesseraServer } from "./server/server.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
+import { createIdentityService } from "./services/identity/index.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
 import { createDeviceLoginService } from "./services/device-login/index.js";
@@ -146,6 +147,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     auth: createAuthService(deps, { userAuth, revocations, forgetApiKeys: (t) => apiKeys.forget(t) }),
     apiKey: createApiKeyService(deps, revocations, keyLimiter),
     userAccount: createUserAccountService(deps),
+    identity: createIdentityService(deps, userAuth.oidc),
     revocation: revocationService.impl,
     deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser: createPerUserLimiter(counters, refusals) }),
   });

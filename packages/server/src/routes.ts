@@ -2,14 +2,15 @@
  * The one place mapping services to implementations.
  */
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { ApiKeyService, AuthService, DeviceLoginService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
+import { ApiKeyService, AuthService, DeviceLoginService, IdentityService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
 
-/** Complete implementations of the five services: a missing RPC is a compile error. */
+/** Complete implementations of the six services: a missing RPC is a compile error. */
 export interface ServiceImpls {
   auth: ServiceImpl<typeof AuthService>;
   apiKey: ServiceImpl<typeof ApiKeyService>;
   userAccount: ServiceImpl<typeof UserAccountService>;
   revocation: ServiceImpl<typeof RevocationService>;
+  identity: ServiceImpl<typeof IdentityService>;
   deviceLogin: ServiceImpl<typeof DeviceLoginService>;
 }
 
@@ -20,6 +21,7 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(ApiKeyService, impls.apiKey);
     router.service(UserAccountService, impls.userAccount);
     router.service(RevocationService, impls.revocation);
+    router.service(IdentityService, impls.identity);
     router.service(DeviceLoginService, impls.deviceLogin);
   };
 }

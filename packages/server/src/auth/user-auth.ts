@@ -13,7 +13,7 @@ import { ANONYMOUS_USER_ID } from "../store/ids.js";
 import { clearStaleSealedSuccessors, deleteEndedFamilies } from "../store/sessions.js";
 import { deleteApiKeysCreatedBy } from "../store/users.js";
 import { createAdminModeGate, ensureConfiguredAdmin, type AdminModeGate } from "./admin/admin-mode.js";
-import { createOidcAuth, type OidcAuth } from "./oidc/provider.js";
+import { createProviderAuth, type ProviderAuth } from "./providers/registry.js";
 import { normalizeEmailInput, passwordHashing } from "./passwords/hashing.js";
 import type { CredentialVerifier } from "./request/interceptor.js";
 import type { RevocationApplier, RevocationLog } from "./revocation/log.js";
@@ -29,8 +29,8 @@ export interface UserAuth extends Feature {
   sessions: Sessions;
   /** Which users this instance admits (admin mode: the configured admin only). */
   gate: AdminModeGate;
-  /** The OpenID provider: bearer verification and the login flow. */
-  oidc: OidcAuth;
+  /** The identity providers: bearer verification, the login flow, identities. */
+  oidc: ProviderAuth;
   /** The normalized email of the configured admin (admin mode), else undefined. */
   adminEmail: string | undefined;
   /** A hash of a random password: unknown emails verify against it, so they cost what a wrong password costs. */
@@ -60,8 +60,8 @@ export function createUserAuth(deps: Deps, opts: UserAuthOptions): UserAuth {
   const keys: KeyRing = createKeyRing(kysely, clock, logger);
   const sessions: Sessions = createSessions({ db: kysely, keys, config, clock });
   const jwtVerifier = createTesseraJwtVerifier({ keys, config, clock, db: kysely, gate, trusted: () => opts.revocations.cachesTrusted() });
-  // Provider support (full mode with AUTH_BASEURL); otherwise its login answers FailedPrecondition.
-  const oidc = createOidcAuth(deps, sessions);
+  // Identity providers (full mode); without any, the provider login answers FailedPrecondition.
+  const oidc = createProviderAuth(deps, sessions);
 
   let dummyHash: Promise<string> | undefined;
   const getDummyHash = () => (dummyHash ??= passwordHashing.hash(`dummy-${Math.random()}-${Date.now()}`));

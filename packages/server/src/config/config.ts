@@ -1,8 +1,8 @@
 /**
  * The one place that reads the environment. `loadConfig()` turns it into a typed,
  * frozen `Config`: every variable is declared in the schema (`schema.ts`) and read
- * through it; the rules between variables are here and in `database-config.ts` and
- * `provider-config.ts`. A bad value throws `ConfigError` naming the variable, which
+ * through it; the rules between variables are here and in `database-config.ts`,
+ * `provider-config.ts` and `providers.ts`. A bad value throws `ConfigError` naming the variable, which
  * `tessera serve` prints as one line before exiting with code 2.
  */
 import { readFileSync } from "node:fs";
@@ -12,7 +12,9 @@ import { apiKeyExtraScopes, type ExtraScope } from "./api-key-config.js";
 import { ConfigError } from "./config-error.js";
 import { databaseConfig, type DatabaseConfig } from "./database-config.js";
 import { read, type Env } from "./read.js";
-import { adminApiConfig, oidcConfig, type AdminApiConfig, type OidcConfig } from "./provider-config.js";
+import { adminApiConfig, type AdminApiConfig } from "./provider-config.js";
+import type { OidcConfig, ProviderConfig } from "./provider-types.js";
+import { providersConfig } from "./providers.js";
 import { VARIABLES as V } from "./schema.js";
 import { tlsConfig, type TlsConfig } from "./tls-config.js";
 import type { TracingConfig } from "../tracing/tracing.js";
@@ -21,7 +23,8 @@ export { ConfigError } from "./config-error.js";
 export type { ExtraScope } from "./api-key-config.js";
 export type { DatabaseConfig } from "./database-config.js";
 export { readPem, type TlsConfig } from "./tls-config.js";
-export type { AdminApiConfig, OidcConfig } from "./provider-config.js";
+export type { AdminApiConfig } from "./provider-config.js";
+export type { GithubConfig, OidcConfig, ProviderConfig } from "./provider-types.js";
 
 /** Who may sign in: nobody needs to (none), only the configured admin (admin), or everybody (full). */
 export type AuthModeName = "none" | "admin" | "full";
@@ -54,7 +57,10 @@ export interface Config {
   refreshReuseGraceSeconds: number;
   sessionIdleTimeoutSeconds: number;
   sessionMaxLifetimeSeconds: number;
+  /** The OpenID provider `default` (AUTH_BASEURL), also in `providers`: the one the admin API and UserInfo belong to. */
   oidc: OidcConfig | undefined;
+  /** Every identity provider (full mode), in sign-in order. */
+  providers: readonly ProviderConfig[];
   allowedRedirectUris: string[];
   adminApi: AdminApiConfig | undefined;
   corsAllowedOrigins: string[];
@@ -164,6 +170,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const passwordDisabled = read(env, V.AUTH_DISABLE_PASSWORD);
   const signupDisabled = read(env, V.AUTH_DISABLE_SIGNUP);
   const trustProxyHops = read(env, V.TRUST_PROXY_HOPS);
+  const allowedRedirectUris = read(env, V.AUTH_ALLOWED_REDIRECT_URIS);
+  // Providers count only in full mode: elsewhere their variables are not even read.
+  const providers = mode === "full" ? providersConfig(env, allowedRedirectUris) : [];
   const config: Config = {
     version: packageVersion(),
     host,
@@ -186,9 +195,9 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     refreshReuseGraceSeconds: 10,
     sessionIdleTimeoutSeconds: read(env, V.AUTH_SESSION_IDLE_TIMEOUT),
     sessionMaxLifetimeSeconds: read(env, V.AUTH_SESSION_MAX_LIFETIME),
-    // The provider counts only in full mode: elsewhere its variables are not even read.
-    oidc: mode === "full" ? oidcConfig(env) : undefined,
-    allowedRedirectUris: read(env, V.AUTH_ALLOWED_REDIRECT_URIS),
+    oidc: providers.find((p): p is OidcConfig => p.kind === "oidc" && p.id === "default"),
+    providers,
+    allowedRedirectUris,
     adminApi: adminApiConfig(env),
     corsAllowedOrigins: read(env, V.CORS_ALLOWED_ORIGINS),
     redisUrl: read(env, V.REDIS_URL),

@@ -1,30 +1,14 @@
 /**
- * The OpenID Connect provider (AUTH_BASEURL and its companions) and the provider's admin
- * API (AUTH_API_*), with the rules between their variables.
+ * The OpenID Connect provider `default` (AUTH_BASEURL and its companions) and the
+ * provider's admin API (AUTH_API_*), with the rules between their variables.
  */
 import { ConfigError } from "./config-error.js";
+import type { OidcConfig } from "./provider-types.js";
 import { read, type Env } from "./read.js";
 import { VARIABLES as V } from "./schema.js";
 
 /** The provider admin APIs Tessera can read member details from. */
 type AdminApiProvider = "auth0" | "keycloak";
-
-/** The OpenID Connect provider whose tokens and login Tessera accepts. */
-export interface OidcConfig {
-  /** The provider's base URL (discovery at `<baseUrl>/.well-known/openid-configuration`). */
-  baseUrl: string;
-  /** Required `iss` of provider tokens. */
-  expectedIssuer: string;
-  /** Accepted audiences; a token's `aud` must contain one. Empty: no provider bearer tokens (login only). Never contains `clientId`. */
-  audiences: string[];
-  /** Allowed JWS algorithms for provider tokens. */
-  algorithms: string[];
-  clientId: string;
-  clientSecret: string;
-  scopes: string[];
-  /** When set, provider tokens must carry this `acr`. */
-  requiredAcr: string | undefined;
-}
 
 /** The provider's admin API, for member details. */
 export interface AdminApiConfig {
@@ -35,10 +19,10 @@ export interface AdminApiConfig {
 }
 
 /**
- * The provider, when AUTH_BASEURL is set. AUTH_AUDIENCE is required unless AUTH_CLIENT_ID
+ * The provider `default`, when AUTH_BASEURL is set (Neosync's variables, unchanged). AUTH_AUDIENCE is required unless AUTH_CLIENT_ID
  * is set (login only), and must never contain AUTH_CLIENT_ID.
  */
-export function oidcConfig(env: Env): OidcConfig | undefined {
+export function oidcConfig(env: Env, allowedRedirectUris: string[]): OidcConfig | undefined {
   const baseUrl = read(env, V.AUTH_BASEURL);
   if (baseUrl === undefined) return undefined;
   const audiences = read(env, V.AUTH_AUDIENCE);
@@ -58,6 +42,9 @@ export function oidcConfig(env: Env): OidcConfig | undefined {
   const algorithms = read(env, V.AUTH_SIGNATURE_ALGORITHM);
   const scopes = read(env, V.AUTH_SCOPES);
   return {
+    kind: "oidc",
+    id: "default",
+    name: "Single sign-on",
     baseUrl,
     expectedIssuer: read(env, V.AUTH_EXPECTED_ISS) ?? baseUrl,
     audiences,
@@ -66,6 +53,12 @@ export function oidcConfig(env: Env): OidcConfig | undefined {
     clientSecret: read(env, V.AUTH_CLIENT_SECRET) ?? "",
     scopes,
     requiredAcr: read(env, V.AUTH_REQUIRED_ACR),
+    redirectUris: allowedRedirectUris,
+    allowedDomains: [],
+    // As before providers were many: an unverified email signs in (invites still require a verified one).
+    requireVerifiedEmail: false,
+    roles: undefined,
+    checkHostedDomain: false,
   };
 }
 

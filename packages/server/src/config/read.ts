@@ -28,3 +28,13 @@ export function read<T>(env: Env, v: Variable<T>): T | undefined {
 function fresh<D>(value: D): D {
   return (Array.isArray(value) ? [...value] : value) as D;
 }
+
+/**
+ * The raw value of a variable named at run time by another setting (a provider's
+ * `client_secret_env`), or undefined when unset or empty. Not declared in the schema: the
+ * operator chooses its name.
+ */
+export function readNamed(env: Env, name: string): string | undefined {
+  const v = env[name];
+  return v === undefined || v === "" ? undefined : v;
+}

@@ -6,8 +6,8 @@
 import { bool, httpUrl, int, list, oneOf, text, verbatim } from "./parse.js";
 import { variable } from "./variable.js";
 
-/** JWS algorithms a provider token may be signed with. */
-const PROVIDER_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+/** JWS algorithms a provider token may be signed with (every provider). */
+export const PROVIDER_ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
 
 const DAY = 86_400;
 

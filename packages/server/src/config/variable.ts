@@ -15,6 +15,7 @@ export const SECTIONS = {
   tokens: "Tokens and sessions",
   "api-keys": "API keys",
   oidc: "OpenID Connect provider",
+  providers: "Identity providers",
   "admin-api": "Provider admin API",
   network: "Browsers and proxies",
   redis: "Shared limits (Redis)",

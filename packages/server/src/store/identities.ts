@@ -1,11 +1,12 @@
 /**
- * Identities repository: links between an OpenID provider's (issuer, subject) and a
- * Tessera user, and their first-time provisioning. All SQL about identities lives here.
+ * Identities repository: links between a provider's (issuer, subject) and a Tessera
+ * user, their first-time provisioning, explicit linking, listing and unlinking. All SQL about identities lives here.
  * Returns rows or undefined, never ConnectErrors.
  */
 import { randomUUID } from "node:crypto";
 import type { Kysely } from "kysely";
-import type { Database } from "./schema.js";
+import { ANONYMOUS_USER_ID } from "./ids.js";
+import type { Database, IdentityRow } from "./schema.js";
 
 /** The user an identity belongs to, with the facts the verifier needs. */
 export interface IdentityUser {
@@ -54,7 +55,13 @@ function normalizeEmail(email: string | null): string | null {
  * `ON CONFLICT (issuer, subject) DO NOTHING`; a racer that loses rolls its transaction
  * back (no orphan user) and reads the winner's row.
  */
-export async function provisionIdentity(db: Kysely<Database>, issuer: string, subject: string, profile: IdentityProfile): Promise<ProvisionResult> {
+export async function provisionIdentity(
+  db: Kysely<Database>,
+  issuer: string,
+  subject: string,
+  profile: IdentityProfile,
+  providerId: string | null = null,
+): Promise<ProvisionResult> {
   const existing = await findIdentityUser(db, issuer, subject);
   if (existing) return { ...existing, created: false };
   const userId = randomUUID();
@@ -81,6 +88,7 @@ export async function provisionIdentity(db: Kysely<Database>, issuer: string, su
           email_verified: profile.emailVerified ?? false,
           name: profile.name,
           image: profile.image,
+          provider_id: providerId,
         })
         .onConflict((oc) => oc.columns(["issuer", "subject"]).doNothing())
         .returning("user_id")
@@ -112,4 +120,79 @@ export async function countIdentities(db: Kysely<Database>, issuer: string, subj
     .where("subject", "=", subject)
     .executeTakeFirstOrThrow();
   return Number(row.n);
+}
+
+/** A human user (not the anonymous one) whose normalized email is `emailNormalized`, if any. */
+export async function findUserIdByEmail(db: Kysely<Database>, emailNormalized: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom("users")
+    .select("id")
+    .where("email_normalized", "=", emailNormalized)
+    .where("kind", "=", "human")
+    .where("id", "!=", ANONYMOUS_USER_ID)
+    .limit(1)
+    .executeTakeFirst();
+  return row?.id;
+}
+
+/**
+ * Links (issuer, subject) to an existing user. Of concurrent links of one identity,
+ * exactly one inserts (the unique (issuer, subject) constraint); the others get false.
+ */
+export async function linkIdentityToUser(
+  db: Kysely<Database>,
+  userId: string,
+  issuer: string,
+  subject: string,
+  profile: IdentityProfile,
+  providerId: string,
+): Promise<boolean> {
+  const row = await db
+    .insertInto("identities")
+    .values({
+      user_id: userId,
+      issuer,
+      subject,
+      email: profile.email,
+      email_verified: profile.emailVerified ?? false,
+      name: profile.name,
+      image: profile.image,
+      provider_id: providerId,
+    })
+    .onConflict((oc) => oc.columns(["issuer", "subject"]).doNothing())
+    .returning("id")
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/** The identities of a user, oldest first. */
+export async function listUserIdentities(db: Kysely<Database>, userId: string): Promise<IdentityRow[]> {
+  return db.selectFrom("identities").selectAll().where("user_id", "=", userId).orderBy("created_at").orderBy("id").execute();
+}
+
+/** Outcome of `unlinkIdentity`. */
+export type UnlinkResult = "unlinked" | "not_found" | "last_sign_in";
+
+/**
+ * Removes one identity of a user unless it is the user's last way to sign in (no
+ * password and no other identity of an issuer in `signInIssuers`). The user row is
+ * locked, so two concurrent unlinks of a user's last two identities cannot both succeed.
+ */
+export async function unlinkIdentity(db: Kysely<Database>, userId: string, identityId: string, signInIssuers: readonly string[]): Promise<UnlinkResult> {
+  return db.transaction().execute(async (trx) => {
+    const user = await trx.selectFrom("users").select(["password_hash"]).where("id", "=", userId).forUpdate().executeTakeFirst();
+    if (!user) return "not_found";
+    const identities = await trx.selectFrom("identities").select(["id", "issuer"]).where("user_id", "=", userId).execute();
+    if (!identities.some((i) => i.id === identityId)) return "not_found";
+    const others = identities.filter((i) => i.id !== identityId && signInIssuers.includes(i.issuer)).length;
+    if (user.password_hash === null && others === 0) return "last_sign_in";
+    await trx.deleteFrom("identities").where("id", "=", identityId).where("user_id", "=", userId).execute();
+    return "unlinked";
+  });
+}
+
+/** Sets a user's instance-admin flag; true when it changed. */
+export async function setInstanceAdminFlag(db: Kysely<Database>, userId: string, admin: boolean): Promise<boolean> {
+  const r = await db.updateTable("users").set({ is_instance_admin: admin }).where("id", "=", userId).where("is_instance_admin", "!=", admin).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
 }

@@ -15,6 +15,8 @@ export interface NewLoginTransaction {
   codeChallenge: string;
   createdAt: Date;
   expiresAt: Date;
+  /** The signed-in user a link login is for; null for a sign-in. */
+  linkUserId?: string | null;
 }
 
 /** Stores a transaction. Returns false when a transaction with the same state hash exists. */
@@ -30,6 +32,7 @@ export async function insertLoginTransaction(db: Kysely<Database>, t: NewLoginTr
       code_challenge: t.codeChallenge,
       created_at: t.createdAt,
       expires_at: t.expiresAt,
+      link_user_id: t.linkUserId ?? null,
     })
     .onConflict((oc) => oc.column("state_hash").doNothing())
     .returning("id")

@@ -39,6 +39,8 @@ interface IdentitiesTable {
   email_verified: Generated<boolean>;
   name: string | null;
   image: string | null;
+  /** The configured provider it signed in through (migration 0006); null before. */
+  provider_id: string | null;
   created_at: CreatedAt;
   updated_at: Generated<Date>;
 }
@@ -180,6 +182,8 @@ interface LoginTransactionsTable {
   created_at: CreatedAt;
   expires_at: Timestamp;
   used_at: Timestamp | null;
+  /** Started by this signed-in user to link the provider's identity to it (migration 0006). */
+  link_user_id: string | null;
 }
 
 /** The user AUTH_MODE=admin configured (one row at most). */

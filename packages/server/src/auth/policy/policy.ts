@@ -51,6 +51,8 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AuthService/SetUserDisabled": { access: "instance_admin" },
   "AuthService/RevokeUserSessions": { access: "instance_admin" },
 
+  "IdentityService/ListIdentities": human,
+  "IdentityService/UnlinkIdentity": human,
   // RFC 8628: the program starts and polls without credentials (the device code is
   // one); a signed-in person, however they signed in, looks up and decides.
   "DeviceLoginService/StartDeviceLogin": pub,

@@ -1,7 +1,7 @@
 /**
- * The Tessera console (served at /console): sign in with a password or the OpenID
- * provider, pick an account, manage its API keys, members and invites, approve device
- * logins (`/console/device`). Plain
+ * The Tessera console (served at /console): sign in with a password or an identity
+ * provider, pick an account, manage its API keys, members and invites, the user's
+ * sign-in methods (linked provider accounts), approve device logins (`/console/device`). Plain
  * TypeScript + DOM over the SDK with gRPC-web (client.ts; tokens in sessionStorage).
  *
  * This entry point lists the signed-in pages (one module each under pages/; the first
@@ -19,12 +19,13 @@ import { apiKeysPage } from "./pages/api-keys/page.js";
 import { devicePage, DEVICE_PATH, rememberDeviceCode, resumeDeviceLogin } from "./pages/device/page.js";
 import { membersPage } from "./pages/members/page.js";
 import { renderSignIn } from "./pages/sign-in/page.js";
+import { signInMethodsPage } from "./pages/sign-in-methods/page.js";
 import { CALLBACK_PATH, finishProviderLogin } from "./pages/sign-in/provider-login.js";
 import { session } from "./session.js";
 import { createRouter } from "./shell/router.js";
 
 /** The signed-in pages, in nav order; the first is the default. */
-const PAGES: readonly [Page, ...Page[]] = [apiKeysPage, membersPage, devicePage];
+const PAGES: readonly [Page, ...Page[]] = [apiKeysPage, membersPage, signInMethodsPage, devicePage];
 
 const router = createRouter(PAGES);
 setNavigation({ signIn: renderSignIn, enter: router.enter, useAccount: router.useAccount });

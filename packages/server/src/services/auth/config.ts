@@ -2,9 +2,10 @@
  * AuthService: what the server offers (GetAuthConfig) and who the caller is (CheckToken).
  */
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AuthMode, PrincipalKind, type AuthService } from "@tessera/sdk/proto";
+import { AuthMode, PrincipalKind, ProviderKind, type AuthService } from "@tessera/sdk/proto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Config } from "../../config/config.js";
+import { providerIssuer } from "../../config/providers.js";
 import { requirePrincipal, type Principal } from "../../auth/request/principal.js";
 
 const MODE: Record<Config["authMode"], AuthMode> = {
@@ -26,9 +27,15 @@ export function configHandlers(config: Readonly<Config>): Pick<ServiceImpl<typeo
     mode: MODE[config.authMode],
     passwordLoginEnabled: config.passwordLoginEnabled,
     signupEnabled: config.signupEnabled,
-    oidcProviders: config.oidc
-      ? [{ id: "default", name: "Single sign-on", issuer: config.oidc.expectedIssuer, clientId: config.oidc.clientId, scopes: config.oidc.scopes }]
-      : [],
+    // Every enabled provider, in sign-in order (the client id is public information; the secret never leaves).
+    oidcProviders: config.providers.map((p) => ({
+      id: p.id,
+      name: p.name,
+      issuer: providerIssuer(p),
+      clientId: p.clientId,
+      scopes: p.scopes,
+      kind: p.kind === "oidc" ? ProviderKind.OIDC : ProviderKind.GITHUB,
+    })),
     issuer: config.publicUrl,
   };
   return {

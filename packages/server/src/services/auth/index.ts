@@ -37,7 +37,7 @@ export function createAuthService(deps: Deps, opts: AuthServiceOptions): Service
   const config = configHandlers(deps.config);
   const password = passwordHandlers(deps, userAuth);
   const tokens = tokenHandlers(deps, userAuth, opts.revocations);
-  const provider = providerLoginHandlers(userAuth.oidc);
+  const provider = providerLoginHandlers(userAuth.oidc, userAuth.verifiers ?? []);
   const sessions = sessionHandlers(deps, opts.revocations);
   const change = passwordChangeHandlers(deps, opts.revocations);
   const admin = adminHandlers(deps, { revocations: opts.revocations, forgetApiKeys: opts.forgetApiKeys, forgetUser: (id) => userAuth.forgetUser(id) });

@@ -1,5 +1,5 @@
 /**
- * Sign-in through the server's OpenID provider: authorization code with PKCE. The
+ * Sign-in (or linking) through one of the server's identity providers: authorization code with PKCE. The
  * verifier and state stay in this tab's sessionStorage across the redirect; the code
  * comes back to /console/callback and leaves the address bar at once.
  */
@@ -23,25 +23,30 @@ function randomString(): string {
   return b64url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
-/** Starts the OpenID login: PKCE verifier and state kept in this tab, then off to the provider. */
-export async function startProviderLogin(providerId: string): Promise<void> {
+/**
+ * Starts a provider login: PKCE verifier and state kept in this tab, then off to the
+ * provider. With `link`, the signed-in user's session goes along, the provider's account
+ * is linked to it, and the callback returns to the sign-in methods page.
+ */
+export async function startProviderLogin(providerId: string, opts: { link?: boolean } = {}): Promise<void> {
   if (!crypto.subtle) throw new Error("Signing in with the provider needs a secure page: open the console over HTTPS (or on localhost).");
   const state = randomString();
   const verifier = randomString();
   const challenge = b64url(new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))));
   const redirectUri = `${location.origin}${CALLBACK_PATH}`;
-  sessionStorage.setItem(LOGIN_KEY, JSON.stringify({ state, verifier, redirectUri }));
-  const { url } = await tessera.auth.getAuthorizeUrl({ redirectUri, state, codeChallenge: challenge, providerId });
+  sessionStorage.setItem(LOGIN_KEY, JSON.stringify({ state, verifier, redirectUri, link: opts.link === true }));
+  const { url } = await tessera.auth.getAuthorizeUrl({ redirectUri, state, codeChallenge: challenge, providerId, link: opts.link === true });
   location.assign(url);
 }
 
 /** Completes the OpenID login on /console/callback; returns an error to show, if any. */
 export async function finishProviderLogin(): Promise<string | undefined> {
   const q = new URLSearchParams(location.search);
-  history.replaceState(null, "", "/console/"); // the code leaves the address bar and history
   const raw = sessionStorage.getItem(LOGIN_KEY);
   sessionStorage.removeItem(LOGIN_KEY);
-  const saved = raw ? (JSON.parse(raw) as { state: string; verifier: string; redirectUri: string }) : undefined;
+  const saved = raw ? (JSON.parse(raw) as { state: string; verifier: string; redirectUri: string; link?: boolean }) : undefined;
+  // The code leaves the address bar and history; a link returns to the sign-in methods.
+  history.replaceState(null, "", saved?.link ? "/console/#/sign-in-methods" : "/console/");
   if (q.get("error")) return `The identity provider did not sign you in (${q.get("error")}).`;
   const code = q.get("code");
   if (!saved || !code || q.get("state") !== saved.state) return "This sign-in was not started in this tab. Start again.";
@@ -54,7 +59,10 @@ export async function finishProviderLogin(): Promise<string | undefined> {
       iss: q.get("iss") ?? "",
     });
     if (!res.tokens) return "The server answered without tokens.";
+    const previous = saved.link ? await tessera.getTokens() : undefined;
     await tessera.setTokens(tokensFromMessage(res.tokens));
+    // A link signs the same user in again: the session it started from is ended.
+    if (previous) await tessera.auth.logout({ refreshToken: previous.refreshToken }).catch(() => {});
     return undefined;
   } catch (e) {
     return message(e);
