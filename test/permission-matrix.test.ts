@@ -1,5 +1,5 @@
 /**
- * The permission matrix: every RPC of the four services (iterated from the generated
+ * The permission matrix: every RPC of the five services (iterated from the generated
  * service descriptors, so a new RPC cannot be forgotten) against every kind of caller:
  * anonymous (no token), a non-member, a viewer, a member and an admin of the account,
  * an API key of the account and an API key of another account. Each cell states the
@@ -20,11 +20,12 @@ import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js"
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
+import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
 const PASSWORD = "correct horse battery staple";
-const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService];
+const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService, AccountRecoveryService];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey"] as const;
 type Who = (typeof WHO)[number];
@@ -76,6 +77,12 @@ const MATRIX: Record<string, Row> = {
   "UserAccountService/AcceptTeamAccountInvite": [U, "ok", "ok", "ok", "ok", PD, PD],
   "UserAccountService/SetUserRole": [U, PD, PD, PD, "ok", PD, PD],
   "UserAccountService/GetAccountAuditEvents": [U, PD, PD, PD, "ok", PD, PD],
+
+  // The token or email in the request is the input: no caller matters.
+  "AccountRecoveryService/VerifyEmail": ["public", "public", "public", "public", "public", "public", "public"],
+  "AccountRecoveryService/ResendVerification": ["public", "public", "public", "public", "public", "public", "public"],
+  "AccountRecoveryService/RequestPasswordReset": ["public", "public", "public", "public", "public", "public", "public"],
+  "AccountRecoveryService/ResetPassword": ["public", "public", "public", "public", "public", "public", "public"],
 
   // Instance admins and keys an instance admin created (test/revocation-service.test.ts): none of these.
   "RevocationService/WatchRevocations": [U, PD, PD, PD, PD, PD, PD],

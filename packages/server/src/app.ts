@@ -26,6 +26,9 @@ import { createRoutes } from "./routes.js";
 import { createServer, type TesseraServer } from "./server/server.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
+import { createAccountRecoveryService } from "./services/account-recovery/index.js";
+import { createRecoveryMail } from "./auth/email-links/recovery-mail.js";
+import { createMailer, type Mailer } from "./mail/mailer.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
@@ -37,6 +40,8 @@ export interface App {
   config: Readonly<Config>;
   deps: Deps;
   server: TesseraServer;
+  /** Outgoing mail (tests wait for its queue with `mailer.idle()`). */
+  mailer: Mailer;
   /** Listens on config.host:config.port (or the given port); resolves with the bound port. */
   listen(port?: number): Promise<number>;
   /** Graceful stop: drain the server, stop features, flush the audit trail, close the database. */
@@ -115,8 +120,11 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     : createMemoryCounterStore({ now });
   const refusals = createRefusalAudit({ audit: deps.audit, now });
   const revocationService = createRevocationService(deps, revocations);
+  const mailer = createMailer({ config: config.mail, logger });
+  const mail = createRecoveryMail(deps, mailer);
   const routes = createRoutes({
-    auth: createAuthService(deps, { userAuth, revocations, forgetApiKeys: (t) => apiKeys.forget(t) }),
+    auth: createAuthService(deps, { userAuth, revocations, mail, forgetApiKeys: (t) => apiKeys.forget(t) }),
+    accountRecovery: createAccountRecoveryService(deps, { mail, revocations }),
     apiKey: createApiKeyService(deps, revocations),
     userAccount: createUserAccountService(deps),
     revocation: revocationService.impl,
@@ -154,12 +162,14 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     config,
     deps,
     server,
+    mailer,
     listen: (port = config.port) => server.listen(port, config.host),
     async close() {
       await adminSocket?.close();
       // Open revocation streams end now: the drain must not wait for them.
       revocationService.closeStreams();
       await server.close();
+      await mailer.close();
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();
       refusals.close();

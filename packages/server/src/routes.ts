@@ -2,14 +2,15 @@
  * The one place mapping services to implementations.
  */
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { ApiKeyService, AuthService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
+import { AccountRecoveryService, ApiKeyService, AuthService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
 
-/** Complete implementations of the four services: a missing RPC is a compile error. */
+/** Complete implementations of the five services: a missing RPC is a compile error. */
 export interface ServiceImpls {
   auth: ServiceImpl<typeof AuthService>;
   apiKey: ServiceImpl<typeof ApiKeyService>;
   userAccount: ServiceImpl<typeof UserAccountService>;
   revocation: ServiceImpl<typeof RevocationService>;
+  accountRecovery: ServiceImpl<typeof AccountRecoveryService>;
 }
 
 /** Registers every service on a router. */
@@ -19,5 +20,6 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(ApiKeyService, impls.apiKey);
     router.service(UserAccountService, impls.userAccount);
     router.service(RevocationService, impls.revocation);
+    router.service(AccountRecoveryService, impls.accountRecovery);
   };
 }

@@ -11,12 +11,14 @@ import { PROJECT_ROOT } from "../lib/paths.js";
 import { ConfigError } from "./config-error.js";
 import { databaseConfig, type DatabaseConfig } from "./database-config.js";
 import { read, type Env } from "./read.js";
+import { mailConfig, type MailConfig } from "./mail-config.js";
 import { adminApiConfig, oidcConfig, type AdminApiConfig, type OidcConfig } from "./provider-config.js";
 import { VARIABLES as V } from "./schema.js";
 
 export { ConfigError } from "./config-error.js";
 export type { DatabaseConfig } from "./database-config.js";
 export type { AdminApiConfig, OidcConfig } from "./provider-config.js";
+export type { MailConfig } from "./mail-config.js";
 
 /** Who may sign in: nobody needs to (none), only the configured admin (admin), or everybody (full). */
 export type AuthModeName = "none" | "admin" | "full";
@@ -67,6 +69,10 @@ export interface Config {
   maxConnections: number;
   /** Open connections per client address (IPv6: per /64) at most; 0: no per-address cap. */
   maxConnectionsPerIp: number;
+  /** Outgoing mail (verification, password reset). */
+  mail: MailConfig;
+  /** Password users must verify their email before they sign in. */
+  requireVerifiedEmail: boolean;
 }
 
 function packageVersion(): string {
@@ -155,6 +161,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     readMaxBytes: read(env, V.READ_MAX_BYTES),
     maxTimeoutMs: read(env, V.MAX_TIMEOUT_MS),
     ...connectionLimits(env, trustProxyHops),
+    mail: mailConfig(env, publicUrl, mode === "full" && !passwordDisabled),
+    requireVerifiedEmail: read(env, V.AUTH_REQUIRE_VERIFIED_EMAIL),
   };
   return Object.freeze(config);
 }

@@ -15,6 +15,7 @@ export const SECTIONS = {
   tokens: "Tokens and sessions",
   oidc: "OpenID Connect provider",
   "admin-api": "Provider admin API",
+  email: "Email: verification and password reset",
   network: "Browsers and proxies",
   redis: "Shared limits (Redis)",
 } as const;

@@ -35,7 +35,7 @@ const viewer = (apiKeys: boolean): Rule => ({ access: "account", role: "viewer",
 const member = (apiKeys: boolean): Rule => ({ access: "account", role: "member", apiKeys });
 const admin: Rule = { access: "account", role: "admin", apiKeys: false };
 
-/** Every procedure of the four services, keyed by `Service/Method` (package-less). */
+/** Every procedure of the five services, keyed by `Service/Method` (package-less). */
 export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AuthService/GetAuthConfig": pub,
   "AuthService/SignUp": pub,
@@ -51,6 +51,12 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AuthService/RevokeAllSessions": human,
   "AuthService/SetUserDisabled": { access: "instance_admin" },
   "AuthService/RevokeUserSessions": { access: "instance_admin" },
+
+  // The link's token (or the email, for the requests that mail) is the input: public.
+  "AccountRecoveryService/VerifyEmail": pub,
+  "AccountRecoveryService/ResendVerification": pub,
+  "AccountRecoveryService/RequestPasswordReset": pub,
+  "AccountRecoveryService/ResetPassword": pub,
 
   "RevocationService/WatchRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/AckRevocations": { access: "instance_admin_or_admin_key" },

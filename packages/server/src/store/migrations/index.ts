@@ -8,6 +8,7 @@ import * as m0002RefreshSingleChain from "./0002-refresh-single-chain.js";
 import * as m0003ConfiguredAdmin from "./0003-configured-admin.js";
 import * as m0004IdentityEmailVerified from "./0004-identity-email-verified.js";
 import * as m0005RevocationEvents from "./0005-revocation-events.js";
+import * as m0008EmailAndMfa from "./0008-email-and-mfa.js";
 
 /** All migrations by name; names sort in the order they apply. */
 const migrations: Record<string, Migration> = {
@@ -16,6 +17,7 @@ const migrations: Record<string, Migration> = {
   "0003-configured-admin": m0003ConfiguredAdmin,
   "0004-identity-email-verified": m0004IdentityEmailVerified,
   "0005-revocation-events": m0005RevocationEvents,
+  "0008-email-and-mfa": m0008EmailAndMfa,
 };
 
 /** A MigrationProvider over the static list. */
