@@ -40,7 +40,7 @@ describe("account enumeration (issue 18)", () => {
     });
     const text = await res.text();
     const ms = performance.now() - start;
-    const headers = [...res.headers.entries()]
+    const headers: string = Array.from(res.headers as unknown as Iterable<[string, string]>)
       .filter(([k]) => k !== "date")
       .map(([k, v]) => `${k}: ${v}`)
       .sort()

@@ -1,6 +1,6 @@
 /**
  * The Tessera console (served at /console): sign in with a password or the OpenID
- * provider, pick an account, manage its API keys, members and invites. Plain
+ * provider (or verify an email, reset a password from a mailed link), pick an account, manage its API keys, members and invites. Plain
  * TypeScript + DOM over the SDK with gRPC-web (client.ts; tokens in sessionStorage).
  *
  * This entry point lists the signed-in pages (one module each under pages/; the first
@@ -16,6 +16,7 @@ import { setNavigation } from "./navigation.js";
 import type { Page } from "./page.js";
 import { apiKeysPage } from "./pages/api-keys/page.js";
 import { membersPage } from "./pages/members/page.js";
+import { renderRecoveryPage } from "./pages/recovery/page.js";
 import { renderSignIn } from "./pages/sign-in/page.js";
 import { CALLBACK_PATH, finishProviderLogin } from "./pages/sign-in/provider-login.js";
 import { session } from "./session.js";
@@ -35,6 +36,8 @@ async function boot(): Promise<void> {
     replace(view(), h("div", { class: "card" }, h("h1", {}, "Tessera is not reachable"), h("p", {}, message(e))));
     return;
   }
+  // Links from mail (verify, reset) and "forgot password" work signed out.
+  if (renderRecoveryPage()) return;
   if (location.pathname === CALLBACK_PATH) {
     const err = await finishProviderLogin();
     if (err) return renderSignIn(err);
