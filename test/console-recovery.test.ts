@@ -18,7 +18,13 @@ const NEW_PASSWORD = "an entirely new passphrase 31";
 describe("account recovery in the console", () => {
   const sink = useSmtpSink();
   const t = useTessera({
-    env: () => ({ AUTH_MODE: "full", AUTH_REQUIRE_VERIFIED_EMAIL: "true", SMTP_URL: sink.url, SMTP_FROM: "auth@example.test", TESSERA_APP_URL: "https://app.example.test/console" }),
+    env: () => ({
+      AUTH_MODE: "full",
+      AUTH_REQUIRE_VERIFIED_EMAIL: "true",
+      SMTP_URL: sink.url,
+      SMTP_FROM: "auth@example.test",
+      TESSERA_APP_URL: "https://app.example.test/console",
+    }),
   });
   let browser: Browser;
   let page: Page;

@@ -40,7 +40,9 @@ describe("mail delivery", () => {
     const { logger } = collectingLogger();
     const mailer = createMailer({ config: mailConfig({ SMTP_URL: sink.url, SMTP_FROM: "Tessera <auth@example.test>" }), logger });
     const to = "ada@example.com";
-    expect(mailer.enqueue("verify-email", async () => ({ to, kind: "verify-email", vars: { email: to, link: "https://app.example/verify-email?token=a<b" } }))).toBe(true);
+    expect(
+      mailer.enqueue("verify-email", async () => ({ to, kind: "verify-email", vars: { email: to, link: "https://app.example/verify-email?token=a<b" } })),
+    ).toBe(true);
     const mail = await sink.waitFor((m) => m.to === to);
     expect(mail.from).toBe('"Tessera" <auth@example.test>');
     expect(mail.subject).toBe("Confirm your email address");
@@ -133,7 +135,11 @@ describe("mail delivery", () => {
   it("without SMTP_URL in development, writes the message with its link to the log instead", async () => {
     const { lines, logger } = collectingLogger();
     const mailer = createMailer({ config: mailConfig({}), logger });
-    mailer.enqueue("verify-email", async () => ({ to: "dev@example.com", kind: "verify-email", vars: { email: "dev@example.com", link: "http://127.0.0.1:8080/console/verify-email?token=devlink" } }));
+    mailer.enqueue("verify-email", async () => ({
+      to: "dev@example.com",
+      kind: "verify-email",
+      vars: { email: "dev@example.com", link: "http://127.0.0.1:8080/console/verify-email?token=devlink" },
+    }));
     await mailer.idle();
     const line = lines.find((l) => l.includes("mail not sent (SMTP_URL unset)"));
     expect(line).toContain("verify-email?token=devlink");
@@ -154,7 +160,9 @@ describe("mail settings", () => {
     // No flow needs mail: password sign-in off, or not full mode.
     expect(() => loadConfig({ AUTH_MODE: "full", NODE_ENV: "production", AUTH_DISABLE_PASSWORD: "true" })).not.toThrow();
     expect(() => loadConfig({ AUTH_MODE: "none", NODE_ENV: "production" })).not.toThrow();
-    expect(() => loadConfig({ AUTH_MODE: "full", NODE_ENV: "production", SMTP_URL: "smtps://u:p@mail.example:465" })).toThrow(/^SMTP_FROM: required with SMTP_URL$/);
+    expect(() => loadConfig({ AUTH_MODE: "full", NODE_ENV: "production", SMTP_URL: "smtps://u:p@mail.example:465" })).toThrow(
+      /^SMTP_FROM: required with SMTP_URL$/,
+    );
     // A bad URL is refused without echoing it (it may hold a password).
     expect(() => loadConfig({ SMTP_URL: "http://u:hunter2@mail.example" })).toThrow(/^SMTP_URL: must be an smtp:\/\/ or smtps:\/\/ URL with a host$/);
   });

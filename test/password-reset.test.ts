@@ -20,7 +20,11 @@ const uniqueEmail = (tag = "r") => `${tag}-${randomBytes(5).toString("hex")}@exa
 
 describe.each(DB_KINDS)("password reset on %s", (kind) => {
   const sink = useSmtpSink();
-  const t = useTessera({ db: kind, env: () => ({ AUTH_MODE: "full", SMTP_URL: sink.url, SMTP_FROM: "auth@example.test", TESSERA_APP_URL: "https://app.example.test" }), forwardedFor: true });
+  const t = useTessera({
+    db: kind,
+    env: () => ({ AUTH_MODE: "full", SMTP_URL: sink.url, SMTP_FROM: "auth@example.test", TESSERA_APP_URL: "https://app.example.test" }),
+    forwardedFor: true,
+  });
   const recovery = () => t.client(AccountRecoveryService);
   const auth = () => t.client(AuthService);
   const resetMails = (email: string) => sink.mails.filter((m) => m.to === email && m.subject === "Reset your password");
@@ -35,7 +39,12 @@ describe.each(DB_KINDS)("password reset on %s", (kind) => {
     expect(await recovery().requestPasswordReset({ email: user.email })).toEqual({ $typeName: "tessera.v1.RequestPasswordResetResponse" });
     const token = await resetLink(user.email);
     expect(resetMails(user.email)[0]!.text).toContain(`https://app.example.test/reset-password?token=${token}`);
-    const rows = await t.database.db.kysely.selectFrom("email_tokens").selectAll().where("user_id", "=", user.userId).where("purpose", "=", "password_reset").execute();
+    const rows = await t.database.db.kysely
+      .selectFrom("email_tokens")
+      .selectAll()
+      .where("user_id", "=", user.userId)
+      .where("purpose", "=", "password_reset")
+      .execute();
     expect(rows.map((r) => r.token_hash)).toEqual([createHash("sha256").update(token).digest("hex")]);
     expect(rows[0]!.expires_at.getTime() - rows[0]!.created_at.getTime()).toBe(30 * 60_000);
 
@@ -82,7 +91,13 @@ describe.each(DB_KINDS)("password reset on %s", (kind) => {
     await recovery().requestPasswordReset({ email: user.email });
     const third = await resetLink(user.email, 3);
     await recovery().resetPassword({ token: third, newPassword: NEW_PASSWORD });
-    const open = await t.database.db.kysely.selectFrom("email_tokens").select("id").where("user_id", "=", user.userId).where("used_at", "is", null).where("purpose", "=", "password_reset").execute();
+    const open = await t.database.db.kysely
+      .selectFrom("email_tokens")
+      .select("id")
+      .where("user_id", "=", user.userId)
+      .where("used_at", "is", null)
+      .where("purpose", "=", "password_reset")
+      .execute();
     expect(open).toEqual([]);
   });
 

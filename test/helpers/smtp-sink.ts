@@ -50,7 +50,13 @@ export async function startSmtpSink(): Promise<SmtpSink> {
             return cb(err);
           }
           const addr = (a: unknown) => ((a as { text?: string } | undefined)?.text ?? "").trim();
-          mails.push({ to: addr(parsed.to), from: addr(parsed.from), subject: parsed.subject ?? "", text: parsed.text ?? "", html: typeof parsed.html === "string" ? parsed.html : "" });
+          mails.push({
+            to: addr(parsed.to),
+            from: addr(parsed.from),
+            subject: parsed.subject ?? "",
+            text: parsed.text ?? "",
+            html: typeof parsed.html === "string" ? parsed.html : "",
+          });
           cb();
         })
         .catch((e: Error) => cb(e));
@@ -70,7 +76,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
       for (;;) {
         const found = mails.find(match);
         if (found) return found;
-        if (Date.now() - start > timeoutMs) throw new Error(`no matching mail within ${timeoutMs} ms (got ${mails.length}: ${mails.map((m) => m.subject).join("; ")})`);
+        if (Date.now() - start > timeoutMs)
+          throw new Error(`no matching mail within ${timeoutMs} ms (got ${mails.length}: ${mails.map((m) => m.subject).join("; ")})`);
         await new Promise((res) => setTimeout(res, 20));
       }
     },

@@ -58,7 +58,8 @@ describe("account enumeration (issue 18)", () => {
       k.push(await call(service, method, body(known[i]!)));
       u.push(await call(service, method, body(uniqueEmail("unknown"))));
     }
-    for (const a of [...k, ...u]) expect({ status: a.status, body: a.body, headers: a.headers }).toEqual({ status: k[0]!.status, body: k[0]!.body, headers: k[0]!.headers });
+    for (const a of [...k, ...u])
+      expect({ status: a.status, body: a.body, headers: a.headers }).toEqual({ status: k[0]!.status, body: k[0]!.body, headers: k[0]!.headers });
     expect(k[0]!.status).toBe(200);
     const ratio = median(k.map((a) => a.ms)) / median(u.map((a) => a.ms));
     console.info(`${method}: median known/unknown = ${ratio.toFixed(3)} (known ${median(k.map((a) => a.ms)).toFixed(1)} ms)`);

@@ -134,7 +134,16 @@ export function createAbuseInterceptor(opts: AbuseInterceptorOptions): Intercept
     if (perEmail !== undefined && mailed !== undefined) {
       const { count, resetMs } = await store.hit(`${procedure}:email:${mailed}`, HOUR);
       if (count > perEmail) {
-        refuse(refusals, { procedure, limitBy: "email", limit: perEmail, windowMs: HOUR, subject: mailed, resetMs, request: info, metadata: { email_tag: emailTag(mailed) } });
+        refuse(refusals, {
+          procedure,
+          limitBy: "email",
+          limit: perEmail,
+          windowMs: HOUR,
+          subject: mailed,
+          resetMs,
+          request: info,
+          metadata: { email_tag: emailTag(mailed) },
+        });
       }
     }
     const email = procedure === "AuthService/Login" ? emailOf(req.message) : undefined;

@@ -39,7 +39,8 @@ export const EMAIL_VARIABLES = {
     section: "email",
     parser: int(1000, 120_000),
     default: 10_000,
-    description: "limit on connecting, the greeting and each later step of one SMTP delivery; a delivery that fails is tried again 3 times with backoff (2, 4, 8 s)",
+    description:
+      "limit on connecting, the greeting and each later step of one SMTP delivery; a delivery that fails is tried again 3 times with backoff (2, 4, 8 s)",
   }),
   MAIL_QUEUE_SIZE: variable({
     name: "MAIL_QUEUE_SIZE",

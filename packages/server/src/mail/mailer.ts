@@ -15,7 +15,7 @@ import type { Logger } from "../lib/logger.js";
 import { loadTemplates, type MailKind } from "./templates.js";
 
 /** One mail to send: the recipient, its kind and the values of its placeholders. */
-export interface OutgoingMail {
+interface OutgoingMail {
   to: string;
   kind: MailKind;
   vars: Readonly<Record<string, string>>;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 /** The kinds of mail. */
-export const MAIL_KINDS = ["verify-email", "signup-existing", "password-reset", "password-changed"] as const;
+const MAIL_KINDS = ["verify-email", "signup-existing", "password-reset", "password-changed"] as const;
 export type MailKind = (typeof MAIL_KINDS)[number];
 
 /** One kind's subject, text and HTML, with placeholders. */
@@ -19,7 +19,7 @@ interface Template {
 }
 
 /** What a rendered mail holds. */
-export interface RenderedMail {
+interface RenderedMail {
   subject: string;
   text: string;
   html: string;
@@ -31,7 +31,9 @@ const BUILT_IN: Record<MailKind, Template> = {
   "verify-email": {
     subject: "Confirm your email address",
     text: "Confirm that {{email}} is your address by opening this link within 24 hours:\n\n{{link}}\n\nIf you did not sign up, ignore this message.\n",
-    html: page('<p>Confirm that {{email}} is your address:</p><p><a href="{{link}}">Confirm my email address</a></p><p>The link works once, within 24 hours. If you did not sign up, ignore this message.</p>'),
+    html: page(
+      '<p>Confirm that {{email}} is your address:</p><p><a href="{{link}}">Confirm my email address</a></p><p>The link works once, within 24 hours. If you did not sign up, ignore this message.</p>',
+    ),
   },
   "signup-existing": {
     subject: "Someone tried to sign up with your email address",
@@ -58,8 +60,8 @@ const BUILT_IN: Record<MailKind, Template> = {
 
 const escapeHtml = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
-function fill(template: string, vars: Readonly<Record<string, string>>, escape: (s: string) => string): string {
-  return template.replace(/\{\{(\w+)\}\}/g, (_, name: string) => escape(vars[name] ?? ""));
+function fill(template: string, vars: Readonly<Record<string, string>>, encode: (s: string) => string): string {
+  return template.replace(/\{\{(\w+)\}\}/g, (_, name: string) => encode(vars[name] ?? ""));
 }
 
 /** Renders mail kinds, built in or overridden by files. */

@@ -26,11 +26,24 @@ export async function issueEmailToken(
       .where("expires_at", "<", new Date(t.now.getTime() - KEEP_ENDED_MS))
       .execute();
     if (t.supersede) {
-      await trx.updateTable("email_tokens").set({ used_at: t.now }).where("user_id", "=", t.userId).where("purpose", "=", t.purpose).where("used_at", "is", null).execute();
+      await trx
+        .updateTable("email_tokens")
+        .set({ used_at: t.now })
+        .where("user_id", "=", t.userId)
+        .where("purpose", "=", t.purpose)
+        .where("used_at", "is", null)
+        .execute();
     }
     await trx
       .insertInto("email_tokens")
-      .values({ user_id: t.userId, purpose: t.purpose, token_hash: t.tokenHash, email_normalized: t.emailNormalized, created_at: t.now, expires_at: t.expiresAt })
+      .values({
+        user_id: t.userId,
+        purpose: t.purpose,
+        token_hash: t.tokenHash,
+        email_normalized: t.emailNormalized,
+        created_at: t.now,
+        expires_at: t.expiresAt,
+      })
       .execute();
   });
 }

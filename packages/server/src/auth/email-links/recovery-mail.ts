@@ -10,10 +10,10 @@ import type { EmailTokenPurpose } from "../../store/schema.js";
 import { newEmailToken, PASSWORD_RESET_TTL_MS, VERIFY_EMAIL_TTL_MS } from "./tokens.js";
 
 /** A resend is ignored when a verification link went to the user within this. */
-export const RESEND_INTERVAL_MS = 60_000;
+const RESEND_INTERVAL_MS = 60_000;
 
 /** The user a mail goes to. */
-export interface MailUser {
+interface MailUser {
   id: string;
   /** As the user gave it: where mail goes. */
   email: string;
@@ -55,7 +55,8 @@ export function createRecoveryMail(deps: Deps, mailer: Mailer): RecoveryMail {
   return {
     verification(user, opts = {}) {
       mailer.enqueue("verify-email", async () => {
-        if (opts.throttle && (await emailTokenIssuedSince(db.kysely, user.id, "verify_email", new Date(clock().getTime() - RESEND_INTERVAL_MS)))) return undefined;
+        if (opts.throttle && (await emailTokenIssuedSince(db.kysely, user.id, "verify_email", new Date(clock().getTime() - RESEND_INTERVAL_MS))))
+          return undefined;
         const link = await linkFor(user, "verify_email", VERIFY_EMAIL_TTL_MS, "verify-email");
         return { to: user.email, kind: "verify-email", vars: { email: user.email, link } };
       });

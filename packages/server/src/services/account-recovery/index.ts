@@ -56,7 +56,12 @@ export function createAccountRecoveryService(deps: Deps, opts: AccountRecoveryOp
       const now = clock();
       const token = await consumeEmailToken(kysely, hashEmailToken(req.token), "verify_email", now);
       if (!token || !(await markEmailVerified(kysely, token.user_id, token.email_normalized, now))) {
-        audit.record({ action: "auth.email_verify.failure", actorUserId: token?.user_id, request: requestOf(ctx), metadata: { reason: token ? "email_changed" : "bad_token" } });
+        audit.record({
+          action: "auth.email_verify.failure",
+          actorUserId: token?.user_id,
+          request: requestOf(ctx),
+          metadata: { reason: token ? "email_changed" : "bad_token" },
+        });
         throw new ConnectError(BAD_VERIFY_LINK, Code.InvalidArgument);
       }
       // With AUTH_REQUIRE_VERIFIED_EMAIL the personal account waits for this (SignUp makes none).
@@ -105,7 +110,8 @@ export function createAccountRecoveryService(deps: Deps, opts: AccountRecoveryOp
       try {
         await checkPasswordStrength(req.newPassword, user.email ?? "");
       } catch (e) {
-        if (ConnectError.from(e).code === Code.InvalidArgument) audit.record({ action: "auth.password_reset.failure", actorUserId: user.id, request, metadata: { reason: "weak_password" } });
+        if (ConnectError.from(e).code === Code.InvalidArgument)
+          audit.record({ action: "auth.password_reset.failure", actorUserId: user.id, request, metadata: { reason: "weak_password" } });
         throw e;
       }
       const passwordHash = await passwordHashing.hash(req.newPassword);

@@ -79,7 +79,18 @@ function forgotPassword(): void {
         error.textContent = "";
         tessera.accountRecovery
           .requestPasswordReset({ email: email.value })
-          .then(() => replace(card, h("h1", {}, "Check your email"), h("p", { "data-testid": "recovery-done" }, `If ${email.value} has an account with a password, a link to reset it is on its way. It works for 30 minutes.`), backToSignIn()))
+          .then(() =>
+            replace(
+              card,
+              h("h1", {}, "Check your email"),
+              h(
+                "p",
+                { "data-testid": "recovery-done" },
+                `If ${email.value} has an account with a password, a link to reset it is on its way. It works for 30 minutes.`,
+              ),
+              backToSignIn(),
+            ),
+          )
           .catch((e: unknown) => (error.textContent = message(e)));
       },
     },
@@ -96,7 +107,14 @@ function forgotPassword(): void {
 function resetPassword(token: string): void {
   const card = signedOutCard("Choose a new password");
   const password = h("input", { id: "new-password", name: "new-password", type: "password", required: true, autocomplete: "new-password", minlength: 12 });
-  const again = h("input", { id: "new-password-again", name: "new-password-again", type: "password", required: true, autocomplete: "new-password", minlength: 12 });
+  const again = h("input", {
+    id: "new-password-again",
+    name: "new-password-again",
+    type: "password",
+    required: true,
+    autocomplete: "new-password",
+    minlength: 12,
+  });
   const error = h("div", { class: "error", role: "alert", "data-testid": "recovery-error" });
   const form = h(
     "form",

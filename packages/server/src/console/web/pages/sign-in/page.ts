@@ -52,7 +52,11 @@ function passwordForm(cfg: GetAuthConfigResponse, error: HTMLElement): HTMLFormE
       // The right password, an unconfirmed address (AUTH_REQUIRE_VERIFIED_EMAIL): offer a new link.
       if (ConnectError.from(e).code === Code.FailedPrecondition && /not verified/.test(message(e))) {
         const address = email.value;
-        append(error, " ", resendVerificationButton(address, (text) => (error.textContent = text)));
+        append(
+          error,
+          " ",
+          resendVerificationButton(address, (text) => (error.textContent = text)),
+        );
       }
     }
   };
