@@ -1,22 +1,19 @@
 /**
- * `createTesseraClient`: a session with typed clients of Tessera's services.
+ * `createTesseraClient`: a session with typed clients of the Tessera services most apps call.
  * Browser apps that use one or two services build a `createTesseraSession` and call
  * `session.client(Service)` instead, so their bundle leaves the others out.
  */
 import type { Client } from "@connectrpc/connect";
-import { AccountRecoveryService } from "./gen/tessera/v1/account_recovery_pb.js";
 import { ApiKeyService } from "./gen/tessera/v1/api_key_pb.js";
 import { AuthService } from "./gen/tessera/v1/auth_pb.js";
 import { UserAccountService } from "./gen/tessera/v1/user_account_pb.js";
 import { buildTesseraSession, type TesseraClientOptions, type TesseraSession, type TransportFactory } from "./session.js";
 
-/** Typed clients for Tessera's services, and the session helpers. */
+/** Typed clients for Tessera's three services, and the session helpers. */
 export interface TesseraClient extends TesseraSession {
   auth: Client<typeof AuthService>;
   apiKeys: Client<typeof ApiKeyService>;
   userAccounts: Client<typeof UserAccountService>;
-  /** Email verification and password reset (public procedures). */
-  accountRecovery: Client<typeof AccountRecoveryService>;
 }
 
 /** `createTesseraClient` with the transport factory of the entry point (browser or Node). */
@@ -27,6 +24,5 @@ export function buildTesseraClient(opts: TesseraClientOptions, makeTransport: Tr
     auth: session.client(AuthService),
     apiKeys: session.client(ApiKeyService),
     userAccounts: session.client(UserAccountService),
-    accountRecovery: session.client(AccountRecoveryService),
   };
 }

@@ -32,7 +32,7 @@ export const webTransport: TransportFactory = ({ baseUrl, protocol, fetch }) => 
   }
 };
 
-/** Creates a Tessera client of its services over Connect (default) or gRPC-web. */
+/** Creates a Tessera client of all three services over Connect (default) or gRPC-web. */
 export function createTesseraClient(opts: TesseraClientOptions): TesseraClient {
   return buildTesseraClient(opts, webTransport);
 }

@@ -26,7 +26,7 @@ export const nodeTransport: TransportFactory = (o) => {
   }
 };
 
-/** Creates a Tessera client of its services over Connect (default), gRPC-web or gRPC. */
+/** Creates a Tessera client of all three services over Connect (default), gRPC-web or gRPC. */
 export function createTesseraClient(opts: TesseraClientOptions): TesseraClient {
   return buildTesseraClient(opts, nodeTransport);
 }

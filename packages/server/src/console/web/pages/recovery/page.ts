@@ -5,12 +5,15 @@
  * Each ends back at the sign-in page. The token is removed from the address bar as soon
  * as it is read, so it stays out of history.
  */
-import { Code, ConnectError } from "@tessera/sdk";
+import { AccountRecoveryService, Code, ConnectError } from "@tessera/sdk";
 import { tessera } from "../../client.js";
 import { append, byId, h, replace } from "../../dom.js";
 import { message } from "../../format.js";
 import { showBanner, view } from "../../layout.js";
 import { navigate } from "../../navigation.js";
+
+/** Only these pages use AccountRecoveryService: a client of its own (not part of `createTesseraClient`). */
+const recovery = tessera.client(AccountRecoveryService);
 
 /** The console's paths of these pages. */
 export const RECOVERY_PATHS = {
@@ -57,7 +60,7 @@ export function renderRecoveryPage(): boolean {
 async function verifyEmail(token: string): Promise<void> {
   const card = signedOutCard("Confirming your email address");
   try {
-    await tessera.accountRecovery.verifyEmail({ token });
+    await recovery.verifyEmail({ token });
     history.replaceState(null, "", "/console/");
     navigate.signIn("Your email address is confirmed. You can sign in.");
   } catch (e) {
@@ -77,7 +80,7 @@ function forgotPassword(): void {
         ev.preventDefault();
         if (!email.reportValidity()) return;
         error.textContent = "";
-        tessera.accountRecovery
+        recovery
           .requestPasswordReset({ email: email.value })
           .then(() =>
             replace(
@@ -127,7 +130,7 @@ function resetPassword(token: string): void {
           error.textContent = "the two passwords differ";
           return;
         }
-        tessera.accountRecovery
+        recovery
           .resetPassword({ token, newPassword: password.value })
           .then(() => {
             history.replaceState(null, "", "/console/");
@@ -158,7 +161,7 @@ export function resendVerificationButton(email: string, done: (text: string) => 
       type: "button",
       "data-testid": "resend-verification",
       onclick: () =>
-        void tessera.accountRecovery
+        void recovery
           .resendVerification({ email })
           .then(() => done("If the address needs confirming, a new link is on its way."))
           .catch((e: unknown) => done(message(e))),
