@@ -2,8 +2,8 @@
  * Issue 18: SignUp (with AUTH_REQUIRE_VERIFIED_EMAIL) and RequestPasswordReset do not
  * tell registered emails from unregistered ones, by answer or by time. The answers are
  * compared byte for byte (status, body, the headers a client sees); the times as the
- * medians of interleaved calls (known, unknown, known, ...), so load on the machine hits
- * both alike. Both paths do the same work on the request: SignUp one argon2 hash and one
+ * median ratio of pairs of calls (a known and an unknown email, one right after the
+ * other, in alternating order), so load on the machine hits both alike. Both paths do the same work on the request: SignUp one argon2 hash and one
  * insert (refused by the unique index for a taken email); RequestPasswordReset one
  * lookup, the token and the mail being made in the mail queue afterwards.
  */
@@ -13,7 +13,7 @@ import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { useTessera } from "../harness.js";
 
 const PASSWORD = "correct horse battery staple";
-const ROUNDS = 16;
+const ROUNDS = 24;
 const uniqueEmail = (tag: string) => `${tag}-${randomBytes(5).toString("hex")}@example.com`;
 
 interface Answer {
@@ -54,15 +54,22 @@ describe("account enumeration (issue 18)", () => {
     const u: Answer[] = [];
     // Warm-up (first hash, connection, JIT) outside the sample.
     await call(service, method, body(uniqueEmail("warm")));
+    // Pairs close in time, in alternating order, so load and warm-up effects fall on both alike.
     for (let i = 0; i < known.length; i++) {
-      k.push(await call(service, method, body(known[i]!)));
-      u.push(await call(service, method, body(uniqueEmail("unknown"))));
+      if (i % 2 === 0) {
+        k.push(await call(service, method, body(known[i]!)));
+        u.push(await call(service, method, body(uniqueEmail("unknown"))));
+      } else {
+        u.push(await call(service, method, body(uniqueEmail("unknown"))));
+        k.push(await call(service, method, body(known[i]!)));
+      }
     }
     for (const a of [...k, ...u])
       expect({ status: a.status, body: a.body, headers: a.headers }).toEqual({ status: k[0]!.status, body: k[0]!.body, headers: k[0]!.headers });
     expect(k[0]!.status).toBe(200);
-    const ratio = median(k.map((a) => a.ms)) / median(u.map((a) => a.ms));
-    console.info(`${method}: median known/unknown = ${ratio.toFixed(3)} (known ${median(k.map((a) => a.ms)).toFixed(1)} ms)`);
+    // The median of the pairs' ratios: robust to a slow moment hitting a few pairs.
+    const ratio = median(k.map((a, i) => a.ms / u[i]!.ms));
+    console.info(`${method}: median of known/unknown pair ratios = ${ratio.toFixed(3)} (known ${median(k.map((a) => a.ms)).toFixed(1)} ms)`);
     return ratio;
   }
 
@@ -80,16 +87,18 @@ describe("account enumeration (issue 18)", () => {
   it("SignUp answers a taken and a new email alike, in time too", { timeout: 120_000 }, async () => {
     const known = await registered();
     const ratio = await compare("AuthService", "SignUp", known, (email) => ({ email, password: PASSWORD }));
-    // Both do one argon2 hash (~tens of ms); the rest is one insert either way.
-    expect(ratio).toBeGreaterThan(0.75);
-    expect(ratio).toBeLessThan(1.33);
+    // Both do one argon2 hash; the rest is one insert either way. Skipping the hash on one
+    // path would put the ratio near 0.1 (or 10); a shared machine moves it by ±30 %.
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
   });
 
   it("RequestPasswordReset answers a registered and an unknown email alike, in time too", { timeout: 120_000 }, async () => {
     const known = await registered();
     const ratio = await compare("AccountRecoveryService", "RequestPasswordReset", known, (email) => ({ email }));
-    // One indexed lookup either way: a few ms, so the bound is looser in ratio terms.
-    expect(ratio).toBeGreaterThan(0.6);
-    expect(ratio).toBeLessThan(1.67);
+    // One indexed lookup either way; the bound catches work done on one path only (the
+    // token's transaction or the SMTP exchange moved onto the request), not noise.
+    expect(ratio).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
   });
 });

@@ -113,7 +113,8 @@ export function createMailer(opts: MailerOptions): Mailer {
         return false;
       }
       queue.push({ kind, job });
-      running ??= Promise.resolve().then(drain);
+      // After the current I/O turn: the request's answer is written before the job's work starts.
+      running ??= new Promise((res) => setImmediate(res)).then(drain);
       return true;
     },
     idle,
