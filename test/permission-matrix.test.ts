@@ -21,11 +21,12 @@ import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
 import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
+import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
 const PASSWORD = "correct horse battery staple";
-const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService, AccountRecoveryService];
+const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService, DeviceLoginService, AccountRecoveryService];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey"] as const;
 type Who = (typeof WHO)[number];
@@ -83,6 +84,14 @@ const MATRIX: Record<string, Row> = {
   "AccountRecoveryService/ResendVerification": ["public", "public", "public", "public", "public", "public", "public"],
   "AccountRecoveryService/RequestPasswordReset": ["public", "public", "public", "public", "public", "public", "public"],
   "AccountRecoveryService/ResetPassword": ["public", "public", "public", "public", "public", "public", "public"],
+  // RFC 8628: the program starts and polls without credentials (an empty request is
+  // InvalidArgument for everyone); any signed-in person looks up and decides a user
+  // code (an empty one is InvalidArgument), API keys cannot (test/device-login.test.ts).
+  "DeviceLoginService/StartDeviceLogin": ["public", "public", "public", "public", "public", "public", "public"],
+  "DeviceLoginService/PollDeviceLogin": ["public", "public", "public", "public", "public", "public", "public"],
+  "DeviceLoginService/GetDeviceLogin": [U, IA, IA, IA, IA, PD, PD],
+  "DeviceLoginService/ApproveDeviceLogin": [U, IA, IA, IA, IA, PD, PD],
+  "DeviceLoginService/DenyDeviceLogin": [U, IA, IA, IA, IA, PD, PD],
 
   // Instance admins and keys an instance admin created (test/revocation-service.test.ts): none of these.
   "RevocationService/WatchRevocations": [U, PD, PD, PD, PD, PD, PD],

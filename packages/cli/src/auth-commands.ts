@@ -7,6 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { AuthMode, PrincipalKind } from "@tessera/sdk/proto";
 import { CliError, UsageError } from "./errors.js";
 import { browserLogin } from "./login-browser.js";
+import { deviceLogin } from "./login-device.js";
 import { ask, askSecret, formatTime, note, printFields, printJson } from "./output.js";
 import { clientAction } from "./run.js";
 import type { Session } from "./session.js";
@@ -58,12 +59,20 @@ async function describeLogin(s: Session, fallbackEmail?: string): Promise<void> 
   warnApiKey(s);
 }
 
+/** The device login, then the tokens stored as every login stores them. */
+async function storeDeviceLogin(s: Session): Promise<void> {
+  const tokens = await deviceLogin(s);
+  await s.client.setTokens(tokens);
+  await describeLogin(s);
+}
+
 /** Adds login, signup, logout and whoami. */
 export function registerAuthCommands(program: Command): void {
   program
     .command("login")
-    .description("log in: through the OpenID provider in your browser (default when the server has one), or --password")
+    .description("log in: through the OpenID provider in your browser (default when the server has one), --device, or --password")
     .option("--password", "log in with email and password (password from TESSERA_PASSWORD, stdin, or a prompt)")
+    .option("--device", "log in with a code approved in a browser on any device (for SSH sessions and containers)")
     .option("--email <email>", "email for --password (asked when omitted on a terminal)")
     .option("--no-browser", "do not try to open a browser; only print the URL")
     .option("--provider <id>", "OpenID provider id (default: the server's default provider)")
@@ -71,15 +80,19 @@ export function registerAuthCommands(program: Command): void {
       "after",
       "\nThe browser login listens on LOGIN_HOST:LOGIN_PORT (default 127.0.0.1:4242) for the provider's redirect to\n" +
         "http://127.0.0.1:<port>/callback, which the server must allow in AUTH_ALLOWED_REDIRECT_URIS. It gives up after 5 minutes.\n" +
+        "When no browser can be opened here (an SSH session, no DISPLAY, TESSERA_NO_BROWSER=1), `tessera login` uses\n" +
+        "--device: it prints a URL and a code to approve in the console of the server, from any device.\n" +
         "Non-interactive: TESSERA_PASSWORD=... tessera login --password --email you@example.com",
     )
     .action(
-      clientAction<{ password?: boolean; email?: string; browser: boolean; provider?: string }>(async (s, _args, opts) => {
+      clientAction<{ password?: boolean; device?: boolean; email?: string; browser: boolean; provider?: string }>(async (s, _args, opts) => {
         const cfg = await authConfig(s);
         if (cfg.mode === AuthMode.NONE) {
           note(`${s.config.apiUrl} runs with AUTH_MODE=none: no login needed, every command works as the anonymous admin`);
           return;
         }
+        if (opts.device && opts.password) throw new UsageError("--device and --password are two ways to log in: pick one");
+        if (opts.device) return storeDeviceLogin(s);
         const usePassword = opts.password || (cfg.oidcProviders.length === 0 && !opts.provider);
         if (usePassword) {
           if (!cfg.passwordLoginEnabled) throw new CliError("password login is turned off on this server: run `tessera login` (OpenID provider)");
@@ -89,6 +102,11 @@ export function registerAuthCommands(program: Command): void {
           return;
         }
         if (cfg.oidcProviders.length === 0) throw new CliError("this server has no OpenID provider: run `tessera login --password`");
+        // No browser to open (and none asked for with --no-browser): the device login works from anywhere.
+        if (opts.browser && s.config.noBrowserReason) {
+          note(`No browser can be opened here (${s.config.noBrowserReason}): logging in with a code instead (--no-browser keeps the browser login).`);
+          return storeDeviceLogin(s);
+        }
         const tokens = await browserLogin(s, { openBrowser: opts.browser, providerId: opts.provider });
         await s.client.setTokens(tokens);
         await describeLogin(s);

@@ -3,6 +3,7 @@
  * process.env": config.ts is the server's configuration; the `tessera` client
  * commands (login, apikeys, ...) read their few variables here, in one place.
  */
+import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import { UsageError } from "./errors.js";
@@ -20,10 +21,27 @@ export interface ClientConfig {
   loginPort: number;
   /** TESSERA_PASSWORD for non-interactive `tessera login --password`. */
   password?: string;
+  /**
+   * Why no browser can be opened here, if none can: TESSERA_NO_BROWSER set, an SSH
+   * session (SSH_CONNECTION, SSH_TTY), or on Linux and other Unixes no DISPLAY or
+   * WAYLAND_DISPLAY, or no xdg-open on PATH. `tessera login` then uses the device login.
+   */
+  noBrowserReason?: string;
+}
+
+/** Why a browser cannot be opened on this machine (see ClientConfig.noBrowserReason). */
+function noBrowserReason(env: NodeJS.ProcessEnv, platform: NodeJS.Platform): string | undefined {
+  const noBrowser = (env.TESSERA_NO_BROWSER ?? "").trim().toLowerCase();
+  if (noBrowser !== "" && noBrowser !== "0" && noBrowser !== "false") return "TESSERA_NO_BROWSER is set";
+  if (env.SSH_CONNECTION || env.SSH_TTY) return "this is an SSH session";
+  if (platform === "darwin" || platform === "win32") return undefined;
+  if (!env.DISPLAY && !env.WAYLAND_DISPLAY) return "no DISPLAY or WAYLAND_DISPLAY";
+  const onPath = (env.PATH ?? "").split(path.delimiter).some((dir) => dir !== "" && existsSync(path.join(dir, "xdg-open")));
+  return onPath ? undefined : "no xdg-open on PATH";
 }
 
 /** Reads the client settings; a bad value is a usage error (exit 2). */
-export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientConfig {
+export function readClientConfig(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): ClientConfig {
   const rawUrl = (env.TESSERA_API_URL ?? "").trim() || "http://localhost:8080";
   let url: URL;
   try {
@@ -51,5 +69,6 @@ export function readClientConfig(env: NodeJS.ProcessEnv = process.env): ClientCo
     loginHost,
     loginPort,
     password: env.TESSERA_PASSWORD || undefined,
+    noBrowserReason: noBrowserReason(env, platform),
   };
 }

@@ -6,6 +6,7 @@ export { Code, ConnectError, createClient, type Client, type Interceptor, type T
 export { AccountRecoveryService } from "./gen/tessera/v1/account_recovery_pb.js";
 export { ApiKeyService } from "./gen/tessera/v1/api_key_pb.js";
 export { AuthMode, AuthService, PrincipalKind } from "./gen/tessera/v1/auth_pb.js";
+export { DeviceLoginService, DeviceLoginStatus } from "./gen/tessera/v1/device_pb.js";
 export { UserAccountService } from "./gen/tessera/v1/user_account_pb.js";
 export type { TesseraClient } from "./client.js";
 export { EmailVerificationRequiredError, type Protocol, type TesseraClientOptions, type TesseraSession } from "./session.js";

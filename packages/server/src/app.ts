@@ -6,10 +6,12 @@ import type { Config } from "./config/config.js";
 import { createAbuseInterceptor } from "./abuse/interceptor.js";
 import { createMemoryCounterStore } from "./abuse/limiter.js";
 import { createRedisCounterStore } from "./abuse/redis-counters.js";
+import { createPerUserLimiter } from "./abuse/per-user.js";
 import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/policy/account-access.js";
 import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createDeviceLogins } from "./auth/device/device-logins.js";
 import { createRevocationLog } from "./auth/revocation/log.js";
 import { createAuthInterceptor } from "./auth/request/interceptor.js";
 import { createUserAuth } from "./auth/user-auth.js";
@@ -31,6 +33,7 @@ import { createRecoveryMail } from "./auth/email-links/recovery-mail.js";
 import { createMailer, type Mailer } from "./mail/mailer.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
+import { createDeviceLoginService } from "./services/device-login/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
 import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
 import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
@@ -83,7 +86,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const userAuth = createUserAuth(deps, { gate, revocations });
   revocations.addApplier(apiKeys.applier);
   revocations.addApplier(userAuth.applier);
-  const features: Feature[] = [revocations, apiKeys, userAuth];
+  const deviceLogins = createDeviceLogins(deps, userAuth.sessions);
+  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins];
   const started: Feature[] = [];
   let adminSocket: AdminSocket | undefined;
   try {
@@ -128,6 +132,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     apiKey: createApiKeyService(deps, revocations),
     userAccount: createUserAccountService(deps),
     revocation: revocationService.impl,
+    deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser: createPerUserLimiter(counters, refusals) }),
   });
   const server = createServer({
     config,

@@ -2,7 +2,7 @@
  * The one place mapping services to implementations.
  */
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { AccountRecoveryService, ApiKeyService, AuthService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
+import { AccountRecoveryService, ApiKeyService, AuthService, DeviceLoginService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
 
 /** Complete implementations of the five services: a missing RPC is a compile error. */
 export interface ServiceImpls {
@@ -11,6 +11,7 @@ export interface ServiceImpls {
   userAccount: ServiceImpl<typeof UserAccountService>;
   revocation: ServiceImpl<typeof RevocationService>;
   accountRecovery: ServiceImpl<typeof AccountRecoveryService>;
+  deviceLogin: ServiceImpl<typeof DeviceLoginService>;
 }
 
 /** Registers every service on a router. */
@@ -21,5 +22,6 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(UserAccountService, impls.userAccount);
     router.service(RevocationService, impls.revocation);
     router.service(AccountRecoveryService, impls.accountRecovery);
+    router.service(DeviceLoginService, impls.deviceLogin);
   };
 }

@@ -8,6 +8,10 @@
  * - RequestPasswordReset and ResendVerification (they mail): 5 a minute and 20 an hour
  *   per network, and 5 an hour per email (any email, registered or not: the refusal says
  *   nothing about the address); VerifyEmail and ResetPassword: 10 a minute per network.
+ * - Device login (RFC 8628): StartDeviceLogin 10 a minute and 60 an hour, PollDeviceLogin
+ *   120 a minute; GetDeviceLogin, ApproveDeviceLogin and DenyDeviceLogin 20 a minute
+ *   together (one counter: each tries a user code), and 10 a minute per signed-in user
+ *   (per-user.ts, asked by the handler: this interceptor runs before authentication).
  * - Failed logins (not attempts) for one email from one network: 10 per 15 minutes; then
  *   that network is refused for that email (even with the right password) until the
  *   window ends. Failures from other networks never stop a client: the owner logging in
@@ -29,11 +33,15 @@ interface Limit {
   by: "ip";
   limit: number;
   windowMs: number;
+  /** Procedures with the same group share one counter (default: the procedure's own). */
+  group?: string;
 }
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const perIp = (limit: number, windowMs = MINUTE): Limit => ({ by: "ip", limit, windowMs });
+/** Every attempt at a device login's user code, whichever procedure makes it. */
+const userCodeTries: Limit = { by: "ip", limit: 20, windowMs: MINUTE, group: "device-user-code" };
 
 /** The per-network limits, by policy key (`Service/Method`). */
 const LIMITS: Readonly<Record<string, readonly Limit[]>> = Object.freeze({
@@ -48,6 +56,13 @@ const LIMITS: Readonly<Record<string, readonly Limit[]>> = Object.freeze({
   "UserAccountService/AcceptTeamAccountInvite": [perIp(10)],
   // Verifies the current password: guessing it with a stolen access token is throttled too.
   "AuthService/ChangePassword": [perIp(10)],
+  // Public and writes a row per call (docs/device-login.md has the arithmetic).
+  "DeviceLoginService/StartDeviceLogin": [perIp(10), perIp(60, HOUR)],
+  // The device code is 256 random bits: this bounds the load, not guessing.
+  "DeviceLoginService/PollDeviceLogin": [perIp(120)],
+  "DeviceLoginService/GetDeviceLogin": [userCodeTries],
+  "DeviceLoginService/ApproveDeviceLogin": [userCodeTries],
+  "DeviceLoginService/DenyDeviceLogin": [userCodeTries],
   // They mail: a flood would make Tessera send mail for the attacker.
   "AccountRecoveryService/RequestPasswordReset": [perIp(5), perIp(20, HOUR)],
   "AccountRecoveryService/ResendVerification": [perIp(5), perIp(20, HOUR)],
@@ -107,7 +122,7 @@ function emailOf(message: unknown): string | undefined {
 }
 
 /** Reports a refusal and answers ResourceExhausted with a `retry-after` hint. */
-function refuse(refusals: RefusalRecorder, r: Refusal): never {
+export function refuse(refusals: RefusalRecorder, r: Refusal): never {
   refusals.refused(r);
   const retryAfter = Math.max(1, Math.ceil(r.resetMs / 1000));
   throw new ConnectError(`too many requests; retry after ${retryAfter} s`, Code.ResourceExhausted, { "retry-after": String(retryAfter) });
@@ -124,7 +139,7 @@ export function createAbuseInterceptor(opts: AbuseInterceptorOptions): Intercept
     const info: RequestInfo = req.contextValues.get(requestInfoKey);
     const network = networkOf(info.clientIp);
     for (const l of limits) {
-      const { count, resetMs } = await store.hit(`${procedure}:ip:${l.windowMs}:${network}`, l.windowMs);
+      const { count, resetMs } = await store.hit(`${l.group ?? procedure}:ip:${l.windowMs}:${network}`, l.windowMs);
       if (count > l.limit) {
         refuse(refusals, { procedure, limitBy: "ip", limit: l.limit, windowMs: l.windowMs, subject: network, resetMs, request: info, metadata: { network } });
       }

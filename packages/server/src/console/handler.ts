@@ -72,6 +72,8 @@ async function buildConsoleAssets(): Promise<Map<string, Asset>> {
     ["/verify-email", html],
     ["/forgot-password", html],
     ["/reset-password", html],
+    // The approval page of device logins (RFC 8628's verification_uri).
+    ["/device", html],
     ["/app.js", asset(script, "text/javascript; charset=utf-8")],
     ["/app.css", asset(await readFile(path.join(dir, "app.css")), "text/css; charset=utf-8")],
   ]);

@@ -209,6 +209,29 @@ interface RevocationLogStateTable {
   pruned_through: number;
 }
 
+/** Where a device login stands; `consumed` once its tokens were handed out. */
+type DeviceLoginState = "pending" | "approved" | "denied" | "consumed";
+
+/** A device login (RFC 8628): only hashes of its codes. */
+interface DeviceLoginsTable {
+  id: Generated<string>;
+  /** SHA-256 (hex) of the device code. */
+  device_code_hash: string;
+  /** SHA-256 (hex) of the normalized user code (8 letters, no dash). */
+  user_code_hash: string;
+  client_name: string;
+  client_ip: string;
+  user_agent: string;
+  status: DeviceLoginState;
+  /** Who approved or denied it. */
+  user_id: string | null;
+  interval_seconds: number;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  last_polled_at: Timestamp | null;
+  decided_at: Timestamp | null;
+}
+
 /** A Tessera instance or a subscriber, with how far it applied the log. */
 interface RevocationParticipantsTable {
   id: string;
@@ -235,6 +258,7 @@ export interface Database {
   revocation_events: RevocationEventsTable;
   revocation_log_state: RevocationLogStateTable;
   revocation_participants: RevocationParticipantsTable;
+  device_logins: DeviceLoginsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -252,3 +276,4 @@ export type LoginTransactionRow = Selectable<LoginTransactionsTable>;
 export type ConfiguredAdminRow = Selectable<ConfiguredAdminTable>;
 export type RevocationEventRow = Selectable<RevocationEventsTable>;
 export type RevocationParticipantRow = Selectable<RevocationParticipantsTable>;
+export type DeviceLoginRow = Selectable<DeviceLoginsTable>;

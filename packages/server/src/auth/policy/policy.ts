@@ -57,6 +57,13 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "AccountRecoveryService/ResendVerification": pub,
   "AccountRecoveryService/RequestPasswordReset": pub,
   "AccountRecoveryService/ResetPassword": pub,
+  // RFC 8628: the program starts and polls without credentials (the device code is
+  // one); a signed-in person, however they signed in, looks up and decides.
+  "DeviceLoginService/StartDeviceLogin": pub,
+  "DeviceLoginService/PollDeviceLogin": pub,
+  "DeviceLoginService/GetDeviceLogin": human,
+  "DeviceLoginService/ApproveDeviceLogin": human,
+  "DeviceLoginService/DenyDeviceLogin": human,
 
   "RevocationService/WatchRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/AckRevocations": { access: "instance_admin_or_admin_key" },

@@ -1,6 +1,7 @@
 /**
  * The Tessera console (served at /console): sign in with a password or the OpenID
- * provider (or verify an email, reset a password from a mailed link), pick an account, manage its API keys, members and invites. Plain
+ * provider (or verify an email, reset a password from a mailed link), pick an account,
+ * manage its API keys, members and invites, approve device logins (`/console/device`). Plain
  * TypeScript + DOM over the SDK with gRPC-web (client.ts; tokens in sessionStorage).
  *
  * This entry point lists the signed-in pages (one module each under pages/; the first
@@ -15,6 +16,7 @@ import { view } from "./layout.js";
 import { setNavigation } from "./navigation.js";
 import type { Page } from "./page.js";
 import { apiKeysPage } from "./pages/api-keys/page.js";
+import { devicePage, DEVICE_PATH, rememberDeviceCode, resumeDeviceLogin } from "./pages/device/page.js";
 import { membersPage } from "./pages/members/page.js";
 import { renderRecoveryPage } from "./pages/recovery/page.js";
 import { renderSignIn } from "./pages/sign-in/page.js";
@@ -23,7 +25,7 @@ import { session } from "./session.js";
 import { createRouter } from "./shell/router.js";
 
 /** The signed-in pages, in nav order; the first is the default. */
-const PAGES: readonly [Page, ...Page[]] = [apiKeysPage, membersPage];
+const PAGES: readonly [Page, ...Page[]] = [apiKeysPage, membersPage, devicePage];
 
 const router = createRouter(PAGES);
 setNavigation({ signIn: renderSignIn, enter: router.enter, useAccount: router.useAccount });
@@ -38,9 +40,11 @@ async function boot(): Promise<void> {
   }
   // Links from mail (verify, reset) and "forgot password" work signed out.
   if (renderRecoveryPage()) return;
+  if (location.pathname === DEVICE_PATH) rememberDeviceCode();
   if (location.pathname === CALLBACK_PATH) {
     const err = await finishProviderLogin();
     if (err) return renderSignIn(err);
+    resumeDeviceLogin();
   }
   if (session.authConfig.mode === AuthMode.NONE || (await tessera.getTokens())) return router.enter();
   renderSignIn();
