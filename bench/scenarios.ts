@@ -20,6 +20,7 @@ import { providerJwt } from "./scenarios/provider-jwt.js";
 import { tesseraJwt } from "./scenarios/tessera-jwt.js";
 import { twoInstances } from "./scenarios/two-instances.js";
 import { revocationPooler } from "./scenarios/revocation-pooler.js";
+import { scopedLimitedKeyMemory, scopedLimitedKeyRedis } from "./scenarios/scoped-limited-key.js";
 import { unseenKeys } from "./scenarios/unseen-keys.js";
 import { checkTargets } from "./targets.js";
 
@@ -36,6 +37,8 @@ const INTERLEAVED: readonly InterleavedScenario[] = [
   embedNoAuth,
   embedApiKey,
   embedJwt,
+  scopedLimitedKeyMemory,
+  scopedLimitedKeyRedis,
 ];
 
 /** Measured one after another, in this order, after the interleaved rounds. */

@@ -24,6 +24,17 @@ export function checkTargets(f: Figures, connections: number): Target[] {
 
   const r2 = ratio(s2, s1);
   check("2 vs 1 throughput", ">= 0.90", r2, (v) => v >= 0.9, `${fmt(r2)} (${fmt(s2?.rps ?? null, 0)} / ${fmt(s1?.rps ?? null, 0)} rps)`);
+  for (const id of ["12m", "12r"]) {
+    const r = ratio(s(id), s1);
+    const where = id === "12m" ? "memory" : "Redis";
+    check(
+      `${id} vs 1 throughput (scoped key, one rate limit, ${where})`,
+      ">= 0.90",
+      r,
+      (v) => v >= 0.9,
+      `${fmt(r)} (${fmt(s(id)?.rps ?? null, 0)} / ${fmt(s1?.rps ?? null, 0)} rps)`,
+    );
+  }
   const r3 = ratio(s3, s1);
   check("3 vs 1 throughput", ">= 0.85", r3, (v) => v >= 0.85, `${fmt(r3)} (${fmt(s3?.rps ?? null, 0)} / ${fmt(s1?.rps ?? null, 0)} rps)`);
   const r4 = ratio(s4, s1);

@@ -8,6 +8,7 @@
  *   must not depend on user login): the permission matrix, expiry boundaries with a
  *   controlled clock, last_used_at batching, revocation on the same instance.
  */
+import { createMemoryKeyLimiter } from "../packages/server/src/abuse/key-limits.js";
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sql, type KyselyPlugin } from "kysely";
@@ -100,7 +101,14 @@ async function buildInProcess(database: TestDatabase, start: Date): Promise<InPr
   };
   // Only what this test calls: ApiKeyService and CheckToken.
   const routes = (router: ConnectRouter) => {
-    router.service(ApiKeyService, createApiKeyService(deps, revocations));
+    router.service(
+      ApiKeyService,
+      createApiKeyService(
+        deps,
+        revocations,
+        createMemoryKeyLimiter(() => now.getTime()),
+      ),
+    );
     router.rpc(AuthService.method.checkToken, configHandlers(config).checkToken);
   };
   // (The logging interceptor is left out: its signature is not this test's business.)

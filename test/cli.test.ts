@@ -193,6 +193,19 @@ describe("tessera CLI against an AUTH_MODE=full server", () => {
     expect((await tessera(["apikeys", "list"])).stdout).toMatch(/^no API keys/);
   }, 120_000);
 
+  it("creates a scoped key with --scope (repeatable) and shows its scopes; an unknown one fails naming it", async () => {
+    const r = await tessera(["apikeys", "create", "--name", "reader", "--scope", "tessera.v1.UserAccountService:read", "--scope", "*:read"]);
+    expect(r.code, r.stderr).toBe(0);
+    const me = await checkToken(r.stdout.trim());
+    expect(me.scopes).toEqual(["tessera.v1.UserAccountService:read", "*:read"]);
+    const get = await tessera(["apikeys", "get", me.apiKeyId]);
+    expect(get.stdout).toMatch(/^Scopes:\s+tessera\.v1\.UserAccountService:read \*:read$/m);
+    const bad = await tessera(["apikeys", "create", "--name", "typo", "--scope", "jobs:raed"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('unknown scope "jobs:raed"');
+    expect((await tessera(["apikeys", "delete", me.apiKeyId, "--yes"])).code).toBe(0);
+  }, 120_000);
+
   it("manages members and invites of a team account", async () => {
     const personal = await tessera(["members", "invite", "bob@example.com"]);
     expect(personal.code).toBe(1);

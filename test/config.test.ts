@@ -93,6 +93,15 @@ describe("loadConfig", () => {
     expect(loadConfig({ DATABASE_URL: "postgres://a@b/c" }).revocationProbeIntervalMs).toBe(5000);
   });
 
+  it("reads API_KEY_EXTRA_SCOPES: scopes of embedding services, each with an optional least role", () => {
+    expect(loadConfig({}).apiKeyExtraScopes).toEqual([]);
+    expect(loadConfig({ API_KEY_EXTRA_SCOPES: "jobs:read, jobs:write@admin greet.v1.GreetService/*" }).apiKeyExtraScopes).toEqual([
+      { scope: "jobs:read", minRole: undefined },
+      { scope: "jobs:write", minRole: "admin" },
+      { scope: "greet.v1.GreetService/*", minRole: undefined },
+    ]);
+  });
+
   it("maps AUTH_ENABLED=true to full mode when AUTH_MODE is unset", () => {
     expect(loadConfig({ AUTH_ENABLED: "true" }).authMode).toBe("full");
     expect(loadConfig({ AUTH_ENABLED: "true", AUTH_MODE: "none" }).authMode).toBe("none");
@@ -110,6 +119,9 @@ describe("loadConfig", () => {
     [{ REVOCATION_PROBE_INTERVAL_MS: "10" }, "REVOCATION_PROBE_INTERVAL_MS"],
     [{ SHUTDOWN_TIMEOUT_SECONDS: "-1" }, "SHUTDOWN_TIMEOUT_SECONDS"],
     [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL"],
+    [{ API_KEY_EXTRA_SCOPES: "jobs:read Jobs:Write" }, "API_KEY_EXTRA_SCOPES"],
+    [{ API_KEY_EXTRA_SCOPES: "jobs:write@owner" }, "API_KEY_EXTRA_SCOPES"],
+    [{ API_KEY_EXTRA_SCOPES: "*:read" }, "API_KEY_EXTRA_SCOPES"],
   ])("rejects %o naming %s", (env, variable) => {
     let err: unknown;
     try {

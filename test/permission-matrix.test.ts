@@ -2,7 +2,8 @@
  * The permission matrix: every RPC of the five services (iterated from the generated
  * service descriptors, so a new RPC cannot be forgotten) against every kind of caller:
  * anonymous (no token), a non-member, a viewer, a member and an admin of the account,
- * an API key of the account and an API key of another account. Each cell states the
+ * an API key of the account, an API key of another account and a scoped API key of the
+ * account (GetUser and GetTeamAccountMembers only). Each cell states the
  * expected outcome code; a method without a row fails the test.
  *
  * Cells: a Code; "ok"; "ran" (the policy lets the caller through to the handler: the
@@ -28,75 +29,80 @@ import { useTessera } from "./harness.js";
 const PASSWORD = "correct horse battery staple";
 const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService, DeviceLoginService, AccountRecoveryService];
 
-const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey"] as const;
+const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey", "scopedKey"] as const;
 type Who = (typeof WHO)[number];
 type Outcome = Code | "ok" | "ran" | "public";
-type Row = readonly [Outcome, Outcome, Outcome, Outcome, Outcome, Outcome, Outcome];
+type Row = readonly [Outcome, Outcome, Outcome, Outcome, Outcome, Outcome, Outcome, Outcome];
+
+/** The scopes of the `scopedKey` caller. */
+const SCOPED_KEY_SCOPES = ["tessera.v1.UserAccountService/GetUser", "tessera.v1.UserAccountService/GetTeamAccountMembers"];
 
 const { Unauthenticated: U, PermissionDenied: PD, NotFound: NF, InvalidArgument: IA } = Code;
 
 /**
  * The expected outcome per caller, in the order of WHO:
- * anonymous, non-member, viewer, member, admin, API key of the account, API key of another account.
+ * anonymous, non-member, viewer, member, admin, API key of the account, API key of another account,
+ * API key of the account with the scopes SCOPED_KEY_SCOPES (it may call those two procedures
+ * and CheckToken; everything else is PermissionDenied with `insufficient_scope`).
  */
 const MATRIX: Record<string, Row> = {
-  "AuthService/GetAuthConfig": ["public", "public", "public", "public", "public", "public", "public"],
-  "AuthService/SignUp": ["public", "public", "public", "public", "public", "public", "public"],
-  "AuthService/Login": ["public", "public", "public", "public", "public", "public", "public"],
-  "AuthService/RefreshToken": ["public", "public", "public", "public", "public", "public", "public"],
-  "AuthService/Logout": ["public", "public", "public", "public", "public", "public", "public"],
-  "AuthService/GetAuthorizeUrl": ["public", "public", "public", "public", "public", "public", "public"],
-  "AuthService/ExchangeCode": ["public", "public", "public", "public", "public", "public", "public"],
-  "AuthService/CheckToken": [U, "ok", "ok", "ok", "ok", "ok", "ok"],
+  "AuthService/GetAuthConfig": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AuthService/SignUp": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AuthService/Login": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AuthService/RefreshToken": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AuthService/Logout": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AuthService/GetAuthorizeUrl": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AuthService/ExchangeCode": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AuthService/CheckToken": [U, "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
   // Human-only, API keys refused. Humans reach the handler: an empty current password is
   // wrong (InvalidArgument), a session id that is not the caller's is NotFound.
-  "AuthService/ChangePassword": [U, IA, IA, IA, IA, PD, PD],
-  "AuthService/ListSessions": [U, "ok", "ok", "ok", "ok", PD, PD],
-  "AuthService/RevokeSession": [U, NF, NF, NF, NF, PD, PD],
-  "AuthService/RevokeAllSessions": [U, "ok", "ok", "ok", "ok", PD, PD],
+  "AuthService/ChangePassword": [U, IA, IA, IA, IA, PD, PD, PD],
+  "AuthService/ListSessions": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
+  "AuthService/RevokeSession": [U, NF, NF, NF, NF, PD, PD, PD],
+  "AuthService/RevokeAllSessions": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
   // Instance admins only: none of these callers is one.
-  "AuthService/SetUserDisabled": [U, PD, PD, PD, PD, PD, PD],
-  "AuthService/RevokeUserSessions": [U, PD, PD, PD, PD, PD, PD],
+  "AuthService/SetUserDisabled": [U, PD, PD, PD, PD, PD, PD, PD],
+  "AuthService/RevokeUserSessions": [U, PD, PD, PD, PD, PD, PD, PD],
 
-  "ApiKeyService/CreateAccountApiKey": [U, PD, PD, "ok", "ok", PD, PD],
-  "ApiKeyService/GetAccountApiKeys": [U, PD, "ok", "ok", "ok", PD, PD],
-  "ApiKeyService/GetAccountApiKey": [U, NF, "ok", "ok", "ok", PD, PD],
-  "ApiKeyService/RegenerateAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD],
-  "ApiKeyService/DeleteAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD],
+  "ApiKeyService/CreateAccountApiKey": [U, PD, PD, "ok", "ok", PD, PD, PD],
+  "ApiKeyService/GetAccountApiKeys": [U, PD, "ok", "ok", "ok", PD, PD, PD],
+  "ApiKeyService/GetAccountApiKey": [U, NF, "ok", "ok", "ok", PD, PD, PD],
+  "ApiKeyService/RegenerateAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD, PD],
+  "ApiKeyService/DeleteAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD, PD],
 
-  "UserAccountService/GetUser": [U, "ok", "ok", "ok", "ok", "ok", "ok"],
-  "UserAccountService/SetUser": [U, "ok", "ok", "ok", "ok", PD, PD],
-  "UserAccountService/GetUserAccounts": [U, "ok", "ok", "ok", "ok", "ok", "ok"],
-  "UserAccountService/SetPersonalAccount": [U, "ok", "ok", "ok", "ok", PD, PD],
-  "UserAccountService/CreateTeamAccount": [U, "ok", "ok", "ok", "ok", PD, PD],
-  "UserAccountService/IsUserInAccount": [U, "ok", "ok", "ok", "ok", "ok", "ok"],
-  "UserAccountService/GetTeamAccountMembers": [U, PD, "ok", "ok", "ok", "ok", PD],
-  "UserAccountService/RemoveTeamAccountMember": [U, PD, PD, PD, "ok", PD, PD],
-  "UserAccountService/InviteUserToTeamAccount": [U, PD, PD, PD, "ok", PD, PD],
-  "UserAccountService/GetTeamAccountInvites": [U, PD, PD, PD, "ok", PD, PD],
-  "UserAccountService/RemoveTeamAccountInvite": [U, NF, PD, PD, "ok", PD, PD],
-  "UserAccountService/AcceptTeamAccountInvite": [U, "ok", "ok", "ok", "ok", PD, PD],
-  "UserAccountService/SetUserRole": [U, PD, PD, PD, "ok", PD, PD],
-  "UserAccountService/GetAccountAuditEvents": [U, PD, PD, PD, "ok", PD, PD],
+  "UserAccountService/GetUser": [U, "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
+  "UserAccountService/SetUser": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
+  "UserAccountService/GetUserAccounts": [U, "ok", "ok", "ok", "ok", "ok", "ok", PD],
+  "UserAccountService/SetPersonalAccount": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
+  "UserAccountService/CreateTeamAccount": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
+  "UserAccountService/IsUserInAccount": [U, "ok", "ok", "ok", "ok", "ok", "ok", PD],
+  "UserAccountService/GetTeamAccountMembers": [U, PD, "ok", "ok", "ok", "ok", PD, "ok"],
+  "UserAccountService/RemoveTeamAccountMember": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "UserAccountService/InviteUserToTeamAccount": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "UserAccountService/GetTeamAccountInvites": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "UserAccountService/RemoveTeamAccountInvite": [U, NF, PD, PD, "ok", PD, PD, PD],
+  "UserAccountService/AcceptTeamAccountInvite": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
+  "UserAccountService/SetUserRole": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "UserAccountService/GetAccountAuditEvents": [U, PD, PD, PD, "ok", PD, PD, PD],
 
   // The token or email in the request is the input: no caller matters.
-  "AccountRecoveryService/VerifyEmail": ["public", "public", "public", "public", "public", "public", "public"],
-  "AccountRecoveryService/ResendVerification": ["public", "public", "public", "public", "public", "public", "public"],
-  "AccountRecoveryService/RequestPasswordReset": ["public", "public", "public", "public", "public", "public", "public"],
-  "AccountRecoveryService/ResetPassword": ["public", "public", "public", "public", "public", "public", "public"],
+  "AccountRecoveryService/VerifyEmail": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AccountRecoveryService/ResendVerification": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AccountRecoveryService/RequestPasswordReset": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AccountRecoveryService/ResetPassword": ["public", "public", "public", "public", "public", "public", "public", "public"],
   // RFC 8628: the program starts and polls without credentials (an empty request is
   // InvalidArgument for everyone); any signed-in person looks up and decides a user
   // code (an empty one is InvalidArgument), API keys cannot (test/device-login.test.ts).
-  "DeviceLoginService/StartDeviceLogin": ["public", "public", "public", "public", "public", "public", "public"],
-  "DeviceLoginService/PollDeviceLogin": ["public", "public", "public", "public", "public", "public", "public"],
-  "DeviceLoginService/GetDeviceLogin": [U, IA, IA, IA, IA, PD, PD],
-  "DeviceLoginService/ApproveDeviceLogin": [U, IA, IA, IA, IA, PD, PD],
-  "DeviceLoginService/DenyDeviceLogin": [U, IA, IA, IA, IA, PD, PD],
+  "DeviceLoginService/StartDeviceLogin": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "DeviceLoginService/PollDeviceLogin": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "DeviceLoginService/GetDeviceLogin": [U, IA, IA, IA, IA, PD, PD, PD],
+  "DeviceLoginService/ApproveDeviceLogin": [U, IA, IA, IA, IA, PD, PD, PD],
+  "DeviceLoginService/DenyDeviceLogin": [U, IA, IA, IA, IA, PD, PD, PD],
 
   // Instance admins and keys an instance admin created (test/revocation-service.test.ts): none of these.
-  "RevocationService/WatchRevocations": [U, PD, PD, PD, PD, PD, PD],
-  "RevocationService/AckRevocations": [U, PD, PD, PD, PD, PD, PD],
-  "RevocationService/GetRevocationStatus": [U, PD, PD, PD, PD, PD, PD],
+  "RevocationService/WatchRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
+  "RevocationService/AckRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
+  "RevocationService/GetRevocationStatus": [U, PD, PD, PD, PD, PD, PD, PD],
 };
 
 interface Caller {
@@ -131,11 +137,12 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
     await clientOf(UserAccountService, user.token).acceptTeamAccountInvite({ token: inv.token });
   }
 
-  async function newKey(account: string, token: string): Promise<{ id: string; value: string }> {
+  async function newKey(account: string, token: string, scopes: string[] = []): Promise<{ id: string; value: string }> {
     const res = await clientOf(ApiKeyService, token).createAccountApiKey({
       accountId: account,
       name: `key ${randomBytes(4).toString("hex")}`,
       expiresAt: inAMonth(),
+      scopes,
     });
     return { id: res.apiKey!.id, value: res.keyValue };
   }
@@ -155,6 +162,7 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
     const otherAccount = (await clientOf(UserAccountService, nonMember.token).setPersonalAccount({})).account!.id;
     const key = await newKey(accountId, admin.token);
     const otherKey = await newKey(otherAccount, nonMember.token);
+    const scopedKey = await newKey(accountId, admin.token, SCOPED_KEY_SCOPES);
     callers.anonymous = { who: "anonymous", token: undefined, userId: undefined, email: undefined };
     callers.nonMember = { ...nonMember, who: "nonMember" };
     callers.viewer = { ...viewer, who: "viewer" };
@@ -162,6 +170,7 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
     callers.admin = { ...admin, who: "admin" };
     callers.apiKey = { who: "apiKey", token: key.value, userId: undefined, email: undefined };
     callers.otherApiKey = { who: "otherApiKey", token: otherKey.value, userId: undefined, email: undefined };
+    callers.scopedKey = { who: "scopedKey", token: scopedKey.value, userId: undefined, email: undefined };
   });
 
   /** A request for the method that would succeed for an authorized caller; built fresh per call. */

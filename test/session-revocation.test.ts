@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Code } from "@connectrpc/connect";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
@@ -52,14 +53,22 @@ describe("an ended session's access token, across instances on one PostgreSQL", 
   });
 });
 
-describe.each(DB_KINDS)("API-key scopes before they are enforced, on %s", (db) => {
+describe.each(DB_KINDS)("API-key scopes at creation, on %s", (db) => {
   const t = useTessera({ db, env: { AUTH_MODE: "full" }, forwardedFor: true });
 
-  it("CreateAccountApiKey with scopes is Unimplemented, not an unscoped key", async () => {
+  it("CreateAccountApiKey with scopes stores them; an unknown scope creates no key", async () => {
     const user = await t.signUp();
     const accountId = (await t.client(UserAccountService, { token: user.accessToken }).getUserAccounts({})).accounts[0]!.id;
     const keys = t.client(ApiKeyService, { token: user.accessToken });
-    await expectCode(keys.createAccountApiKey({ accountId, name: "scoped", scopes: ["tessera.v1.AuthService/CheckToken"] }), Code.Unimplemented, /scopes/);
+    const expiresAt = timestampFromDate(new Date(Date.now() + 86_400_000));
+    await expectCode(
+      keys.createAccountApiKey({ accountId, name: "typo", expiresAt, scopes: ["tessera.v1.AuthService/CheckTokn"] }),
+      Code.InvalidArgument,
+      /CheckTokn/,
+    );
     expect((await keys.getAccountApiKeys({ accountId })).apiKeys).toEqual([]);
+    const created = await keys.createAccountApiKey({ accountId, name: "scoped", expiresAt, scopes: ["tessera.v1.UserAccountService/GetUser"] });
+    expect(created.apiKey!.scopes).toEqual(["tessera.v1.UserAccountService/GetUser"]);
+    expect((await keys.getAccountApiKeys({ accountId })).apiKeys.map((k) => k.scopes)).toEqual([["tessera.v1.UserAccountService/GetUser"]]);
   });
 });

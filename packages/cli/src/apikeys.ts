@@ -64,6 +64,7 @@ function keyFields(k: AccountApiKey): Array<[string, string]> {
     ["Updated", `${formatTime(k.updatedAt)} by ${k.updatedById || "-"}`],
     ["Expires", formatTime(k.expiresAt)],
     ["Last used", formatTime(k.lastUsedAt)],
+    ["Scopes", k.scopes.length > 0 ? k.scopes.join(" ") : "- (every procedure its role allows)"],
   ];
 }
 
@@ -72,6 +73,11 @@ function showNewKey(k: AccountApiKey | undefined, value: string, what: string): 
   note(`${what}; id ${k?.id}, expires ${formatTime(k?.expiresAt)}.`);
   note("Store it now (e.g. in your CI secrets): it cannot be shown again.");
   out(value);
+}
+
+/** Commander's collector for a repeatable option. */
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 const expiryHelp = "\nExpiry: --expires-in 30d | 12h | 2w | 1y (default 30d), or --expires-at 2026-12-31T00:00:00Z; at most 365 days.";
@@ -90,13 +96,16 @@ export function registerApiKeys(program: Command): void {
     .option("--expires-in <duration>", "lifetime, e.g. 30d, 12h, 2w, 1y (default 30d)")
     .option("--expires-at <date>", "expiry as an ISO date/time")
     .option("--account <id|name>", "account (default: the current one)")
-    .addHelpText("after", expiryHelp)
+    .option("--scope <scope>", "limit the key to a scope (repeatable), e.g. jobs:read, pkg.Service/Method, pkg.Service/*, *:read", collect, [])
+    .addHelpText("after", `${expiryHelp}\nScopes: without --scope the key may call every procedure its role allows (docs/api-keys.md, "Scopes").`)
     .action(
-      clientAction<{ name: string; expiresIn?: string; expiresAt?: string; account?: string }>(async (s, _a, opts) => {
+      clientAction<{ name: string; expiresIn?: string; expiresAt?: string; account?: string; scope: string[] }>(async (s, _a, opts) => {
         const expiresAt = expiryFrom(opts);
         refuseApiKey(s);
         const account = await s.currentAccount(opts.account);
-        const res = await s.call(s.client.apiKeys.createAccountApiKey({ accountId: account.id, name: opts.name, expiresAt: timestampFromDate(expiresAt) }));
+        const res = await s.call(
+          s.client.apiKeys.createAccountApiKey({ accountId: account.id, name: opts.name, expiresAt: timestampFromDate(expiresAt), scopes: opts.scope }),
+        );
         if (s.output === "json") printJson(toJson(CreateAccountApiKeyResponseSchema, res));
         else showNewKey(res.apiKey, res.keyValue, `Created API key "${res.apiKey?.name}" in account ${account.name}`);
       }),

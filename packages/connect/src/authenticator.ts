@@ -11,7 +11,7 @@ import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { createRemoteJWKSet, decodeJwt } from "jose";
 import { webTransport } from "@tessera/sdk";
 import { AuthService, PrincipalKind } from "@tessera/sdk/proto";
-import { unauthenticated, unavailable } from "./errors.js";
+import { keyLimited, unauthenticated, unavailable } from "./errors.js";
 import type { AuthInterceptorOptions } from "./options.js";
 import type { TesseraPrincipal, TesseraPrincipalKind } from "./principal-key.js";
 import { RevocationWatcher, type RevocationStreamStatus } from "./revocation-watcher.js";
@@ -43,7 +43,8 @@ const KINDS: Partial<Record<PrincipalKind, TesseraPrincipalKind>> = {
   [PrincipalKind.ANONYMOUS]: "anonymous",
 };
 
-type Introspection = { ok: true; principal: TesseraPrincipal } | { ok: false; error: ConnectError };
+/** `perCall`: the key has limits Tessera must count on every call (never reused). */
+type Introspection = { ok: true; principal: TesseraPrincipal; perCall: boolean } | { ok: false; error: ConnectError };
 /** A CheckToken answer, in flight (`result` unset) or settled; `obtainedAt` is when it was asked. */
 interface Answer {
   promise: Promise<Introspection>;
@@ -157,18 +158,23 @@ export function createTesseraAuthenticator(opts: AuthInterceptorOptions): Tesser
           accountId: res.accountId || undefined,
           apiKeyId: res.apiKeyId || undefined,
           expiresAt: res.expiresAt ? timestampDate(res.expiresAt) : undefined,
+          scopes: res.scopes.length > 0 ? Object.freeze([...res.scopes]) : undefined,
           via: "introspection",
         },
+        perCall: res.perCallLimits,
       };
     } catch (e) {
       const ce = ConnectError.from(e);
       if (ce.code === Code.Unauthenticated) return { ok: false, error: unauthenticated(ce.rawMessage || "invalid token", true) };
+      // The key's own rate limit or budget: the caller's answer, with Tessera's retry-after.
+      if (ce.code === Code.ResourceExhausted) throw keyLimited(ce);
       throw unavailable("CheckToken", e);
     }
   }
 
   /** How long a settled answer is kept: for its life when the stream covers it, else `ttl`. */
   function keepUntil(a: Answer, r: Introspection, mode: Mode): number {
+    if (r.ok && r.perCall) return 0; // counted by Tessera on every call: never reused
     if (r.ok && mode === "live" && a.obtainedAt >= coveredSince()) return r.principal.expiresAt?.getTime() ?? Number.POSITIVE_INFINITY;
     return a.obtainedAt + ttl;
   }
@@ -179,7 +185,9 @@ export function createTesseraAuthenticator(opts: AuthInterceptorOptions): Tesser
       result = await introspect(token);
     } else {
       let a = answers.get(hash);
+      let mine = false;
       if (!a) {
+        mine = true;
         const obtainedAt = now();
         const fresh: Answer = { promise: introspect(token), obtainedAt };
         a = fresh;
@@ -196,6 +204,8 @@ export function createTesseraAuthenticator(opts: AuthInterceptorOptions): Tesser
         );
       }
       result = await a.promise;
+      // A key Tessera counts per call: a request that joined another's CheckToken asks for itself.
+      if (result.ok && result.perCall && !mine) result = await introspect(token);
     }
     if (!result.ok) throw result.error;
     return result.principal;

@@ -20,7 +20,15 @@
  * warm credential), and when the stream has been silent longer than `maxStalenessMs`
  * every request is re-checked with Tessera (or refused) until it is back.
  *
- * Without it (the behaviour of 0.2): CheckToken answers are reused for
+ * API keys with scopes (CheckToken tells them) may call only the procedures their scopes
+ * grant, read from this service's own descriptors: `(tessera.v1.scope)` options,
+ * procedure names, `NO_SIDE_EFFECTS` for `:read` (see `@tessera/sdk`'s `compileScopes`).
+ * Others are refused with PermissionDenied and `WWW-Authenticate: Bearer
+ * error="insufficient_scope", scope="..."`. Keys with rate limits or a budget
+ * (CheckToken's `per_call_limits`) are never cached: Tessera counts every call, and its
+ * ResourceExhausted (with `retry-after`) is passed on.
+ *
+ * Without `revocation` (the behaviour of 0.2): CheckToken answers are reused for
  * `apiKeyCacheTtlMs` (5 s), so a revoked key keeps working here for up to 5 s, and a
  * Tessera JWT keeps working until it expires even after its session ended.
  *
@@ -36,9 +44,11 @@
  * ```
  */
 import type { Interceptor } from "@connectrpc/connect";
+import { compileScopes, type ScopeSet } from "@tessera/sdk";
 import { createTesseraAuthenticator, type TesseraAuthenticator } from "./authenticator.js";
+import { insufficientScope } from "./errors.js";
 import type { AuthInterceptorOptions } from "./options.js";
-import { tesseraPrincipalKey } from "./principal-key.js";
+import { tesseraPrincipalKey, type TesseraPrincipal } from "./principal-key.js";
 import type { RevocationStreamStatus } from "./revocation-watcher.js";
 
 export { createTesseraAuthenticator, type TesseraAuthenticator } from "./authenticator.js";
@@ -70,10 +80,20 @@ function procedureName(p: string): string {
 export function createAuthInterceptor(opts: AuthInterceptorOptions): TesseraAuthInterceptor {
   const authenticator = createTesseraAuthenticator(opts);
   const publicSet = new Set([...(opts.publicProcedures ?? [])].map(procedureName));
+  /** Compiled scopes per principal (principals are cached and shared by the authenticator). */
+  const compiled = new WeakMap<TesseraPrincipal, ScopeSet>();
   const interceptor: Interceptor = (next) => async (req) => {
     const service = req.service.typeName;
     if (publicSet.has(`${service}/${req.method.name}`) || publicSet.has(`${service}/*`)) return next(req);
     const principal = await authenticator.authenticate(req.header.get("authorization"));
+    if (principal.kind === "api_key" && principal.scopes && principal.scopes.length > 0) {
+      let set = compiled.get(principal);
+      if (!set) {
+        set = compileScopes(principal.scopes);
+        compiled.set(principal, set);
+      }
+      if (!set.allows(req.method)) throw insufficientScope(req.method);
+    }
     req.contextValues.set(tesseraPrincipalKey, principal);
     return next(req);
   };

@@ -15,6 +15,12 @@ export interface TesseraPrincipal {
   accountId?: string;
   /** For API keys: the key's id. */
   apiKeyId?: string;
+  /**
+   * For API keys with scopes: the procedures the key may call (`@tessera/sdk` scope
+   * syntax), learned from CheckToken. Undefined or empty: unrestricted. The interceptor
+   * refuses calls outside them (PermissionDenied, `error="insufficient_scope"`).
+   */
+  scopes?: readonly string[];
   /** When the presented credential expires (undefined for the anonymous user). */
   expiresAt: Date | undefined;
   /** For Tessera JWTs: the session (refresh family) the token was issued in. */

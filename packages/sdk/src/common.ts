@@ -14,3 +14,15 @@ export { createCredentials, type Credentials, type CredentialsOptions } from "./
 export { createLocalStorageTokenStore, type KeyValueStorage } from "./local-storage-token-store.js";
 export { accessTokenExpiry, createMemoryTokenStore, tokensFromMessage, type Tokens, type TokenStore } from "./tokens.js";
 export { withInterceptors } from "./with-interceptors.js";
+export {
+  compileScopes,
+  DECLARED_SCOPE_PATTERN,
+  declaredScope,
+  insufficientScopeChallenge,
+  parseScope,
+  procedureScope,
+  scopeGrants,
+  scopesOf,
+  type ParsedScope,
+  type ScopeSet,
+} from "./scopes.js";

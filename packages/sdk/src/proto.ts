@@ -9,3 +9,4 @@ export * from "./gen/tessera/v1/user_account_pb.js";
 export * from "./gen/tessera/v1/revocation_pb.js";
 export * from "./gen/tessera/v1/account_recovery_pb.js";
 export * from "./gen/tessera/v1/device_pb.js";
+export * from "./gen/tessera/v1/options_pb.js";

@@ -4,6 +4,8 @@
  */
 import type { Config } from "./config/config.js";
 import { createAbuseInterceptor } from "./abuse/interceptor.js";
+import { chargeWith, createMemoryKeyLimiter } from "./abuse/key-limits.js";
+import { createRedisKeyLimiter } from "./abuse/key-limits-redis.js";
 import { createMemoryCounterStore } from "./abuse/limiter.js";
 import { createRedisCounterStore } from "./abuse/redis-counters.js";
 import { createPerUserLimiter } from "./abuse/per-user.js";
@@ -122,6 +124,10 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const counters = config.redisUrl
     ? createRedisCounterStore({ url: config.redisUrl, prefix: `${config.redisKeyPrefix}rl:`, logger, now })
     : createMemoryCounterStore({ now });
+  // Per-key limits of API keys: shared by every instance through Redis when configured.
+  const keyLimiter = config.redisUrl
+    ? createRedisKeyLimiter({ url: config.redisUrl, prefix: config.redisKeyPrefix, logger, now })
+    : createMemoryKeyLimiter(now);
   const refusals = createRefusalAudit({ audit: deps.audit, now });
   const revocationService = createRevocationService(deps, revocations);
   const mailer = createMailer({ config: config.mail, logger });
@@ -129,7 +135,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const routes = createRoutes({
     auth: createAuthService(deps, { userAuth, revocations, mail, forgetApiKeys: (t) => apiKeys.forget(t) }),
     accountRecovery: createAccountRecoveryService(deps, { mail, revocations }),
-    apiKey: createApiKeyService(deps, revocations),
+    apiKey: createApiKeyService(deps, revocations, keyLimiter),
     userAccount: createUserAccountService(deps),
     revocation: revocationService.impl,
     deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser: createPerUserLimiter(counters, refusals) }),
@@ -146,6 +152,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         verifiers: features.flatMap((f) => f.verifiers ?? []),
         isInstanceAdmin: (userId) => isInstanceAdmin(db.kysely, userId),
         keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(db.kysely, apiKeyId),
+        chargeApiKey: chargeWith(keyLimiter),
       }),
     ],
     httpHandlers: [
@@ -177,6 +184,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       await mailer.close();
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();
+      await keyLimiter.close();
       refusals.close();
       await deps.audit.flush();
       if (ownsDb) await db.close();

@@ -8,6 +8,7 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { PROJECT_ROOT } from "../lib/paths.js";
+import { apiKeyExtraScopes, type ExtraScope } from "./api-key-config.js";
 import { ConfigError } from "./config-error.js";
 import { databaseConfig, type DatabaseConfig } from "./database-config.js";
 import { read, type Env } from "./read.js";
@@ -16,6 +17,7 @@ import { adminApiConfig, oidcConfig, type AdminApiConfig, type OidcConfig } from
 import { VARIABLES as V } from "./schema.js";
 
 export { ConfigError } from "./config-error.js";
+export type { ExtraScope } from "./api-key-config.js";
 export type { DatabaseConfig } from "./database-config.js";
 export type { AdminApiConfig, OidcConfig } from "./provider-config.js";
 export type { MailConfig } from "./mail-config.js";
@@ -45,6 +47,8 @@ export interface Config {
   tokenAudience: string;
   accessTokenLifetimeSeconds: number;
   refreshTokenLifetimeSeconds: number;
+  /** Scopes of embedding services that keys may be created with (API_KEY_EXTRA_SCOPES). */
+  apiKeyExtraScopes: readonly ExtraScope[];
   /** A rotated refresh token may be presented again within this window (two tabs). */
   refreshReuseGraceSeconds: number;
   sessionIdleTimeoutSeconds: number;
@@ -147,6 +151,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     tokenAudience: read(env, V.AUTH_JWT_AUDIENCE) ?? publicUrl,
     accessTokenLifetimeSeconds: read(env, V.AUTH_JWT_ACCESS_TOKEN_LIFETIME),
     refreshTokenLifetimeSeconds: read(env, V.AUTH_JWT_REFRESH_TOKEN_LIFETIME),
+    apiKeyExtraScopes: apiKeyExtraScopes(env),
     refreshReuseGraceSeconds: 10,
     sessionIdleTimeoutSeconds: read(env, V.AUTH_SESSION_IDLE_TIMEOUT),
     sessionMaxLifetimeSeconds: read(env, V.AUTH_SESSION_MAX_LIFETIME),

@@ -56,6 +56,16 @@ export const AUTH_VARIABLES = {
   }),
   AUTH_DISABLE_SIGNUP: variable({ name: "AUTH_DISABLE_SIGNUP", section: "auth", parser: bool(), default: false, description: "turn off sign-up in full mode" }),
 
+  API_KEY_EXTRA_SCOPES: variable({
+    name: "API_KEY_EXTRA_SCOPES",
+    section: "api-keys",
+    parser: list(),
+    default: [],
+    defaultText: "none",
+    description:
+      "scopes of services that embed Tessera which API keys may be created with (Tessera knows only its own services' scopes), e.g. `jobs:read jobs:write@admin`; `@role`: the least account role a key's creator needs to grant it ([api-keys.md](api-keys.md))",
+  }),
+
   AUTH_JWT_ACCESS_TOKEN_LIFETIME: variable({
     name: "AUTH_JWT_ACCESS_TOKEN_LIFETIME",
     section: "tokens",

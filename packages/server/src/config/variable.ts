@@ -13,6 +13,7 @@ export const SECTIONS = {
   limits: "Requests and connections",
   auth: "Sign-in mode",
   tokens: "Tokens and sessions",
+  "api-keys": "API keys",
   oidc: "OpenID Connect provider",
   "admin-api": "Provider admin API",
   email: "Email: verification and password reset",

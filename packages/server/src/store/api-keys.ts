@@ -3,7 +3,7 @@
  * or undefined, never ConnectErrors; services own the transactions.
  */
 import { sql, type Kysely } from "kysely";
-import type { ApiKeyRow, Database } from "./schema.js";
+import type { ApiKeyBudgetJson, ApiKeyRateLimitJson, ApiKeyRow, Database } from "./schema.js";
 
 /** What verification needs of a key, found by its hash. */
 export interface ApiKeyAuthRow {
@@ -16,6 +16,10 @@ export interface ApiKeyAuthRow {
   user_disabled_at: Date | null;
   /** Who created the key (null once that user is deleted). */
   created_by_id: string | null;
+  /** The key's scopes; empty: unrestricted. */
+  scopes: string[];
+  rate_limits: ApiKeyRateLimitJson[];
+  budget: ApiKeyBudgetJson | null;
 }
 
 /** Inserts a machine user (the identity of one API key) and returns its id. */
@@ -35,13 +39,26 @@ export async function insertApiKey(
     user_id: string;
     created_by_id: string | null;
     expires_at: Date;
+    /** Validated scopes; empty or absent: unrestricted. */
+    scopes?: string[];
+    /** Validated rate limits; absent: none. */
+    rate_limits?: ApiKeyRateLimitJson[];
+    /** Validated budget; absent: none. */
+    budget?: ApiKeyBudgetJson;
     now: Date;
   },
 ): Promise<ApiKeyRow> {
-  const { now, ...rest } = values;
+  const { now, rate_limits, budget, ...rest } = values;
   return db
     .insertInto("api_keys")
-    .values({ ...rest, created_at: now, updated_at: now, updated_by_id: values.created_by_id })
+    .values({
+      ...rest,
+      rate_limits: JSON.stringify(rate_limits ?? []),
+      budget: budget ? JSON.stringify(budget) : null,
+      created_at: now,
+      updated_at: now,
+      updated_by_id: values.created_by_id,
+    })
     .returningAll()
     .executeTakeFirstOrThrow();
 }
@@ -73,6 +90,9 @@ export async function findApiKeyAuthByHashes(db: Kysely<Database>, keyHashes: re
       "api_keys.last_used_at",
       "users.disabled_at as user_disabled_at",
       "api_keys.created_by_id",
+      "api_keys.scopes",
+      "api_keys.rate_limits",
+      "api_keys.budget",
     ])
     .where("api_keys.key_hash", keyHashes.length === 1 ? "=" : "in", keyHashes.length === 1 ? keyHashes[0]! : keyHashes)
     .execute();

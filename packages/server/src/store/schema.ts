@@ -110,6 +110,25 @@ interface ApiKeysTable {
   updated_by_id: string | null;
   expires_at: Timestamp;
   last_used_at: Timestamp | null;
+  /** The procedures the key may call (`@tessera/sdk` scope syntax); empty: unrestricted. */
+  scopes: ColumnType<string[], string[] | undefined, never>;
+  /** Rate limits (JSON; inserted as JSON text); empty: none. */
+  rate_limits: ColumnType<ApiKeyRateLimitJson[], string | undefined, never>;
+  /** Usage budget (JSON; inserted as JSON text), or null. */
+  budget: ColumnType<ApiKeyBudgetJson | null, string | null | undefined, never>;
+}
+
+/** One rate limit of a key, as stored. */
+export interface ApiKeyRateLimitJson {
+  limit: number;
+  window_seconds: number;
+}
+
+/** A key's budget, as stored. */
+export interface ApiKeyBudgetJson {
+  uses: number;
+  refill_amount: number;
+  refill_interval_seconds: number;
 }
 
 interface RefreshFamiliesTable {

@@ -13,10 +13,12 @@
  */
 import { BoundedCache } from "../../lib/bounded-cache.js";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { compileScopes } from "@tessera/sdk";
 import type { Deps, Feature } from "../../deps.js";
 import { findApiKeyAuthByHashes, touchApiKeysLastUsed, type ApiKeyAuthRow } from "../../store/api-keys.js";
 import type { RevocationApplier } from "../revocation/log.js";
 import { hashApiKey, isWellFormedApiKey, looksLikeApiKey } from "./format.js";
+import { limitsOf } from "./limits.js";
 import type { CredentialVerifier } from "../request/interceptor.js";
 import type { Principal } from "../request/principal.js";
 
@@ -128,7 +130,15 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       expiresAtMs: expiresAt.getTime(),
       disabled: row.user_disabled_at !== null,
       createdById: row.created_by_id,
-      principal: Object.freeze({ kind: "api_key", userId: row.user_id, accountId: row.account_id, apiKeyId: row.id, expiresAt }),
+      principal: Object.freeze({
+        kind: "api_key",
+        userId: row.user_id,
+        accountId: row.account_id,
+        apiKeyId: row.id,
+        expiresAt,
+        scopes: compileScopes(row.scopes),
+        limits: limitsOf(row),
+      }),
       loadedAt: performance.now(),
       lastUsedMs,
     };

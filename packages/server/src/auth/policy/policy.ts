@@ -23,8 +23,7 @@ export type Rule =
   /**
    * An instance admin, or an API key created by a user who is an instance admin now
    * (enabled, with the flag): services that verify Tessera credentials themselves
-   * (RevocationService). Until API-key scopes exist (issue 19), such a key can also do
-   * what any key of its account can; create a dedicated one in an account of its own.
+   * (RevocationService). Give such a key only the scope `revocations:watch`.
    */
   | { access: "instance_admin_or_admin_key" };
 
@@ -91,6 +90,13 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "UserAccountService/SetUserRole": admin,
   "UserAccountService/GetAccountAuditEvents": admin,
 });
+
+/**
+ * Procedures an API key may call whatever its scopes: CheckToken only tells the caller
+ * about its own credential, and services embedding Tessera (`@tessera/connect`) learn a
+ * key's scopes by calling it with the key.
+ */
+export const SCOPE_EXEMPT: ReadonlySet<string> = new Set(["AuthService/CheckToken"]);
 
 /** The policy key of a procedure path like `/tessera.v1.AuthService/Login`. */
 export function policyKey(typeName: string, methodName: string): string {

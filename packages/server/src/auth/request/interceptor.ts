@@ -2,15 +2,19 @@
  * The one authentication interceptor for every service. It looks up the procedure's
  * rule (fail closed for unknown procedures), lets public procedures through, and
  * otherwise parses the bearer, asks the verifiers in turn, applies the
- * principal-level policy and puts the Principal under `principalKey`.
+ * principal-level policy, refuses API keys whose scopes do not grant the procedure
+ * (PermissionDenied, `error="insufficient_scope"`) and puts the Principal under
+ * `principalKey`.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BoundedCache } from "../../lib/bounded-cache.js";
 import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
-import { checkPrincipal, ruleFor } from "../policy/policy.js";
+import { insufficientScopeChallenge } from "@tessera/sdk";
+import { checkPrincipal, policyKey, ruleFor, SCOPE_EXEMPT } from "../policy/policy.js";
 import { ANONYMOUS_USER_ID } from "../../store/ids.js";
 import { principalKey, type Principal } from "./principal.js";
+import type { KeyLimits } from "../api-keys/limits.js";
 
 /**
  * Verifies one kind of bearer token. Returns undefined when the token is not of its
@@ -28,6 +32,8 @@ export interface AuthInterceptorOptions {
   isInstanceAdmin: (userId: string) => Promise<boolean>;
   /** Whether an API key was created by a user who is an instance admin now (RevocationService). */
   keyMadeByInstanceAdmin?: (apiKeyId: string) => Promise<boolean>;
+  /** Counts a call of a key with limits; throws ResourceExhausted over them (abuse/key-limits.ts). */
+  chargeApiKey?: (apiKeyId: string, limits: KeyLimits) => Promise<void>;
 }
 
 const REALM = 'Bearer realm="tessera"';
@@ -107,6 +113,14 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
     } else {
       principal = await authenticateBearer(req.header.get("authorization"), opts.verifiers, routes);
     }
+    // The key's scopes first: the answer names the scope it lacks.
+    if (principal.kind === "api_key" && principal.scopes.restricted && !principal.scopes.allows(req.method)) {
+      if (!SCOPE_EXEMPT.has(policyKey(req.service.typeName, req.method.name))) {
+        throw new ConnectError("the API key's scopes do not include this procedure", Code.PermissionDenied, {
+          "www-authenticate": insufficientScopeChallenge(req.method),
+        });
+      }
+    }
     try {
       await checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId), opts.keyMadeByInstanceAdmin);
     } catch (e) {
@@ -114,6 +128,8 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);
       throw e;
     }
+    // Only calls that are allowed count against the key's limits.
+    if (principal.kind === "api_key" && principal.limits && opts.chargeApiKey) await opts.chargeApiKey(principal.apiKeyId, principal.limits);
     req.contextValues.set(principalKey, principal);
     return next(req);
   };

@@ -3,6 +3,8 @@
  * the Principal under `principalKey`; handlers read it with `requirePrincipal(ctx)`.
  */
 import { Code, ConnectError, createContextKey, type HandlerContext } from "@connectrpc/connect";
+import type { ScopeSet } from "@tessera/sdk";
+import type { KeyLimits } from "../api-keys/limits.js";
 
 /** An authenticated caller. */
 export type Principal =
@@ -32,6 +34,10 @@ export type Principal =
       accountId: string;
       apiKeyId: string;
       expiresAt: Date;
+      /** The procedures the key may call (unrestricted when it has no scopes). */
+      scopes: ScopeSet;
+      /** Its rate limits and budget, counted on every call (undefined: none). */
+      limits: KeyLimits | undefined;
     };
 
 /** Context key the interceptor sets for authenticated requests. */

@@ -8,6 +8,7 @@ import type { ApiKeyService } from "@tessera/sdk/proto";
 import { isUuid } from "../../lib/ids.js";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../../auth/api-keys/format.js";
 import type { RevocationLog } from "../../auth/revocation/log.js";
+import { createScopeGrants } from "../../auth/policy/scope-grants.js";
 import { requirePrincipal } from "../../auth/request/principal.js";
 import type { Deps } from "../../deps.js";
 import { requestInfoKey } from "../../lib/request-info.js";
@@ -21,8 +22,11 @@ import {
   updateApiKeyValue,
 } from "../../store/api-keys.js";
 import { insertRevocations } from "../../store/revocation-log.js";
+import { isInstanceAdmin } from "../../store/users.js";
 import type { ApiKeyRow } from "../../store/schema.js";
-import { validExpiry, validName } from "./input.js";
+import type { KeyLimiter } from "../../abuse/key-limits.js";
+import { limitsOf } from "../../auth/api-keys/limits.js";
+import { validExpiry, validLimits, validName } from "./input.js";
 import { toWire } from "./mappers.js";
 
 function notFound(): ConnectError {
@@ -34,8 +38,13 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 /** Builds the ApiKeyService implementation. */
-export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog, "published">): ServiceImpl<typeof ApiKeyService> {
+export function createApiKeyService(
+  deps: Deps,
+  revocations: Pick<RevocationLog, "published">,
+  limiter: Pick<KeyLimiter, "usage">,
+): ServiceImpl<typeof ApiKeyService> {
   const { db, access, audit, clock } = deps;
+  const grants = createScopeGrants(deps.config.apiKeyExtraScopes);
 
   /** The key of an id the caller may act on; NotFound for unknown ids and foreign accounts alike. */
   async function authorizedKey(ctx: HandlerContext, id: string): Promise<ApiKeyRow> {
@@ -49,6 +58,12 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
     return key;
   }
 
+  /** A key as the wire message, with its usage when it has limits. */
+  async function withUsage(row: ApiKeyRow) {
+    const limits = limitsOf(row);
+    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined);
+  }
+
   function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow) {
     const p = requirePrincipal(ctx);
     audit.record({
@@ -57,20 +72,20 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
       actorApiKeyId: p.kind === "api_key" ? p.apiKeyId : undefined,
       accountId: row.account_id,
       request: ctx.values.get(requestInfoKey),
-      metadata: { api_key_id: row.id, name: row.name },
+      metadata: { api_key_id: row.id, name: row.name, ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}) },
     });
   }
 
   return {
     async createAccountApiKey(req, ctx) {
-      await access.authorize(ctx, req.accountId);
-      // Scopes are in the contract but not enforced yet: a key asked for with scopes must
-      // not come back with every right of its account.
-      if (req.scopes.length > 0) throw new ConnectError("API-key scopes are not supported yet: create the key without scopes", Code.Unimplemented);
+      const role = await access.authorize(ctx, req.accountId);
       const name = validName(req.name);
       const now = clock();
       const expiresAt = validExpiry(req.expiresAt, now);
       const actor = requirePrincipal(ctx).userId;
+      // Known scopes only, and never more than the creator may do (scope-grants.ts).
+      const scopes = await grants.check(req.scopes, { role, isInstanceAdmin: () => isInstanceAdmin(db.kysely, actor) });
+      const limits = validLimits(req.rateLimits, req.budget);
       const keyValue = generateApiKey();
       let row: ApiKeyRow;
       try {
@@ -84,6 +99,9 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
             user_id: userId,
             created_by_id: isUuid(actor) ? actor : null,
             expires_at: expiresAt,
+            scopes,
+            rate_limits: limits.rate_limits,
+            budget: limits.budget,
             now,
           });
         });
@@ -94,18 +112,18 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
       auditEntry(ctx, "apikey.create.success", row);
       // The response carries the key: never cached (RFC 9111).
       ctx.responseHeader.set("cache-control", "no-store");
-      return { apiKey: toWire(row), keyValue };
+      return { apiKey: await withUsage(row), keyValue };
     },
 
     async getAccountApiKeys(req, ctx) {
       await access.authorize(ctx, req.accountId);
       const rows = await listApiKeysByAccount(db.kysely, req.accountId);
-      return { apiKeys: rows.map(toWire) };
+      return { apiKeys: await Promise.all(rows.map(withUsage)) };
     },
 
     async getAccountApiKey(req, ctx) {
       const key = await authorizedKey(ctx, req.id);
-      return { apiKey: toWire(key) };
+      return { apiKey: await withUsage(key) };
     },
 
     async regenerateAccountApiKey(req, ctx) {
@@ -135,7 +153,7 @@ export function createApiKeyService(deps: Deps, revocations: Pick<RevocationLog,
       auditEntry(ctx, "apikey.regenerate.success", row.updated);
       // The response carries the key: never cached (RFC 9111).
       ctx.responseHeader.set("cache-control", "no-store");
-      return { apiKey: toWire(row.updated), keyValue, revocationSequence: BigInt(row.sequence) };
+      return { apiKey: await withUsage(row.updated), keyValue, revocationSequence: BigInt(row.sequence) };
     },
 
     async deleteAccountApiKey(req, ctx) {

@@ -5,6 +5,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { hasControlCharacters } from "../common/text.js";
+import type { ApiKeyBudgetJson, ApiKeyRateLimitJson } from "../../store/schema.js";
 
 /** Longest lifetime of a key. */
 const MAX_API_KEY_LIFETIME_DAYS = 365;
@@ -41,4 +42,38 @@ export function validExpiry(ts: Timestamp | undefined, now: Date): Date {
   if (ms <= now.getTime()) throw invalidArgument("expires_at must be in the future");
   if (ms - now.getTime() > MAX_LIFETIME_MS) throw invalidArgument("expires_at must be at most 365 days from now");
   return expiresAt;
+}
+
+/** Most rate limits on one key. */
+const MAX_RATE_LIMITS = 5;
+const MAX_WINDOW_SECONDS = 31 * 86_400;
+const MAX_RATE_LIMIT = 1_000_000_000;
+const MAX_BUDGET = 1_000_000_000_000n;
+const MIN_REFILL_SECONDS = 60;
+const MAX_REFILL_SECONDS = 366 * 86_400;
+
+/** Validates a key's rate limits and budget (ApiKeyRateLimit, ApiKeyBudget) into their stored form. */
+export function validLimits(
+  rateLimits: ReadonlyArray<{ limit: number; windowSeconds: number }>,
+  budget: { uses: bigint; refillAmount: bigint; refillIntervalSeconds: number } | undefined,
+): { rate_limits: ApiKeyRateLimitJson[]; budget: ApiKeyBudgetJson | undefined } {
+  if (rateLimits.length > MAX_RATE_LIMITS) throw invalidArgument(`a key has at most ${MAX_RATE_LIMITS} rate limits`);
+  const rate_limits = rateLimits.map((l, i) => {
+    if (l.limit < 1 || l.limit > MAX_RATE_LIMIT) throw invalidArgument(`rate_limits[${i}].limit must be 1 to ${MAX_RATE_LIMIT}`);
+    if (l.windowSeconds < 1 || l.windowSeconds > MAX_WINDOW_SECONDS)
+      throw invalidArgument(`rate_limits[${i}].window_seconds must be 1 to ${MAX_WINDOW_SECONDS} (31 days)`);
+    return { limit: l.limit, window_seconds: l.windowSeconds };
+  });
+  if (!budget) return { rate_limits, budget: undefined };
+  if (budget.uses < 1n || budget.uses > MAX_BUDGET) throw invalidArgument(`budget.uses must be 1 to ${MAX_BUDGET}`);
+  if (budget.refillAmount < 0n || budget.refillAmount > MAX_BUDGET) throw invalidArgument(`budget.refill_amount must be 0 to ${MAX_BUDGET}`);
+  const refills = budget.refillAmount > 0n;
+  if (refills && (budget.refillIntervalSeconds < MIN_REFILL_SECONDS || budget.refillIntervalSeconds > MAX_REFILL_SECONDS)) {
+    throw invalidArgument(`budget.refill_interval_seconds must be ${MIN_REFILL_SECONDS} to ${MAX_REFILL_SECONDS} (366 days) with a refill_amount`);
+  }
+  if (!refills && budget.refillIntervalSeconds !== 0) throw invalidArgument("budget.refill_interval_seconds needs a refill_amount");
+  return {
+    rate_limits,
+    budget: { uses: Number(budget.uses), refill_amount: Number(budget.refillAmount), refill_interval_seconds: refills ? budget.refillIntervalSeconds : 0 },
+  };
 }

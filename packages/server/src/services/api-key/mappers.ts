@@ -1,11 +1,13 @@
 /**
- * ApiKeyService wire mapping: a key row as `tessera.v1.AccountApiKey` (never its hash).
+ * ApiKeyService wire mapping: a key row as `tessera.v1.AccountApiKey` (never its hash),
+ * with its usage when it has limits.
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { KeyUsage } from "../../abuse/key-limits.js";
 import type { ApiKeyRow } from "../../store/schema.js";
 
-/** A key row as the wire message. */
-export function toWire(row: ApiKeyRow) {
+/** A key row as the wire message; `usage` only for keys with limits. */
+export function toWire(row: ApiKeyRow, usage?: KeyUsage) {
   return {
     id: row.id,
     name: row.name,
@@ -18,5 +20,13 @@ export function toWire(row: ApiKeyRow) {
     updatedById: row.updated_by_id ?? "",
     expiresAt: timestampFromDate(new Date(row.expires_at)),
     lastUsedAt: row.last_used_at ? timestampFromDate(new Date(row.last_used_at)) : undefined,
+    scopes: row.scopes,
+    rateLimits: row.rate_limits.map((l) => ({ limit: l.limit, windowSeconds: l.window_seconds })),
+    budget: row.budget
+      ? { uses: BigInt(row.budget.uses), refillAmount: BigInt(row.budget.refill_amount), refillIntervalSeconds: row.budget.refill_interval_seconds }
+      : undefined,
+    usage: usage
+      ? { rateLimitUsed: usage.rateLimitUsed, budgetRemaining: usage.budgetRemaining === undefined ? undefined : BigInt(usage.budgetRemaining) }
+      : undefined,
   };
 }

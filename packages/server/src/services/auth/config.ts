@@ -43,6 +43,8 @@ export function configHandlers(config: Readonly<Config>): Pick<ServiceImpl<typeo
         accountId: p.kind === "api_key" ? p.accountId : "",
         apiKeyId: p.kind === "api_key" ? p.apiKeyId : "",
         expiresAt: p.kind === "anonymous" ? undefined : timestampFromDate(p.expiresAt),
+        scopes: p.kind === "api_key" ? [...p.scopes.scopes] : [],
+        perCallLimits: p.kind === "api_key" && p.limits !== undefined,
       };
     },
   };

@@ -10,6 +10,7 @@ import * as m0004IdentityEmailVerified from "./0004-identity-email-verified.js";
 import * as m0005RevocationEvents from "./0005-revocation-events.js";
 import * as m0008EmailAndMfa from "./0008-email-and-mfa.js";
 import * as m0007DeviceLogins from "./0007-device-logins.js";
+import * as m0009ApiKeyScopes from "./0009-api-key-scopes.js";
 
 /** All migrations by name; names sort in the order they apply. */
 const migrations: Record<string, Migration> = {
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   "0005-revocation-events": m0005RevocationEvents,
   "0008-email-and-mfa": m0008EmailAndMfa,
   "0007-device-logins": m0007DeviceLogins,
+  "0009-api-key-scopes": m0009ApiKeyScopes,
 };
 
 /** A MigrationProvider over the static list. */

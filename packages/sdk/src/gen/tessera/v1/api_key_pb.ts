@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/v1/api_key.proto.
  */
 export const file_tessera_v1_api_key: GenFile = /*@__PURE__*/
-  fileDesc("Chh0ZXNzZXJhL3YxL2FwaV9rZXkucHJvdG8SCnRlc3NlcmEudjEi3QIKDUFjY291bnRBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEg0KBXN0YXJ0GAQgASgJEg8KB3VzZXJfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY3JlYXRlZF9ieV9pZBgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg11cGRhdGVkX2J5X2lkGAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAwgAygJIn4KGkNyZWF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzY29wZXMYBCADKAkiXAobQ3JlYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkSEQoJa2V5X3ZhbHVlGAIgASgJIi4KGEdldEFjY291bnRBcGlLZXlzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIkgKGUdldEFjY291bnRBcGlLZXlzUmVzcG9uc2USKwoIYXBpX2tleXMYASADKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkiJQoXR2V0QWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiRgoYR2V0QWNjb3VudEFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkiXAoeUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIn0KH1JlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleRIRCglrZXlfdmFsdWUYAiABKAkSGwoTcmV2b2NhdGlvbl9zZXF1ZW5jZRgDIAEoAyIoChpEZWxldGVBY2NvdW50QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSI6ChtEZWxldGVBY2NvdW50QXBpS2V5UmVzcG9uc2USGwoTcmV2b2NhdGlvbl9zZXF1ZW5jZRgBIAEoAzKeBAoNQXBpS2V5U2VydmljZRJmChNDcmVhdGVBY2NvdW50QXBpS2V5EiYudGVzc2VyYS52MS5DcmVhdGVBY2NvdW50QXBpS2V5UmVxdWVzdBonLnRlc3NlcmEudjEuQ3JlYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEmUKEUdldEFjY291bnRBcGlLZXlzEiQudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5c1JlcXVlc3QaJS50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlzUmVzcG9uc2UiA5ACARJiChBHZXRBY2NvdW50QXBpS2V5EiMudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5UmVxdWVzdBokLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleVJlc3BvbnNlIgOQAgEScgoXUmVnZW5lcmF0ZUFjY291bnRBcGlLZXkSKi50ZXNzZXJhLnYxLlJlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVxdWVzdBorLnRlc3NlcmEudjEuUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRJmChNEZWxldGVBY2NvdW50QXBpS2V5EiYudGVzc2VyYS52MS5EZWxldGVBY2NvdW50QXBpS2V5UmVxdWVzdBonLnRlc3NlcmEudjEuRGVsZXRlQWNjb3VudEFwaUtleVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("Chh0ZXNzZXJhL3YxL2FwaV9rZXkucHJvdG8SCnRlc3NlcmEudjEi4QMKDUFjY291bnRBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEg0KBXN0YXJ0GAQgASgJEg8KB3VzZXJfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY3JlYXRlZF9ieV9pZBgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg11cGRhdGVkX2J5X2lkGAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAwgAygJEjAKC3JhdGVfbGltaXRzGA0gAygLMhsudGVzc2VyYS52MS5BcGlLZXlSYXRlTGltaXQSKAoGYnVkZ2V0GA4gASgLMhgudGVzc2VyYS52MS5BcGlLZXlCdWRnZXQSJgoFdXNhZ2UYDyABKAsyFy50ZXNzZXJhLnYxLkFwaUtleVVzYWdlIjgKD0FwaUtleVJhdGVMaW1pdBINCgVsaW1pdBgBIAEoDRIWCg53aW5kb3dfc2Vjb25kcxgCIAEoDSJUCgxBcGlLZXlCdWRnZXQSDAoEdXNlcxgBIAEoAxIVCg1yZWZpbGxfYW1vdW50GAIgASgDEh8KF3JlZmlsbF9pbnRlcnZhbF9zZWNvbmRzGAMgASgNIloKC0FwaUtleVVzYWdlEhcKD3JhdGVfbGltaXRfdXNlZBgBIAMoDRIdChBidWRnZXRfcmVtYWluaW5nGAIgASgDSACIAQFCEwoRX2J1ZGdldF9yZW1haW5pbmci2gEKGkNyZWF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzY29wZXMYBCADKAkSMAoLcmF0ZV9saW1pdHMYBSADKAsyGy50ZXNzZXJhLnYxLkFwaUtleVJhdGVMaW1pdBIoCgZidWRnZXQYBiABKAsyGC50ZXNzZXJhLnYxLkFwaUtleUJ1ZGdldCJcChtDcmVhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleRIRCglrZXlfdmFsdWUYAiABKAkiLgoYR2V0QWNjb3VudEFwaUtleXNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiSAoZR2V0QWNjb3VudEFwaUtleXNSZXNwb25zZRIrCghhcGlfa2V5cxgBIAMoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleSIlChdHZXRBY2NvdW50QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSJGChhHZXRBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleSJcCh5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifQofUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRIqCgdhcGlfa2V5GAEgASgLMhkudGVzc2VyYS52MS5BY2NvdW50QXBpS2V5EhEKCWtleV92YWx1ZRgCIAEoCRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAMgASgDIigKGkRlbGV0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjoKG0RlbGV0ZUFjY291bnRBcGlLZXlSZXNwb25zZRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAEgASgDMp4ECg1BcGlLZXlTZXJ2aWNlEmYKE0NyZWF0ZUFjY291bnRBcGlLZXkSJi50ZXNzZXJhLnYxLkNyZWF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GicudGVzc2VyYS52MS5DcmVhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USZQoRR2V0QWNjb3VudEFwaUtleXMSJC50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlzUmVxdWVzdBolLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleXNSZXNwb25zZSIDkAIBEmIKEEdldEFjY291bnRBcGlLZXkSIy50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlSZXF1ZXN0GiQudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5UmVzcG9uc2UiA5ACARJyChdSZWdlbmVyYXRlQWNjb3VudEFwaUtleRIqLnRlc3NlcmEudjEuUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GisudGVzc2VyYS52MS5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEmYKE0RlbGV0ZUFjY291bnRBcGlLZXkSJi50ZXNzZXJhLnYxLkRlbGV0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GicudGVzc2VyYS52MS5EZWxldGVBY2NvdW50QXBpS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * AccountApiKey is a key's metadata. It never carries the key's value.
@@ -90,6 +90,27 @@ export type AccountApiKey = Message<"tessera.v1.AccountApiKey"> & {
    * @generated from field: repeated string scopes = 12;
    */
   scopes: string[];
+
+  /**
+   * The key's rate limits, fixed at creation (empty: none).
+   *
+   * @generated from field: repeated tessera.v1.ApiKeyRateLimit rate_limits = 13;
+   */
+  rateLimits: ApiKeyRateLimit[];
+
+  /**
+   * The key's usage budget, fixed at creation (unset: none).
+   *
+   * @generated from field: tessera.v1.ApiKeyBudget budget = 14;
+   */
+  budget?: ApiKeyBudget | undefined;
+
+  /**
+   * How much of its limits and budget the key has used (unset without either).
+   *
+   * @generated from field: tessera.v1.ApiKeyUsage usage = 15;
+   */
+  usage?: ApiKeyUsage | undefined;
 };
 
 /**
@@ -98,6 +119,105 @@ export type AccountApiKey = Message<"tessera.v1.AccountApiKey"> & {
  */
 export const AccountApiKeySchema: GenMessage<AccountApiKey> = /*@__PURE__*/
   messageDesc(file_tessera_v1_api_key, 0);
+
+/**
+ * ApiKeyRateLimit allows at most `limit` calls in each window of
+ * `window_seconds` (fixed windows aligned to the Unix epoch). Every call a key
+ * makes to Tessera counts, CheckToken included; over the limit it answers
+ * ResourceExhausted with a `retry-after` header (seconds).
+ *
+ * @generated from message tessera.v1.ApiKeyRateLimit
+ */
+export type ApiKeyRateLimit = Message<"tessera.v1.ApiKeyRateLimit"> & {
+  /**
+   * 1 to 1,000,000,000 calls.
+   *
+   * @generated from field: uint32 limit = 1;
+   */
+  limit: number;
+
+  /**
+   * 1 second to 31 days.
+   *
+   * @generated from field: uint32 window_seconds = 2;
+   */
+  windowSeconds: number;
+};
+
+/**
+ * Describes the message tessera.v1.ApiKeyRateLimit.
+ * Use `create(ApiKeyRateLimitSchema)` to create a new message.
+ */
+export const ApiKeyRateLimitSchema: GenMessage<ApiKeyRateLimit> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_api_key, 1);
+
+/**
+ * ApiKeyBudget is a number of calls the key may make in all; once spent, every
+ * call answers ResourceExhausted ("usage budget exhausted") until a refill.
+ *
+ * @generated from message tessera.v1.ApiKeyBudget
+ */
+export type ApiKeyBudget = Message<"tessera.v1.ApiKeyBudget"> & {
+  /**
+   * The calls the key starts with: 1 to 1,000,000,000,000.
+   *
+   * @generated from field: int64 uses = 1;
+   */
+  uses: bigint;
+
+  /**
+   * Optional: every `refill_interval_seconds` the remaining calls are set back
+   * to this many (0: never refilled).
+   *
+   * @generated from field: int64 refill_amount = 2;
+   */
+  refillAmount: bigint;
+
+  /**
+   * With refill_amount: 60 seconds to 366 days. Refills are aligned to the
+   * first call after creation.
+   *
+   * @generated from field: uint32 refill_interval_seconds = 3;
+   */
+  refillIntervalSeconds: number;
+};
+
+/**
+ * Describes the message tessera.v1.ApiKeyBudget.
+ * Use `create(ApiKeyBudgetSchema)` to create a new message.
+ */
+export const ApiKeyBudgetSchema: GenMessage<ApiKeyBudget> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_api_key, 2);
+
+/**
+ * ApiKeyUsage is what a key has used of its limits, as counted now (in Redis
+ * when the server has REDIS_URL, else by the instance answering).
+ *
+ * @generated from message tessera.v1.ApiKeyUsage
+ */
+export type ApiKeyUsage = Message<"tessera.v1.ApiKeyUsage"> & {
+  /**
+   * Calls counted in the current window of each rate limit, in the order of
+   * rate_limits.
+   *
+   * @generated from field: repeated uint32 rate_limit_used = 1;
+   */
+  rateLimitUsed: number[];
+
+  /**
+   * Calls left in the budget (unset without a budget).
+   *
+   * @generated from field: optional int64 budget_remaining = 2;
+   */
+  budgetRemaining?: bigint | undefined;
+};
+
+/**
+ * Describes the message tessera.v1.ApiKeyUsage.
+ * Use `create(ApiKeyUsageSchema)` to create a new message.
+ */
+export const ApiKeyUsageSchema: GenMessage<ApiKeyUsage> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_api_key, 3);
 
 /**
  * @generated from message tessera.v1.CreateAccountApiKeyRequest
@@ -123,16 +243,36 @@ export type CreateAccountApiKeyRequest = Message<"tessera.v1.CreateAccountApiKey
   expiresAt?: Timestamp | undefined;
 
   /**
-   * Optional: the only procedures the key may call, each `pkg.Service/Method` or
-   * `pkg.Service/*`; a key without scopes may call every procedure its role
-   * allows. An unknown scope is InvalidArgument naming it. Scopes of
-   * RevocationService (a key for a service that watches revocations) need an
-   * instance admin. Not enforced yet: until it is, a request with scopes is
-   * refused with Unimplemented rather than answered with an unscoped key.
+   * Optional: the only procedures the key may call (at most 32), each one of
+   * `name:verb` (procedures declaring the option `(tessera.v1.scope)`, see
+   * tessera/v1/options.proto), `pkg.Service/Method`, `pkg.Service/*`,
+   * `pkg.Service:read` (its NO_SIDE_EFFECTS procedures) or `*:read`; a key
+   * without scopes may call every procedure its role allows, and every key may
+   * call AuthService.CheckToken. Known scopes are those of Tessera's services and
+   * the server's API_KEY_EXTRA_SCOPES; an unknown scope is InvalidArgument naming
+   * it. A scope naming procedures the caller could not call (e.g.
+   * `revocations:watch`, which needs an instance admin) is PermissionDenied.
+   * Calls outside the scopes are PermissionDenied with
+   * `WWW-Authenticate: Bearer error="insufficient_scope", scope="..."`.
    *
    * @generated from field: repeated string scopes = 4;
    */
   scopes: string[];
+
+  /**
+   * Optional: at most 5 rate limits, all applied to every call (a call counts
+   * against each only when it passes all of them).
+   *
+   * @generated from field: repeated tessera.v1.ApiKeyRateLimit rate_limits = 5;
+   */
+  rateLimits: ApiKeyRateLimit[];
+
+  /**
+   * Optional: a usage budget.
+   *
+   * @generated from field: tessera.v1.ApiKeyBudget budget = 6;
+   */
+  budget?: ApiKeyBudget | undefined;
 };
 
 /**
@@ -140,7 +280,7 @@ export type CreateAccountApiKeyRequest = Message<"tessera.v1.CreateAccountApiKey
  * Use `create(CreateAccountApiKeyRequestSchema)` to create a new message.
  */
 export const CreateAccountApiKeyRequestSchema: GenMessage<CreateAccountApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 1);
+  messageDesc(file_tessera_v1_api_key, 4);
 
 /**
  * @generated from message tessera.v1.CreateAccountApiKeyResponse
@@ -164,7 +304,7 @@ export type CreateAccountApiKeyResponse = Message<"tessera.v1.CreateAccountApiKe
  * Use `create(CreateAccountApiKeyResponseSchema)` to create a new message.
  */
 export const CreateAccountApiKeyResponseSchema: GenMessage<CreateAccountApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 2);
+  messageDesc(file_tessera_v1_api_key, 5);
 
 /**
  * @generated from message tessera.v1.GetAccountApiKeysRequest
@@ -181,7 +321,7 @@ export type GetAccountApiKeysRequest = Message<"tessera.v1.GetAccountApiKeysRequ
  * Use `create(GetAccountApiKeysRequestSchema)` to create a new message.
  */
 export const GetAccountApiKeysRequestSchema: GenMessage<GetAccountApiKeysRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 3);
+  messageDesc(file_tessera_v1_api_key, 6);
 
 /**
  * @generated from message tessera.v1.GetAccountApiKeysResponse
@@ -198,7 +338,7 @@ export type GetAccountApiKeysResponse = Message<"tessera.v1.GetAccountApiKeysRes
  * Use `create(GetAccountApiKeysResponseSchema)` to create a new message.
  */
 export const GetAccountApiKeysResponseSchema: GenMessage<GetAccountApiKeysResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 4);
+  messageDesc(file_tessera_v1_api_key, 7);
 
 /**
  * @generated from message tessera.v1.GetAccountApiKeyRequest
@@ -215,7 +355,7 @@ export type GetAccountApiKeyRequest = Message<"tessera.v1.GetAccountApiKeyReques
  * Use `create(GetAccountApiKeyRequestSchema)` to create a new message.
  */
 export const GetAccountApiKeyRequestSchema: GenMessage<GetAccountApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 5);
+  messageDesc(file_tessera_v1_api_key, 8);
 
 /**
  * @generated from message tessera.v1.GetAccountApiKeyResponse
@@ -232,7 +372,7 @@ export type GetAccountApiKeyResponse = Message<"tessera.v1.GetAccountApiKeyRespo
  * Use `create(GetAccountApiKeyResponseSchema)` to create a new message.
  */
 export const GetAccountApiKeyResponseSchema: GenMessage<GetAccountApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 6);
+  messageDesc(file_tessera_v1_api_key, 9);
 
 /**
  * @generated from message tessera.v1.RegenerateAccountApiKeyRequest
@@ -256,7 +396,7 @@ export type RegenerateAccountApiKeyRequest = Message<"tessera.v1.RegenerateAccou
  * Use `create(RegenerateAccountApiKeyRequestSchema)` to create a new message.
  */
 export const RegenerateAccountApiKeyRequestSchema: GenMessage<RegenerateAccountApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 7);
+  messageDesc(file_tessera_v1_api_key, 10);
 
 /**
  * @generated from message tessera.v1.RegenerateAccountApiKeyResponse
@@ -288,7 +428,7 @@ export type RegenerateAccountApiKeyResponse = Message<"tessera.v1.RegenerateAcco
  * Use `create(RegenerateAccountApiKeyResponseSchema)` to create a new message.
  */
 export const RegenerateAccountApiKeyResponseSchema: GenMessage<RegenerateAccountApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 8);
+  messageDesc(file_tessera_v1_api_key, 11);
 
 /**
  * @generated from message tessera.v1.DeleteAccountApiKeyRequest
@@ -305,7 +445,7 @@ export type DeleteAccountApiKeyRequest = Message<"tessera.v1.DeleteAccountApiKey
  * Use `create(DeleteAccountApiKeyRequestSchema)` to create a new message.
  */
 export const DeleteAccountApiKeyRequestSchema: GenMessage<DeleteAccountApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 9);
+  messageDesc(file_tessera_v1_api_key, 12);
 
 /**
  * @generated from message tessera.v1.DeleteAccountApiKeyResponse
@@ -325,7 +465,7 @@ export type DeleteAccountApiKeyResponse = Message<"tessera.v1.DeleteAccountApiKe
  * Use `create(DeleteAccountApiKeyResponseSchema)` to create a new message.
  */
 export const DeleteAccountApiKeyResponseSchema: GenMessage<DeleteAccountApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 10);
+  messageDesc(file_tessera_v1_api_key, 13);
 
 /**
  * ApiKeyService manages account-scoped API keys: machine credentials for
