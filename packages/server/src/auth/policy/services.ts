@@ -3,7 +3,14 @@
  * `(tessera.v1.scope)` options and procedure names) are read from these.
  */
 import type { DescService } from "@bufbuild/protobuf";
-import { ApiKeyService, AuthService, DeviceLoginService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
+import { AccountRecoveryService, ApiKeyService, AuthService, DeviceLoginService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
 
 /** Every service Tessera serves (routes.ts binds each); a new one belongs here too. */
-export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([AuthService, ApiKeyService, UserAccountService, RevocationService, DeviceLoginService]);
+export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
+  AuthService,
+  ApiKeyService,
+  UserAccountService,
+  RevocationService,
+  DeviceLoginService,
+  AccountRecoveryService,
+]);
