@@ -99,6 +99,7 @@ describe("the configuration schema", () => {
       "DATABASE_URL",
       "DB_PASS",
       "REDIS_URL",
+      "SMTP_URL",
     ]);
     // Values used as written (spaces kept) are the secrets typed by hand.
     for (const v of VARIABLE_LIST) if (v.parser.verbatim) expect(secret, v.name).toContain(v.name);

@@ -12,6 +12,7 @@ import { apiKeyExtraScopes, type ExtraScope } from "./api-key-config.js";
 import { ConfigError } from "./config-error.js";
 import { databaseConfig, type DatabaseConfig } from "./database-config.js";
 import { read, type Env } from "./read.js";
+import { mailConfig, type MailConfig } from "./mail-config.js";
 import { adminApiConfig, type AdminApiConfig } from "./provider-config.js";
 import type { OidcConfig, ProviderConfig } from "./provider-types.js";
 import { providersConfig } from "./providers.js";
@@ -22,6 +23,7 @@ export type { ExtraScope } from "./api-key-config.js";
 export type { DatabaseConfig } from "./database-config.js";
 export type { AdminApiConfig } from "./provider-config.js";
 export type { GithubConfig, OidcConfig, ProviderConfig } from "./provider-types.js";
+export type { MailConfig } from "./mail-config.js";
 
 /** Who may sign in: nobody needs to (none), only the configured admin (admin), or everybody (full). */
 export type AuthModeName = "none" | "admin" | "full";
@@ -77,6 +79,10 @@ export interface Config {
   maxConnections: number;
   /** Open connections per client address (IPv6: per /64) at most; 0: no per-address cap. */
   maxConnectionsPerIp: number;
+  /** Outgoing mail (verification, password reset). */
+  mail: MailConfig;
+  /** Password users must verify their email before they sign in. */
+  requireVerifiedEmail: boolean;
 }
 
 function packageVersion(): string {
@@ -169,6 +175,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     readMaxBytes: read(env, V.READ_MAX_BYTES),
     maxTimeoutMs: read(env, V.MAX_TIMEOUT_MS),
     ...connectionLimits(env, trustProxyHops),
+    mail: mailConfig(env, publicUrl, mode === "full" && !passwordDisabled),
+    requireVerifiedEmail: read(env, V.AUTH_REQUIRE_VERIFIED_EMAIL),
   };
   return Object.freeze(config);
 }

@@ -25,6 +25,8 @@ interface UsersTable {
   password_hash: string | null;
   is_instance_admin: Generated<boolean>;
   disabled_at: Timestamp | null;
+  /** When the user proved `email` by a link (migration 0008); null: not verified. */
+  email_verified_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   created_at: CreatedAt;
   updated_at: Generated<Date>;
 }
@@ -61,6 +63,22 @@ interface MembershipsTable {
   role: RoleName;
   created_at: CreatedAt;
   updated_at: Generated<Date>;
+}
+
+/** Why an email token was sent. */
+export type EmailTokenPurpose = "verify_email" | "password_reset";
+
+/** Tokens of links sent by mail (migration 0008): SHA-256 (hex) at rest, single-use. */
+interface EmailTokensTable {
+  id: Generated<string>;
+  user_id: string;
+  purpose: EmailTokenPurpose;
+  token_hash: string;
+  /** The address the link was sent to: a verification counts only while the user still has it. */
+  email_normalized: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  used_at: Timestamp | null;
 }
 
 interface InvitesTable {
@@ -252,6 +270,7 @@ export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
   invites: InvitesTable;
+  email_tokens: EmailTokensTable;
   api_keys: ApiKeysTable;
   refresh_families: RefreshFamiliesTable;
   refresh_tokens: RefreshTokensTable;
@@ -269,6 +288,7 @@ export type UserRow = Selectable<UsersTable>;
 export type IdentityRow = Selectable<IdentitiesTable>;
 export type AccountRow = Selectable<AccountsTable>;
 export type InviteRow = Selectable<InvitesTable>;
+export type EmailTokenRow = Selectable<EmailTokensTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type RefreshFamilyRow = Selectable<RefreshFamiliesTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
