@@ -3,6 +3,9 @@
  * `Updateable` aliases per table are what repositories pass around.
  */
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+import type { DeviceLoginsTable, EmailTokensTable } from "./schema-flows.js";
+
+export type { DeviceLoginRow, EmailTokenPurpose, EmailTokenRow } from "./schema-flows.js";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -63,22 +66,6 @@ interface MembershipsTable {
   role: RoleName;
   created_at: CreatedAt;
   updated_at: Generated<Date>;
-}
-
-/** Why an email token was sent. */
-export type EmailTokenPurpose = "verify_email" | "password_reset";
-
-/** Tokens of links sent by mail (migration 0008): SHA-256 (hex) at rest, single-use. */
-interface EmailTokensTable {
-  id: Generated<string>;
-  user_id: string;
-  purpose: EmailTokenPurpose;
-  token_hash: string;
-  /** The address the link was sent to: a verification counts only while the user still has it. */
-  email_normalized: string;
-  created_at: CreatedAt;
-  expires_at: Timestamp;
-  used_at: Timestamp | null;
 }
 
 interface InvitesTable {
@@ -232,29 +219,6 @@ interface RevocationLogStateTable {
   pruned_through: number;
 }
 
-/** Where a device login stands; `consumed` once its tokens were handed out. */
-type DeviceLoginState = "pending" | "approved" | "denied" | "consumed";
-
-/** A device login (RFC 8628): only hashes of its codes. */
-interface DeviceLoginsTable {
-  id: Generated<string>;
-  /** SHA-256 (hex) of the device code. */
-  device_code_hash: string;
-  /** SHA-256 (hex) of the normalized user code (8 letters, no dash). */
-  user_code_hash: string;
-  client_name: string;
-  client_ip: string;
-  user_agent: string;
-  status: DeviceLoginState;
-  /** Who approved or denied it. */
-  user_id: string | null;
-  interval_seconds: number;
-  created_at: Timestamp;
-  expires_at: Timestamp;
-  last_polled_at: Timestamp | null;
-  decided_at: Timestamp | null;
-}
-
 /** A Tessera instance or a subscriber, with how far it applied the log. */
 interface RevocationParticipantsTable {
   id: string;
@@ -288,7 +252,6 @@ export type UserRow = Selectable<UsersTable>;
 export type IdentityRow = Selectable<IdentitiesTable>;
 export type AccountRow = Selectable<AccountsTable>;
 export type InviteRow = Selectable<InvitesTable>;
-export type EmailTokenRow = Selectable<EmailTokensTable>;
 export type ApiKeyRow = Selectable<ApiKeysTable>;
 export type RefreshFamilyRow = Selectable<RefreshFamiliesTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
@@ -299,4 +262,3 @@ export type LoginTransactionRow = Selectable<LoginTransactionsTable>;
 export type ConfiguredAdminRow = Selectable<ConfiguredAdminTable>;
 export type RevocationEventRow = Selectable<RevocationEventsTable>;
 export type RevocationParticipantRow = Selectable<RevocationParticipantsTable>;
-export type DeviceLoginRow = Selectable<DeviceLoginsTable>;
