@@ -64,12 +64,13 @@ describe("UserAccountService with OpenID provider users", () => {
     const verified = await tokenFor(sub, { email, email_verified: true });
     expect((await client(verified).acceptTeamAccountInvite({ token: invite.token })).account?.role).toBe(AccountRole.VIEWER);
 
-    // A password user with the same email: the invite is already used.
+    // A password user with the same (verified) email: the invite is already used.
     const signUp = await t.client(AuthService).signUp({
       email,
       password: "correct horse battery staple",
       name: "Same Email",
     });
+    await t.database.db.kysely.updateTable("users").set({ email_verified_at: new Date() }).where("id", "=", signUp.tokens!.userId).execute();
     expect(await codeOf(client(signUp.tokens!.accessToken).acceptTeamAccountInvite({ token: invite.token }))).toBe(Code.InvalidArgument);
 
     // Members of the team see the provider user with its stored claims (no admin API configured).

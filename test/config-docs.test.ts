@@ -100,6 +100,7 @@ describe("the configuration schema", () => {
       "DB_PASS",
       "OTEL_EXPORTER_OTLP_HEADERS",
       "REDIS_URL",
+      "SMTP_URL",
       "TLS_KEY",
     ]);
     // Values used as written (spaces kept) are the secrets typed by hand.

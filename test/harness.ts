@@ -36,10 +36,12 @@ import { createTestDatabase, type DbKind, type TestDatabase } from "./helpers/db
 import { freshIp } from "./helpers/net.js";
 import { startTestProvider, type TestProvider, type TestProviderOptions } from "./helpers/oidc-provider.js";
 import { startTestServer, type Protocol, type StartOptions, type TestServer } from "./helpers/server.js";
+import { startSmtpSink, type SmtpSink } from "./helpers/smtp-sink.js";
 
 export { DB_KINDS, type TestDatabase } from "./helpers/db.js";
 export { freshIp } from "./helpers/net.js";
 export type { Protocol, TestServer } from "./helpers/server.js";
+export { linkToken, type CapturedMail, type SmtpSink } from "./helpers/smtp-sink.js";
 
 /** The password `signUp()` uses unless told otherwise. */
 const TEST_PASSWORD = "correct horse battery staple";
@@ -97,6 +99,12 @@ interface SignUpOptions {
   ip?: string;
   /** More request headers (user-agent, ...). */
   headers?: Record<string, string>;
+  /**
+   * Mark the email verified, as if the mailed link had been followed (default true, so
+   * tests of other features can accept invites); tests of verification pass false and
+   * follow the real link (test/helpers/smtp-sink.ts).
+   */
+  verified?: boolean;
 }
 
 export interface Tessera {
@@ -214,6 +222,9 @@ export function useTessera(options: UseTesseraOptions = {}): Tessera {
       const name = opts.name ?? "";
       const res = await clientOf(opts.server ?? need(server, "server"), AuthService, { ip: opts.ip, headers: opts.headers }).signUp({ email, password, name });
       const tokens = res.tokens!;
+      if (opts.verified !== false) {
+        await need(database, "database").db.kysely.updateTable("users").set({ email_verified_at: new Date() }).where("id", "=", tokens.userId).execute();
+      }
       return { email, password, name, userId: tokens.userId, accessToken: tokens.accessToken, refreshToken: tokens.refreshToken, tokens };
     },
     startServer,
@@ -257,4 +268,20 @@ export function useTestProvider(opts: TestProviderOptions | (() => TestProviderO
     await provider?.close();
   });
   return lazy("OpenID provider", () => provider);
+}
+
+/**
+ * A real SMTP server capturing mail (helpers/smtp-sink.ts) for the enclosing `describe`:
+ * started in `beforeAll`, closed in `afterAll`. Call it before `useTessera` and pass
+ * `env: () => ({ SMTP_URL: sink.url, SMTP_FROM: "...", ... })`.
+ */
+export function useSmtpSink(): SmtpSink {
+  let sink: SmtpSink | undefined;
+  beforeAll(async () => {
+    sink = await startSmtpSink();
+  });
+  afterAll(async () => {
+    await sink?.close();
+  });
+  return lazy("SMTP sink", () => sink);
 }

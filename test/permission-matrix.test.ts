@@ -22,12 +22,21 @@ import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
 import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.js";
+import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
 import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
 const PASSWORD = "correct horse battery staple";
-const SERVICES: DescService[] = [AuthService, ApiKeyService, UserAccountService, RevocationService, DeviceLoginService, IdentityService];
+const SERVICES: DescService[] = [
+  AuthService,
+  ApiKeyService,
+  UserAccountService,
+  RevocationService,
+  DeviceLoginService,
+  IdentityService,
+  AccountRecoveryService,
+];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey", "scopedKey"] as const;
 type Who = (typeof WHO)[number];
@@ -85,6 +94,11 @@ const MATRIX: Record<string, Row> = {
   "UserAccountService/SetUserRole": [U, PD, PD, PD, "ok", PD, PD, PD],
   "UserAccountService/GetAccountAuditEvents": [U, PD, PD, PD, "ok", PD, PD, PD],
 
+  // The token or email in the request is the input: no caller matters.
+  "AccountRecoveryService/VerifyEmail": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AccountRecoveryService/ResendVerification": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AccountRecoveryService/RequestPasswordReset": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "AccountRecoveryService/ResetPassword": ["public", "public", "public", "public", "public", "public", "public", "public"],
   // RFC 8628: the program starts and polls without credentials (an empty request is
   // InvalidArgument for everyone); any signed-in person looks up and decides a user
   // code (an empty one is InvalidArgument), API keys cannot (test/device-login.test.ts).

@@ -37,7 +37,8 @@ function filesUnder(dir: string): string[] {
 /** Bare specifiers a JavaScript or declaration file imports: `from "x"`, `import("x")`, `require("x")`, `require.resolve("x")`. */
 function bareImports(source: string): string[] {
   const out: string[] = [];
-  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire(?:\.resolve)?\s*\(\s*|^\s*import\s+)["']([^"'.][^"']*)["']/gm;
+  // The specifier must look like a package name: minified text such as `"Requested from",e.x` is no import.
+  const re = /(?:\bfrom\s*|\bimport\s*\(\s*|\brequire(?:\.resolve)?\s*\(\s*|^\s*import\s+)["']([@a-z0-9][\w@/.:-]*)["']/gm;
   for (let m = re.exec(source); m; m = re.exec(source)) out.push(m[1]!);
   return out;
 }

@@ -1,6 +1,7 @@
 /**
- * Finding 10 (issue 13): SignUp says which emails exist (`already_exists`). Until the
- * account-recovery work removes that answer it is a documented enumeration point, and
+ * Finding 10 (issue 13): SignUp says which emails exist (`already_exists`) when it signs
+ * users in at once (the default). That is a documented enumeration point, closed by
+ * AUTH_REQUIRE_VERIFIED_EMAIL (issue 18: security/account-enumeration.test.ts), and
  * SignUp is limited tighter than Login: 5 a minute and 20 an hour per client network.
  */
 import { randomBytes } from "node:crypto";

@@ -1,7 +1,7 @@
 /**
  * The house plan, enforced (docs/architecture.md): inside the server package, data flows
  * one way. A folder may import from its own layer or the layers below it, never above:
- *   lib < metrics < tracing < config < store < audit < auth < abuse < services < server < console < app < commands
+ *   lib < metrics < tracing < config < store < audit < mail < auth < abuse < services < server < console < app < commands
  * (`routes.ts` and `app.ts` are the composition root, at `app`). `deps.ts` is the
  * dependency-injection contract every factory takes: types only, importable from every
  * layer. And every service is bound as a complete ServiceImpl (routes.ts), never a Partial.
@@ -11,7 +11,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 
 const SRC = path.resolve(import.meta.dirname, "../../packages/server/src");
-const LAYERS = ["lib", "metrics", "tracing", "config", "store", "audit", "auth", "abuse", "services", "server", "console", "app", "commands"];
+const LAYERS = ["lib", "metrics", "tracing", "config", "store", "audit", "mail", "auth", "abuse", "services", "server", "console", "app", "commands"];
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {

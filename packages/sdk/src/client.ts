@@ -1,5 +1,5 @@
 /**
- * `createTesseraClient`: a session with typed clients of all three Tessera services.
+ * `createTesseraClient`: a session with typed clients of the Tessera services most apps call.
  * Browser apps that use one or two services build a `createTesseraSession` and call
  * `session.client(Service)` instead, so their bundle leaves the others out.
  */

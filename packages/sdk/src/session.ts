@@ -67,12 +67,24 @@ export interface TesseraSession {
   getTokens(): Promise<Tokens | undefined>;
   /** Email/password Login; stores and returns the tokens. */
   signIn(email: string, password: string): Promise<Tokens>;
-  /** Email/password SignUp; stores and returns the tokens. */
+  /**
+   * Email/password SignUp; stores and returns the tokens. When the server requires a
+   * verified email (AUTH_REQUIRE_VERIFIED_EMAIL) it rejects with
+   * `EmailVerificationRequiredError`: the user follows the mailed link, then signs in.
+   */
   signUp(email: string, password: string, name?: string): Promise<Tokens>;
   /** Ends the session (Logout) and clears the store; the store is cleared even if Logout fails. */
   signOut(): Promise<void>;
   /** Refreshes the tokens now (single-flight with automatic refreshes). */
   refresh(): Promise<Tokens>;
+}
+
+/** SignUp succeeded, but the user must follow the mailed verification link before signing in. */
+export class EmailVerificationRequiredError extends Error {
+  constructor() {
+    super("check your email: follow the link we sent to confirm the address, then sign in");
+    this.name = "EmailVerificationRequiredError";
+  }
 }
 
 /** Builds a base transport (without credentials) for the given options. */
@@ -137,6 +149,7 @@ export function buildTesseraSession(opts: TesseraClientOptions, makeTransport: T
     },
     async signUp(email, password, name = "") {
       const res = await auth.signUp({ email, password, name });
+      if (res.verificationRequired) throw new EmailVerificationRequiredError();
       if (!res.tokens) throw new Error("SignUp answered without tokens");
       return store(tokensFromMessage(res.tokens));
     },

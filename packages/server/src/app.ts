@@ -37,6 +37,9 @@ import { createServer, type TesseraServer } from "./server/server.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
 import { createIdentityService } from "./services/identity/index.js";
+import { createAccountRecoveryService } from "./services/account-recovery/index.js";
+import { createRecoveryMail } from "./auth/email-links/recovery-mail.js";
+import { createMailer, type Mailer } from "./mail/mailer.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
 import { createDeviceLoginService } from "./services/device-login/index.js";
@@ -49,6 +52,8 @@ export interface App {
   config: Readonly<Config>;
   deps: Deps;
   server: TesseraServer;
+  /** Outgoing mail (tests wait for its queue with `mailer.idle()`). */
+  mailer: Mailer;
   /** Listens on config.host:config.port (or the given port); resolves with the bound port. */
   listen(port?: number): Promise<number>;
   /** The metrics listener's address once listening (METRICS_PORT set). */
@@ -143,8 +148,11 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     : createMemoryKeyLimiter(now);
   const refusals = createRefusalAudit({ audit: deps.audit, now });
   const revocationService = createRevocationService(deps, revocations);
+  const mailer = createMailer({ config: config.mail, logger });
+  const mail = createRecoveryMail(deps, mailer);
   const routes = createRoutes({
-    auth: createAuthService(deps, { userAuth, revocations, forgetApiKeys: (t) => apiKeys.forget(t) }),
+    auth: createAuthService(deps, { userAuth, revocations, mail, forgetApiKeys: (t) => apiKeys.forget(t) }),
+    accountRecovery: createAccountRecoveryService(deps, { mail, revocations }),
     apiKey: createApiKeyService(deps, revocations, keyLimiter),
     userAccount: createUserAccountService(deps),
     identity: createIdentityService(deps, userAuth.oidc),
@@ -187,6 +195,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     config,
     deps,
     server,
+    mailer,
     async listen(port = config.port) {
       if (config.metrics?.port !== undefined && metrics.registry && !metricsListener) {
         metricsListener = await startMetricsListener(metrics.registry, config.metrics.host, config.metrics.port, (e) =>
@@ -205,6 +214,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       // Open revocation streams end now: the drain must not wait for them.
       revocationService.closeStreams();
       await server.close();
+      await mailer.close();
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();
       await keyLimiter.close();

@@ -2,7 +2,15 @@
  * The one place mapping services to implementations.
  */
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
-import { ApiKeyService, AuthService, DeviceLoginService, IdentityService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
+import {
+  AccountRecoveryService,
+  ApiKeyService,
+  AuthService,
+  DeviceLoginService,
+  IdentityService,
+  RevocationService,
+  UserAccountService,
+} from "@tessera/sdk/proto";
 
 /** Complete implementations of the six services: a missing RPC is a compile error. */
 export interface ServiceImpls {
@@ -11,6 +19,7 @@ export interface ServiceImpls {
   userAccount: ServiceImpl<typeof UserAccountService>;
   revocation: ServiceImpl<typeof RevocationService>;
   identity: ServiceImpl<typeof IdentityService>;
+  accountRecovery: ServiceImpl<typeof AccountRecoveryService>;
   deviceLogin: ServiceImpl<typeof DeviceLoginService>;
 }
 
@@ -22,6 +31,7 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(UserAccountService, impls.userAccount);
     router.service(RevocationService, impls.revocation);
     router.service(IdentityService, impls.identity);
+    router.service(AccountRecoveryService, impls.accountRecovery);
     router.service(DeviceLoginService, impls.deviceLogin);
   };
 }

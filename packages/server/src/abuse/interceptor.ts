@@ -5,6 +5,9 @@
  * - Login: 10 a minute per network; SignUp: 5 a minute and 20 an hour per network;
  * - RefreshToken: 30 a minute; GetAuthorizeUrl: 60 a minute; ExchangeCode,
  *   AcceptTeamAccountInvite and ChangePassword: 10 a minute per network.
+ * - RequestPasswordReset and ResendVerification (they mail): 5 a minute and 20 an hour
+ *   per network, and 5 an hour per email (any email, registered or not: the refusal says
+ *   nothing about the address); VerifyEmail and ResetPassword: 10 a minute per network.
  * - Device login (RFC 8628): StartDeviceLogin 10 a minute and 60 an hour, PollDeviceLogin
  *   120 a minute; GetDeviceLogin, ApproveDeviceLogin and DenyDeviceLogin 20 a minute
  *   together (one counter: each tries a user code), and 10 a minute per signed-in user
@@ -44,8 +47,8 @@ const userCodeTries: Limit = { by: "ip", limit: 20, windowMs: MINUTE, group: "de
 /** The per-network limits, by policy key (`Service/Method`). */
 const LIMITS: Readonly<Record<string, readonly Limit[]>> = Object.freeze({
   "AuthService/Login": [perIp(10)],
-  // Tighter than Login: SignUp answers AlreadyExists for a registered email (a known
-  // enumeration point until email verification lands) and hashes a password each time.
+  // Tighter than Login: SignUp hashes a password and mails each time, and without
+  // AUTH_REQUIRE_VERIFIED_EMAIL answers AlreadyExists for a registered email.
   "AuthService/SignUp": [perIp(5), perIp(20, HOUR)],
   "AuthService/RefreshToken": [perIp(30)],
   // Public and writes a login transaction per call.
@@ -61,6 +64,17 @@ const LIMITS: Readonly<Record<string, readonly Limit[]>> = Object.freeze({
   "DeviceLoginService/GetDeviceLogin": [userCodeTries],
   "DeviceLoginService/ApproveDeviceLogin": [userCodeTries],
   "DeviceLoginService/DenyDeviceLogin": [userCodeTries],
+  // They mail: a flood would make Tessera send mail for the attacker.
+  "AccountRecoveryService/RequestPasswordReset": [perIp(5), perIp(20, HOUR)],
+  "AccountRecoveryService/ResendVerification": [perIp(5), perIp(20, HOUR)],
+  "AccountRecoveryService/VerifyEmail": [perIp(10)],
+  "AccountRecoveryService/ResetPassword": [perIp(10)],
+});
+
+/** Requests per email address an hour, for the procedures that mail that address. */
+const EMAIL_LIMITS: Readonly<Record<string, number>> = Object.freeze({
+  "AccountRecoveryService/RequestPasswordReset": 5,
+  "AccountRecoveryService/ResendVerification": 5,
 });
 
 /** Failed logins for one email from one network before that network is refused for it. */
@@ -138,6 +152,23 @@ export function createAbuseInterceptor(opts: AbuseInterceptorOptions): Intercept
       const { count, resetMs } = await store.hit(`${l.group ?? procedure}:ip:${l.windowMs}:${network}`, l.windowMs);
       if (count > l.limit) {
         refuse(refusals, { procedure, limitBy: "ip", limit: l.limit, windowMs: l.windowMs, subject: network, resetMs, request: info, metadata: { network } });
+      }
+    }
+    const perEmail = EMAIL_LIMITS[procedure];
+    const mailed = perEmail === undefined ? undefined : emailOf(req.message);
+    if (perEmail !== undefined && mailed !== undefined) {
+      const { count, resetMs } = await store.hit(`${procedure}:email:${mailed}`, HOUR);
+      if (count > perEmail) {
+        refuse(refusals, {
+          procedure,
+          limitBy: "email",
+          limit: perEmail,
+          windowMs: HOUR,
+          subject: mailed,
+          resetMs,
+          request: info,
+          metadata: { email_tag: emailTag(mailed) },
+        });
       }
     }
     const email = procedure === "AuthService/Login" ? emailOf(req.message) : undefined;

@@ -12,6 +12,7 @@ import { apiKeyExtraScopes, type ExtraScope } from "./api-key-config.js";
 import { ConfigError } from "./config-error.js";
 import { databaseConfig, type DatabaseConfig } from "./database-config.js";
 import { read, type Env } from "./read.js";
+import { mailConfig, type MailConfig } from "./mail-config.js";
 import { adminApiConfig, type AdminApiConfig } from "./provider-config.js";
 import type { OidcConfig, ProviderConfig } from "./provider-types.js";
 import { providersConfig } from "./providers.js";
@@ -25,6 +26,7 @@ export type { DatabaseConfig } from "./database-config.js";
 export { readPem, type TlsConfig } from "./tls-config.js";
 export type { AdminApiConfig } from "./provider-config.js";
 export type { GithubConfig, OidcConfig, ProviderConfig } from "./provider-types.js";
+export type { MailConfig } from "./mail-config.js";
 
 /** Who may sign in: nobody needs to (none), only the configured admin (admin), or everybody (full). */
 export type AuthModeName = "none" | "admin" | "full";
@@ -86,6 +88,10 @@ export interface Config {
   tracing: TracingConfig;
   /** Where Prometheus metrics are served; undefined: off (nothing is collected). */
   metrics: { host: string; port: number } | undefined;
+  /** Outgoing mail (verification, password reset). */
+  mail: MailConfig;
+  /** Password users must verify their email before they sign in. */
+  requireVerifiedEmail: boolean;
 }
 
 function packageVersion(): string {
@@ -209,6 +215,8 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     tls,
     tracing: tracingConfig(env),
     metrics: metricsListener(env, host),
+    mail: mailConfig(env, publicUrl, mode === "full" && !passwordDisabled),
+    requireVerifiedEmail: read(env, V.AUTH_REQUIRE_VERIFIED_EMAIL),
   };
   return Object.freeze(config);
 }

@@ -144,3 +144,23 @@ export function postgresUrl(): Parser<string> {
     show: code,
   };
 }
+
+/** An `smtp://` or `smtps://` URL with a host, used as written (it may hold a password: an error never echoes it). */
+export function smtpUrl(): Parser<string> {
+  return {
+    kind: "`smtp://` or `smtps://` URL",
+    parse(t, name) {
+      let u: URL | undefined;
+      try {
+        u = new URL(t);
+      } catch {
+        u = undefined;
+      }
+      if (!u || (u.protocol !== "smtp:" && u.protocol !== "smtps:") || u.hostname === "") {
+        throw new ConfigError(name, "must be an smtp:// or smtps:// URL with a host");
+      }
+      return t;
+    },
+    show: code,
+  };
+}

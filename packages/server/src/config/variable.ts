@@ -17,6 +17,7 @@ export const SECTIONS = {
   oidc: "OpenID Connect provider",
   providers: "Identity providers",
   "admin-api": "Provider admin API",
+  email: "Email: verification and password reset",
   network: "Browsers and proxies",
   redis: "Shared limits (Redis)",
   tls: "TLS and mutual TLS",

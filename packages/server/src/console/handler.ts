@@ -68,6 +68,10 @@ async function buildConsoleAssets(): Promise<Map<string, Asset>> {
   return new Map([
     ["/", html],
     ["/callback", html],
+    // The signed-out pages reached from links in mail (docs/account-recovery.md).
+    ["/verify-email", html],
+    ["/forgot-password", html],
+    ["/reset-password", html],
     // The approval page of device logins (RFC 8628's verification_uri).
     ["/device", html],
     ["/app.js", asset(script, "text/javascript; charset=utf-8")],

@@ -3,6 +3,9 @@
  * `Updateable` aliases per table are what repositories pass around.
  */
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+import type { DeviceLoginsTable, EmailTokensTable } from "./schema-flows.js";
+
+export type { DeviceLoginRow, EmailTokenPurpose, EmailTokenRow } from "./schema-flows.js";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -25,6 +28,8 @@ interface UsersTable {
   password_hash: string | null;
   is_instance_admin: Generated<boolean>;
   disabled_at: Timestamp | null;
+  /** When the user proved `email` by a link (migration 0008); null: not verified. */
+  email_verified_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
   created_at: CreatedAt;
   updated_at: Generated<Date>;
 }
@@ -214,29 +219,6 @@ interface RevocationLogStateTable {
   pruned_through: number;
 }
 
-/** Where a device login stands; `consumed` once its tokens were handed out. */
-type DeviceLoginState = "pending" | "approved" | "denied" | "consumed";
-
-/** A device login (RFC 8628): only hashes of its codes. */
-interface DeviceLoginsTable {
-  id: Generated<string>;
-  /** SHA-256 (hex) of the device code. */
-  device_code_hash: string;
-  /** SHA-256 (hex) of the normalized user code (8 letters, no dash). */
-  user_code_hash: string;
-  client_name: string;
-  client_ip: string;
-  user_agent: string;
-  status: DeviceLoginState;
-  /** Who approved or denied it. */
-  user_id: string | null;
-  interval_seconds: number;
-  created_at: Timestamp;
-  expires_at: Timestamp;
-  last_polled_at: Timestamp | null;
-  decided_at: Timestamp | null;
-}
-
 /** A Tessera instance or a subscriber, with how far it applied the log. */
 interface RevocationParticipantsTable {
   id: string;
@@ -252,6 +234,7 @@ export interface Database {
   accounts: AccountsTable;
   memberships: MembershipsTable;
   invites: InvitesTable;
+  email_tokens: EmailTokensTable;
   api_keys: ApiKeysTable;
   refresh_families: RefreshFamiliesTable;
   refresh_tokens: RefreshTokensTable;
@@ -279,4 +262,3 @@ export type LoginTransactionRow = Selectable<LoginTransactionsTable>;
 export type ConfiguredAdminRow = Selectable<ConfiguredAdminTable>;
 export type RevocationEventRow = Selectable<RevocationEventsTable>;
 export type RevocationParticipantRow = Selectable<RevocationParticipantsTable>;
-export type DeviceLoginRow = Selectable<DeviceLoginsTable>;

@@ -53,6 +53,11 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
 
   "IdentityService/ListIdentities": human,
   "IdentityService/UnlinkIdentity": human,
+  // The link's token (or the email, for the requests that mail) is the input: public.
+  "AccountRecoveryService/VerifyEmail": pub,
+  "AccountRecoveryService/ResendVerification": pub,
+  "AccountRecoveryService/RequestPasswordReset": pub,
+  "AccountRecoveryService/ResetPassword": pub,
   // RFC 8628: the program starts and polls without credentials (the device code is
   // one); a signed-in person, however they signed in, looks up and decides.
   "DeviceLoginService/StartDeviceLogin": pub,

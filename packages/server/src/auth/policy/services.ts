@@ -3,7 +3,15 @@
  * `(tessera.v1.scope)` options and procedure names) are read from these.
  */
 import type { DescService } from "@bufbuild/protobuf";
-import { ApiKeyService, AuthService, DeviceLoginService, IdentityService, RevocationService, UserAccountService } from "@tessera/sdk/proto";
+import {
+  AccountRecoveryService,
+  ApiKeyService,
+  AuthService,
+  DeviceLoginService,
+  IdentityService,
+  RevocationService,
+  UserAccountService,
+} from "@tessera/sdk/proto";
 
 /** Every service Tessera serves (routes.ts binds each); a new one belongs here too. */
 export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
@@ -13,4 +21,5 @@ export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
   RevocationService,
   DeviceLoginService,
   IdentityService,
+  AccountRecoveryService,
 ]);

@@ -1,7 +1,8 @@
 /**
  * The Tessera console (served at /console): sign in with a password or an identity
- * provider, pick an account, manage its API keys, members and invites, the user's
- * sign-in methods (linked provider accounts), approve device logins (`/console/device`). Plain
+ * provider (or verify an email, reset a password from a mailed link), pick an account,
+ * manage its API keys, members and invites, the user's sign-in methods (linked provider
+ * accounts), approve device logins (`/console/device`). Plain
  * TypeScript + DOM over the SDK with gRPC-web (client.ts; tokens in sessionStorage).
  *
  * This entry point lists the signed-in pages (one module each under pages/; the first
@@ -18,6 +19,7 @@ import type { Page } from "./page.js";
 import { apiKeysPage } from "./pages/api-keys/page.js";
 import { devicePage, DEVICE_PATH, rememberDeviceCode, resumeDeviceLogin } from "./pages/device/page.js";
 import { membersPage } from "./pages/members/page.js";
+import { renderRecoveryPage } from "./pages/recovery/page.js";
 import { renderSignIn } from "./pages/sign-in/page.js";
 import { signInMethodsPage } from "./pages/sign-in-methods/page.js";
 import { CALLBACK_PATH, finishProviderLogin } from "./pages/sign-in/provider-login.js";
@@ -38,6 +40,8 @@ async function boot(): Promise<void> {
     replace(view(), h("div", { class: "card" }, h("h1", {}, "Tessera is not reachable"), h("p", {}, message(e))));
     return;
   }
+  // Links from mail (verify, reset) and "forgot password" work signed out.
+  if (renderRecoveryPage()) return;
   if (location.pathname === DEVICE_PATH) rememberDeviceCode();
   if (location.pathname === CALLBACK_PATH) {
     const err = await finishProviderLogin();

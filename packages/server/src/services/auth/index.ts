@@ -11,6 +11,7 @@
  */
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { AuthService } from "@tessera/sdk/proto";
+import type { RecoveryMail } from "../../auth/email-links/recovery-mail.js";
 import type { RevocationLog } from "../../auth/revocation/log.js";
 import type { UserAuth } from "../../auth/user-auth.js";
 import type { Deps } from "../../deps.js";
@@ -27,6 +28,8 @@ export interface AuthServiceOptions {
   userAuth: UserAuth;
   /** The revocation log: every revocation is published there once committed. */
   revocations: Pick<RevocationLog, "published">;
+  /** The mails of sign-up (verification, "someone tried"). */
+  mail: RecoveryMail;
   /** Forgets cached API keys in this instance only (after re-enabling a machine user). */
   forgetApiKeys(target: string): void;
 }
@@ -35,7 +38,7 @@ export interface AuthServiceOptions {
 export function createAuthService(deps: Deps, opts: AuthServiceOptions): ServiceImpl<typeof AuthService> {
   const { userAuth } = opts;
   const config = configHandlers(deps.config);
-  const password = passwordHandlers(deps, userAuth);
+  const password = passwordHandlers(deps, userAuth, opts.mail);
   const tokens = tokenHandlers(deps, userAuth, opts.revocations);
   const provider = providerLoginHandlers(userAuth.oidc, userAuth.verifiers ?? []);
   const sessions = sessionHandlers(deps, opts.revocations);

@@ -44,8 +44,12 @@ export function claimString(claims: Readonly<Record<string, unknown>>, key: stri
   return typeof v === "string" && v.trim() !== "" ? v.trim() : undefined;
 }
 
-/** Whether the caller may accept an invite sent to an email: "unverified" when only an unverified copy of it matches. */
-export type InviteEmailVerdict = "ok" | "mismatch" | "unverified";
+/**
+ * Whether the caller may accept an invite sent to an email: "unverified" when only a copy
+ * of it the provider has not verified matches, "unverified_link" when a password user has
+ * not followed the verification link yet.
+ */
+export type InviteEmailVerdict = "ok" | "mismatch" | "unverified" | "unverified_link";
 
 /** A provider user's email and whether the provider verified it. */
 interface ProviderEmail {
@@ -83,7 +87,7 @@ async function bearerEmail(deps: HandlerDeps, ctx: HandlerContext, p: Extract<Pr
  * need an email the provider reported as verified (`email_verified: true`): from the
  * bearer token (see `bearerEmail`), or, with a Tessera session after a provider login,
  * from the identity's stored claims. Password users match by the email they signed up
- * with, which nothing has verified yet (a documented gap until email verification lands).
+ * with, once they have verified it by the mailed link (issue 18).
  */
 export async function checkInviteEmail(deps: HandlerDeps, ctx: HandlerContext, p: Principal, inviteEmail: string): Promise<InviteEmailVerdict> {
   const verdict = (found: ProviderEmail | undefined): InviteEmailVerdict =>
@@ -94,7 +98,8 @@ export async function checkInviteEmail(deps: HandlerDeps, ctx: HandlerContext, p
   if (!user) return "mismatch";
   if (user.password_hash !== null) {
     const email = user.email_normalized ?? user.email;
-    return email !== null && normalizeEmail(email) === inviteEmail ? "ok" : "mismatch";
+    if (email === null || normalizeEmail(email) !== inviteEmail) return "mismatch";
+    return user.email_verified_at !== null ? "ok" : "unverified_link";
   }
   const identities = await findIdentitiesByUserIds(db, [user.id]);
   const matching = identities.filter((i) => i.email !== null && normalizeEmail(i.email) === inviteEmail);

@@ -105,6 +105,11 @@ export function inviteHandlers(deps: HandlerDeps): Handlers {
           fail("email_unverified");
           throw permissionDenied("this invite needs an email address your provider has verified (email_verified); verify it there and sign in again");
         }
+        if (verdict === "unverified_link") {
+          // A password user who has not followed the verification link (issue 18).
+          fail("email_unverified");
+          throw permissionDenied("this invite needs a verified email address: follow the link we mailed you (or ask for a new one) and try again");
+        }
         if (verdict !== "ok") {
           fail("email_mismatch");
           throw permissionDenied("this invite was sent to another email address");

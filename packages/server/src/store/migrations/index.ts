@@ -9,6 +9,7 @@ import * as m0003ConfiguredAdmin from "./0003-configured-admin.js";
 import * as m0004IdentityEmailVerified from "./0004-identity-email-verified.js";
 import * as m0005RevocationEvents from "./0005-revocation-events.js";
 import * as m0006IdentityProviders from "./0006-identity-providers.js";
+import * as m0008EmailAndMfa from "./0008-email-and-mfa.js";
 import * as m0007DeviceLogins from "./0007-device-logins.js";
 import * as m0009ApiKeyScopes from "./0009-api-key-scopes.js";
 
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   "0004-identity-email-verified": m0004IdentityEmailVerified,
   "0005-revocation-events": m0005RevocationEvents,
   "0006-identity-providers": m0006IdentityProviders,
+  "0008-email-and-mfa": m0008EmailAndMfa,
   "0007-device-logins": m0007DeviceLogins,
   "0009-api-key-scopes": m0009ApiKeyScopes,
 };

@@ -2,6 +2,7 @@
  * The sign-in page: email and password (and account creation when the server allows
  * sign-up), then one button per OpenID provider the server offers.
  */
+import { Code, ConnectError, EmailVerificationRequiredError } from "@tessera/sdk";
 import type { GetAuthConfigResponse, OidcProvider } from "@tessera/sdk/proto";
 import { tessera } from "../../client.js";
 import { append, byId, h, replace } from "../../dom.js";
@@ -9,6 +10,7 @@ import { message } from "../../format.js";
 import { showBanner, view } from "../../layout.js";
 import { navigate } from "../../navigation.js";
 import { session } from "../../session.js";
+import { RECOVERY_PATHS, resendVerificationButton } from "../recovery/page.js";
 import { CALLBACK_PATH, startProviderLogin } from "./provider-login.js";
 
 /** Shows the sign-in page (signed out: no nav, no account), with an optional notice. */
@@ -45,7 +47,17 @@ function passwordForm(cfg: GetAuthConfigResponse, error: HTMLElement): HTMLFormE
       else await tessera.signIn(email.value, password.value);
       await navigate.enter();
     } catch (e) {
+      if (e instanceof EmailVerificationRequiredError) return renderSignIn(e.message);
       error.textContent = message(e);
+      // The right password, an unconfirmed address (AUTH_REQUIRE_VERIFIED_EMAIL): offer a new link.
+      if (ConnectError.from(e).code === Code.FailedPrecondition && /not verified/.test(message(e))) {
+        const address = email.value;
+        append(
+          error,
+          " ",
+          resendVerificationButton(address, (text) => (error.textContent = text)),
+        );
+      }
     }
   };
   return h(
@@ -66,6 +78,7 @@ function passwordForm(cfg: GetAuthConfigResponse, error: HTMLElement): HTMLFormE
       cfg.signupEnabled && h("button", { type: "button", onclick: () => void submit(true) }, "Create account"),
       h("button", { type: "submit", class: "primary" }, "Sign in"),
     ),
+    h("p", { class: "muted" }, h("a", { href: RECOVERY_PATHS.forgot, "data-testid": "forgot-password" }, "Forgot your password?")),
   );
 }
 
