@@ -145,6 +145,15 @@ describe.each(DB_KINDS)("several identity providers on %s", (db) => {
     expect(JSON.stringify(body)).not.toContain(TEST_CLIENT_SECRET);
   });
 
+  it("answers GET /v1/auth/config in the shape Everruns' UI reads", async () => {
+    const res = await fetch(`${t.baseUrl}/v1/auth/config`);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ mode: "full", password_auth_enabled: true, oauth_providers: ["keycloak", "google", "github"], signup_enabled: true });
+    const post = await fetch(`${t.baseUrl}/v1/auth/config`, { method: "POST" });
+    expect(post.status).toBe(405);
+    await post.text();
+  });
+
   it("signs users in with a password and through each provider", async () => {
     const pw = await t.signUp();
     expect((await t.client(AuthService, { token: pw.accessToken }).checkToken({})).userId).toBe(pw.userId);

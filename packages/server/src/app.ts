@@ -20,6 +20,7 @@ import { createUserAuth } from "./auth/user-auth.js";
 import { createAuditWriter } from "./audit/writer.js";
 import type { Clock, Deps, Feature } from "./deps.js";
 import { createConsoleHandler } from "./console/handler.js";
+import { createAuthConfigRoute } from "./server/auth-config-route.js";
 import { createCorsHandler } from "./server/cors.js";
 import { createHealthHandler } from "./server/health.js";
 import { runAdminOp } from "./server/local-admin/ops.js";
@@ -185,6 +186,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         () => counters.status(),
         () => revocations.status(),
       ),
+      createAuthConfigRoute(config),
       createConsoleHandler(logger),
       ...features.flatMap((f) => f.httpHandlers ?? []),
     ],
