@@ -61,7 +61,7 @@ describe.each(DB_KINDS)("API-key scopes on %s", (db) => {
 
     it("accepts Tessera's scopes and the configured extra ones, deduplicated, and shows them in get, list and CheckToken", async () => {
       const scopes = ["tessera.v1.UserAccountService:read", "jobs:read", "*:read", "tessera.v1.AuthService/*", "jobs:read"];
-      const created = await create(memberToken, scopes);
+      const created = await create(adminToken, scopes);
       const want = ["tessera.v1.UserAccountService:read", "jobs:read", "*:read", "tessera.v1.AuthService/*"];
       expect(created.apiKey!.scopes).toEqual(want);
       const keys = t.client(ApiKeyService, { token: adminToken });
@@ -71,7 +71,7 @@ describe.each(DB_KINDS)("API-key scopes on %s", (db) => {
       expect(me.scopes).toEqual(want);
       expect(me.apiKeyId).toBe(created.apiKey!.id);
       // A key without scopes says so with an empty list.
-      const plain = await create(memberToken, []);
+      const plain = await create(adminToken, []);
       expect(plain.apiKey!.scopes).toEqual([]);
       expect((await t.client(AuthService, { token: plain.keyValue }).checkToken({})).scopes).toEqual([]);
     });
@@ -94,6 +94,45 @@ describe.each(DB_KINDS)("API-key scopes on %s", (db) => {
       );
       // A key cannot mint keys at all, scoped or not.
       await expectCode(create(wildcard.keyValue, []), Code.PermissionDenied);
+    });
+
+    it("review: a member gets no key that reaches admin-only extra scopes wholesale (no scopes, *:read)", async () => {
+      // jobs:write needs an admin: a key without scopes or with *:read would reach it (or its
+      // read procedures) in the embedding service, so a member may not make one.
+      await expectCode(create(memberToken, []), Code.PermissionDenied, /a key without scopes reaches every procedure.*role admin/);
+      await expectCode(create(memberToken, ["*:read"]), Code.PermissionDenied, /scope "\*:read" reaches every procedure/);
+      // Named scopes within the member's role still work; Tessera's own read shorthand too.
+      expect((await create(memberToken, ["jobs:read", "tessera.v1.UserAccountService:read"])).apiKey!.scopes).toEqual([
+        "jobs:read",
+        "tessera.v1.UserAccountService:read",
+      ]);
+    });
+
+    it("review: regenerating hands out a new value only to a caller who could have created the key", async () => {
+      const keys = (token: string) => t.client(ApiKeyService, { token });
+      // An admin's jobs:write key: a member may not take a fresh value of it.
+      const adminKey = await create(adminToken, ["jobs:write"]);
+      await expectCode(
+        keys(memberToken).regenerateAccountApiKey({ id: adminKey.apiKey!.id, expiresAt: inAMonth() }),
+        Code.PermissionDenied,
+        /needs role admin/,
+      );
+      // The old value still works: nothing was changed by the refused call.
+      expect((await t.client(AuthService, { token: adminKey.keyValue }).checkToken({})).scopes).toEqual(["jobs:write"]);
+      // The admin may, and a member may regenerate a key within their own role.
+      expect((await keys(adminToken).regenerateAccountApiKey({ id: adminKey.apiKey!.id, expiresAt: inAMonth() })).keyValue).not.toBe(adminKey.keyValue);
+      const memberKey = await create(memberToken, ["jobs:read"]);
+      expect((await keys(memberToken).regenerateAccountApiKey({ id: memberKey.apiKey!.id, expiresAt: inAMonth() })).keyValue).toMatch(/^tsk_/);
+      // An instance admin's key in the team account stays the instance admin's: its value
+      // could reach what only keys of instance admins may (RevocationService).
+      const invite = await t.client(UserAccountService, { token: adminToken }).inviteUserToTeamAccount({
+        accountId,
+        email: (await t.client(UserAccountService, { token: instanceAdminToken }).getUser({})).email,
+        role: AccountRole.MEMBER,
+      });
+      await t.client(UserAccountService, { token: instanceAdminToken }).acceptTeamAccountInvite({ token: invite.token });
+      const rootKey = await create(instanceAdminToken, ["tessera.v1.UserAccountService/GetUser"]);
+      await expectCode(keys(memberToken).regenerateAccountApiKey({ id: rootKey.apiKey!.id, expiresAt: inAMonth() }), Code.PermissionDenied, /instance admin/);
     });
   });
 
@@ -119,7 +158,7 @@ describe.each(DB_KINDS)("API-key scopes on %s", (db) => {
     });
 
     it("read shorthands grant read-only procedures only", async () => {
-      const key = (await create(memberToken, ["*:read"])).keyValue;
+      const key = (await create(adminToken, ["*:read"])).keyValue;
       const users = t.client(UserAccountService, { token: key });
       expect((await users.getTeamAccountMembers({ accountId })).users.length).toBeGreaterThan(0);
       const service = (await create(memberToken, ["tessera.v1.UserAccountService:read"])).keyValue;

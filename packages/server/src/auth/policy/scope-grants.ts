@@ -67,6 +67,17 @@ export function createScopeGrants(extra: readonly ExtraScope[]): ScopeGrants {
   const extraByScope = new Map(extra.map((e) => [e.scope, e]));
   const known = Object.freeze([...new Set([...own, ...extraByScope.keys()])].sort());
   const methods: DescMethod[] = TESSERA_SERVICES.flatMap((s) => s.methods);
+  const ownServices = new Set(TESSERA_SERVICES.map((svc) => svc.typeName));
+  // The highest role any configured scope asks for: a key that reaches the embedding
+  // services' procedures wholesale (no scopes, `*:read`, a wildcard over a service that
+  // is not Tessera's) reaches those too, so only a creator with that role may make one.
+  const gate = extra.reduce<RoleName | undefined>((top, e) => (e.minRole && (!top || roleAtLeast(e.minRole, top)) ? e.minRole : top), undefined);
+  const wholesale = (s: string) => {
+    const parsed = parseScope(s);
+    return parsed?.kind === "read"
+      ? parsed.service === undefined || !ownServices.has(parsed.service)
+      : parsed?.kind === "service" && !ownServices.has(parsed.service);
+  };
 
   return {
     known: () => known,
@@ -74,6 +85,12 @@ export function createScopeGrants(extra: readonly ExtraScope[]): ScopeGrants {
       const scopes = [...new Set(requested)];
       if (scopes.length > MAX_SCOPES_PER_KEY) throw invalid(`a key has at most ${MAX_SCOPES_PER_KEY} scopes`);
       let instanceAdmin: boolean | undefined;
+      const broad = scopes.length === 0 ? "a key without scopes" : scopes.filter(wholesale).map((x) => `scope ${shown(x)}`)[0];
+      if (gate && broad && !roleAtLeast(grantor.role, gate)) {
+        throw permissionDenied(
+          `${broad} reaches every procedure of the services that embed Tessera, some of which need role ${gate}: name the scopes the key needs`,
+        );
+      }
       for (const s of scopes) {
         const parsed = parseScope(s);
         if (!parsed) throw invalid(`unknown scope ${shown(s)}: not a scope (name:verb, pkg.Service/Method, pkg.Service/*, pkg.Service:read or *:read)`);

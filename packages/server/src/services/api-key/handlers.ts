@@ -22,8 +22,8 @@ import {
   updateApiKeyValue,
 } from "../../store/api-keys.js";
 import { insertRevocations } from "../../store/revocation-log.js";
-import { isInstanceAdmin } from "../../store/users.js";
-import type { ApiKeyRow } from "../../store/schema.js";
+import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "../../store/users.js";
+import type { ApiKeyRow, RoleName } from "../../store/schema.js";
 import type { KeyLimiter } from "../../abuse/key-limits.js";
 import { limitsOf } from "../../auth/api-keys/limits.js";
 import { validExpiry, validLimits, validName } from "./input.js";
@@ -46,16 +46,16 @@ export function createApiKeyService(
   const { db, access, audit, clock } = deps;
   const grants = createScopeGrants(deps.config.apiKeyExtraScopes);
 
-  /** The key of an id the caller may act on; NotFound for unknown ids and foreign accounts alike. */
-  async function authorizedKey(ctx: HandlerContext, id: string): Promise<ApiKeyRow> {
+  /** The key of an id the caller may act on, and the caller's role in its account; NotFound for unknown ids and foreign accounts alike. */
+  async function authorizedKey(ctx: HandlerContext, id: string): Promise<{ key: ApiKeyRow; role: RoleName }> {
     const key = isUuid(id) ? await findApiKeyById(db.kysely, id) : undefined;
     if (!key) {
       // Same path as a foreign key: the principal-level checks still run first.
       requirePrincipal(ctx);
       throw notFound();
     }
-    await access.authorize(ctx, key.account_id, { viaResource: true, resourceName: "api key" });
-    return key;
+    const role = await access.authorize(ctx, key.account_id, { viaResource: true, resourceName: "api key" });
+    return { key, role };
   }
 
   /** A key as the wire message, with its usage when it has limits. */
@@ -122,15 +122,22 @@ export function createApiKeyService(
     },
 
     async getAccountApiKey(req, ctx) {
-      const key = await authorizedKey(ctx, req.id);
+      const { key } = await authorizedKey(ctx, req.id);
       return { apiKey: await withUsage(key) };
     },
 
     async regenerateAccountApiKey(req, ctx) {
-      const key = await authorizedKey(ctx, req.id);
+      const { key, role } = await authorizedKey(ctx, req.id);
       const now = clock();
       const expiresAt = validExpiry(req.expiresAt, now);
       const actor = requirePrincipal(ctx).userId;
+      // The new value goes to the caller: it must be a key the caller could create now
+      // (its scopes within the caller's role), and an instance admin's key stays theirs.
+      const callerIsInstanceAdmin = () => isInstanceAdmin(db.kysely, actor);
+      await grants.check(key.scopes, { role, isInstanceAdmin: callerIsInstanceAdmin });
+      if (key.created_by_id !== actor && (await isApiKeyMadeByInstanceAdmin(db.kysely, key.id)) && !(await callerIsInstanceAdmin())) {
+        throw new ConnectError("only an instance admin may regenerate a key an instance admin created", Code.PermissionDenied);
+      }
       const keyValue = generateApiKey();
       const row = await db.kysely.transaction().execute(async (trx) => {
         // The row is re-read under a lock so the hash being revoked is the current one.
@@ -157,7 +164,7 @@ export function createApiKeyService(
     },
 
     async deleteAccountApiKey(req, ctx) {
-      const key = await authorizedKey(ctx, req.id);
+      const { key } = await authorizedKey(ctx, req.id);
       const deleted = await db.kysely.transaction().execute(async (trx) => {
         const row = await deleteApiKeyAndUser(trx, key.id);
         if (!row) return undefined;
