@@ -183,6 +183,35 @@ describe.each(DB_KINDS)("several identity providers on %s", (db) => {
     expect((await caught(t.client(AuthService, { token: fromGoogle }).checkToken({}))).code).toBe(Code.Unauthenticated);
   });
 
+  it("review: a narrowed allow-list stops an existing identity's bearer tokens too, not only new ones", async () => {
+    const sub = unique("narrowed-");
+    const { accessToken } = await keycloak.tokensFor(sub);
+    expect((await t.client(AuthService, { token: accessToken }).checkToken({})).userId).not.toBe("");
+    // The same deployment, its Keycloak now limited to another domain: the known identity's token is refused.
+    const narrowed = await t.startServer({
+      env: {
+        AUTH_MODE: "full",
+        AUTH_ALLOWED_REDIRECT_URIS: REDIRECT,
+        KEYCLOAK_CLIENT_SECRET: TEST_CLIENT_SECRET,
+        AUTH_PROVIDERS: JSON.stringify([
+          {
+            id: "keycloak",
+            kind: "oidc",
+            name: "Keycloak",
+            issuer: keycloak.issuer,
+            client_id: TEST_CLIENT_ID,
+            client_secret_env: "KEYCLOAK_CLIENT_SECRET",
+            audiences: [TEST_RESOURCE],
+            allowed_domains: ["elsewhere.test"],
+          },
+        ]),
+      },
+    });
+    const e = await caught(t.clientOf(narrowed, AuthService, { token: accessToken }).checkToken({}));
+    expect(e.code).toBe(Code.PermissionDenied);
+    await eventually(() => audits("auth.oidc_login.failure", "domain_not_allowed"), 1);
+  });
+
   it("routes a token by iss to that provider's keys only (cross-issuer confusion)", async () => {
     const now = Math.floor(Date.now() / 1000);
     const claims = { iss: keycloak.issuer, aud: TEST_RESOURCE, sub: unique("mallory-"), exp: now + 300, iat: now, scope: "api:read" };

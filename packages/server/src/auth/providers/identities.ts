@@ -91,12 +91,15 @@ export function createIdentityLinker(deps: Deps): IdentityLinker {
     async resolveBearer(provider, issuer, subject, claims) {
       const k = key(issuer, subject);
       const now = clock().getTime();
+      const identity: ProviderIdentity = { issuer, subject, profile: profileFromClaims(claims), claims };
+      // The provider's rules (domains, verified email, hd) hold for every token that says
+      // who it is for, not only the first: a narrowed allow-list applies to existing users.
+      if (typeof claims.email === "string") refuse(provider, identity, undefined, "bearer");
       const hit = cache.get(k);
       // Follows the server clock (tests move it); a clock moved backwards also refreshes.
       if (hit && now >= hit.at && now - hit.at < IDENTITY_CACHE_TTL_MS) return hit;
       let found = await findIdentityUser(db.kysely, issuer, subject);
       if (!found) {
-        const identity: ProviderIdentity = { issuer, subject, profile: profileFromClaims(claims), claims };
         refuse(provider, identity, undefined, "bearer");
         found = await provisionNew(provider, identity, undefined);
       }
