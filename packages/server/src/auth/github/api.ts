@@ -71,7 +71,13 @@ async function request(url: string, init: RequestInit): Promise<{ status: number
     await res.body?.cancel().catch(() => {});
     throw new GithubError("unavailable", `http_${res.status}`);
   }
-  return { status: res.status, body: await readJson(res) };
+  try {
+    return { status: res.status, body: await readJson(res) };
+  } catch (e) {
+    if (e instanceof GithubError) throw e;
+    // The body stopped arriving (the timeout fired mid-read, the connection dropped).
+    throw new GithubError("unavailable", (e as Error).message.slice(0, 200));
+  }
 }
 
 /** The GitHub client of one configured provider. */
