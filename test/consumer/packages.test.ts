@@ -17,8 +17,12 @@ import { background, npmInstall, packAll, PACKAGES, REPO_ROOT, run, runOk, type 
 import { changedPaths, snapshotTree } from "./tree-snapshot.js";
 
 const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtures");
-/** The SDK's browser bundle budget (min+gzip bytes): no larger than before the split (40 447). */
-const BUNDLE_BUDGET_EVERYTHING = 41_000;
+/**
+ * The SDK's browser bundle budget (min+gzip bytes): 40 447 before the split; raised by
+ * 1 000 B for what issues 17-19 added to the contract and the session (provider kinds,
+ * linking, the verification flag and its error), measured at 41 490.
+ */
+const BUNDLE_BUDGET_EVERYTHING = 42_000;
 /** Third-party packages of the server that must never reach a browser bundle. */
 const SERVER_ONLY = [
   "@electric-sql/pglite",

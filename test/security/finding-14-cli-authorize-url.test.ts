@@ -38,7 +38,8 @@ describe("finding 14: tessera login opens only https: or loopback http: authoriz
         getAuthConfig: () => ({
           mode: AuthMode.FULL,
           passwordLoginEnabled: false,
-          oidcProviders: [{ id: "default", name: "Provider", issuer: "https://login.example.test", clientId: "tessera" }],
+          // One provider per run (the CLI checks --provider against this list).
+          oidcProviders: [...authorizeUrls.keys()].map((id) => ({ id, name: `Provider ${id}`, issuer: "https://login.example.test", clientId: "tessera" })),
           issuer: stubUrl,
         }),
         getAuthorizeUrl: (req) => ({ url: authorizeUrls.get(req.providerId) ?? "" }),
@@ -76,6 +77,8 @@ describe("finding 14: tessera login opens only https: or loopback http: authoriz
         TESSERA_CONFIG_DIR: path.join(home, `cfg-${run}`),
         LOGIN_PORT: "0",
         OPENER_LOG: openerLog,
+        // A desktop session, so the CLI opens a browser (the stub) instead of falling back to the device login.
+        DISPLAY: ":99",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
