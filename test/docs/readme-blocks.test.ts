@@ -198,6 +198,7 @@ describe("the README's shell blocks, pasted literally", () => {
         expect(run.leftOver, `${where}\nprocesses left running`).toEqual([]);
         expect(await portFree(port), `${where}\nthe port is still taken`).toBe(true);
         expect(run.out, where).not.toMatch(/EADDRINUSE|already exists|command not found/);
+        if (process.env.DEBUG_BLOCKS) process.stderr.write(`${where}\n`);
         expectations[i]!(run.out, port);
       }
     }, 400_000);

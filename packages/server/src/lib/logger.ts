@@ -5,8 +5,7 @@
  *
  * Cheap by design, because the observe interceptor writes a line per RPC: redaction is
  * a key lookup per field (pino's path-based redaction with wildcards cost ~35 µs a
- * line, a fifth of a bare RPC's throughput), and stdout is written asynchronously in
- * coalesced chunks, flushed synchronously when the process exits. Inside a traced span
+ * line, a fifth of a bare RPC's throughput). Inside a traced span
  * (OTEL_TRACES_EXPORTER), every line carries its `trace_id` and `span_id`.
  */
 import { trace } from "@opentelemetry/api";
@@ -91,7 +90,7 @@ function textStream(out: NodeJS.WritableStream): DestinationStream {
 export interface LoggerOptions {
   json: boolean;
   level: string;
-  /** Where to write; stdout (asynchronously) by default. Tests pass a collecting stream. */
+  /** Where to write; stdout by default. Tests pass a collecting stream. */
   destination?: NodeJS.WritableStream;
 }
 
@@ -111,7 +110,8 @@ export function createLogger(opts: LoggerOptions): Logger {
     base: { service: "tessera" },
     formatters: { log: formatRecord },
   };
-  // pino.destination flushes what is still buffered synchronously on process exit.
-  const dest: DestinationStream = opts.destination ?? pino.destination({ dest: 1, sync: false });
-  return opts.json ? pino(base, dest) : pino(base, textStream(dest as NodeJS.WritableStream));
+  // Written synchronously, as before: a line is out before its response (scripts that
+  // share the server's stdout see them in order), and nothing is lost at a crash.
+  const dest = opts.destination ?? process.stdout;
+  return opts.json ? pino(base, dest) : pino(base, textStream(dest));
 }
