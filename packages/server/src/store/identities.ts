@@ -78,21 +78,7 @@ export async function provisionIdentity(
           image: profile.image,
         })
         .execute();
-      const linked = await trx
-        .insertInto("identities")
-        .values({
-          user_id: userId,
-          issuer,
-          subject,
-          email: profile.email,
-          email_verified: profile.emailVerified ?? false,
-          name: profile.name,
-          image: profile.image,
-          provider_id: providerId,
-        })
-        .onConflict((oc) => oc.columns(["issuer", "subject"]).doNothing())
-        .returning("user_id")
-        .executeTakeFirst();
+      const linked = await insertIdentityUnlessTaken(trx, userId, issuer, subject, profile, providerId).returning("user_id").executeTakeFirst();
       if (!linked) throw new LostRace();
       // Like every human user, the new user owns a personal account.
       const account = await trx
@@ -147,21 +133,7 @@ export async function linkIdentityToUser(
   profile: IdentityProfile,
   providerId: string,
 ): Promise<boolean> {
-  const row = await db
-    .insertInto("identities")
-    .values({
-      user_id: userId,
-      issuer,
-      subject,
-      email: profile.email,
-      email_verified: profile.emailVerified ?? false,
-      name: profile.name,
-      image: profile.image,
-      provider_id: providerId,
-    })
-    .onConflict((oc) => oc.columns(["issuer", "subject"]).doNothing())
-    .returning("id")
-    .executeTakeFirst();
+  const row = await insertIdentityUnlessTaken(db, userId, issuer, subject, profile, providerId).returning("id").executeTakeFirst();
   return row !== undefined;
 }
 
@@ -195,4 +167,21 @@ export async function unlinkIdentity(db: Kysely<Database>, userId: string, ident
 export async function setInstanceAdminFlag(db: Kysely<Database>, userId: string, admin: boolean): Promise<boolean> {
   const r = await db.updateTable("users").set({ is_instance_admin: admin }).where("id", "=", userId).where("is_instance_admin", "!=", admin).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
+}
+
+/** The insert of an identity row that does nothing when (issuer, subject) is taken: the one place both provisioning and linking write it. */
+function insertIdentityUnlessTaken(db: Kysely<Database>, userId: string, issuer: string, subject: string, profile: IdentityProfile, providerId: string | null) {
+  return db
+    .insertInto("identities")
+    .values({
+      user_id: userId,
+      issuer,
+      subject,
+      email: profile.email,
+      email_verified: profile.emailVerified ?? false,
+      name: profile.name,
+      image: profile.image,
+      provider_id: providerId,
+    })
+    .onConflict((oc) => oc.columns(["issuer", "subject"]).doNothing());
 }
