@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/v1/auth.proto.
  */
 export const file_tessera_v1_auth: GenFile = /*@__PURE__*/
-  fileDesc("ChV0ZXNzZXJhL3YxL2F1dGgucHJvdG8SCnRlc3NlcmEudjEigwEKDE9pZGNQcm92aWRlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBmlzc3VlchgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkSDgoGc2NvcGVzGAUgAygJEiYKBGtpbmQYBiABKA4yGC50ZXNzZXJhLnYxLlByb3ZpZGVyS2luZCLpAQoGVG9rZW5zEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoAxI7ChdhY2Nlc3NfdG9rZW5fZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPAoYcmVmcmVzaF90b2tlbl9leHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd1c2VyX2lkGAcgASgJIhYKFEdldEF1dGhDb25maWdSZXF1ZXN0IrUBChVHZXRBdXRoQ29uZmlnUmVzcG9uc2USIgoEbW9kZRgBIAEoDjIULnRlc3NlcmEudjEuQXV0aE1vZGUSHgoWcGFzc3dvcmRfbG9naW5fZW5hYmxlZBgCIAEoCBIWCg5zaWdudXBfZW5hYmxlZBgDIAEoCBIwCg5vaWRjX3Byb3ZpZGVycxgEIAMoCzIYLnRlc3NlcmEudjEuT2lkY1Byb3ZpZGVyEg4KBmlzc3VlchgFIAEoCSI+Cg1TaWduVXBSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgwKBG5hbWUYAyABKAkiUwoOU2lnblVwUmVzcG9uc2USIgoGdG9rZW5zGAEgASgLMhIudGVzc2VyYS52MS5Ub2tlbnMSHQoVdmVyaWZpY2F0aW9uX3JlcXVpcmVkGAIgASgIIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSIzCg1Mb2dpblJlc3BvbnNlEiIKBnRva2VucxgBIAEoCzISLnRlc3NlcmEudjEuVG9rZW5zIiwKE1JlZnJlc2hUb2tlblJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSI6ChRSZWZyZXNoVG9rZW5SZXNwb25zZRIiCgZ0b2tlbnMYASABKAsyEi50ZXNzZXJhLnYxLlRva2VucyImCg1Mb2dvdXRSZXF1ZXN0EhUKDXJlZnJlc2hfdG9rZW4YASABKAkiLQoOTG9nb3V0UmVzcG9uc2USGwoTcmV2b2NhdGlvbl9zZXF1ZW5jZRgBIAEoAyJ4ChZHZXRBdXRob3JpemVVcmxSZXF1ZXN0EhQKDHJlZGlyZWN0X3VyaRgBIAEoCRINCgVzdGF0ZRgCIAEoCRIWCg5jb2RlX2NoYWxsZW5nZRgDIAEoCRITCgtwcm92aWRlcl9pZBgEIAEoCRIMCgRsaW5rGAUgASgIIiYKF0dldEF1dGhvcml6ZVVybFJlc3BvbnNlEgsKA3VybBgBIAEoCSKBAQoTRXhjaGFuZ2VDb2RlUmVxdWVzdBIMCgRjb2RlGAEgASgJEhQKDHJlZGlyZWN0X3VyaRgCIAEoCRIVCg1jb2RlX3ZlcmlmaWVyGAMgASgJEg0KBXN0YXRlGAQgASgJEgsKA2lzcxgFIAEoCRITCgtwcm92aWRlcl9pZBgGIAEoCSI6ChRFeGNoYW5nZUNvZGVSZXNwb25zZRIiCgZ0b2tlbnMYASABKAsyEi50ZXNzZXJhLnYxLlRva2VucyITChFDaGVja1Rva2VuUmVxdWVzdCLZAQoSQ2hlY2tUb2tlblJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSMQoOcHJpbmNpcGFsX2tpbmQYAiABKA4yGS50ZXNzZXJhLnYxLlByaW5jaXBhbEtpbmQSEgoKYWNjb3VudF9pZBgDIAEoCRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgphcGlfa2V5X2lkGAUgASgJEg4KBnNjb3BlcxgGIAMoCRIXCg9wZXJfY2FsbF9saW1pdHMYByABKAgipgEKFUNoYW5nZVBhc3N3b3JkUmVxdWVzdBIYChBjdXJyZW50X3Bhc3N3b3JkGAEgASgJEhQKDG5ld19wYXNzd29yZBgCIAEoCRIhChVyZXZva2Vfb3RoZXJfc2Vzc2lvbnMYAyABKAhCAhgBEh0KFWN1cnJlbnRfcmVmcmVzaF90b2tlbhgEIAEoCRIbChNrZWVwX290aGVyX3Nlc3Npb25zGAUgASgIIjUKFkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USGwoTcmV2b2NhdGlvbl9zZXF1ZW5jZRgBIAEoAyLfAQoHU2Vzc2lvbhIKCgJpZBgBIAEoCRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3VzZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWNsaWVudF9pcBgEIAEoCRISCgp1c2VyX2FnZW50GAUgASgJEg8KB2N1cnJlbnQYBiABKAgSLgoKZXhwaXJlc19hdBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiFQoTTGlzdFNlc3Npb25zUmVxdWVzdCI9ChRMaXN0U2Vzc2lvbnNSZXNwb25zZRIlCghzZXNzaW9ucxgBIAMoCzITLnRlc3NlcmEudjEuU2Vzc2lvbiIiChRSZXZva2VTZXNzaW9uUmVxdWVzdBIKCgJpZBgBIAEoCSI0ChVSZXZva2VTZXNzaW9uUmVzcG9uc2USGwoTcmV2b2NhdGlvbl9zZXF1ZW5jZRgBIAEoAyIaChhSZXZva2VBbGxTZXNzaW9uc1JlcXVlc3QiSQoZUmV2b2tlQWxsU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgFEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYAiABKAMiOwoWU2V0VXNlckRpc2FibGVkUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhAKCGRpc2FibGVkGAIgASgIIjYKF1NldFVzZXJEaXNhYmxlZFJlc3BvbnNlEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYASABKAMiPwoZUmV2b2tlVXNlclNlc3Npb25zUmVxdWVzdBIPCgd1c2VyX2lkGAEgASgJEhEKCWFsbF91c2VycxgCIAEoCCJKChpSZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZRIPCgdyZXZva2VkGAEgASgFEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYAiABKAMqYgoIQXV0aE1vZGUSGQoVQVVUSF9NT0RFX1VOU1BFQ0lGSUVEEAASEgoOQVVUSF9NT0RFX05PTkUQARITCg9BVVRIX01PREVfQURNSU4QAhISCg5BVVRIX01PREVfRlVMTBADKqABCg1QcmluY2lwYWxLaW5kEh4KGlBSSU5DSVBBTF9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYUFJJTkNJUEFMX0tJTkRfQU5PTllNT1VTEAESFwoTUFJJTkNJUEFMX0tJTkRfVVNFUhACEhwKGFBSSU5DSVBBTF9LSU5EX09JRENfVVNFUhADEhoKFlBSSU5DSVBBTF9LSU5EX0FQSV9LRVkQBCpfCgxQcm92aWRlcktpbmQSHQoZUFJPVklERVJfS0lORF9VTlNQRUNJRklFRBAAEhYKElBST1ZJREVSX0tJTkRfT0lEQxABEhgKFFBST1ZJREVSX0tJTkRfR0lUSFVCEAIynAkKC0F1dGhTZXJ2aWNlElkKDUdldEF1dGhDb25maWcSIC50ZXNzZXJhLnYxLkdldEF1dGhDb25maWdSZXF1ZXN0GiEudGVzc2VyYS52MS5HZXRBdXRoQ29uZmlnUmVzcG9uc2UiA5ACARI/CgZTaWduVXASGS50ZXNzZXJhLnYxLlNpZ25VcFJlcXVlc3QaGi50ZXNzZXJhLnYxLlNpZ25VcFJlc3BvbnNlEjwKBUxvZ2luEhgudGVzc2VyYS52MS5Mb2dpblJlcXVlc3QaGS50ZXNzZXJhLnYxLkxvZ2luUmVzcG9uc2USUQoMUmVmcmVzaFRva2VuEh8udGVzc2VyYS52MS5SZWZyZXNoVG9rZW5SZXF1ZXN0GiAudGVzc2VyYS52MS5SZWZyZXNoVG9rZW5SZXNwb25zZRI/CgZMb2dvdXQSGS50ZXNzZXJhLnYxLkxvZ291dFJlcXVlc3QaGi50ZXNzZXJhLnYxLkxvZ291dFJlc3BvbnNlEloKD0dldEF1dGhvcml6ZVVybBIiLnRlc3NlcmEudjEuR2V0QXV0aG9yaXplVXJsUmVxdWVzdBojLnRlc3NlcmEudjEuR2V0QXV0aG9yaXplVXJsUmVzcG9uc2USUQoMRXhjaGFuZ2VDb2RlEh8udGVzc2VyYS52MS5FeGNoYW5nZUNvZGVSZXF1ZXN0GiAudGVzc2VyYS52MS5FeGNoYW5nZUNvZGVSZXNwb25zZRJLCgpDaGVja1Rva2VuEh0udGVzc2VyYS52MS5DaGVja1Rva2VuUmVxdWVzdBoeLnRlc3NlcmEudjEuQ2hlY2tUb2tlblJlc3BvbnNlElcKDkNoYW5nZVBhc3N3b3JkEiEudGVzc2VyYS52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaIi50ZXNzZXJhLnYxLkNoYW5nZVBhc3N3b3JkUmVzcG9uc2USUQoMTGlzdFNlc3Npb25zEh8udGVzc2VyYS52MS5MaXN0U2Vzc2lvbnNSZXF1ZXN0GiAudGVzc2VyYS52MS5MaXN0U2Vzc2lvbnNSZXNwb25zZRJUCg1SZXZva2VTZXNzaW9uEiAudGVzc2VyYS52MS5SZXZva2VTZXNzaW9uUmVxdWVzdBohLnRlc3NlcmEudjEuUmV2b2tlU2Vzc2lvblJlc3BvbnNlEmAKEVJldm9rZUFsbFNlc3Npb25zEiQudGVzc2VyYS52MS5SZXZva2VBbGxTZXNzaW9uc1JlcXVlc3QaJS50ZXNzZXJhLnYxLlJldm9rZUFsbFNlc3Npb25zUmVzcG9uc2USWgoPU2V0VXNlckRpc2FibGVkEiIudGVzc2VyYS52MS5TZXRVc2VyRGlzYWJsZWRSZXF1ZXN0GiMudGVzc2VyYS52MS5TZXRVc2VyRGlzYWJsZWRSZXNwb25zZRJjChJSZXZva2VVc2VyU2Vzc2lvbnMSJS50ZXNzZXJhLnYxLlJldm9rZVVzZXJTZXNzaW9uc1JlcXVlc3QaJi50ZXNzZXJhLnYxLlJldm9rZVVzZXJTZXNzaW9uc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChV0ZXNzZXJhL3YxL2F1dGgucHJvdG8SCnRlc3NlcmEudjEigwEKDE9pZGNQcm92aWRlchIKCgJpZBgBIAEoCRIMCgRuYW1lGAIgASgJEg4KBmlzc3VlchgDIAEoCRIRCgljbGllbnRfaWQYBCABKAkSDgoGc2NvcGVzGAUgAygJEiYKBGtpbmQYBiABKA4yGC50ZXNzZXJhLnYxLlByb3ZpZGVyS2luZCLpAQoGVG9rZW5zEhQKDGFjY2Vzc190b2tlbhgBIAEoCRIVCg1yZWZyZXNoX3Rva2VuGAIgASgJEhIKCnRva2VuX3R5cGUYAyABKAkSEgoKZXhwaXJlc19pbhgEIAEoAxI7ChdhY2Nlc3NfdG9rZW5fZXhwaXJlc19hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPAoYcmVmcmVzaF90b2tlbl9leHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIPCgd1c2VyX2lkGAcgASgJIhYKFEdldEF1dGhDb25maWdSZXF1ZXN0IrUBChVHZXRBdXRoQ29uZmlnUmVzcG9uc2USIgoEbW9kZRgBIAEoDjIULnRlc3NlcmEudjEuQXV0aE1vZGUSHgoWcGFzc3dvcmRfbG9naW5fZW5hYmxlZBgCIAEoCBIWCg5zaWdudXBfZW5hYmxlZBgDIAEoCBIwCg5vaWRjX3Byb3ZpZGVycxgEIAMoCzIYLnRlc3NlcmEudjEuT2lkY1Byb3ZpZGVyEg4KBmlzc3VlchgFIAEoCSI+Cg1TaWduVXBSZXF1ZXN0Eg0KBWVtYWlsGAEgASgJEhAKCHBhc3N3b3JkGAIgASgJEgwKBG5hbWUYAyABKAkiUwoOU2lnblVwUmVzcG9uc2USIgoGdG9rZW5zGAEgASgLMhIudGVzc2VyYS52MS5Ub2tlbnMSHQoVdmVyaWZpY2F0aW9uX3JlcXVpcmVkGAIgASgIIi8KDExvZ2luUmVxdWVzdBINCgVlbWFpbBgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJkCg1Mb2dpblJlc3BvbnNlEiIKBnRva2VucxgBIAEoCzISLnRlc3NlcmEudjEuVG9rZW5zEi8KDW1mYV9jaGFsbGVuZ2UYAiABKAsyGC50ZXNzZXJhLnYxLk1mYUNoYWxsZW5nZSJiCgxNZmFDaGFsbGVuZ2USEQoJY2hhbGxlbmdlGAEgASgJEg8KB21ldGhvZHMYAiADKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiLAoTUmVmcmVzaFRva2VuUmVxdWVzdBIVCg1yZWZyZXNoX3Rva2VuGAEgASgJIjoKFFJlZnJlc2hUb2tlblJlc3BvbnNlEiIKBnRva2VucxgBIAEoCzISLnRlc3NlcmEudjEuVG9rZW5zIiYKDUxvZ291dFJlcXVlc3QSFQoNcmVmcmVzaF90b2tlbhgBIAEoCSItCg5Mb2dvdXRSZXNwb25zZRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAEgASgDIngKFkdldEF1dGhvcml6ZVVybFJlcXVlc3QSFAoMcmVkaXJlY3RfdXJpGAEgASgJEg0KBXN0YXRlGAIgASgJEhYKDmNvZGVfY2hhbGxlbmdlGAMgASgJEhMKC3Byb3ZpZGVyX2lkGAQgASgJEgwKBGxpbmsYBSABKAgiJgoXR2V0QXV0aG9yaXplVXJsUmVzcG9uc2USCwoDdXJsGAEgASgJIoEBChNFeGNoYW5nZUNvZGVSZXF1ZXN0EgwKBGNvZGUYASABKAkSFAoMcmVkaXJlY3RfdXJpGAIgASgJEhUKDWNvZGVfdmVyaWZpZXIYAyABKAkSDQoFc3RhdGUYBCABKAkSCwoDaXNzGAUgASgJEhMKC3Byb3ZpZGVyX2lkGAYgASgJImsKFEV4Y2hhbmdlQ29kZVJlc3BvbnNlEiIKBnRva2VucxgBIAEoCzISLnRlc3NlcmEudjEuVG9rZW5zEi8KDW1mYV9jaGFsbGVuZ2UYAiABKAsyGC50ZXNzZXJhLnYxLk1mYUNoYWxsZW5nZSITChFDaGVja1Rva2VuUmVxdWVzdCL/AQoSQ2hlY2tUb2tlblJlc3BvbnNlEg8KB3VzZXJfaWQYASABKAkSMQoOcHJpbmNpcGFsX2tpbmQYAiABKA4yGS50ZXNzZXJhLnYxLlByaW5jaXBhbEtpbmQSEgoKYWNjb3VudF9pZBgDIAEoCRIuCgpleHBpcmVzX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgphcGlfa2V5X2lkGAUgASgJEg4KBnNjb3BlcxgGIAMoCRIXCg9wZXJfY2FsbF9saW1pdHMYByABKAgSCwoDYW1yGAggAygJEhcKD2Fzc3VyYW5jZV9sZXZlbBgJIAEoDSKmAQoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EhgKEGN1cnJlbnRfcGFzc3dvcmQYASABKAkSFAoMbmV3X3Bhc3N3b3JkGAIgASgJEiEKFXJldm9rZV9vdGhlcl9zZXNzaW9ucxgDIAEoCEICGAESHQoVY3VycmVudF9yZWZyZXNoX3Rva2VuGAQgASgJEhsKE2tlZXBfb3RoZXJfc2Vzc2lvbnMYBSABKAgiNQoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAEgASgDIoUCCgdTZXNzaW9uEgoKAmlkGAEgASgJEi4KCmNyZWF0ZWRfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEQoJY2xpZW50X2lwGAQgASgJEhIKCnVzZXJfYWdlbnQYBSABKAkSDwoHY3VycmVudBgGIAEoCBIuCgpleHBpcmVzX2F0GAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBILCgNhbXIYCCADKAkSFwoPYXNzdXJhbmNlX2xldmVsGAkgASgNIhUKE0xpc3RTZXNzaW9uc1JlcXVlc3QiPQoUTGlzdFNlc3Npb25zUmVzcG9uc2USJQoIc2Vzc2lvbnMYASADKAsyEy50ZXNzZXJhLnYxLlNlc3Npb24iIgoUUmV2b2tlU2Vzc2lvblJlcXVlc3QSCgoCaWQYASABKAkiNAoVUmV2b2tlU2Vzc2lvblJlc3BvbnNlEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYASABKAMiGgoYUmV2b2tlQWxsU2Vzc2lvbnNSZXF1ZXN0IkkKGVJldm9rZUFsbFNlc3Npb25zUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoBRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAIgASgDIjsKFlNldFVzZXJEaXNhYmxlZFJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIQCghkaXNhYmxlZBgCIAEoCCI2ChdTZXRVc2VyRGlzYWJsZWRSZXNwb25zZRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAEgASgDIj8KGVJldm9rZVVzZXJTZXNzaW9uc1JlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCRIRCglhbGxfdXNlcnMYAiABKAgiSgoaUmV2b2tlVXNlclNlc3Npb25zUmVzcG9uc2USDwoHcmV2b2tlZBgBIAEoBRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAIgASgDKmIKCEF1dGhNb2RlEhkKFUFVVEhfTU9ERV9VTlNQRUNJRklFRBAAEhIKDkFVVEhfTU9ERV9OT05FEAESEwoPQVVUSF9NT0RFX0FETUlOEAISEgoOQVVUSF9NT0RFX0ZVTEwQAyqgAQoNUHJpbmNpcGFsS2luZBIeChpQUklOQ0lQQUxfS0lORF9VTlNQRUNJRklFRBAAEhwKGFBSSU5DSVBBTF9LSU5EX0FOT05ZTU9VUxABEhcKE1BSSU5DSVBBTF9LSU5EX1VTRVIQAhIcChhQUklOQ0lQQUxfS0lORF9PSURDX1VTRVIQAxIaChZQUklOQ0lQQUxfS0lORF9BUElfS0VZEAQqXwoMUHJvdmlkZXJLaW5kEh0KGVBST1ZJREVSX0tJTkRfVU5TUEVDSUZJRUQQABIWChJQUk9WSURFUl9LSU5EX09JREMQARIYChRQUk9WSURFUl9LSU5EX0dJVEhVQhACMpwJCgtBdXRoU2VydmljZRJZCg1HZXRBdXRoQ29uZmlnEiAudGVzc2VyYS52MS5HZXRBdXRoQ29uZmlnUmVxdWVzdBohLnRlc3NlcmEudjEuR2V0QXV0aENvbmZpZ1Jlc3BvbnNlIgOQAgESPwoGU2lnblVwEhkudGVzc2VyYS52MS5TaWduVXBSZXF1ZXN0GhoudGVzc2VyYS52MS5TaWduVXBSZXNwb25zZRI8CgVMb2dpbhIYLnRlc3NlcmEudjEuTG9naW5SZXF1ZXN0GhkudGVzc2VyYS52MS5Mb2dpblJlc3BvbnNlElEKDFJlZnJlc2hUb2tlbhIfLnRlc3NlcmEudjEuUmVmcmVzaFRva2VuUmVxdWVzdBogLnRlc3NlcmEudjEuUmVmcmVzaFRva2VuUmVzcG9uc2USPwoGTG9nb3V0EhkudGVzc2VyYS52MS5Mb2dvdXRSZXF1ZXN0GhoudGVzc2VyYS52MS5Mb2dvdXRSZXNwb25zZRJaCg9HZXRBdXRob3JpemVVcmwSIi50ZXNzZXJhLnYxLkdldEF1dGhvcml6ZVVybFJlcXVlc3QaIy50ZXNzZXJhLnYxLkdldEF1dGhvcml6ZVVybFJlc3BvbnNlElEKDEV4Y2hhbmdlQ29kZRIfLnRlc3NlcmEudjEuRXhjaGFuZ2VDb2RlUmVxdWVzdBogLnRlc3NlcmEudjEuRXhjaGFuZ2VDb2RlUmVzcG9uc2USSwoKQ2hlY2tUb2tlbhIdLnRlc3NlcmEudjEuQ2hlY2tUb2tlblJlcXVlc3QaHi50ZXNzZXJhLnYxLkNoZWNrVG9rZW5SZXNwb25zZRJXCg5DaGFuZ2VQYXNzd29yZBIhLnRlc3NlcmEudjEuQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0GiIudGVzc2VyYS52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlElEKDExpc3RTZXNzaW9ucxIfLnRlc3NlcmEudjEuTGlzdFNlc3Npb25zUmVxdWVzdBogLnRlc3NlcmEudjEuTGlzdFNlc3Npb25zUmVzcG9uc2USVAoNUmV2b2tlU2Vzc2lvbhIgLnRlc3NlcmEudjEuUmV2b2tlU2Vzc2lvblJlcXVlc3QaIS50ZXNzZXJhLnYxLlJldm9rZVNlc3Npb25SZXNwb25zZRJgChFSZXZva2VBbGxTZXNzaW9ucxIkLnRlc3NlcmEudjEuUmV2b2tlQWxsU2Vzc2lvbnNSZXF1ZXN0GiUudGVzc2VyYS52MS5SZXZva2VBbGxTZXNzaW9uc1Jlc3BvbnNlEloKD1NldFVzZXJEaXNhYmxlZBIiLnRlc3NlcmEudjEuU2V0VXNlckRpc2FibGVkUmVxdWVzdBojLnRlc3NlcmEudjEuU2V0VXNlckRpc2FibGVkUmVzcG9uc2USYwoSUmV2b2tlVXNlclNlc3Npb25zEiUudGVzc2VyYS52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXF1ZXN0GiYudGVzc2VyYS52MS5SZXZva2VVc2VyU2Vzc2lvbnNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * OidcProvider describes a configured identity provider (of any kind, despite
@@ -276,9 +276,19 @@ export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
  */
 export type LoginResponse = Message<"tessera.v1.LoginResponse"> & {
   /**
+   * Unset when the user must pass a second factor: then `mfa_challenge` is set.
+   *
    * @generated from field: tessera.v1.Tokens tokens = 1;
    */
   tokens?: Tokens | undefined;
+
+  /**
+   * For a user with a second factor: complete the sign-in with
+   * MfaService.VerifyMfa.
+   *
+   * @generated from field: tessera.v1.MfaChallenge mfa_challenge = 2;
+   */
+  mfaChallenge?: MfaChallenge | undefined;
 };
 
 /**
@@ -287,6 +297,41 @@ export type LoginResponse = Message<"tessera.v1.LoginResponse"> & {
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
   messageDesc(file_tessera_v1_auth, 7);
+
+/**
+ * MfaChallenge is a sign-in waiting for its second factor (docs/mfa.md).
+ *
+ * @generated from message tessera.v1.MfaChallenge
+ */
+export type MfaChallenge = Message<"tessera.v1.MfaChallenge"> & {
+  /**
+   * Opaque, secret, single-use; pass to MfaService.VerifyMfa.
+   *
+   * @generated from field: string challenge = 1;
+   */
+  challenge: string;
+
+  /**
+   * What VerifyMfa accepts: "totp", "recovery_code".
+   *
+   * @generated from field: repeated string methods = 2;
+   */
+  methods: string[];
+
+  /**
+   * When the challenge stops working (5 minutes).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 3;
+   */
+  expiresAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message tessera.v1.MfaChallenge.
+ * Use `create(MfaChallengeSchema)` to create a new message.
+ */
+export const MfaChallengeSchema: GenMessage<MfaChallenge> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_auth, 8);
 
 /**
  * @generated from message tessera.v1.RefreshTokenRequest
@@ -303,7 +348,7 @@ export type RefreshTokenRequest = Message<"tessera.v1.RefreshTokenRequest"> & {
  * Use `create(RefreshTokenRequestSchema)` to create a new message.
  */
 export const RefreshTokenRequestSchema: GenMessage<RefreshTokenRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 8);
+  messageDesc(file_tessera_v1_auth, 9);
 
 /**
  * @generated from message tessera.v1.RefreshTokenResponse
@@ -320,7 +365,7 @@ export type RefreshTokenResponse = Message<"tessera.v1.RefreshTokenResponse"> & 
  * Use `create(RefreshTokenResponseSchema)` to create a new message.
  */
 export const RefreshTokenResponseSchema: GenMessage<RefreshTokenResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 9);
+  messageDesc(file_tessera_v1_auth, 10);
 
 /**
  * @generated from message tessera.v1.LogoutRequest
@@ -339,7 +384,7 @@ export type LogoutRequest = Message<"tessera.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 10);
+  messageDesc(file_tessera_v1_auth, 11);
 
 /**
  * @generated from message tessera.v1.LogoutResponse
@@ -359,7 +404,7 @@ export type LogoutResponse = Message<"tessera.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 11);
+  messageDesc(file_tessera_v1_auth, 12);
 
 /**
  * @generated from message tessera.v1.GetAuthorizeUrlRequest
@@ -409,7 +454,7 @@ export type GetAuthorizeUrlRequest = Message<"tessera.v1.GetAuthorizeUrlRequest"
  * Use `create(GetAuthorizeUrlRequestSchema)` to create a new message.
  */
 export const GetAuthorizeUrlRequestSchema: GenMessage<GetAuthorizeUrlRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 12);
+  messageDesc(file_tessera_v1_auth, 13);
 
 /**
  * @generated from message tessera.v1.GetAuthorizeUrlResponse
@@ -428,7 +473,7 @@ export type GetAuthorizeUrlResponse = Message<"tessera.v1.GetAuthorizeUrlRespons
  * Use `create(GetAuthorizeUrlResponseSchema)` to create a new message.
  */
 export const GetAuthorizeUrlResponseSchema: GenMessage<GetAuthorizeUrlResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 13);
+  messageDesc(file_tessera_v1_auth, 14);
 
 /**
  * @generated from message tessera.v1.ExchangeCodeRequest
@@ -483,16 +528,26 @@ export type ExchangeCodeRequest = Message<"tessera.v1.ExchangeCodeRequest"> & {
  * Use `create(ExchangeCodeRequestSchema)` to create a new message.
  */
 export const ExchangeCodeRequestSchema: GenMessage<ExchangeCodeRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 14);
+  messageDesc(file_tessera_v1_auth, 15);
 
 /**
  * @generated from message tessera.v1.ExchangeCodeResponse
  */
 export type ExchangeCodeResponse = Message<"tessera.v1.ExchangeCodeResponse"> & {
   /**
+   * Unset when the user must pass a second factor: then `mfa_challenge` is set.
+   *
    * @generated from field: tessera.v1.Tokens tokens = 1;
    */
   tokens?: Tokens | undefined;
+
+  /**
+   * For a user with a second factor (when AUTH_MFA_FOR_PROVIDER_LOGINS is on):
+   * complete the sign-in with MfaService.VerifyMfa.
+   *
+   * @generated from field: tessera.v1.MfaChallenge mfa_challenge = 2;
+   */
+  mfaChallenge?: MfaChallenge | undefined;
 };
 
 /**
@@ -500,7 +555,7 @@ export type ExchangeCodeResponse = Message<"tessera.v1.ExchangeCodeResponse"> & 
  * Use `create(ExchangeCodeResponseSchema)` to create a new message.
  */
 export const ExchangeCodeResponseSchema: GenMessage<ExchangeCodeResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 15);
+  messageDesc(file_tessera_v1_auth, 16);
 
 /**
  * @generated from message tessera.v1.CheckTokenRequest
@@ -513,7 +568,7 @@ export type CheckTokenRequest = Message<"tessera.v1.CheckTokenRequest"> & {
  * Use `create(CheckTokenRequestSchema)` to create a new message.
  */
 export const CheckTokenRequestSchema: GenMessage<CheckTokenRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 16);
+  messageDesc(file_tessera_v1_auth, 17);
 
 /**
  * @generated from message tessera.v1.CheckTokenResponse
@@ -568,6 +623,22 @@ export type CheckTokenResponse = Message<"tessera.v1.CheckTokenResponse"> & {
    * @generated from field: bool per_call_limits = 7;
    */
   perCallLimits: boolean;
+
+  /**
+   * For user tokens: how the user signed in (RFC 8176 `amr` values: "pwd",
+   * "otp", "fed", "mfa", ...).
+   *
+   * @generated from field: repeated string amr = 8;
+   */
+  amr: string[];
+
+  /**
+   * For user tokens: 2 when the sign-in passed a second factor, 1 otherwise
+   * (NIST SP 800-63B AAL). 0 for API keys and the anonymous user.
+   *
+   * @generated from field: uint32 assurance_level = 9;
+   */
+  assuranceLevel: number;
 };
 
 /**
@@ -575,7 +646,7 @@ export type CheckTokenResponse = Message<"tessera.v1.CheckTokenResponse"> & {
  * Use `create(CheckTokenResponseSchema)` to create a new message.
  */
 export const CheckTokenResponseSchema: GenMessage<CheckTokenResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 17);
+  messageDesc(file_tessera_v1_auth, 18);
 
 /**
  * @generated from message tessera.v1.ChangePasswordRequest
@@ -624,7 +695,7 @@ export type ChangePasswordRequest = Message<"tessera.v1.ChangePasswordRequest"> 
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 18);
+  messageDesc(file_tessera_v1_auth, 19);
 
 /**
  * @generated from message tessera.v1.ChangePasswordResponse
@@ -644,7 +715,7 @@ export type ChangePasswordResponse = Message<"tessera.v1.ChangePasswordResponse"
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 19);
+  messageDesc(file_tessera_v1_auth, 20);
 
 /**
  * Session is one refresh-token family.
@@ -688,6 +759,20 @@ export type Session = Message<"tessera.v1.Session"> & {
    * @generated from field: google.protobuf.Timestamp expires_at = 7;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * How the session was signed in (RFC 8176 `amr` values: "pwd", "otp", "fed", ...).
+   *
+   * @generated from field: repeated string amr = 8;
+   */
+  amr: string[];
+
+  /**
+   * 2 when the sign-in passed a second factor, 1 otherwise.
+   *
+   * @generated from field: uint32 assurance_level = 9;
+   */
+  assuranceLevel: number;
 };
 
 /**
@@ -695,7 +780,7 @@ export type Session = Message<"tessera.v1.Session"> & {
  * Use `create(SessionSchema)` to create a new message.
  */
 export const SessionSchema: GenMessage<Session> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 20);
+  messageDesc(file_tessera_v1_auth, 21);
 
 /**
  * @generated from message tessera.v1.ListSessionsRequest
@@ -708,7 +793,7 @@ export type ListSessionsRequest = Message<"tessera.v1.ListSessionsRequest"> & {
  * Use `create(ListSessionsRequestSchema)` to create a new message.
  */
 export const ListSessionsRequestSchema: GenMessage<ListSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 21);
+  messageDesc(file_tessera_v1_auth, 22);
 
 /**
  * @generated from message tessera.v1.ListSessionsResponse
@@ -725,7 +810,7 @@ export type ListSessionsResponse = Message<"tessera.v1.ListSessionsResponse"> & 
  * Use `create(ListSessionsResponseSchema)` to create a new message.
  */
 export const ListSessionsResponseSchema: GenMessage<ListSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 22);
+  messageDesc(file_tessera_v1_auth, 23);
 
 /**
  * @generated from message tessera.v1.RevokeSessionRequest
@@ -742,7 +827,7 @@ export type RevokeSessionRequest = Message<"tessera.v1.RevokeSessionRequest"> & 
  * Use `create(RevokeSessionRequestSchema)` to create a new message.
  */
 export const RevokeSessionRequestSchema: GenMessage<RevokeSessionRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 23);
+  messageDesc(file_tessera_v1_auth, 24);
 
 /**
  * @generated from message tessera.v1.RevokeSessionResponse
@@ -762,7 +847,7 @@ export type RevokeSessionResponse = Message<"tessera.v1.RevokeSessionResponse"> 
  * Use `create(RevokeSessionResponseSchema)` to create a new message.
  */
 export const RevokeSessionResponseSchema: GenMessage<RevokeSessionResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 24);
+  messageDesc(file_tessera_v1_auth, 25);
 
 /**
  * @generated from message tessera.v1.RevokeAllSessionsRequest
@@ -775,7 +860,7 @@ export type RevokeAllSessionsRequest = Message<"tessera.v1.RevokeAllSessionsRequ
  * Use `create(RevokeAllSessionsRequestSchema)` to create a new message.
  */
 export const RevokeAllSessionsRequestSchema: GenMessage<RevokeAllSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 25);
+  messageDesc(file_tessera_v1_auth, 26);
 
 /**
  * @generated from message tessera.v1.RevokeAllSessionsResponse
@@ -802,7 +887,7 @@ export type RevokeAllSessionsResponse = Message<"tessera.v1.RevokeAllSessionsRes
  * Use `create(RevokeAllSessionsResponseSchema)` to create a new message.
  */
 export const RevokeAllSessionsResponseSchema: GenMessage<RevokeAllSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 26);
+  messageDesc(file_tessera_v1_auth, 27);
 
 /**
  * @generated from message tessera.v1.SetUserDisabledRequest
@@ -824,7 +909,7 @@ export type SetUserDisabledRequest = Message<"tessera.v1.SetUserDisabledRequest"
  * Use `create(SetUserDisabledRequestSchema)` to create a new message.
  */
 export const SetUserDisabledRequestSchema: GenMessage<SetUserDisabledRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 27);
+  messageDesc(file_tessera_v1_auth, 28);
 
 /**
  * @generated from message tessera.v1.SetUserDisabledResponse
@@ -844,7 +929,7 @@ export type SetUserDisabledResponse = Message<"tessera.v1.SetUserDisabledRespons
  * Use `create(SetUserDisabledResponseSchema)` to create a new message.
  */
 export const SetUserDisabledResponseSchema: GenMessage<SetUserDisabledResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 28);
+  messageDesc(file_tessera_v1_auth, 29);
 
 /**
  * @generated from message tessera.v1.RevokeUserSessionsRequest
@@ -870,7 +955,7 @@ export type RevokeUserSessionsRequest = Message<"tessera.v1.RevokeUserSessionsRe
  * Use `create(RevokeUserSessionsRequestSchema)` to create a new message.
  */
 export const RevokeUserSessionsRequestSchema: GenMessage<RevokeUserSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 29);
+  messageDesc(file_tessera_v1_auth, 30);
 
 /**
  * @generated from message tessera.v1.RevokeUserSessionsResponse
@@ -897,7 +982,7 @@ export type RevokeUserSessionsResponse = Message<"tessera.v1.RevokeUserSessionsR
  * Use `create(RevokeUserSessionsResponseSchema)` to create a new message.
  */
 export const RevokeUserSessionsResponseSchema: GenMessage<RevokeUserSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_auth, 30);
+  messageDesc(file_tessera_v1_auth, 31);
 
 /**
  * AuthMode is how this deployment authenticates callers.
