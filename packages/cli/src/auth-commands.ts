@@ -4,10 +4,12 @@
 import type { Command } from "commander";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { MfaRequiredError } from "@tessera/sdk";
 import { AuthMode, PrincipalKind } from "@tessera/sdk/proto";
 import { CliError, UsageError } from "./errors.js";
 import { browserLogin } from "./login-browser.js";
 import { deviceLogin } from "./login-device.js";
+import { withSecondFactor, type MfaOptions } from "./mfa-login.js";
 import { ask, askSecret, formatTime, note, printFields, printJson } from "./output.js";
 import { clientAction } from "./run.js";
 import type { Session } from "./session.js";
@@ -31,6 +33,7 @@ async function signInCall<T>(s: Session, p: Promise<T>, retry: string): Promise<
   try {
     return await p;
   } catch (e) {
+    if (e instanceof MfaRequiredError) throw e; // the password was right: the second factor is next
     const ce = ConnectError.from(e);
     if (ce.code === Code.Unauthenticated) throw new CliError(`${ce.rawMessage}: ${retry}`);
     return s.call(Promise.reject(e));
@@ -90,16 +93,20 @@ export function registerAuthCommands(program: Command): void {
     .option("--email <email>", "email for --password (asked when omitted on a terminal)")
     .option("--no-browser", "do not try to open a browser; only print the URL")
     .option("--provider <id>", "identity provider id (default: the server's `default` provider, or its only one)")
+    .option("--code <code>", "the 6-digit code of your authenticator app, for a user with two-factor authentication (or TESSERA_MFA_CODE)")
+    .option("--recovery-code <code>", "a recovery code instead of --code (it is used up)")
     .addHelpText(
       "after",
       "\nThe browser login listens on LOGIN_HOST:LOGIN_PORT (default 127.0.0.1:4242) for the provider's redirect to\n" +
         "http://127.0.0.1:<port>/callback, which the server must allow in AUTH_ALLOWED_REDIRECT_URIS. It gives up after 5 minutes.\n" +
         "When no browser can be opened here (an SSH session, no DISPLAY, TESSERA_NO_BROWSER=1), `tessera login` uses\n" +
         "--device: it prints a URL and a code to approve in the console of the server, from any device.\n" +
-        "Non-interactive: TESSERA_PASSWORD=... tessera login --password --email you@example.com",
+        "Non-interactive: TESSERA_PASSWORD=... tessera login --password --email you@example.com\n" +
+        "With two-factor authentication the code is asked on a terminal; scripts pass --code (or TESSERA_MFA_CODE,\n" +
+        "or the next line of stdin) or --recovery-code.",
     )
     .action(
-      clientAction<{ password?: boolean; device?: boolean; email?: string; browser: boolean; provider?: string }>(async (s, _args, opts) => {
+      clientAction<{ password?: boolean; device?: boolean; email?: string; browser: boolean; provider?: string } & MfaOptions>(async (s, _args, opts) => {
         const cfg = await authConfig(s);
         if (cfg.mode === AuthMode.NONE) {
           note(`${s.config.apiUrl} runs with AUTH_MODE=none: no login needed, every command works as the anonymous admin`);
@@ -111,7 +118,11 @@ export function registerAuthCommands(program: Command): void {
         if (usePassword) {
           if (!cfg.passwordLoginEnabled) throw new CliError("password login is turned off on this server: run `tessera login` (OpenID provider)");
           const { email, password } = await credentialsFromUser(s, opts.email);
-          await signInCall(s, s.client.signIn(email, password), "check the email and password and run `tessera login --password` again");
+          await withSecondFactor(
+            s,
+            () => signInCall(s, s.client.signIn(email, password), "check the email and password and run `tessera login --password` again"),
+            opts,
+          );
           await describeLogin(s, email);
           return;
         }
@@ -122,8 +133,7 @@ export function registerAuthCommands(program: Command): void {
           return storeDeviceLogin(s);
         }
         const providerId = chooseProvider(cfg.oidcProviders, opts.provider);
-        const tokens = await browserLogin(s, { openBrowser: opts.browser, providerId });
-        await s.client.setTokens(tokens);
+        await withSecondFactor(s, async () => s.client.setTokens(await browserLogin(s, { openBrowser: opts.browser, providerId })), opts);
         await describeLogin(s);
       }),
     );

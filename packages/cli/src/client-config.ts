@@ -22,6 +22,8 @@ export interface ClientConfig {
   loginPort: number;
   /** TESSERA_PASSWORD for non-interactive `tessera login --password`. */
   password?: string;
+  /** TESSERA_MFA_CODE: the current 6-digit code for a non-interactive login of a user with two-factor authentication. */
+  mfaCode?: string;
   /**
    * Why no browser can be opened here, if none can: TESSERA_NO_BROWSER set, an SSH
    * session (SSH_CONNECTION, SSH_TTY), or on Linux and other Unixes no DISPLAY or
@@ -90,6 +92,7 @@ export function readClientConfig(env: NodeJS.ProcessEnv = process.env, platform:
     loginHost,
     loginPort,
     password: env.TESSERA_PASSWORD || undefined,
+    mfaCode: env.TESSERA_MFA_CODE?.trim() || undefined,
     noBrowserReason: noBrowserReason(env, platform),
     tls: clientTls(env),
   };

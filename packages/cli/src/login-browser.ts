@@ -11,7 +11,7 @@ import { createHash, randomBytes } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { tokensFromMessage, type Tokens } from "@tessera/sdk";
+import { MfaRequiredError, tokensFromSignIn, type Tokens } from "@tessera/sdk";
 import { CliError, UsageError } from "./errors.js";
 import { note } from "./output.js";
 import type { Session } from "./session.js";
@@ -87,7 +87,10 @@ function listen(server: http.Server, host: string, port: number): Promise<number
   });
 }
 
-/** Runs the browser login; resolves with the tokens (not yet stored). */
+/**
+ * Runs the browser login; resolves with the tokens (not yet stored), or rejects with
+ * `MfaRequiredError` when the server asks for the second factor (the caller asks for it).
+ */
 export async function browserLogin(s: Session, opts: { openBrowser: boolean; providerId?: string }): Promise<Tokens> {
   const { loginHost, loginPort } = s.config;
   if (!["127.0.0.1", "::1", "localhost"].includes(loginHost)) {
@@ -129,8 +132,16 @@ export async function browserLogin(s: Session, opts: { openBrowser: boolean; pro
         return s.call(Promise.reject(e));
       })
       .then((r) => {
-        if (!r.tokens) throw new CliError("ExchangeCode answered without tokens: run `tessera login` again");
-        const tokens = tokensFromMessage(r.tokens);
+        if (!r.tokens && !r.mfaChallenge) throw new CliError("ExchangeCode answered without tokens: run `tessera login` again");
+        let tokens: Tokens;
+        try {
+          tokens = tokensFromSignIn(r);
+        } catch (challenged) {
+          if (!(challenged instanceof MfaRequiredError)) throw challenged;
+          // The second factor is asked in the terminal: the challenge goes back to the login.
+          res.once("finish", () => settle.reject(challenged));
+          return page(res, 200, "One more step", "Return to the terminal and enter the code of your authenticator app.");
+        }
         // Settle once the page is handed to the OS: the server closes right after.
         res.once("finish", () => settle.resolve(tokens));
         page(res, 200, "Signed in to Tessera", "You can close this tab and return to the terminal.");

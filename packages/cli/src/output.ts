@@ -55,15 +55,36 @@ export function formatTime(t: Timestamp | undefined): string {
   return `${timestampDate(t).toISOString().slice(0, 16).replace("T", " ")} UTC`;
 }
 
-/** Reads one line from stdin (not a TTY), e.g. a piped password. */
-async function readStdinLine(): Promise<string> {
-  const rl = createInterface({ input: process.stdin, terminal: false });
-  try {
-    for await (const line of rl) return line;
-    return "";
-  } finally {
-    rl.close();
+/** Lines read from stdin and not yet asked for; one reader for the whole run. */
+const stdinLines: string[] = [];
+let stdinReader: ReturnType<typeof createInterface> | undefined;
+let stdinEnded = false;
+let lineArrived: (() => void) | undefined;
+
+/**
+ * Reads the next line from stdin (not a TTY), e.g. a piped password and then a piped
+ * one-time code: one reader keeps the lines of a chunk for the next question. Empty at
+ * the end of input. Stdin is paused between questions, so it never holds the process open.
+ */
+export async function readStdinLine(): Promise<string> {
+  if (!stdinReader) {
+    stdinReader = createInterface({ input: process.stdin, terminal: false });
+    stdinReader.on("line", (l) => {
+      stdinLines.push(l);
+      lineArrived?.();
+    });
+    stdinReader.on("close", () => {
+      stdinEnded = true;
+      lineArrived?.();
+    });
   }
+  while (stdinLines.length === 0 && !stdinEnded) {
+    stdinReader.resume();
+    await new Promise<void>((resolve) => (lineArrived = resolve));
+    lineArrived = undefined;
+  }
+  if (!stdinEnded) stdinReader.pause();
+  return stdinLines.shift() ?? "";
 }
 
 /** Asks a question on the terminal (stderr), echoing the answer. */

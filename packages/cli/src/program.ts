@@ -1,6 +1,6 @@
 /**
  * The `tessera` command: the client commands (login, whoami, accounts, apikeys,
- * members) that talk to a server at TESSERA_API_URL, and, when the `tessera` server
+ * members, mfa) that talk to a server at TESSERA_API_URL, and, when the `tessera` server
  * package is installed, the server's own commands (serve, migrate, keys).
  * Exit codes: 0 ok, 1 a call failed, 2 usage.
  */
@@ -10,6 +10,7 @@ import { registerApiKeys } from "./apikeys.js";
 import { registerAuthCommands } from "./auth-commands.js";
 import { UsageError } from "./errors.js";
 import { registerMembers } from "./members.js";
+import { registerMfa } from "./mfa.js";
 import { fail } from "./run.js";
 import { cliVersion } from "./version.js";
 
@@ -60,6 +61,7 @@ TESSERA_API_KEY authenticates with an API key instead. Exit codes: 0 ok, 1 a cal
   registerAccounts(program);
   registerApiKeys(program);
   registerMembers(program);
+  registerMfa(program);
   return program;
 }
 

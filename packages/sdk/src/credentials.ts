@@ -6,11 +6,15 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { accessTokenExpiry, type Tokens, type TokenStore } from "./tokens.js";
 
 /**
- * AuthService procedures that take no bearer: never refreshed for, never retried. One
- * exception: GetAuthorizeUrl with `link` (a signed-in user linking a provider) carries it.
+ * Procedures that take no bearer: never refreshed for, never retried. AuthService's public
+ * ones, and MfaService.VerifyMfa (its challenge is the credential of a sign-in in
+ * progress). One exception: GetAuthorizeUrl with `link` (a signed-in user linking a
+ * provider) carries it.
  */
-const PUBLIC_METHODS = new Set(["GetAuthConfig", "SignUp", "Login", "RefreshToken", "Logout", "GetAuthorizeUrl", "ExchangeCode"]);
-const AUTH_SERVICE = "tessera.v1.AuthService";
+const PUBLIC_METHODS = new Set([
+  ...["GetAuthConfig", "SignUp", "Login", "RefreshToken", "Logout", "GetAuthorizeUrl", "ExchangeCode"].map((m) => `tessera.v1.AuthService/${m}`),
+  "tessera.v1.MfaService/VerifyMfa",
+]);
 
 /** Refresh-token rejections after which the stored tokens are useless and cleared. */
 const CLEAR_ON = new Set([Code.Unauthenticated, Code.PermissionDenied, Code.InvalidArgument, Code.NotFound, Code.FailedPrecondition]);
@@ -96,7 +100,7 @@ export function createCredentials(opts: CredentialsOptions): Credentials {
 
   const interceptor: Interceptor = (next) => async (req) => {
     const linking = req.method.name === "GetAuthorizeUrl" && !req.stream && (req.message as { link?: unknown }).link === true;
-    if (req.service.typeName === AUTH_SERVICE && PUBLIC_METHODS.has(req.method.name) && !linking) return next(req);
+    if (PUBLIC_METHODS.has(`${req.service.typeName}/${req.method.name}`) && !linking) return next(req);
     if (req.header.has("authorization")) return next(req); // the caller set its own
     const token = await bearer();
     if (token === undefined) return next(req);

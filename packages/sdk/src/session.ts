@@ -7,7 +7,9 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor, type Transport } from "@connectrpc/connect";
 import { AuthService } from "./gen/tessera/v1/auth_pb.js";
+import { MfaService } from "./gen/tessera/v1/mfa_pb.js";
 import { createCredentials } from "./credentials.js";
+import { tokensFromSignIn, type MfaChallenge, type MfaProof } from "./mfa.js";
 import { createMemoryTokenStore, tokensFromMessage, type Tokens, type TokenStore } from "./tokens.js";
 import { withInterceptors } from "./with-interceptors.js";
 
@@ -65,8 +67,18 @@ export interface TesseraSession {
   setTokens(tokens: Tokens): Promise<void>;
   /** The stored tokens, if any. */
   getTokens(): Promise<Tokens | undefined>;
-  /** Email/password Login; stores and returns the tokens. */
+  /**
+   * Email/password Login; stores and returns the tokens. For a user with a second factor
+   * it stores nothing and rejects with `MfaRequiredError`: pass its `challenge` to `verifyMfa`.
+   */
   signIn(email: string, password: string): Promise<Tokens>;
+  /**
+   * Completes a sign-in that answered an MFA challenge (`MfaRequiredError.challenge`, or
+   * its `challenge` string) with a current TOTP code or a recovery code; stores and
+   * returns the tokens. A wrong code rejects with `InvalidArgument` (try again with the
+   * same challenge); an expired, used or exhausted challenge with `NotFound` (sign in again).
+   */
+  verifyMfa(challenge: MfaChallenge | string, proof: MfaProof): Promise<Tokens>;
   /**
    * Email/password SignUp; stores and returns the tokens. When the server requires a
    * verified email (AUTH_REQUIRE_VERIFIED_EMAIL) it rejects with
@@ -124,6 +136,7 @@ export function buildTesseraSession(opts: TesseraClientOptions, makeTransport: T
   };
   const transport = withInterceptors(base, [readyInterceptor, credentials.interceptor, ...(opts.interceptors ?? [])]);
   const auth = createClient(AuthService, transport);
+  const mfa = createClient(MfaService, transport);
 
   async function store(t: Tokens): Promise<Tokens> {
     await ready;
@@ -143,8 +156,15 @@ export function buildTesseraSession(opts: TesseraClientOptions, makeTransport: T
       return tokenStore.get();
     },
     async signIn(email, password) {
-      const res = await auth.login({ email, password });
-      if (!res.tokens) throw new Error("Login answered without tokens");
+      return store(tokensFromSignIn(await auth.login({ email, password })));
+    },
+    async verifyMfa(challenge, proof) {
+      const res = await mfa.verifyMfa({
+        challenge: typeof challenge === "string" ? challenge : challenge.challenge,
+        code: "code" in proof ? proof.code.replace(/\s+/g, "") : "",
+        recoveryCode: "recoveryCode" in proof ? proof.recoveryCode.trim() : "",
+      });
+      if (!res.tokens) throw new Error("VerifyMfa answered without tokens");
       return store(tokensFromMessage(res.tokens));
     },
     async signUp(email, password, name = "") {

@@ -1,0 +1,153 @@
+/**
+ * `tessera mfa status|enroll|confirm|disable|recovery-codes`: the signed-in user's second
+ * factor (TOTP and recovery codes, docs/mfa.md). Secrets and recovery codes go to stdout
+ * (shown once by the server); notes and prompts to stderr.
+ */
+import type { Command } from "commander";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { MfaService } from "@tessera/sdk/proto";
+import { CliError, UsageError } from "./errors.js";
+import { proofFromText } from "./mfa-login.js";
+import { ask, askSecret, formatTime, note, out, printFields, printJson, readStdinLine } from "./output.js";
+import { clientAction } from "./run.js";
+import type { Session } from "./session.js";
+
+/** A line typed on the terminal, else the next line of stdin (empty at its end). */
+async function askLine(question: string): Promise<string> {
+  return (process.stdin.isTTY ? await ask(question) : await readStdinLine()).trim();
+}
+
+/** The current 6-digit code: --code, TESSERA_MFA_CODE, a prompt, or the next line of stdin. */
+async function currentCode(s: Session, flag: string | undefined, what: string): Promise<string> {
+  const text = flag ?? s.config.mfaCode ?? (await askLine("Code from your authenticator app: "));
+  const proof = proofFromText(text);
+  if (!proof || !("code" in proof)) throw new UsageError(`${what} needs the current 6-digit code of your authenticator app: pass --code (or TESSERA_MFA_CODE)`);
+  return proof.code;
+}
+
+/** API keys have no second factor: say so before calling. */
+function refuseApiKey(s: Session): void {
+  if (s.config.apiKey) throw new CliError("TESSERA_API_KEY is set, but two-factor authentication belongs to a signed-in user: unset it and run `tessera login`");
+}
+
+/** Prints recovery codes, one a line on stdout (or as JSON), with a note to keep them. */
+function printRecoveryCodes(s: Session, codes: string[]): void {
+  if (s.output === "json") return printJson({ recoveryCodes: codes });
+  note("Recovery codes (each works once; they are not shown again: keep them somewhere safe):");
+  for (const c of codes) out(c);
+}
+
+/** Adds the `mfa` command group. */
+export function registerMfa(program: Command): void {
+  const mfa = program.command("mfa").description("two-factor authentication of the signed-in user: status, enroll, confirm, disable, recovery-codes");
+
+  mfa
+    .command("status")
+    .description("whether TOTP is on and how many recovery codes are left")
+    .action(
+      clientAction(async (s) => {
+        refuseApiKey(s);
+        const st = await s.call(s.client.client(MfaService).getMfaStatus({}));
+        if (s.output === "json") {
+          printJson({
+            totpEnabled: st.totpEnabled,
+            totpEnabledAt: st.totpEnabledAt ? timestampDate(st.totpEnabledAt).toISOString() : "",
+            recoveryCodesRemaining: st.recoveryCodesRemaining,
+          });
+          return;
+        }
+        printFields([
+          ["Two-factor", st.totpEnabled ? "on (authenticator app)" : "off"],
+          ["Enabled", formatTime(st.totpEnabledAt)],
+          ["Recovery codes left", String(st.recoveryCodesRemaining)],
+        ]);
+        if (!st.totpEnabled) note("turn it on with `tessera mfa enroll`");
+      }),
+    );
+
+  mfa
+    .command("enroll")
+    .description("turn on TOTP: prints the otpauth:// URI and the secret for your app, asks for a code, prints 10 recovery codes once")
+    .option("--code <code>", "confirm with this code instead of asking (rarely useful: the secret is new)")
+    .addHelpText(
+      "after",
+      "\nWithout a terminal the code is read from the next line of stdin; with none, confirm later with\n`tessera mfa confirm <code>` (before the enrolment expires).",
+    )
+    .action(
+      clientAction<{ code?: string }>(async (s, _args, opts) => {
+        refuseApiKey(s);
+        const svc = s.client.client(MfaService);
+        const started = await s.call(svc.startTotpEnrollment({}));
+        const expires = started.expiresAt ? timestampDate(started.expiresAt).toISOString() : "";
+        if (s.output === "json") printJson({ otpauthUri: started.otpauthUri, secret: started.secret, expiresAt: expires });
+        else {
+          note("Add this to your authenticator app (scan the URI as a QR code, or type the secret):");
+          out(started.otpauthUri);
+          out(`Secret: ${started.secret}`);
+        }
+        const text = opts.code ?? (await askLine("Code from your authenticator app: "));
+        if (text === "") {
+          note(`Not turned on yet: run \`tessera mfa confirm <code>\`${expires ? ` before ${expires}` : ""}.`);
+          return;
+        }
+        await confirm(s, text);
+      }),
+    );
+
+  mfa
+    .command("confirm")
+    .argument("<code>", "the current 6-digit code of the secret `tessera mfa enroll` printed")
+    .description("finish `tessera mfa enroll`: turn TOTP on and print 10 recovery codes once")
+    .action(
+      clientAction(async (s, [code]) => {
+        refuseApiKey(s);
+        await confirm(s, code ?? "");
+      }),
+    );
+
+  mfa
+    .command("disable")
+    .description("turn TOTP off and delete the recovery codes (needs your password, or --recovery-code, and a current code)")
+    .option("--code <code>", "the current 6-digit code (or TESSERA_MFA_CODE; asked when omitted)")
+    .option("--recovery-code <code>", "instead of the password, for users without one: a recovery code")
+    .addHelpText("after", "\nThe password comes from TESSERA_PASSWORD, a prompt, or stdin.")
+    .action(
+      clientAction<{ code?: string; recoveryCode?: string }>(async (s, _args, opts) => {
+        refuseApiKey(s);
+        let password = "";
+        if (opts.recoveryCode === undefined) {
+          password = s.config.password ?? (await askSecret(process.stdin.isTTY ? "Password: " : ""));
+          if (!password) throw new UsageError("no password given: type it, set TESSERA_PASSWORD, pipe it on stdin, or pass --recovery-code");
+        }
+        const code = await currentCode(s, opts.code, "disabling");
+        await s.call(s.client.client(MfaService).disableTotp({ password, code, recoveryCode: opts.recoveryCode?.trim() ?? "" }));
+        if (s.output === "json") printJson({ totpEnabled: false });
+        else note("Two-factor authentication is off; the recovery codes are deleted.");
+      }),
+    );
+
+  mfa
+    .command("recovery-codes")
+    .description("replace every recovery code with 10 new ones (needs a current code); prints them once")
+    .option("--code <code>", "the current 6-digit code (or TESSERA_MFA_CODE; asked when omitted)")
+    .action(
+      clientAction<{ code?: string }>(async (s, _args, opts) => {
+        refuseApiKey(s);
+        const code = await currentCode(s, opts.code, "new recovery codes");
+        const res = await s.call(s.client.client(MfaService).regenerateRecoveryCodes({ code }));
+        printRecoveryCodes(s, res.recoveryCodes);
+        if (s.output !== "json") note("The old recovery codes no longer work.");
+      }),
+    );
+}
+
+/** ConfirmTotpEnrollment with a typed code; prints the recovery codes. */
+async function confirm(s: Session, text: string): Promise<void> {
+  const code = await currentCode(s, text, "confirming");
+  const res = await s.call(
+    s.client.client(MfaService).confirmTotpEnrollment({ code }),
+    "no enrolment is waiting (or it expired): run `tessera mfa enroll` again",
+  );
+  if (s.output !== "json") note("Two-factor authentication is on: `tessera login` will ask for a code.");
+  printRecoveryCodes(s, res.recoveryCodes);
+}
