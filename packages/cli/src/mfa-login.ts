@@ -46,7 +46,8 @@ async function verify(s: Session, challenge: MfaChallenge, proof: MfaProof): Pro
     await s.client.verifyMfa(challenge, proof);
   } catch (e) {
     const ce = ConnectError.from(e);
-    if (ce.code === Code.InvalidArgument) throw new WrongCodeError(`${ce.rawMessage}: check the code (a new one every 30 seconds) and run \`tessera login\` again`);
+    if (ce.code === Code.InvalidArgument)
+      throw new WrongCodeError(`${ce.rawMessage}: check the code (a new one every 30 seconds) and run \`tessera login\` again`);
     if (ce.code === Code.NotFound) throw new CliError(`${ce.rawMessage}: the sign-in expired or used up its tries; run \`tessera login\` again`);
     return s.call(Promise.reject(e));
   }

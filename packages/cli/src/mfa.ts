@@ -27,12 +27,16 @@ async function currentCode(s: Session, flag: string | undefined, what: string): 
 
 /** API keys have no second factor: say so before calling. */
 function refuseApiKey(s: Session): void {
-  if (s.config.apiKey) throw new CliError("TESSERA_API_KEY is set, but two-factor authentication belongs to a signed-in user: unset it and run `tessera login`");
+  if (s.config.apiKey)
+    throw new CliError("TESSERA_API_KEY is set, but two-factor authentication belongs to a signed-in user: unset it and run `tessera login`");
 }
 
 /** Prints recovery codes, one a line on stdout (or as JSON), with a note to keep them. */
 function printRecoveryCodes(s: Session, codes: string[]): void {
-  if (s.output === "json") return printJson({ recoveryCodes: codes });
+  if (s.output === "json") {
+    printJson({ recoveryCodes: codes });
+    return;
+  }
   note("Recovery codes (each works once; they are not shown again: keep them somewhere safe):");
   for (const c of codes) out(c);
 }

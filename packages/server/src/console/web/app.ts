@@ -2,7 +2,7 @@
  * The Tessera console (served at /console): sign in with a password or an identity
  * provider (or verify an email, reset a password from a mailed link), pick an account,
  * manage its API keys, members and invites, the user's sign-in methods (linked provider
- * accounts), approve device logins (`/console/device`). Plain
+ * accounts), two-factor authentication (TOTP, recovery codes) and sessions, approve device logins (`/console/device`). Plain
  * TypeScript + DOM over the SDK with gRPC-web (client.ts; tokens in sessionStorage).
  *
  * This entry point lists the signed-in pages (one module each under pages/; the first
@@ -20,14 +20,17 @@ import { apiKeysPage } from "./pages/api-keys/page.js";
 import { devicePage, DEVICE_PATH, rememberDeviceCode, resumeDeviceLogin } from "./pages/device/page.js";
 import { membersPage } from "./pages/members/page.js";
 import { renderRecoveryPage } from "./pages/recovery/page.js";
+import { renderMfaStep } from "./pages/sign-in/mfa-step.js";
 import { renderSignIn } from "./pages/sign-in/page.js";
+import { sessionsPage } from "./pages/sessions/page.js";
 import { signInMethodsPage } from "./pages/sign-in-methods/page.js";
+import { twoFactorPage } from "./pages/two-factor/page.js";
 import { CALLBACK_PATH, finishProviderLogin } from "./pages/sign-in/provider-login.js";
 import { session } from "./session.js";
 import { createRouter } from "./shell/router.js";
 
 /** The signed-in pages, in nav order; the first is the default. */
-const PAGES: readonly [Page, ...Page[]] = [apiKeysPage, membersPage, signInMethodsPage, devicePage];
+const PAGES: readonly [Page, ...Page[]] = [apiKeysPage, membersPage, signInMethodsPage, twoFactorPage, sessionsPage, devicePage];
 
 const router = createRouter(PAGES);
 setNavigation({ signIn: renderSignIn, enter: router.enter, useAccount: router.useAccount });
@@ -45,8 +48,9 @@ async function boot(): Promise<void> {
   if (location.pathname === DEVICE_PATH) rememberDeviceCode();
   if (location.pathname === CALLBACK_PATH) {
     const err = await finishProviderLogin();
-    if (err) return renderSignIn(err);
+    if (typeof err === "string") return renderSignIn(err);
     resumeDeviceLogin();
+    if (err) return renderMfaStep(err.challenge, err.after);
   }
   if (session.authConfig.mode === AuthMode.NONE || (await tessera.getTokens())) return router.enter();
   renderSignIn();

@@ -1,8 +1,9 @@
 /**
  * The sign-in page: email and password (and account creation when the server allows
- * sign-up), then one button per OpenID provider the server offers.
+ * sign-up), then one button per OpenID provider the server offers. A user with
+ * two-factor authentication gets the code step next (mfa-step.ts).
  */
-import { Code, ConnectError, EmailVerificationRequiredError } from "@tessera/sdk";
+import { Code, ConnectError, EmailVerificationRequiredError, MfaRequiredError } from "@tessera/sdk";
 import type { GetAuthConfigResponse, OidcProvider } from "@tessera/sdk/proto";
 import { tessera } from "../../client.js";
 import { append, byId, h, replace } from "../../dom.js";
@@ -11,6 +12,7 @@ import { showBanner, view } from "../../layout.js";
 import { navigate } from "../../navigation.js";
 import { session } from "../../session.js";
 import { RECOVERY_PATHS, resendVerificationButton } from "../recovery/page.js";
+import { renderMfaStep } from "./mfa-step.js";
 import { CALLBACK_PATH, startProviderLogin } from "./provider-login.js";
 
 /** Shows the sign-in page (signed out: no nav, no account), with an optional notice. */
@@ -48,6 +50,7 @@ function passwordForm(cfg: GetAuthConfigResponse, error: HTMLElement): HTMLFormE
       await navigate.enter();
     } catch (e) {
       if (e instanceof EmailVerificationRequiredError) return renderSignIn(e.message);
+      if (e instanceof MfaRequiredError) return renderMfaStep(e.challenge);
       error.textContent = message(e);
       // The right password, an unconfirmed address (AUTH_REQUIRE_VERIFIED_EMAIL): offer a new link.
       if (ConnectError.from(e).code === Code.FailedPrecondition && /not verified/.test(message(e))) {

@@ -3,7 +3,7 @@
  * verifier and state stay in this tab's sessionStorage across the redirect; the code
  * comes back to /console/callback and leaves the address bar at once.
  */
-import { tokensFromMessage } from "@tessera/sdk";
+import { MfaRequiredError, tokensFromSignIn, type MfaChallenge } from "@tessera/sdk";
 import { tessera } from "../../client.js";
 import { message } from "../../format.js";
 
@@ -39,8 +39,18 @@ export async function startProviderLogin(providerId: string, opts: { link?: bool
   location.assign(url);
 }
 
-/** Completes the OpenID login on /console/callback; returns an error to show, if any. */
-export async function finishProviderLogin(): Promise<string | undefined> {
+/** A provider login that needs its second factor: the challenge, and what to do once it is passed. */
+export interface PendingMfa {
+  challenge: MfaChallenge;
+  /** Ends the session a link started from (a link signs the same user in again). */
+  after: () => Promise<void>;
+}
+
+/**
+ * Completes the OpenID login on /console/callback; returns an error to show, or the
+ * challenge when the server asks for the second factor, or nothing when signed in.
+ */
+export async function finishProviderLogin(): Promise<string | PendingMfa | undefined> {
   const q = new URLSearchParams(location.search);
   const raw = sessionStorage.getItem(LOGIN_KEY);
   sessionStorage.removeItem(LOGIN_KEY);
@@ -58,11 +68,18 @@ export async function finishProviderLogin(): Promise<string | undefined> {
       state: saved.state,
       iss: q.get("iss") ?? "",
     });
-    if (!res.tokens) return "The server answered without tokens.";
     const previous = saved.link ? await tessera.getTokens() : undefined;
-    await tessera.setTokens(tokensFromMessage(res.tokens));
     // A link signs the same user in again: the session it started from is ended.
-    if (previous) await tessera.auth.logout({ refreshToken: previous.refreshToken }).catch(() => {});
+    const after = async () => {
+      if (previous) await tessera.auth.logout({ refreshToken: previous.refreshToken }).catch(() => {});
+    };
+    try {
+      await tessera.setTokens(tokensFromSignIn(res));
+    } catch (e) {
+      if (e instanceof MfaRequiredError) return { challenge: e.challenge, after };
+      throw e;
+    }
+    await after();
     return undefined;
   } catch (e) {
     return message(e);

@@ -1,0 +1,174 @@
+/**
+ * The "Two-factor authentication" page: whether TOTP is on and how many recovery codes
+ * are left; enrolment (a QR code of the `otpauth://` URI and the secret as text, confirmed
+ * with a code, then the 10 recovery codes once); new recovery codes; turning it off
+ * (password, or a recovery code for users without one, and a current code).
+ */
+import { IdentityService, MfaService, type GetMfaStatusResponse, type StartTotpEnrollmentResponse } from "@tessera/sdk/proto";
+import { tessera } from "../../client.js";
+import { h, replace } from "../../dom.js";
+import { failed } from "../../errors.js";
+import { fmt } from "../../format.js";
+import { view } from "../../layout.js";
+import type { Page } from "../../page.js";
+import { qrCode } from "./qr.js";
+import { recoveryCodesCard } from "./recovery-codes.js";
+
+/** The "Two-factor authentication" page (`#/two-factor`). */
+export const twoFactorPage: Page = { id: "two-factor", title: "Two-factor", render: () => renderTwoFactor() };
+
+const mfa = tessera.client(MfaService);
+const identities = tessera.client(IdentityService);
+
+/** A 6-digit code field. */
+function codeInput(id: string): HTMLInputElement {
+  return h("input", {
+    id,
+    name: id,
+    inputmode: "numeric",
+    autocomplete: "one-time-code",
+    pattern: "[0-9 ]{6,7}",
+    maxlength: 7,
+    required: true,
+    placeholder: "123456",
+  });
+}
+
+/** A form whose submit runs `action` and shows its error in the form. */
+function form(action: (error: HTMLElement) => Promise<void>, ...children: HTMLElement[]): HTMLFormElement {
+  const error = h("div", { class: "error", role: "alert" });
+  const f = h("form", {
+    onsubmit: (ev: Event) => {
+      ev.preventDefault();
+      error.textContent = "";
+      if (!f.reportValidity()) return;
+      void action(error).catch((e: unknown) => failed(e, error));
+    },
+  });
+  f.append(...children, error);
+  return f;
+}
+
+async function renderTwoFactor(): Promise<void> {
+  let st: GetMfaStatusResponse;
+  try {
+    st = await mfa.getMfaStatus({});
+  } catch (e) {
+    return failed(e);
+  }
+  const status = h(
+    "p",
+    { "data-testid": "mfa-status", "data-enabled": String(st.totpEnabled), "data-remaining": st.recoveryCodesRemaining },
+    st.totpEnabled
+      ? `On since ${fmt(st.totpEnabledAt)}: sign-in asks for a code of your authenticator app. ${st.recoveryCodesRemaining} recovery codes left.`
+      : "Off: your password alone signs you in.",
+  );
+  const card = h("div", { class: "card" }, h("h1", {}, "Two-factor authentication"), status);
+  if (!st.totpEnabled) {
+    card.append(
+      h("div", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: () => void startEnrolment(card) }, "Set up authenticator app")),
+    );
+    replace(view(), card);
+    return;
+  }
+  replace(view(), card, await regenerateCard(), await disableCard());
+}
+
+/** Starts an enrolment and shows the QR code, the secret and the confirmation form. */
+async function startEnrolment(card: HTMLElement): Promise<void> {
+  let started: StartTotpEnrollmentResponse;
+  try {
+    started = await mfa.startTotpEnrollment({});
+  } catch (e) {
+    return failed(e);
+  }
+  const code = codeInput("totp-code");
+  const confirm = form(
+    async () => {
+      const { recoveryCodes } = await mfa.confirmTotpEnrollment({ code: code.value.replace(/\s+/g, "") });
+      replace(
+        view(),
+        recoveryCodesCard(recoveryCodes, () => void renderTwoFactor()),
+      );
+    },
+    h("label", { for: "totp-code" }, "Code from the app"),
+    code,
+    h(
+      "div",
+      { class: "actions" },
+      h("button", { type: "button", onclick: () => void renderTwoFactor() }, "Cancel"),
+      h("button", { type: "submit", class: "primary" }, "Turn on"),
+    ),
+  );
+  replace(
+    card,
+    h("h1", {}, "Set up your authenticator app"),
+    h("p", {}, "Scan this QR code with an authenticator app (or type the secret below), then enter the 6-digit code it shows."),
+    h("div", { class: "qr", "data-testid": "totp-qr" }, qrCode(started.otpauthUri)),
+    h(
+      "p",
+      {},
+      "Secret: ",
+      h("code", { class: "mono", "data-testid": "totp-secret", "data-secret": started.secret }, started.secret.replace(/(.{4})/g, "$1 ").trim()),
+    ),
+    started.expiresAt && h("p", { class: "muted small" }, `Enter a code before ${fmt(started.expiresAt)}.`),
+    confirm,
+  );
+  code.focus();
+}
+
+/** New recovery codes (the old ones stop working), with a current code. */
+async function regenerateCard(): Promise<HTMLElement> {
+  const code = codeInput("regenerate-code");
+  return h(
+    "div",
+    { class: "card" },
+    h("h2", {}, "Recovery codes"),
+    h("p", { class: "muted small" }, "Make 10 new recovery codes; the old ones stop working."),
+    form(
+      async () => {
+        const { recoveryCodes } = await mfa.regenerateRecoveryCodes({ code: code.value.replace(/\s+/g, "") });
+        replace(
+          view(),
+          recoveryCodesCard(recoveryCodes, () => void renderTwoFactor()),
+        );
+      },
+      h("label", { for: "regenerate-code" }, "Code from the app"),
+      code,
+      h("div", { class: "actions" }, h("button", { type: "submit" }, "New recovery codes")),
+    ),
+  );
+}
+
+/** Turning TOTP off: the password (a recovery code for users without one) and a current code. */
+async function disableCard(): Promise<HTMLElement> {
+  const hasPassword = await identities.listIdentities({}).then(
+    (r) => r.hasPassword,
+    () => true,
+  );
+  const secret = hasPassword
+    ? h("input", { id: "disable-password", type: "password", autocomplete: "current-password", required: true })
+    : h("input", { id: "disable-recovery-code", autocomplete: "off", required: true });
+  const code = codeInput("disable-code");
+  return h(
+    "div",
+    { class: "card" },
+    h("h2", {}, "Turn off"),
+    h("p", { class: "muted small" }, "Sign-in then asks only for your password; the recovery codes are deleted."),
+    form(
+      async () => {
+        await mfa.disableTotp({
+          password: hasPassword ? secret.value : "",
+          recoveryCode: hasPassword ? "" : secret.value.trim(),
+          code: code.value.replace(/\s+/g, ""),
+        });
+        await renderTwoFactor();
+      },
+      h("label", { for: secret.id }, hasPassword ? "Password" : "A recovery code"),
+      secret,
+      h("label", { for: "disable-code" }, "Code from the app"),
+      code,
+      h("div", { class: "actions" }, h("button", { type: "submit", class: "danger" }, "Turn off two-factor authentication")),
+    ),
+  );
+}
