@@ -8,7 +8,8 @@
 import { describe, expect, it } from "vitest";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createRouterTransport } from "@connectrpc/connect";
-import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { create } from "@bufbuild/protobuf";
+import { AuthService, MfaChallengeSchema, TokensSchema } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { MfaService } from "../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
 import * as browserSdk from "../packages/sdk/src/index.js";
 import { createTesseraClient, MfaRequiredError, tokensFromSignIn } from "../packages/sdk/src/node.js";
@@ -56,8 +57,11 @@ describe("SDK: sign-in with a second factor (in-memory router)", () => {
     // Signed in as someone else already: VerifyMfa must not carry that session's token.
     const client = createTesseraClient({ transport: fake.transport, accessToken: "at-other" });
     const { challenge } = (await client.signIn("ada@example.com", "pw").catch((e: unknown) => e)) as MfaRequiredError;
-    const wrong = await client.verifyMfa(challenge, { code: "000000" }).catch((e: unknown) => ConnectError.from(e));
-    expect(wrong.code).toBe(Code.InvalidArgument);
+    const wrong = await client.verifyMfa(challenge, { code: "000000" }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(wrong?.code).toBe(Code.InvalidArgument);
     expect((await client.getTokens())?.accessToken).toBe("at-other");
     const t = await client.verifyMfa(challenge, { code: "123 456" });
     expect(t).toMatchObject({ accessToken: "at-mfa", refreshToken: "rt-mfa", userId: "u1" });
@@ -70,13 +74,18 @@ describe("SDK: sign-in with a second factor (in-memory router)", () => {
       ["123456", ""],
       ["", "abcd-efgh"],
     ]);
-    const gone = await client.verifyMfa("mfa_ch_old", { code: "123456" }).catch((e: unknown) => ConnectError.from(e));
-    expect(gone.code).toBe(Code.NotFound);
+    const gone = await client.verifyMfa("mfa_ch_old", { code: "123456" }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(gone?.code).toBe(Code.NotFound);
   });
 
   it("tokensFromSignIn reads an ExchangeCode answer: tokens, or MfaRequiredError for a challenge", () => {
-    expect(tokensFromSignIn({ tokens: { $typeName: "tessera.v1.Tokens", accessToken: "a", refreshToken: "r", userId: "u" } }).accessToken).toBe("a");
-    expect(() => tokensFromSignIn({ mfaChallenge: { $typeName: "tessera.v1.MfaChallenge", challenge: "c", methods: ["totp"] } })).toThrow(MfaRequiredError);
+    const tokens = create(TokensSchema, { accessToken: "a", refreshToken: "r", userId: "u" });
+    expect(tokensFromSignIn({ tokens }).accessToken).toBe("a");
+    const mfaChallenge = create(MfaChallengeSchema, { challenge: "c", methods: ["totp"] });
+    expect(() => tokensFromSignIn({ mfaChallenge })).toThrow(MfaRequiredError);
     expect(() => tokensFromSignIn({})).toThrow(/without tokens/);
   });
 });

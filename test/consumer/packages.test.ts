@@ -20,9 +20,11 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), "fixtur
 /**
  * The SDK's browser bundle budget (min+gzip bytes): 40 447 before the split; raised by
  * 1 000 B for what issues 17-19 added to the contract and the session (provider kinds,
- * linking, the verification flag and its error), measured at 41 490.
+ * linking, the verification flag and its error), measured at 41 490; raised by 1 000 B
+ * for the second factor (issue 18: `signIn`'s MfaRequiredError and `verifyMfa`, which
+ * brings MfaService's descriptor into every session), measured at 42 213.
  */
-const BUNDLE_BUDGET_EVERYTHING = 42_000;
+const BUNDLE_BUDGET_EVERYTHING = 43_000;
 /** Third-party packages of the server that must never reach a browser bundle. */
 const SERVER_ONLY = [
   "@electric-sql/pglite",
@@ -239,8 +241,9 @@ describe("the packed packages, installed in a fresh project", () => {
         .filter((i) => i.includes("@tessera/sdk/dist/esm/gen/"))
         .map((i) => path.basename(i))
         .sort();
-    expect(only(out.everything)).toEqual(["api_key_pb.js", "auth_pb.js", "user_account_pb.js"]);
-    expect(only(out.oneService)).toEqual(["auth_pb.js"]);
+    // A session signs in, so it can finish a sign-in's second factor: MfaService (VerifyMfa) comes along.
+    expect(only(out.everything)).toEqual(["api_key_pb.js", "auth_pb.js", "mfa_pb.js", "user_account_pb.js"]);
+    expect(only(out.oneService)).toEqual(["auth_pb.js", "mfa_pb.js"]);
     console.log(
       `SDK browser bundle (esbuild --minify, gzip -9): createTesseraClient ${out.everything.minified} B min, ${out.everything.gzip} B min+gzip; ` +
         `createTesseraSession + AuthService ${out.oneService.minified} B min, ${out.oneService.gzip} B min+gzip`,

@@ -15,19 +15,19 @@ import type { Page } from "../../page.js";
 /** The "Sessions" page (`#/sessions`). */
 export const sessionsPage: Page = { id: "sessions", title: "Sessions", render: () => renderSessions() };
 
-/** RFC 8176 `amr` values as words. */
+/** RFC 8176 `amr` values as words ("mfa" is the 2FA mark). */
 const AMR_WORDS: Readonly<Record<string, string>> = {
   pwd: "password",
-  otp: "one-time code",
+  otp: "authenticator code",
   fed: "identity provider",
-  mfa: "two factors",
-  kba: "recovery code",
   hwk: "security key",
 };
 
-/** How a session was signed in, in words. */
+/** How a session was signed in, in words: a second factor without `otp` was a recovery code. */
 function signedInWith(s: Session): string {
-  return s.amr.length === 0 ? "—" : s.amr.map((a) => AMR_WORDS[a] ?? a).join(" + ");
+  const words = s.amr.filter((a) => a !== "mfa").map((a) => AMR_WORDS[a] ?? a);
+  if (s.amr.includes("mfa") && !s.amr.includes("otp")) words.push("recovery code");
+  return words.length === 0 ? "—" : words.join(" + ");
 }
 
 async function renderSessions(): Promise<void> {
