@@ -66,6 +66,14 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "DeviceLoginService/ApproveDeviceLogin": human,
   "DeviceLoginService/DenyDeviceLogin": human,
 
+  // The second factor: a signed-in person manages their own; the challenge is VerifyMfa's credential.
+  "MfaService/GetMfaStatus": human,
+  "MfaService/StartTotpEnrollment": human,
+  "MfaService/ConfirmTotpEnrollment": human,
+  "MfaService/DisableTotp": human,
+  "MfaService/RegenerateRecoveryCodes": human,
+  "MfaService/VerifyMfa": pub,
+
   "RevocationService/WatchRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/AckRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/GetRevocationStatus": { access: "instance_admin_or_admin_key" },
