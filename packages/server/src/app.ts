@@ -176,6 +176,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         isInstanceAdmin: (userId) => isInstanceAdmin(kysely, userId),
         keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(kysely, apiKeyId),
         chargeApiKey: chargeWith(keyLimiter),
+        secondFactor: { forAdmins: config.mfa.requireForAdmins, forApiKeyCreation: config.mfa.requireForApiKeyCreation },
         metrics,
       }),
     ],
