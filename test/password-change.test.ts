@@ -135,7 +135,7 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
     const session = await createSessions({ db: t.database.db.kysely, keys: ring, config: t.server.app.config, clock: () => new Date() }).startSession(userId, {
       clientIp: "",
       userAgent: "",
-    });
+    }, { amr: ["pwd"], assuranceLevel: 1 });
     ring.stop();
     const e = await failure(auth(session.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }));
     expect(e.code).toBe(Code.FailedPrecondition);

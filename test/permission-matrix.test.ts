@@ -24,6 +24,7 @@ import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation
 import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.js";
 import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
 import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
+import { MfaService } from "../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
@@ -36,6 +37,7 @@ const SERVICES: DescService[] = [
   DeviceLoginService,
   IdentityService,
   AccountRecoveryService,
+  MfaService,
 ];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey", "scopedKey"] as const;
@@ -107,6 +109,13 @@ const MATRIX: Record<string, Row> = {
   "DeviceLoginService/GetDeviceLogin": [U, IA, IA, IA, IA, PD, PD, PD],
   "DeviceLoginService/ApproveDeviceLogin": [U, IA, IA, IA, IA, PD, PD, PD],
   "DeviceLoginService/DenyDeviceLogin": [U, IA, IA, IA, IA, PD, PD, PD],
+  // The second factor: the caller's own (API keys refused); VerifyMfa's challenge is its credential.
+  "MfaService/GetMfaStatus": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
+  "MfaService/StartTotpEnrollment": [U, "ran", "ran", "ran", "ran", PD, PD, PD],
+  "MfaService/ConfirmTotpEnrollment": [U, "ran", "ran", "ran", "ran", PD, PD, PD],
+  "MfaService/DisableTotp": [U, "ran", "ran", "ran", "ran", PD, PD, PD],
+  "MfaService/RegenerateRecoveryCodes": [U, "ran", "ran", "ran", "ran", PD, PD, PD],
+  "MfaService/VerifyMfa": ["public", "public", "public", "public", "public", "public", "public", "public"],
 
   // Instance admins and keys an instance admin created (test/revocation-service.test.ts): none of these.
   "IdentityService/ListIdentities": [U, "ok", "ok", "ok", "ok", PD, PD, PD],

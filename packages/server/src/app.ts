@@ -44,6 +44,7 @@ import { createMailer, type Mailer } from "./mail/mailer.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
 import { createDeviceLoginService } from "./services/device-login/index.js";
+import { createMfaService } from "./services/mfa/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
 import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
 import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
@@ -151,6 +152,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const revocationService = createRevocationService(deps, revocations);
   const mailer = createMailer({ config: config.mail, logger });
   const mail = createRecoveryMail(deps, mailer);
+  const perUser = createPerUserLimiter(counters, refusals);
   const routes = createRoutes({
     auth: createAuthService(deps, { userAuth, revocations, mail, forgetApiKeys: (t) => apiKeys.forget(t) }),
     accountRecovery: createAccountRecoveryService(deps, { mail, revocations }),
@@ -158,7 +160,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     userAccount: createUserAccountService(deps),
     identity: createIdentityService(deps, userAuth.oidc),
     revocation: revocationService.impl,
-    deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser: createPerUserLimiter(counters, refusals) }),
+    deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser }),
+    mfa: createMfaService(deps, { mfa: userAuth.mfa, mail, perUser }),
   });
   const server = createServer({
     config,
@@ -173,6 +176,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         isInstanceAdmin: (userId) => isInstanceAdmin(kysely, userId),
         keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(kysely, apiKeyId),
         chargeApiKey: chargeWith(keyLimiter),
+        secondFactor: { forAdmins: config.mfa.requireForAdmins, forApiKeyCreation: config.mfa.requireForApiKeyCreation },
         metrics,
       }),
     ],

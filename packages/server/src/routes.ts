@@ -8,6 +8,7 @@ import {
   AuthService,
   DeviceLoginService,
   IdentityService,
+  MfaService,
   RevocationService,
   UserAccountService,
 } from "@tessera/sdk/proto";
@@ -21,6 +22,7 @@ export interface ServiceImpls {
   identity: ServiceImpl<typeof IdentityService>;
   accountRecovery: ServiceImpl<typeof AccountRecoveryService>;
   deviceLogin: ServiceImpl<typeof DeviceLoginService>;
+  mfa: ServiceImpl<typeof MfaService>;
 }
 
 /** Registers every service on a router. */
@@ -33,5 +35,6 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(IdentityService, impls.identity);
     router.service(AccountRecoveryService, impls.accountRecovery);
     router.service(DeviceLoginService, impls.deviceLogin);
+    router.service(MfaService, impls.mfa);
   };
 }

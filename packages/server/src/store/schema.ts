@@ -4,8 +4,10 @@
  */
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 import type { DeviceLoginsTable, EmailTokensTable } from "./schema-flows.js";
+import type { MfaChallengesTable, MfaRecoveryCodesTable, UserTotpTable } from "./schema-mfa.js";
 
 export type { DeviceLoginRow, EmailTokenPurpose, EmailTokenRow } from "./schema-flows.js";
+export type { MfaChallengeRow, UserTotpRow } from "./schema-mfa.js";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -137,6 +139,10 @@ interface RefreshFamiliesTable {
    * Unreadable without that token; cleared once the grace window has passed.
    */
   sealed_successor: string | null;
+  /** How the session was signed in: RFC 8176 `amr` values, space-separated ("" before migration 0013). */
+  amr: ColumnType<string, string | undefined, string>;
+  /** 2 when the sign-in passed a second factor, 1 otherwise. */
+  assurance_level: ColumnType<number, number | undefined, number>;
 }
 
 interface RefreshTokensTable {
@@ -246,6 +252,9 @@ export interface Database {
   revocation_log_state: RevocationLogStateTable;
   revocation_participants: RevocationParticipantsTable;
   device_logins: DeviceLoginsTable;
+  user_totp: UserTotpTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -9,6 +9,7 @@ import {
   AuthService,
   DeviceLoginService,
   IdentityService,
+  MfaService,
   RevocationService,
   UserAccountService,
 } from "@tessera/sdk/proto";
@@ -22,4 +23,5 @@ export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
   DeviceLoginService,
   IdentityService,
   AccountRecoveryService,
+  MfaService,
 ]);
