@@ -104,7 +104,7 @@ async function startEnrolment(card: HTMLElement): Promise<void> {
     card,
     h("h1", {}, "Set up your authenticator app"),
     h("p", {}, "Scan this QR code with an authenticator app (or type the secret below), then enter the 6-digit code it shows."),
-    h("div", { class: "qr", "data-testid": "totp-qr" }, qrCode(started.otpauthUri)),
+    h("div", { class: "qr", "data-testid": "totp-qr", "data-otpauth-uri": started.otpauthUri }, qrCode(started.otpauthUri)),
     h(
       "p",
       {},

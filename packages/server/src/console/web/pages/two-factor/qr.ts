@@ -9,10 +9,19 @@ const SVG = "http://www.w3.org/2000/svg";
 /** Light modules around the code, as the QR standard asks for (4 modules). */
 const QUIET_ZONE = 4;
 
+/** The SVG path of a QR code's dark modules (unit squares), offset by the quiet zone; tests recompute it. */
+export function qrPath(text: string): { d: string; size: number } {
+  const { data, size } = encode(text, { ecc: "M", border: 0 });
+  let d = "";
+  for (const [y, row] of data.entries()) {
+    for (const [x, dark] of row.entries()) if (dark) d += `M${x + QUIET_ZONE} ${y + QUIET_ZONE}h1v1h-1z`;
+  }
+  return { d, size: size + 2 * QUIET_ZONE };
+}
+
 /** An SVG element showing `text` as a QR code, `px` wide. */
 export function qrCode(text: string, px = 200): SVGSVGElement {
-  const { data, size } = encode(text, { ecc: "M", border: 0 });
-  const n = size + 2 * QUIET_ZONE;
+  const { d, size: n } = qrPath(text);
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", `0 0 ${n} ${n}`);
   svg.setAttribute("width", String(px));
@@ -25,10 +34,6 @@ export function qrCode(text: string, px = 200): SVGSVGElement {
   bg.setAttribute("height", String(n));
   bg.setAttribute("fill", "#fff");
   // One path of unit squares: small and fast to draw.
-  let d = "";
-  for (const [y, row] of data.entries()) {
-    for (const [x, dark] of row.entries()) if (dark) d += `M${x + QUIET_ZONE} ${y + QUIET_ZONE}h1v1h-1z`;
-  }
   const path = document.createElementNS(SVG, "path");
   path.setAttribute("d", d);
   path.setAttribute("fill", "#000");
