@@ -83,7 +83,11 @@ class FactorRefused extends Error {
 }
 
 /** Builds MFA sign-in over the sessions every sign-in uses. */
-export function createMfaSignIn(deps: Pick<Deps, "db" | "clock" | "audit" | "config" | "logger">, sessions: SessionIssuer, keys: MfaKeys | undefined): MfaSignIn {
+export function createMfaSignIn(
+  deps: Pick<Deps, "db" | "clock" | "audit" | "config" | "logger">,
+  sessions: SessionIssuer,
+  keys: MfaKeys | undefined,
+): MfaSignIn {
   const { clock, audit, config, logger } = deps;
   const db = deps.db.kysely;
   let timer: NodeJS.Timeout | undefined;
@@ -124,7 +128,9 @@ export function createMfaSignIn(deps: Pick<Deps, "db" | "clock" | "audit" | "con
     try {
       outcome = await db.transaction().execute(async (trx) => {
         if (!(await useChallenge(trx, row.id, now))) return "used" as const;
-        const failure = hasCode ? await useTotpCode(trx, keys, row.user_id, input.code, now) : await useRecovery(trx, keys, row.user_id, input.recoveryCode, now);
+        const failure = hasCode
+          ? await useTotpCode(trx, keys, row.user_id, input.code, now)
+          : await useRecovery(trx, keys, row.user_id, input.recoveryCode, now);
         if (failure) throw new FactorRefused(failure);
         return "ok" as const;
       });

@@ -29,11 +29,7 @@ export function newRecoveryCodes(): string[] {
  */
 export function normalizeRecoveryCode(code: string): string | undefined {
   if (code.length > 64) return undefined;
-  const c = code
-    .toLowerCase()
-    .replace(/[\s-]/g, "")
-    .replace(/[il]/g, "1")
-    .replace(/o/g, "0");
+  const c = code.toLowerCase().replace(/[\s-]/g, "").replace(/[il]/g, "1").replace(/o/g, "0");
   if (c.length !== LENGTH) return undefined;
   for (const ch of c) if (!ALPHABET.includes(ch)) return undefined;
   return c;

@@ -120,7 +120,11 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
       if (!(await upsertPendingTotp(db, { userId: user.id, ciphertext: k.seal(secret, user.id), now, expiresAt }))) throw already();
       audit.record({ action: "mfa.enroll.start", actorUserId: user.id, request: ctx.values.get(requestInfoKey) });
       noStore(ctx);
-      return { secret: base32Encode(secret), otpauthUri: otpauthUri(secret, config.mfa.issuer, user.email ?? user.id), expiresAt: timestampFromDate(expiresAt) };
+      return {
+        secret: base32Encode(secret),
+        otpauthUri: otpauthUri(secret, config.mfa.issuer, user.email ?? user.id),
+        expiresAt: timestampFromDate(expiresAt),
+      };
     },
 
     async confirmTotpEnrollment(req, ctx) {
@@ -143,7 +147,12 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
         if (!(await confirmTotp(trx, user.id, row.secret_ciphertext, step, now))) {
           throw new ConnectError("the enrolment changed meanwhile: start again with StartTotpEnrollment", Code.FailedPrecondition);
         }
-        await replaceRecoveryCodes(trx, user.id, codes.map((c) => k.codeHash(normalizeRecoveryCode(c)!)), now);
+        await replaceRecoveryCodes(
+          trx,
+          user.id,
+          codes.map((c) => k.codeHash(normalizeRecoveryCode(c)!)),
+          now,
+        );
       });
       audit.record({ action: "mfa.enabled", actorUserId: user.id, request: ctx.values.get(requestInfoKey), metadata: { method: "totp" } });
       if (user.email) mail.secondFactorChanged(user.email, "enabled");
@@ -191,7 +200,12 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
       await refusable(ctx, user.id, "regenerate", async (trx) => {
         const c = await useTotpCode(trx, k, user.id, req.code, now);
         if (c) throw new Refused(c, wrongCode());
-        await replaceRecoveryCodes(trx, user.id, codes.map((x) => k.codeHash(normalizeRecoveryCode(x)!)), now);
+        await replaceRecoveryCodes(
+          trx,
+          user.id,
+          codes.map((x) => k.codeHash(normalizeRecoveryCode(x)!)),
+          now,
+        );
       });
       audit.record({ action: "mfa.recovery_codes.regenerated", actorUserId: user.id, request: ctx.values.get(requestInfoKey) });
       noStore(ctx);
