@@ -187,6 +187,19 @@ describe.each(DB_KINDS)("MFA on %s", (kind) => {
     expect(actions.map((a) => a.action)).toEqual(expect.arrayContaining(["mfa.enabled", "mfa.disabled", "mfa.recovery_codes.regenerated", "mfa.failed"]));
   });
 
+  it("lost device: DisableTotp with the password and a recovery code instead of the code, then enrolling again works", async () => {
+    const user = await enrolledUser();
+    const challenge = await loginChallenge(auth(), user.email, user.password);
+    const { tokens } = await mfa().verifyMfa({ challenge, recoveryCode: user.recoveryCodes[0]! });
+    const m = mfa(tokens!.accessToken);
+    await expectCode(m.disableTotp({ password: user.password }), Code.InvalidArgument, /code is required/);
+    await expectCode(m.disableTotp({ password: user.password, recoveryCode: user.recoveryCodes[0]! }), Code.InvalidArgument, /wrong recovery code/);
+    await m.disableTotp({ password: user.password, recoveryCode: user.recoveryCodes[1]! });
+    expect((await m.getMfaStatus({})).totpEnabled).toBe(false);
+    const again = await enrolTotp(m, now);
+    expect(again.secret).not.toBe(user.secret);
+  });
+
   it("stores TOTP secrets encrypted and recovery codes hashed: no secret in the database, the logs or the audit trail", async () => {
     const user = await enrolledUser();
     const challenge = await loginChallenge(auth(), user.email, user.password);

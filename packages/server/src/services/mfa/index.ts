@@ -165,27 +165,42 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
       const user = await caller(ctx);
       await count(ctx, "MfaService/DisableTotp", user.id);
       await confirmed(user);
-      if (req.code === "") throw new ConnectError("code is required (a current code of the authenticator app)", Code.InvalidArgument);
-      if (user.password_hash !== null) {
+      // Two proofs: the password and a code, or the password and a recovery code (a lost
+      // device); a user without a password gives a recovery code and a code.
+      const hasPassword = user.password_hash !== null;
+      const useCode = req.code !== "";
+      const useRecoveryCode = req.recoveryCode !== "";
+      if (hasPassword ? !useCode && !useRecoveryCode : !useCode || !useRecoveryCode) {
+        throw new ConnectError(
+          hasPassword ? "code is required (or, for a lost device, recovery_code)" : "recovery_code and code are required (this user has no password)",
+          Code.InvalidArgument,
+        );
+      }
+      if (hasPassword) {
         checkPasswordBytes(req.password);
-        if (!(await passwordHashing.verify(user.password_hash, req.password))) {
+        if (!(await passwordHashing.verify(user.password_hash!, req.password))) {
           failed(ctx, user.id, "disable", "wrong_password");
           throw new ConnectError("password is incorrect", Code.InvalidArgument);
         }
-      } else if (req.recoveryCode === "") {
-        throw new ConnectError("recovery_code is required (this user has no password)", Code.InvalidArgument);
       }
       const now = clock();
       await refusable(ctx, user.id, "disable", async (trx) => {
-        if (user.password_hash === null) {
+        if (useRecoveryCode && (!hasPassword || !useCode)) {
           const r = await useRecovery(trx, k, user.id, req.recoveryCode, now);
           if (r) throw new Refused(r, new ConnectError("wrong recovery code", Code.InvalidArgument));
         }
-        const c = await useTotpCode(trx, k, user.id, req.code, now);
-        if (c) throw new Refused(c, wrongCode());
+        if (useCode) {
+          const c = await useTotpCode(trx, k, user.id, req.code, now);
+          if (c) throw new Refused(c, wrongCode());
+        }
         await deleteTotp(trx, user.id);
       });
-      audit.record({ action: "mfa.disabled", actorUserId: user.id, request: ctx.values.get(requestInfoKey), metadata: { method: "totp" } });
+      audit.record({
+        action: "mfa.disabled",
+        actorUserId: user.id,
+        request: ctx.values.get(requestInfoKey),
+        metadata: { with: useCode ? "code" : "recovery_code" },
+      });
       if (user.email) mail.secondFactorChanged(user.email, "disabled");
       return {};
     },
