@@ -4,8 +4,8 @@
  */
 import type { Client } from "@connectrpc/connect";
 import { expect } from "vitest";
-import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
-import { MfaService } from "../../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
+import type { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import type { MfaService } from "../../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
 import { base32Decode } from "../../packages/server/src/auth/mfa/base32.js";
 import { totpCode } from "../../packages/server/src/auth/mfa/totp.js";
 

@@ -6,7 +6,7 @@
 import { randomInt } from "node:crypto";
 
 /** How many codes a user gets at a time. */
-export const RECOVERY_CODE_COUNT = 10;
+const RECOVERY_CODE_COUNT = 10;
 /** Crockford's base32 letters (no I, L, O, U): read aloud and typed without confusion. */
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 const LENGTH = 10;

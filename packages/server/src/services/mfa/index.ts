@@ -68,7 +68,7 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
   async function caller(ctx: HandlerContext): Promise<UserRow> {
     const p = requirePrincipal(ctx);
     const user = await findUserById(db, p.userId);
-    if (!user || user.kind !== "human") throw new ConnectError("only a signed-in person has a second factor", Code.PermissionDenied);
+    if (user?.kind !== "human") throw new ConnectError("only a signed-in person has a second factor", Code.PermissionDenied);
     if (user.disabled_at !== null) throw new ConnectError("user is disabled", Code.PermissionDenied);
     return user;
   }
