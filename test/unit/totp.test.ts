@@ -34,7 +34,7 @@ describe("TOTP (RFC 6238)", () => {
 
   it("passes the RFC 4226 Appendix D HOTP values", () => {
     const expected = ["755224", "287082", "359152", "969429", "338314", "254676", "287922", "162583", "399871", "520489"];
-    expected.forEach((code, counter) => expect(hotp(RFC_SECRET, counter)).toBe(code));
+    for (const [counter, code] of expected.entries()) expect(hotp(RFC_SECRET, counter)).toBe(code);
   });
 
   it("accepts the current step and one either side, refuses two steps away and any step at or before the last one used", () => {

@@ -28,7 +28,6 @@ export { readPem, type TlsConfig } from "./tls-config.js";
 export type { AdminApiConfig } from "./provider-config.js";
 export type { GithubConfig, OidcConfig, ProviderConfig } from "./provider-types.js";
 export type { MailConfig } from "./mail-config.js";
-export type { MfaConfig } from "./mfa-config.js";
 
 /** Who may sign in: nobody needs to (none), only the configured admin (admin), or everybody (full). */
 export type AuthModeName = "none" | "admin" | "full";

@@ -21,9 +21,9 @@ import { type FactorFailure, mfaNotConfigured, useRecovery, useTotpCode } from "
 import type { MfaKeys } from "./secret-box.js";
 
 /** How long a challenge lives. */
-export const CHALLENGE_TTL_MS = 5 * 60_000;
+const CHALLENGE_TTL_MS = 5 * 60_000;
 /** Tries per challenge; then it is dead. */
-export const CHALLENGE_MAX_TRIES = 5;
+const CHALLENGE_MAX_TRIES = 5;
 const CHALLENGE_RE = /^tsm_[A-Za-z0-9_-]{43}$/;
 const SWEEP_EVERY_MS = 60_000;
 const SWEEP_BATCH = 1000;
@@ -33,21 +33,21 @@ const KEEP_AFTER_EXPIRY_MS = 60 * 60_000;
 const sha256Hex = (v: string) => createHash("sha256").update(v, "utf8").digest("hex");
 
 /** The `tessera.v1.MfaChallenge` message. */
-export interface WireChallenge {
+interface WireChallenge {
   challenge: string;
   methods: string[];
   expiresAt: ReturnType<typeof timestampFromDate>;
 }
 
 /** What VerifyMfa brings. */
-export interface VerifyInput {
+interface VerifyInput {
   challenge: string;
   code: string;
   recoveryCode: string;
 }
 
 /** A completed sign-in. */
-export interface Verified {
+interface Verified {
   userId: string;
   tokens: IssuedTokens;
   method: "totp" | "recovery_code";
@@ -83,7 +83,11 @@ class FactorRefused extends Error {
 }
 
 /** Builds MFA sign-in over the sessions every sign-in uses. */
-export function createMfaSignIn(deps: Pick<Deps, "db" | "clock" | "audit" | "config" | "logger">, sessions: SessionIssuer, keys: MfaKeys | undefined): MfaSignIn {
+export function createMfaSignIn(
+  deps: Pick<Deps, "db" | "clock" | "audit" | "config" | "logger">,
+  sessions: SessionIssuer,
+  keys: MfaKeys | undefined,
+): MfaSignIn {
   const { clock, audit, config, logger } = deps;
   const db = deps.db.kysely;
   let timer: NodeJS.Timeout | undefined;
@@ -124,7 +128,9 @@ export function createMfaSignIn(deps: Pick<Deps, "db" | "clock" | "audit" | "con
     try {
       outcome = await db.transaction().execute(async (trx) => {
         if (!(await useChallenge(trx, row.id, now))) return "used" as const;
-        const failure = hasCode ? await useTotpCode(trx, keys, row.user_id, input.code, now) : await useRecovery(trx, keys, row.user_id, input.recoveryCode, now);
+        const failure = hasCode
+          ? await useTotpCode(trx, keys, row.user_id, input.code, now)
+          : await useRecovery(trx, keys, row.user_id, input.recoveryCode, now);
         if (failure) throw new FactorRefused(failure);
         return "ok" as const;
       });

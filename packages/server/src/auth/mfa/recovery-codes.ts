@@ -6,7 +6,7 @@
 import { randomInt } from "node:crypto";
 
 /** How many codes a user gets at a time. */
-export const RECOVERY_CODE_COUNT = 10;
+const RECOVERY_CODE_COUNT = 10;
 /** Crockford's base32 letters (no I, L, O, U): read aloud and typed without confusion. */
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";
 const LENGTH = 10;
@@ -29,11 +29,7 @@ export function newRecoveryCodes(): string[] {
  */
 export function normalizeRecoveryCode(code: string): string | undefined {
   if (code.length > 64) return undefined;
-  const c = code
-    .toLowerCase()
-    .replace(/[\s-]/g, "")
-    .replace(/[il]/g, "1")
-    .replace(/o/g, "0");
+  const c = code.toLowerCase().replace(/[\s-]/g, "").replace(/[il]/g, "1").replace(/o/g, "0");
   if (c.length !== LENGTH) return undefined;
   for (const ch of c) if (!ALPHABET.includes(ch)) return undefined;
   return c;

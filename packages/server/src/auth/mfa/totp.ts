@@ -9,9 +9,9 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { base32Encode } from "./base32.js";
 
 /** Seconds per step. */
-export const TOTP_PERIOD_SECONDS = 30;
+const TOTP_PERIOD_SECONDS = 30;
 /** Digits of a code. */
-export const TOTP_DIGITS = 6;
+const TOTP_DIGITS = 6;
 /** Steps accepted either side of the current one. */
 const SKEW_STEPS = 1;
 /** Secret size: 160 bits, RFC 4226 §4's recommendation for HMAC-SHA-1. */
@@ -44,7 +44,7 @@ export function totpCode(secret: Uint8Array, at: Date, digits = TOTP_DIGITS): st
 }
 
 /** True for a string shaped like a code (6 digits); spaces are removed first by `cleanCode`. */
-export function cleanCode(code: string): string | undefined {
+function cleanCode(code: string): string | undefined {
   const c = code.replace(/\s/g, "");
   return CODE_RE.test(c) ? c : undefined;
 }

@@ -140,7 +140,7 @@ const API_KEY_CREATION: ReadonlySet<string> = new Set(["ApiKeyService/CreateAcco
 
 /** The answer to a caller whose session did not pass a second factor where one is required. */
 export const SECOND_FACTOR_REQUIRED =
-  "this procedure needs a session that passed a second factor: turn on TOTP (MfaService.StartTotpEnrollment, or the console's Security page), then sign in again with a code";
+  "this procedure needs a session that passed a second factor: turn on two-step sign-in (MfaService.StartTotpEnrollment, or in the console), then sign in again with a code";
 
 /**
  * True when a procedure needs a session at assurance level 2: with `forAdmins`, every

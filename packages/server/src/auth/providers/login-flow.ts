@@ -163,7 +163,12 @@ export function createLoginFlow(opts: LoginFlowOptions) {
       ctx.responseHeader.set("cache-control", "no-store");
       const mfaChallenge = await opts.mfa?.challengeFor(user.userId, "fed", request, provider.config.id);
       if (mfaChallenge) {
-        audit.record({ action: "auth.oidc_login.mfa_challenge", actorUserId: user.userId, request, metadata: { issuer: tx.issuer, provider: provider.config.id } });
+        audit.record({
+          action: "auth.oidc_login.mfa_challenge",
+          actorUserId: user.userId,
+          request,
+          metadata: { issuer: tx.issuer, provider: provider.config.id },
+        });
         return { mfaChallenge };
       }
       const tokens = await sessions.startSession(user.userId, request, PROVIDER_SIGN_IN);

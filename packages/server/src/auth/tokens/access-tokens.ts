@@ -179,7 +179,15 @@ export function createTesseraJwtVerifier(opts: {
     const amr = Array.isArray(payload.amr) ? Object.freeze(payload.amr.filter((v): v is string => typeof v === "string")) : [];
     const assuranceLevel = payload.acr === "aal2" ? 2 : 1;
     return {
-      principal: Object.freeze({ kind: "user", userId: sub, expiresAt: new Date(payload.exp * 1000), sessionId: sid, tokenId: payload.jti, amr, assuranceLevel }),
+      principal: Object.freeze({
+        kind: "user",
+        userId: sub,
+        expiresAt: new Date(payload.exp * 1000),
+        sessionId: sid,
+        tokenId: payload.jti,
+        amr,
+        assuranceLevel,
+      }),
       until: (payload.exp + CLOCK_TOLERANCE_SECONDS) * 1000,
       issuedAt: payload.iat,
     };

@@ -202,7 +202,11 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
         return { ok: "issue", userId: family.user_id, familyId: family.id, refreshToken: next, expiresAt, signIn: signInOf(family) };
       });
       if (outcome.ok !== "issue") return outcome;
-      return { ok: true, familyId: outcome.familyId, tokens: await tokensFor(outcome.userId, outcome.familyId, outcome.refreshToken, outcome.expiresAt, now, outcome.signIn) };
+      return {
+        ok: true,
+        familyId: outcome.familyId,
+        tokens: await tokensFor(outcome.userId, outcome.familyId, outcome.refreshToken, outcome.expiresAt, now, outcome.signIn),
+      };
     },
 
     async logout(presented) {

@@ -68,7 +68,7 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
   async function caller(ctx: HandlerContext): Promise<UserRow> {
     const p = requirePrincipal(ctx);
     const user = await findUserById(db, p.userId);
-    if (!user || user.kind !== "human") throw new ConnectError("only a signed-in person has a second factor", Code.PermissionDenied);
+    if (user?.kind !== "human") throw new ConnectError("only a signed-in person has a second factor", Code.PermissionDenied);
     if (user.disabled_at !== null) throw new ConnectError("user is disabled", Code.PermissionDenied);
     return user;
   }
@@ -120,7 +120,11 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
       if (!(await upsertPendingTotp(db, { userId: user.id, ciphertext: k.seal(secret, user.id), now, expiresAt }))) throw already();
       audit.record({ action: "mfa.enroll.start", actorUserId: user.id, request: ctx.values.get(requestInfoKey) });
       noStore(ctx);
-      return { secret: base32Encode(secret), otpauthUri: otpauthUri(secret, config.mfa.issuer, user.email ?? user.id), expiresAt: timestampFromDate(expiresAt) };
+      return {
+        secret: base32Encode(secret),
+        otpauthUri: otpauthUri(secret, config.mfa.issuer, user.email ?? user.id),
+        expiresAt: timestampFromDate(expiresAt),
+      };
     },
 
     async confirmTotpEnrollment(req, ctx) {
@@ -143,7 +147,12 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
         if (!(await confirmTotp(trx, user.id, row.secret_ciphertext, step, now))) {
           throw new ConnectError("the enrolment changed meanwhile: start again with StartTotpEnrollment", Code.FailedPrecondition);
         }
-        await replaceRecoveryCodes(trx, user.id, codes.map((c) => k.codeHash(normalizeRecoveryCode(c)!)), now);
+        await replaceRecoveryCodes(
+          trx,
+          user.id,
+          codes.map((c) => k.codeHash(normalizeRecoveryCode(c)!)),
+          now,
+        );
       });
       audit.record({ action: "mfa.enabled", actorUserId: user.id, request: ctx.values.get(requestInfoKey), metadata: { method: "totp" } });
       if (user.email) mail.secondFactorChanged(user.email, "enabled");
@@ -156,27 +165,42 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
       const user = await caller(ctx);
       await count(ctx, "MfaService/DisableTotp", user.id);
       await confirmed(user);
-      if (req.code === "") throw new ConnectError("code is required (a current code of the authenticator app)", Code.InvalidArgument);
-      if (user.password_hash !== null) {
+      // Two proofs: the password and a code, or the password and a recovery code (a lost
+      // device); a user without a password gives a recovery code and a code.
+      const hasPassword = user.password_hash !== null;
+      const useCode = req.code !== "";
+      const useRecoveryCode = req.recoveryCode !== "";
+      if (hasPassword ? !useCode && !useRecoveryCode : !useCode || !useRecoveryCode) {
+        throw new ConnectError(
+          hasPassword ? "code is required (or, for a lost device, recovery_code)" : "recovery_code and code are required (this user has no password)",
+          Code.InvalidArgument,
+        );
+      }
+      if (hasPassword) {
         checkPasswordBytes(req.password);
-        if (!(await passwordHashing.verify(user.password_hash, req.password))) {
+        if (!(await passwordHashing.verify(user.password_hash!, req.password))) {
           failed(ctx, user.id, "disable", "wrong_password");
           throw new ConnectError("password is incorrect", Code.InvalidArgument);
         }
-      } else if (req.recoveryCode === "") {
-        throw new ConnectError("recovery_code is required (this user has no password)", Code.InvalidArgument);
       }
       const now = clock();
       await refusable(ctx, user.id, "disable", async (trx) => {
-        if (user.password_hash === null) {
+        if (useRecoveryCode && (!hasPassword || !useCode)) {
           const r = await useRecovery(trx, k, user.id, req.recoveryCode, now);
           if (r) throw new Refused(r, new ConnectError("wrong recovery code", Code.InvalidArgument));
         }
-        const c = await useTotpCode(trx, k, user.id, req.code, now);
-        if (c) throw new Refused(c, wrongCode());
+        if (useCode) {
+          const c = await useTotpCode(trx, k, user.id, req.code, now);
+          if (c) throw new Refused(c, wrongCode());
+        }
         await deleteTotp(trx, user.id);
       });
-      audit.record({ action: "mfa.disabled", actorUserId: user.id, request: ctx.values.get(requestInfoKey), metadata: { method: "totp" } });
+      audit.record({
+        action: "mfa.disabled",
+        actorUserId: user.id,
+        request: ctx.values.get(requestInfoKey),
+        metadata: { with: useCode ? "code" : "recovery_code" },
+      });
       if (user.email) mail.secondFactorChanged(user.email, "disabled");
       return {};
     },
@@ -191,7 +215,12 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
       await refusable(ctx, user.id, "regenerate", async (trx) => {
         const c = await useTotpCode(trx, k, user.id, req.code, now);
         if (c) throw new Refused(c, wrongCode());
-        await replaceRecoveryCodes(trx, user.id, codes.map((x) => k.codeHash(normalizeRecoveryCode(x)!)), now);
+        await replaceRecoveryCodes(
+          trx,
+          user.id,
+          codes.map((x) => k.codeHash(normalizeRecoveryCode(x)!)),
+          now,
+        );
       });
       audit.record({ action: "mfa.recovery_codes.regenerated", actorUserId: user.id, request: ctx.values.get(requestInfoKey) });
       noStore(ctx);

@@ -47,8 +47,14 @@ export async function up(db: Kysely<any>): Promise<void> {
   await db.schema.createIndex("mfa_challenges_user_created").on("mfa_challenges").columns(["user_id", "created_at"]).execute();
   await db.schema.createIndex("mfa_challenges_expires_at").on("mfa_challenges").column("expires_at").execute();
   // Sessions from before this migration: how they were signed in is unknown (empty), level 1.
-  await db.schema.alterTable("refresh_families").addColumn("amr", "text", (c) => c.notNull().defaultTo("")).execute();
-  await db.schema.alterTable("refresh_families").addColumn("assurance_level", "smallint", (c) => c.notNull().defaultTo(1)).execute();
+  await db.schema
+    .alterTable("refresh_families")
+    .addColumn("amr", "text", (c) => c.notNull().defaultTo(""))
+    .execute();
+  await db.schema
+    .alterTable("refresh_families")
+    .addColumn("assurance_level", "smallint", (c) => c.notNull().defaultTo(1))
+    .execute();
 }
 
 export async function down(db: Kysely<any>): Promise<void> {

@@ -166,7 +166,8 @@ export type DisableTotpRequest = Message<"tessera.v1.DisableTotpRequest"> & {
   code: string;
 
   /**
-   * Instead of the password, for users without one: a recovery code.
+   * Instead of the password, for users without one: a recovery code. With the
+   * password and no code (a lost device): a recovery code instead of the code.
    *
    * @generated from field: string recovery_code = 3;
    */
@@ -336,6 +337,8 @@ export const MfaService: GenService<{
   /**
    * DisableTotp turns TOTP off and deletes the recovery codes. It needs the
    * password (or, for a user without one, a recovery code) and a current code.
+   * A user with a password who lost the device gives the password and a recovery
+   * code instead of the code.
    *
    * @generated from rpc tessera.v1.MfaService.DisableTotp
    */
