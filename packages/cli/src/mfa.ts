@@ -5,7 +5,7 @@
  */
 import type { Command } from "commander";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { MfaService } from "@tessera/sdk/proto";
+import { IdentityService, MfaService } from "@tessera/sdk/proto";
 import { CliError, UsageError } from "./errors.js";
 import { proofFromText } from "./mfa-login.js";
 import { ask, askSecret, formatTime, note, out, printFields, printJson, readStdinLine } from "./output.js";
@@ -111,20 +111,30 @@ export function registerMfa(program: Command): void {
 
   mfa
     .command("disable")
-    .description("turn TOTP off and delete the recovery codes (needs your password, or --recovery-code, and a current code)")
+    .description("turn TOTP off and delete the recovery codes: your password and a current code (or a recovery code for a lost device)")
     .option("--code <code>", "the current 6-digit code (or TESSERA_MFA_CODE; asked when omitted)")
-    .option("--recovery-code <code>", "instead of the password, for users without one: a recovery code")
-    .addHelpText("after", "\nThe password comes from TESSERA_PASSWORD, a prompt, or stdin.")
+    .option("--recovery-code <code>", "a recovery code: instead of the code (lost device), or, for users without a password, instead of it")
+    .addHelpText(
+      "after",
+      "\nThe password comes from TESSERA_PASSWORD, a prompt, or stdin. A user without a password (provider sign-in\n" +
+        "only) gives --recovery-code and a current code.",
+    )
     .action(
       clientAction<{ code?: string; recoveryCode?: string }>(async (s, _args, opts) => {
         refuseApiKey(s);
+        const { hasPassword } = await s.call(s.client.client(IdentityService).listIdentities({}));
+        const recoveryCode = opts.recoveryCode?.trim() ?? "";
         let password = "";
-        if (opts.recoveryCode === undefined) {
+        let code = "";
+        if (hasPassword) {
           password = s.config.password ?? (await askSecret(process.stdin.isTTY ? "Password: " : ""));
-          if (!password) throw new UsageError("no password given: type it, set TESSERA_PASSWORD, pipe it on stdin, or pass --recovery-code");
+          if (!password) throw new UsageError("no password given: type it, set TESSERA_PASSWORD, or pipe it on stdin");
+          if (!recoveryCode) code = await currentCode(s, opts.code, "disabling");
+        } else {
+          if (!recoveryCode) throw new UsageError("you have no password: pass --recovery-code <code> (and the current code)");
+          code = await currentCode(s, opts.code, "disabling");
         }
-        const code = await currentCode(s, opts.code, "disabling");
-        await s.call(s.client.client(MfaService).disableTotp({ password, code, recoveryCode: opts.recoveryCode?.trim() ?? "" }));
+        await s.call(s.client.client(MfaService).disableTotp({ password, code, recoveryCode }));
         if (s.output === "json") printJson({ totpEnabled: false });
         else note("Two-factor authentication is off; the recovery codes are deleted.");
       }),

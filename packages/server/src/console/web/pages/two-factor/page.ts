@@ -140,16 +140,40 @@ async function regenerateCard(): Promise<HTMLElement> {
   );
 }
 
-/** Turning TOTP off: the password (a recovery code for users without one) and a current code. */
+/**
+ * Turning TOTP off: the password and a current code (or a recovery code for a lost app);
+ * for a user without a password, a recovery code and a current code.
+ */
 async function disableCard(): Promise<HTMLElement> {
   const hasPassword = await identities.listIdentities({}).then(
     (r) => r.hasPassword,
     () => true,
   );
-  const secret = hasPassword
-    ? h("input", { id: "disable-password", type: "password", autocomplete: "current-password", required: true })
-    : h("input", { id: "disable-recovery-code", autocomplete: "off", required: true });
+  const password = h("input", { id: "disable-password", type: "password", autocomplete: "current-password", required: true });
+  const recovery = h("input", { id: "disable-recovery-code", autocomplete: "off", spellcheck: false, required: true });
   const code = codeInput("disable-code");
+  const recoveryField = h("div", {}, h("label", { for: "disable-recovery-code" }, "A recovery code"), recovery);
+  const codeField = h("div", {}, h("label", { for: "disable-code" }, "Code from the app"), code);
+  // A password user may give a recovery code instead of the app's code (a lost device).
+  let lostApp = false;
+  const toggle = h(
+    "button",
+    {
+      type: "button",
+      class: "link",
+      "data-testid": "disable-use-recovery-code",
+      onclick: () => {
+        lostApp = !lostApp;
+        replace(slot, lostApp ? recoveryField : codeField);
+        toggle.textContent = lostApp ? "Use the app's code instead" : "Lost your app? Use a recovery code instead";
+      },
+    },
+    "Lost your app? Use a recovery code instead",
+  );
+  const slot = h("div", {}, codeField);
+  const fields: HTMLElement[] = hasPassword
+    ? [h("label", { for: "disable-password" }, "Password"), password, slot, h("p", { class: "small" }, toggle)]
+    : [recoveryField, codeField];
   return h(
     "div",
     { class: "card" },
@@ -157,17 +181,15 @@ async function disableCard(): Promise<HTMLElement> {
     h("p", { class: "muted small" }, "Sign-in then asks only for your password; the recovery codes are deleted."),
     form(
       async () => {
+        const useRecovery = !hasPassword || lostApp;
         await mfa.disableTotp({
-          password: hasPassword ? secret.value : "",
-          recoveryCode: hasPassword ? "" : secret.value.trim(),
-          code: code.value.replace(/\s+/g, ""),
+          password: hasPassword ? password.value : "",
+          recoveryCode: useRecovery ? recovery.value.trim() : "",
+          code: hasPassword && lostApp ? "" : code.value.replace(/\s+/g, ""),
         });
         await renderTwoFactor();
       },
-      h("label", { for: secret.id }, hasPassword ? "Password" : "A recovery code"),
-      secret,
-      h("label", { for: "disable-code" }, "Code from the app"),
-      code,
+      ...fields,
       h("div", { class: "actions" }, h("button", { type: "submit", class: "danger" }, "Turn off two-factor authentication")),
     ),
   );
