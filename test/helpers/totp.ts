@@ -7,7 +7,7 @@ import { createHmac } from "node:crypto";
 const BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 /** Decodes RFC 4648 base32 (case-insensitive; padding and spaces ignored). */
-export function base32Decode(text: string): Buffer {
+function base32Decode(text: string): Buffer {
   const clean = text.toUpperCase().replace(/[\s=]/g, "");
   let bits = 0;
   let value = 0;

@@ -54,7 +54,7 @@ async function verify(s: Session, challenge: MfaChallenge, proof: MfaProof): Pro
 }
 
 /** Completes a challenged sign-in: stores the tokens, or throws a CliError. */
-export async function completeMfa(s: Session, challenge: MfaChallenge, opts: MfaOptions): Promise<void> {
+async function completeMfa(s: Session, challenge: MfaChallenge, opts: MfaOptions): Promise<void> {
   const given = givenProof(s, opts);
   if (given) return verify(s, challenge, given);
   if (!process.stdin.isTTY) {
