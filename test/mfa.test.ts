@@ -200,6 +200,25 @@ describe.each(DB_KINDS)("MFA on %s", (kind) => {
     expect(again.secret).not.toBe(user.secret);
   });
 
+  it("ResetUserMfa: an instance admin removes the second factor of a user who lost it; others are refused; the user is told", async () => {
+    const user = await enrolledUser();
+    const admin = await t.signUp();
+    await expectCode(mfa(admin.accessToken).resetUserMfa({ userId: user.userId }), Code.PermissionDenied);
+    await t.database.db.kysely.updateTable("users").set({ is_instance_admin: true }).where("id", "=", admin.userId).execute();
+    await mfa(admin.accessToken).resetUserMfa({ userId: user.userId });
+    await expectCode(mfa(admin.accessToken).resetUserMfa({ userId: user.userId }), Code.FailedPrecondition);
+    expect((await auth().login({ email: user.email, password: user.password })).tokens?.accessToken).toBeTruthy();
+    await sink.waitFor((m) => m.to === user.email && m.subject === "Two-step sign-in was turned off");
+    await t.server.app.deps.audit.flush();
+    const reset = await t.database.db.kysely
+      .selectFrom("audit_events")
+      .selectAll()
+      .where("action", "=", "mfa.reset")
+      .where("actor_user_id", "=", admin.userId)
+      .execute();
+    expect(reset.map((r) => (r.metadata as Record<string, unknown>).user_id)).toEqual([user.userId]);
+  });
+
   it("stores TOTP secrets encrypted and recovery codes hashed: no secret in the database, the logs or the audit trail", async () => {
     const user = await enrolledUser();
     const challenge = await loginChallenge(auth(), user.email, user.password);

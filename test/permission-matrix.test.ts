@@ -116,6 +116,7 @@ const MATRIX: Record<string, Row> = {
   "MfaService/DisableTotp": [U, "ran", "ran", "ran", "ran", PD, PD, PD],
   "MfaService/RegenerateRecoveryCodes": [U, "ran", "ran", "ran", "ran", PD, PD, PD],
   "MfaService/VerifyMfa": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "MfaService/ResetUserMfa": [U, PD, PD, PD, PD, PD, PD, PD],
 
   // Instance admins and keys an instance admin created (test/revocation-service.test.ts): none of these.
   "IdentityService/ListIdentities": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
@@ -213,6 +214,7 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
       case "AuthService/SetUserDisabled":
         return { userId: targetUserId, disabled: false };
       case "AuthService/RevokeUserSessions":
+      case "MfaService/ResetUserMfa":
         return { userId: targetUserId };
       case "RevocationService/WatchRevocations":
         return { subscriberName: "matrix" };

@@ -33,7 +33,7 @@ const KEEP_AFTER_EXPIRY_MS = 60 * 60_000;
 const sha256Hex = (v: string) => createHash("sha256").update(v, "utf8").digest("hex");
 
 /** The `tessera.v1.MfaChallenge` message. */
-interface WireChallenge {
+export interface WireChallenge {
   challenge: string;
   methods: string[];
   expiresAt: ReturnType<typeof timestampFromDate>;

@@ -73,6 +73,8 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "MfaService/DisableTotp": human,
   "MfaService/RegenerateRecoveryCodes": human,
   "MfaService/VerifyMfa": pub,
+  // For a user who lost the app and the codes: an instance admin, after proving who asks.
+  "MfaService/ResetUserMfa": { access: "instance_admin" },
 
   "RevocationService/WatchRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/AckRevocations": { access: "instance_admin_or_admin_key" },

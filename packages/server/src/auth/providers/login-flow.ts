@@ -12,7 +12,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Deps } from "../../deps.js";
 import { requestInfoKey, type RequestInfo } from "../../lib/request-info.js";
 import { consumeLoginTransaction, insertLoginTransaction } from "../../store/login-transactions.js";
-import type { MfaSignIn } from "../mfa/challenges.js";
+import type { MfaSignIn, WireChallenge } from "../mfa/challenges.js";
 import { PROVIDER_SIGN_IN, tokensToWire, type SessionIssuer } from "../tokens/session-issuer.js";
 import type { IdentityLinker } from "./identities.js";
 import { isAllowedRedirectUri } from "./redirect-uris.js";
@@ -161,7 +161,7 @@ export function createLoginFlow(opts: LoginFlowOptions) {
         throw new ConnectError("user is disabled", Code.Unauthenticated);
       }
       ctx.responseHeader.set("cache-control", "no-store");
-      const mfaChallenge = await opts.mfa?.challengeFor(user.userId, "fed", request, provider.config.id);
+      const mfaChallenge: WireChallenge | undefined = await opts.mfa?.challengeFor(user.userId, "fed", request, provider.config.id);
       if (mfaChallenge) {
         audit.record({
           action: "auth.oidc_login.mfa_challenge",

@@ -5,7 +5,8 @@
  * user (abuse/per-user.ts: 10 tries per 15 minutes over these procedures together),
  * every failure is audited (`mfa.failed`), turning TOTP on or off is audited and mailed.
  * Secrets and recovery codes are answered once and never logged; answers that carry one
- * are `no-store`.
+ * are `no-store`. ResetUserMfa is the instance admins' way out for a user who lost both
+ * the app and the codes.
  */
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
@@ -22,6 +23,7 @@ import { checkPasswordBytes, passwordHashing } from "../../auth/passwords/hashin
 import { requirePrincipal } from "../../auth/request/principal.js";
 import { tokensToWire } from "../../auth/tokens/session-issuer.js";
 import type { Deps } from "../../deps.js";
+import { isUuid } from "../../lib/ids.js";
 import { requestInfoKey } from "../../lib/request-info.js";
 import { confirmTotp, countRecoveryCodes, deleteTotp, findTotp, replaceRecoveryCodes, upsertPendingTotp } from "../../store/mfa.js";
 import type { UserRow, UserTotpRow } from "../../store/schema.js";
@@ -225,6 +227,19 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
       audit.record({ action: "mfa.recovery_codes.regenerated", actorUserId: user.id, request: ctx.values.get(requestInfoKey) });
       noStore(ctx);
       return { recoveryCodes: codes };
+    },
+
+    async resetUserMfa(req, ctx) {
+      const admin = requirePrincipal(ctx);
+      if (!isUuid(req.userId)) throw new ConnectError("user_id must be a user id (UUID)", Code.InvalidArgument);
+      const user = await findUserById(db, req.userId.toLowerCase());
+      if (!user) throw new ConnectError("user not found", Code.NotFound);
+      if (!(await db.transaction().execute((trx) => deleteTotp(trx, user.id)))) {
+        throw new ConnectError("this user has no second factor", Code.FailedPrecondition);
+      }
+      audit.record({ action: "mfa.reset", actorUserId: admin.userId, request: ctx.values.get(requestInfoKey), metadata: { user_id: user.id } });
+      if (user.email) mail.secondFactorChanged(user.email, "disabled");
+      return {};
     },
 
     async verifyMfa(req, ctx) {
