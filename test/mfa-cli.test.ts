@@ -6,6 +6,7 @@
  * (exit 1), accepted with `--code`, with the code on stdin after the password, and
  * with `--recovery-code` (once only); `tessera mfa recovery-codes` (TESSERA_MFA_CODE)
  * and `tessera mfa disable`. The tokens say how the user signed in (amr, level 2).
+ * `tessera mfa reset` for an instance admin.
  */
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
@@ -15,6 +16,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { MfaService } from "../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
+import { createTesseraClient, MfaRequiredError } from "../packages/sdk/src/node.js";
 import { DB_KINDS, useTessera, type SignedUp } from "./harness.js";
 import { outputOf, type CliRun } from "./helpers/tessera-cli.js";
 import { freshTotp, hotp, totp } from "./helpers/totp.js";
@@ -169,4 +172,49 @@ describe.each(DB_KINDS)("tessera login and tessera mfa with TOTP on %s", (kind) 
     const me = await t.server.client(AuthService, { token: storedTokens().accessToken! }).checkToken({});
     expect(me.assuranceLevel).toBe(1);
   }, 120_000);
+});
+
+describe("tessera mfa reset: an instance admin removes a user's lost second factor", () => {
+  const t = useTessera({ env: { AUTH_MODE: "full", MFA_ENCRYPTION_KEY: randomBytes(32).toString("hex") } });
+  let home = "";
+  afterAll(() => {
+    if (home) rmSync(home, { recursive: true, force: true });
+  });
+
+  it("asks for --yes without a terminal, refuses non-admins, resets once, and the user signs in with the password alone", async () => {
+    // The user: enrolled through the API, with a code computed here.
+    const user = await t.signUp();
+    const mfa = t.server.client(MfaService, { token: user.accessToken });
+    const { secret } = await mfa.startTotpEnrollment({});
+    await mfa.confirmTotpEnrollment({ code: totp(secret) });
+    expect(
+      (await createTesseraClient({ baseUrl: t.server.baseUrl })
+        .signIn(user.email, user.password)
+        .catch((e: unknown) => e)) instanceof MfaRequiredError,
+    ).toBe(true);
+
+    const admin = await t.signUp();
+    home = mkdtempSync(path.join(tmpdir(), "tessera-mfa-reset-"));
+    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, TESSERA_API_URL: t.server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "config") };
+    const run = async (args: string[], extra: Record<string, string> = {}) => {
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: { ...env, ...extra }, stdio: "pipe" });
+      const done = outputOf(child);
+      child.stdin.end();
+      return done;
+    };
+    expect((await run(["login", "--password", "--email", admin.email], { TESSERA_PASSWORD: admin.password })).code).toBe(0);
+    const notAdmin = await run(["mfa", "reset", user.userId, "--yes"]);
+    expect(notAdmin.code).toBe(1);
+    expect(notAdmin.stderr).toMatch(/permission denied/);
+    await t.database.db.kysely.updateTable("users").set({ is_instance_admin: true }).where("id", "=", admin.userId).execute();
+    const unconfirmed = await run(["mfa", "reset", user.userId]);
+    expect(unconfirmed.code).toBe(2);
+    expect(unconfirmed.stderr).toContain("pass --yes");
+    const reset = await run(["mfa", "reset", user.userId, "--yes"]);
+    expect(reset.code, reset.stderr).toBe(0);
+    expect(reset.stderr).toContain(`The second factor of user ${user.userId} is removed`);
+    const again = await run(["mfa", "reset", user.userId, "--yes"]);
+    expect(again.code).toBe(1);
+    expect((await createTesseraClient({ baseUrl: t.server.baseUrl }).signIn(user.email, user.password)).accessToken).toBeTruthy();
+  }, 90_000);
 });

@@ -1,6 +1,7 @@
 /**
  * `tessera mfa status|enroll|confirm|disable|recovery-codes`: the signed-in user's second
- * factor (TOTP and recovery codes, docs/mfa.md). Secrets and recovery codes go to stdout
+ * factor (TOTP and recovery codes, docs/mfa.md); `tessera mfa reset <user-id>`: an
+ * instance admin removes another user's. Secrets and recovery codes go to stdout
  * (shown once by the server); notes and prompts to stderr.
  */
 import type { Command } from "commander";
@@ -43,7 +44,9 @@ function printRecoveryCodes(s: Session, codes: string[]): void {
 
 /** Adds the `mfa` command group. */
 export function registerMfa(program: Command): void {
-  const mfa = program.command("mfa").description("two-factor authentication of the signed-in user: status, enroll, confirm, disable, recovery-codes");
+  const mfa = program
+    .command("mfa")
+    .description("two-factor authentication of the signed-in user: status, enroll, confirm, disable, recovery-codes; reset (instance admins)");
 
   mfa
     .command("status")
@@ -151,6 +154,29 @@ export function registerMfa(program: Command): void {
         const res = await s.call(s.client.client(MfaService).regenerateRecoveryCodes({ code }));
         printRecoveryCodes(s, res.recoveryCodes);
         if (s.output !== "json") note("The old recovery codes no longer work.");
+      }),
+    );
+
+  mfa
+    .command("reset")
+    .description("instance admins: turn off another user's TOTP and delete their recovery codes (they lost app and codes)")
+    .argument("<user-id>", "the user whose second factor is removed")
+    .option("-y, --yes", "do not ask for confirmation (required when stdin is not a terminal)")
+    .addHelpText(
+      "after",
+      '\nOnly after proving out of band who is asking (docs/mfa.md, "Lost device"). The user is told by mail and\n' +
+        "the audit trail records it; their sessions stay open (end them if the account may be in the wrong hands).",
+    )
+    .action(
+      clientAction<{ yes?: boolean }>(async (s, [userId], opts) => {
+        if (!opts.yes) {
+          if (!process.stdin.isTTY) throw new UsageError("refusing to reset without confirmation: pass --yes");
+          const answer = await ask(`Remove the second factor of user ${userId}? They sign in with the password alone until they enrol again. [y/N] `);
+          if (!/^y(es)?$/i.test(answer.trim())) throw new CliError("not reset");
+        }
+        await s.call(s.client.client(MfaService).resetUserMfa({ userId: userId ?? "" }), "check the user id");
+        if (s.output === "json") printJson({ reset: userId });
+        else note(`The second factor of user ${userId} is removed; they were told by mail.`);
       }),
     );
 }
