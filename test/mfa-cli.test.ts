@@ -6,7 +6,7 @@
  * (exit 1), accepted with `--code`, with the code on stdin after the password, and
  * with `--recovery-code` (once only); `tessera mfa recovery-codes` (TESSERA_MFA_CODE)
  * and `tessera mfa disable`. The tokens say how the user signed in (amr, level 2).
- * `tessera mfa reset` for an instance admin.
+ * On a (pseudo-)terminal, `login` prompts for the code; `tessera mfa reset` for an instance admin.
  */
 import { randomBytes } from "node:crypto";
 import { spawn } from "node:child_process";
@@ -174,34 +174,73 @@ describe.each(DB_KINDS)("tessera login and tessera mfa with TOTP on %s", (kind) 
   }, 120_000);
 });
 
-describe("tessera mfa reset: an instance admin removes a user's lost second factor", () => {
+describe("tessera login's prompt on a terminal, and tessera mfa reset by an instance admin", () => {
   const t = useTessera({ env: { AUTH_MODE: "full", MFA_ENCRYPTION_KEY: randomBytes(32).toString("hex") } });
   let home = "";
+  let user: SignedUp;
+  let secret = "";
+  const used = new Set<number>();
+  const cliEnv = () => ({
+    PATH: process.env.PATH ?? "/usr/bin:/bin",
+    HOME: home,
+    TESSERA_API_URL: t.server.baseUrl,
+    TESSERA_CONFIG_DIR: path.join(home, "config"),
+  });
+  const run = async (args: string[], extra: Record<string, string> = {}) => {
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: { ...cliEnv(), ...extra }, stdio: "pipe" });
+    const done = outputOf(child);
+    child.stdin.end();
+    return done;
+  };
+
+  beforeAll(async () => {
+    home = mkdtempSync(path.join(tmpdir(), "tessera-mfa-tty-"));
+    // The user: enrolled through the API, with a code computed here.
+    user = await t.signUp();
+    const mfa = t.server.client(MfaService, { token: user.accessToken });
+    ({ secret } = await mfa.startTotpEnrollment({}));
+    await mfa.confirmTotpEnrollment({ code: await freshTotp(secret, used) });
+  });
   afterAll(() => {
     if (home) rmSync(home, { recursive: true, force: true });
   });
 
-  it("asks for --yes without a terminal, refuses non-admins, resets once, and the user signs in with the password alone", async () => {
-    // The user: enrolled through the API, with a code computed here.
-    const user = await t.signUp();
-    const mfa = t.server.client(MfaService, { token: user.accessToken });
-    const { secret } = await mfa.startTotpEnrollment({});
-    await mfa.confirmTotpEnrollment({ code: totp(secret) });
+  it("asks for the code on a terminal (a pseudo-terminal from util-linux `script`), and again after a wrong one", async () => {
+    const command = [process.execPath, BIN, "login", "--password", "--email", user.email].map((a) => `'${a}'`).join(" ");
+    const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: root, env: { ...cliEnv(), TESSERA_PASSWORD: user.password }, stdio: "pipe" });
+    const done = outputOf(child);
+    let screen = "";
+    let ended = false;
+    child.stdout.on("data", (d: Buffer) => (screen += d.toString("utf8")));
+    child.on("close", () => (ended = true));
+    /** Waits (polling, bounded) until what the terminal shows after `from` matches. */
+    const waitFor = async (re: RegExp, from: number) => {
+      for (let i = 0; i < 600 && !re.test(screen.slice(from)); i++) {
+        if (ended) throw new Error(`the CLI ended before ${re}: ${screen}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(screen.slice(from)).toMatch(re);
+    };
+    await waitFor(/Code from your authenticator app \(or a recovery code\): /, 0);
+    const window = [-1, 0, 1, 2].map((offset) => totp(secret, Date.now(), offset));
+    const wrong = ["000000", "111111", "222222", "333333"].find((c) => !window.includes(c))!;
+    let mark = screen.length;
+    child.stdin.write(`${wrong}\r`);
+    await waitFor(/That code was not accepted: try the current one\.[\s\S]*Code from your authenticator app/, mark);
+    mark = screen.length;
+    child.stdin.write(`${await freshTotp(secret, used)}\r`);
+    const r = await done;
+    expect(r.code, screen).toBe(0);
+    expect(screen.slice(mark)).toContain(`Logged in to ${t.server.baseUrl} as ${user.email}`);
+  }, 90_000);
+
+  it("mfa reset asks for --yes without a terminal, refuses non-admins, resets once; the user signs in with the password alone", async () => {
     expect(
       (await createTesseraClient({ baseUrl: t.server.baseUrl })
         .signIn(user.email, user.password)
         .catch((e: unknown) => e)) instanceof MfaRequiredError,
     ).toBe(true);
-
     const admin = await t.signUp();
-    home = mkdtempSync(path.join(tmpdir(), "tessera-mfa-reset-"));
-    const env = { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: home, TESSERA_API_URL: t.server.baseUrl, TESSERA_CONFIG_DIR: path.join(home, "config") };
-    const run = async (args: string[], extra: Record<string, string> = {}) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: root, env: { ...env, ...extra }, stdio: "pipe" });
-      const done = outputOf(child);
-      child.stdin.end();
-      return done;
-    };
     expect((await run(["login", "--password", "--email", admin.email], { TESSERA_PASSWORD: admin.password })).code).toBe(0);
     const notAdmin = await run(["mfa", "reset", user.userId, "--yes"]);
     expect(notAdmin.code).toBe(1);
