@@ -126,6 +126,8 @@ describe.each(DB_KINDS)("tessera login and tessera mfa with TOTP on %s", (kind) 
     expect(me.userId).toBe(user.userId);
     expect(me.amr).toEqual(expect.arrayContaining(["pwd", "otp"]));
     expect(me.assuranceLevel).toBe(2);
+    const who = await tessera(["whoami"]);
+    expect(who.stdout).toMatch(/Second factor:\s+yes \(pwd, otp, mfa\)/);
   }, 90_000);
 
   it("login with the password and then the code on stdin (the prompt of a script)", async () => {

@@ -208,6 +208,8 @@ export function registerAuthCommands(program: Command): void {
             accountName: account?.name ?? "",
             apiKeyId: me.apiKeyId,
             expiresAt: expires,
+            amr: me.amr,
+            assuranceLevel: me.assuranceLevel,
           });
           return;
         }
@@ -219,6 +221,7 @@ export function registerAuthCommands(program: Command): void {
           ["Signed in with", how[me.principalKind] ?? PrincipalKind[me.principalKind] ?? "?"],
           ["Account", account ? `${account.name} (${account.id})` : me.accountId || "-"],
         ];
+        if (me.amr.length > 0) fields.push(["Second factor", me.assuranceLevel >= 2 ? `yes (${me.amr.join(", ")})` : `no (${me.amr.join(", ")})`]);
         if (me.apiKeyId) fields.push(["API key", me.apiKeyId]);
         if (me.expiresAt) fields.push(["Credential expires", formatTime(me.expiresAt)]);
         printFields(fields);
