@@ -6,6 +6,7 @@ import {
   AccountRecoveryService,
   ApiKeyService,
   AuthService,
+  ClientCertService,
   DeviceLoginService,
   IdentityService,
   RevocationService,
@@ -21,6 +22,7 @@ export interface ServiceImpls {
   identity: ServiceImpl<typeof IdentityService>;
   accountRecovery: ServiceImpl<typeof AccountRecoveryService>;
   deviceLogin: ServiceImpl<typeof DeviceLoginService>;
+  clientCert: ServiceImpl<typeof ClientCertService>;
 }
 
 /** Registers every service on a router. */
@@ -33,5 +35,6 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(IdentityService, impls.identity);
     router.service(AccountRecoveryService, impls.accountRecovery);
     router.service(DeviceLoginService, impls.deviceLogin);
+    router.service(ClientCertService, impls.clientCert);
   };
 }

@@ -7,6 +7,7 @@ import {
   AccountRecoveryService,
   ApiKeyService,
   AuthService,
+  ClientCertService,
   DeviceLoginService,
   IdentityService,
   RevocationService,
@@ -22,4 +23,5 @@ export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
   DeviceLoginService,
   IdentityService,
   AccountRecoveryService,
+  ClientCertService,
 ]);

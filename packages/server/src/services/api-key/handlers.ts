@@ -26,7 +26,7 @@ import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "../../store/users.
 import type { ApiKeyRow, RoleName } from "../../store/schema.js";
 import type { KeyLimiter } from "../../abuse/key-limits.js";
 import { limitsOf } from "../../auth/api-keys/limits.js";
-import { validExpiry, validLimits, validName } from "./input.js";
+import { validBinding, validExpiry, validLimits, validName } from "./input.js";
 import { toWire } from "./mappers.js";
 
 function notFound(): ConnectError {
@@ -72,7 +72,12 @@ export function createApiKeyService(
       actorApiKeyId: p.kind === "api_key" ? p.apiKeyId : undefined,
       accountId: row.account_id,
       request: ctx.values.get(requestInfoKey),
-      metadata: { api_key_id: row.id, name: row.name, ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}) },
+      metadata: {
+        api_key_id: row.id,
+        name: row.name,
+        ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}),
+        ...(row.client_cert_thumbprint ? { client_cert_thumbprint: row.client_cert_thumbprint } : {}),
+      },
     });
   }
 
@@ -86,6 +91,7 @@ export function createApiKeyService(
       // Known scopes only, and never more than the creator may do (scope-grants.ts).
       const scopes = await grants.check(req.scopes, { role, isInstanceAdmin: () => isInstanceAdmin(db.kysely, actor) });
       const limits = validLimits(req.rateLimits, req.budget);
+      const boundTo = validBinding(req.clientCertThumbprint, req.bindToClientCert, ctx.values.get(requestInfoKey).clientCert?.thumbprint);
       const keyValue = generateApiKey();
       let row: ApiKeyRow;
       try {
@@ -102,6 +108,7 @@ export function createApiKeyService(
             scopes,
             rate_limits: limits.rate_limits,
             budget: limits.budget,
+            client_cert_thumbprint: boundTo,
             now,
           });
         });

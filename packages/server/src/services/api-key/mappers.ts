@@ -28,5 +28,6 @@ export function toWire(row: ApiKeyRow, usage?: KeyUsage) {
     usage: usage
       ? { rateLimitUsed: usage.rateLimitUsed, budgetRemaining: usage.budgetRemaining === undefined ? undefined : BigInt(usage.budgetRemaining) }
       : undefined,
+    clientCertThumbprint: row.client_cert_thumbprint ?? "",
   };
 }
