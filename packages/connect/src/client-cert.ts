@@ -30,7 +30,7 @@ type NodeRequest = IncomingMessage | Http2ServerRequest;
 export function clientCertificateOf(req: NodeRequest): ClientCertificate | undefined {
   // HTTP/2: the connection is the session's socket (req.socket is a proxy of it).
   const sock = ("stream" in req ? req.stream.session?.socket : req.socket) as Partial<TLSSocket> | undefined;
-  if (!sock || sock.authorized !== true || typeof sock.getPeerCertificate !== "function") return undefined;
+  if (sock?.authorized !== true || typeof sock.getPeerCertificate !== "function") return undefined;
   const peer = sock.getPeerCertificate();
   if (!peer?.raw) return undefined;
   const subject = Object.entries(peer.subject ?? {})

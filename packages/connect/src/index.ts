@@ -102,7 +102,10 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): TesseraAuth
     const service = req.service.typeName;
     if (publicSet.has(`${service}/${req.method.name}`) || publicSet.has(`${service}/*`)) return next(req);
     const principal = await authenticator.authenticate(req.header.get("authorization"));
-    if (principal.clientCertThumbprint !== undefined && !sameThumbprint(principal.clientCertThumbprint, req.contextValues.get(clientCertificateKey)?.thumbprint)) {
+    if (
+      principal.clientCertThumbprint !== undefined &&
+      !sameThumbprint(principal.clientCertThumbprint, req.contextValues.get(clientCertificateKey)?.thumbprint)
+    ) {
       throw certificateMismatch();
     }
     if (principal.kind === "api_key" && principal.scopes && principal.scopes.length > 0) {

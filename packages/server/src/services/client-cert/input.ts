@@ -41,7 +41,8 @@ export function validMatch(match: CreateAccountClientCertRequest["match"]): { ki
       const value = match.value;
       if (value.trim() === "" || value.length > MAX_MATCH_LENGTH) throw invalidArgument(`${field} must be 1 to ${MAX_MATCH_LENGTH} characters`);
       if (hasControlCharacters(value)) throw invalidArgument(`${field} must not contain control characters`);
-      if (match.case === "subjectAltName" && !SAN_RE.test(value)) throw invalidArgument("subject_alt_name must be TYPE:value, e.g. URI:spiffe://example.org/worker");
+      if (match.case === "subjectAltName" && !SAN_RE.test(value))
+        throw invalidArgument("subject_alt_name must be TYPE:value, e.g. URI:spiffe://example.org/worker");
       return { kind: match.case === "subject" ? "subject" : "san", value };
     }
     default:
