@@ -108,7 +108,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById), trusted });
   const userAuth = createUserAuth(deps, { gate, revocations });
   revocations.addApplier(apiKeys.applier);
-  const clientCerts = createClientCertAuth(deps, { trusted });
+  const clientCerts = createClientCertAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById), trusted });
   revocations.addApplier(clientCerts.applier);
   revocations.addApplier(userAuth.applier);
   const deviceLogins = createDeviceLogins(deps, userAuth.sessions);

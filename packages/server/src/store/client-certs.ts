@@ -15,6 +15,8 @@ export interface ClientCertAuthRow {
   scopes: string[];
   /** When the mapping's machine user was disabled, or null. */
   user_disabled_at: Date | null;
+  /** Who created the mapping (null once that user is deleted). */
+  created_by_id: string | null;
 }
 
 /** Inserts a mapping (its machine user already inserted). */
@@ -72,6 +74,7 @@ export async function findClientCertsMatching(
       "account_client_certs.match_kind",
       "account_client_certs.scopes",
       "users.disabled_at as user_disabled_at",
+      "account_client_certs.created_by_id",
     ])
     .where((eb) =>
       eb.or([

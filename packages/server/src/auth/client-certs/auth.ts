@@ -33,6 +33,8 @@ export interface ClientCertAuthOptions {
   negativeTtlMs?: number;
   /** Whether cached entries may be used (the revocation log's `cachesTrusted`); always when absent. */
   trusted?: () => boolean;
+  /** Why a mapping created by `createdById` is refused (AUTH_MODE=admin, as for API keys); all accepted when absent. */
+  refuseCreator?: (createdById: string | null) => string | undefined;
 }
 
 export interface ClientCertAuth {
@@ -50,7 +52,9 @@ const PRECEDENCE: readonly ClientCertAuthRow["match_kind"][] = ["thumbprint", "s
 const FAR_FUTURE = new Date(8_640_000_000_000_000);
 
 /** A cached answer, with the machine users it depends on (their revocation evicts it). */
-type Answer = ({ principal: Extract<Principal, { kind: "api_key" }> } | { refusal: string } | { unmapped: true }) & { userIds: readonly string[] };
+type Answer = ({ principal: Extract<Principal, { kind: "api_key" }>; createdById: string | null } | { refusal: string } | { unmapped: true }) & {
+  userIds: readonly string[];
+};
 
 /** The mapping a certificate selects among those it matches, or why it is refused. */
 function choose(rows: readonly ClientCertAuthRow[]): ClientCertAuthRow | string | undefined {
@@ -87,6 +91,7 @@ export function createClientCertAuth(deps: Deps, opts: ClientCertAuthOptions = {
     else {
       answer = {
         userIds,
+        createdById: chosen.created_by_id,
         principal: Object.freeze({
           kind: "api_key",
           userId: chosen.user_id,
@@ -110,6 +115,8 @@ export function createClientCertAuth(deps: Deps, opts: ClientCertAuthOptions = {
       if ("unmapped" in answer) return undefined;
       if ("refusal" in answer) throw new ConnectError(answer.refusal, Code.Unauthenticated);
       if (answer.principal.expiresAt.getTime() <= deps.clock().getTime()) throw new ConnectError("client certificate expired", Code.Unauthenticated);
+      const refused = opts.refuseCreator?.(answer.createdById);
+      if (refused) throw new ConnectError(refused.replace("API key", "client certificate mapping"), Code.Unauthenticated);
       return answer.principal;
     },
     applier: {
