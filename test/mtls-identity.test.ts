@@ -35,6 +35,7 @@ const worker1 = certs.client;
 const worker2 = certs.issueClient("worker-2");
 const worker3 = certs.issueClient("worker-3");
 const worker4 = certs.issueClient("worker-4");
+const worker5 = certs.issueClient("worker-5");
 
 type Id = { cert: string; key: string } | undefined;
 const tlsOpts = (id: Id) => ({ ca, ...(id ? { cert: certs.read(id.cert), key: certs.read(id.key) } : {}) });
@@ -317,6 +318,34 @@ describe.each(DB_KINDS)("mutual-TLS identities on %s", (db) => {
     expect(code).toBe(Code.Unauthenticated);
     await expectCode(mappings.deleteAccountClientCert({ id: byThumbprint.clientCert!.id }, bearer(adminToken)), Code.NotFound);
     expect((await client(UserAccountService, worker4).getUserAccounts({})).accounts[0]!.id).toBe(accountId);
+  });
+
+  it("in AUTH_MODE=admin only the configured admin's mappings authenticate, as for API keys", async () => {
+    await client(ClientCertService, undefined).createAccountClientCert(
+      { accountId, name: `worker-5 ${randomBytes(4).toString("hex")}`, match: { case: "subject", value: "CN=worker-5" } },
+      bearer(adminToken),
+    );
+    expect(await codeOf(client(UserAccountService, worker5).getUserAccounts({}))).toBe("ok");
+    const adminMode = await t.startServer({
+      env: {
+        AUTH_MODE: "admin",
+        AUTH_ADMIN_EMAIL: "root@example.test",
+        AUTH_ADMIN_PASSWORD: "correct horse battery staple admin",
+        TLS_CERT_PATH: certs.server.cert,
+        TLS_KEY_PATH: certs.server.key,
+        TLS_CLIENT_CA_PATH: certs.caCert,
+        TLS_CLIENT_AUTH: "optional",
+      },
+    });
+    try {
+      const there = createClient(
+        UserAccountService,
+        createConnectTransport({ baseUrl: `https://localhost:${adminMode.port}`, httpVersion: "2", nodeOptions: tlsOpts(worker5) }),
+      );
+      await expectCode(there.getUserAccounts({}), Code.Unauthenticated, /AUTH_MODE=admin/);
+    } finally {
+      await adminMode.close();
+    }
   });
 
   it("creating a mapping checks its match: a malformed thumbprint, an empty match or a SAN without a type is InvalidArgument", async () => {
