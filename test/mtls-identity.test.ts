@@ -36,6 +36,7 @@ const worker2 = certs.issueClient("worker-2");
 const worker3 = certs.issueClient("worker-3");
 const worker4 = certs.issueClient("worker-4");
 const worker5 = certs.issueClient("worker-5");
+const worker6 = certs.issueClient("worker-6");
 
 type Id = { cert: string; key: string } | undefined;
 const tlsOpts = (id: Id) => ({ ca, ...(id ? { cert: certs.read(id.cert), key: certs.read(id.key) } : {}) });
@@ -318,6 +319,28 @@ describe.each(DB_KINDS)("mutual-TLS identities on %s", (db) => {
     expect(code).toBe(Code.Unauthenticated);
     await expectCode(mappings.deleteAccountClientCert({ id: byThumbprint.clientCert!.id }, bearer(adminToken)), Code.NotFound);
     expect((await client(UserAccountService, worker4).getUserAccounts({})).accounts[0]!.id).toBe(accountId);
+  });
+
+  it("a certificate several accounts map: the most specific mapping wins, two of one kind are refused as ambiguous", async () => {
+    const team = (await client(UserAccountService, undefined).createTeamAccount({ name: `team ${randomBytes(4).toString("hex")}` }, bearer(adminToken)))
+      .account!.id;
+    const mappings = client(ClientCertService, undefined);
+    const map = (account: string, match: Parameters<typeof mappings.createAccountClientCert>[0]["match"]) =>
+      mappings.createAccountClientCert({ accountId: account, name: `w6 ${randomBytes(4).toString("hex")}`, match }, bearer(adminToken));
+    const asWorker6 = () => client(UserAccountService, worker6).getUserAccounts({});
+    await map(accountId, { case: "subject", value: "CN=worker-6" });
+    expect((await asWorker6()).accounts.map((a) => a.id)).toEqual([accountId]);
+    // A SAN mapping in the team is more specific than the subject one.
+    const bySan = await map(team, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-6" });
+    expect((await asWorker6()).accounts.map((a) => a.id)).toEqual([team]);
+    // A second SAN mapping in another account: ambiguous, refused.
+    const second = await map(accountId, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-6" });
+    await expectCode(asWorker6(), Code.Unauthenticated, /more than one account/);
+    // A thumbprint mapping decides.
+    await map(team, { case: "thumbprint", value: thumbprintOf(worker6.cert) });
+    expect((await asWorker6()).accounts.map((a) => a.id)).toEqual([team]);
+    await mappings.deleteAccountClientCert({ id: bySan.clientCert!.id }, bearer(adminToken));
+    await mappings.deleteAccountClientCert({ id: second.clientCert!.id }, bearer(adminToken));
   });
 
   it("in AUTH_MODE=admin only the configured admin's mappings authenticate, as for API keys", async () => {

@@ -3,7 +3,7 @@
  * `account_client_certs` and their machine users. Returns rows or undefined, never
  * ConnectErrors; services own the transactions.
  */
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import type { AccountClientCertRow, ClientCertMatchKind, Database } from "./schema.js";
 
 /** What authentication needs of a mapping. */
@@ -55,8 +55,10 @@ export async function deleteClientCertAndUser(db: Kysely<Database>, id: string):
 }
 
 /**
- * Every mapping a certificate matches: by its thumbprint, its subject or any of its
- * subjectAltNames (at most `maxSans` of them are compared), in one query.
+ * The mappings a certificate matches: by its thumbprint, its subject or any of its
+ * subjectAltNames (at most `maxSans` of them are compared), in one query; the most
+ * specific kind first (thumbprint, SAN, subject), at most 16, so two of the kind that
+ * decides are always among them.
  */
 export async function findClientCertsMatching(
   db: Kysely<Database>,
@@ -83,6 +85,7 @@ export async function findClientCertsMatching(
         ...(sans.length > 0 ? [eb.and([eb("match_kind", "=", "san"), eb("match_value", "in", sans)])] : []),
       ]),
     )
+    .orderBy(sql`case account_client_certs.match_kind when 'thumbprint' then 0 when 'san' then 1 else 2 end`)
     .orderBy("account_client_certs.id")
     .limit(16)
     .execute();
