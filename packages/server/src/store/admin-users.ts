@@ -38,7 +38,7 @@ export interface UserFilter {
 }
 
 /** A LIKE pattern matching `text` anywhere, with its wildcards and the escape character escaped. */
-export function containsPattern(text: string): string {
+function containsPattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
