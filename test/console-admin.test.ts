@@ -74,8 +74,22 @@ describe("console Admin pages in headless Chromium", () => {
         (e: unknown) => ConnectError.from(e).code,
       );
 
-  it("shows no Admin section to a user who is not an instance admin", async () => {
+  it("shows no Admin section to a user who is not an instance admin; their keys show who made them and expiring ones are marked", async () => {
+    const personal = (await t.client(UserAccountService, { token: plain.accessToken }).setPersonalAccount({})).account!.id;
+    const make = (name: string, days: number) =>
+      t.client(ApiKeyService, { token: plain.accessToken }).createAccountApiKey({
+        accountId: personal,
+        name,
+        expiresAt: timestampFromDate(new Date(Date.now() + days * 86_400_000)),
+      });
+    await make("soon-key", 3);
+    await make("later-key", 90);
     const page = await signedIn(plain);
+    const soon = page.locator('tr[data-key-name="soon-key"]');
+    await soon.waitFor();
+    expect(await soon.textContent()).toContain(plain.email);
+    expect(await soon.getByTestId("expires-soon").count()).toBe(1);
+    expect(await page.locator('tr[data-key-name="later-key"]').getByTestId("expires-soon").count()).toBe(0);
     await page.locator("#nav a").first().waitFor();
     const links = await page.locator("#nav a").allTextContents();
     expect(links).toContain("API keys");

@@ -10,7 +10,8 @@ import { failed } from "../../errors.js";
 import { view } from "../../layout.js";
 import type { Page } from "../../page.js";
 import { session } from "../../session.js";
-import { adminKeysTable, EXPIRING_SOON_DAYS, pager } from "./keys-table.js";
+import { EXPIRING_SOON_DAYS } from "../../format.js";
+import { adminKeysTable, pager } from "./keys-table.js";
 
 const PAGE_SIZE = 25;
 

@@ -1,21 +1,11 @@
 /** The admin pages' table of API keys across accounts, each with "Revoke" (confirmed). */
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { AdminApiKey } from "@tessera/sdk/proto";
 import { admin } from "../../client.js";
 import { confirmDialog } from "../../dialogs.js";
 import { h } from "../../dom.js";
 import { failed } from "../../errors.js";
-import { fmt } from "../../format.js";
+import { expiresSoon, fmt } from "../../format.js";
 import { showBanner } from "../../layout.js";
-
-/** Keys expiring within this many days are marked. */
-export const EXPIRING_SOON_DAYS = 14;
-
-/** True when the key has not expired and expires within EXPIRING_SOON_DAYS. */
-function expiresSoon(k: AdminApiKey): boolean {
-  const at = k.apiKey?.expiresAt ? timestampDate(k.apiKey.expiresAt).getTime() : 0;
-  return at > Date.now() && at - Date.now() <= EXPIRING_SOON_DAYS * 86_400_000;
-}
 
 /** Revokes a key after confirmation, then reloads. */
 async function revoke(k: AdminApiKey, reload: () => void): Promise<void> {
@@ -57,7 +47,7 @@ export function adminKeysTable(keys: AdminApiKey[], reload: () => void): HTMLEle
           h("td", {}, k.accountName),
           h("td", {}, key?.createdByEmail || "—"),
           h("td", {}, fmt(key?.createdAt)),
-          h("td", {}, fmt(key?.expiresAt), expiresSoon(k) && h("span", { class: "badge warn", "data-testid": "expires-soon" }, " expires soon")),
+          h("td", {}, fmt(key?.expiresAt), expiresSoon(key?.expiresAt) && h("span", { class: "badge warn", "data-testid": "expires-soon" }, " expires soon")),
           h("td", {}, key?.lastUsedAt ? fmt(key.lastUsedAt) : "never"),
           h("td", { class: "actions-cell" }, h("button", { type: "button", class: "danger", onclick: () => void revoke(k, reload) }, "Revoke")),
         );
