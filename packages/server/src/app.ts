@@ -36,6 +36,7 @@ import { startTracing } from "./tracing/tracing.js";
 import { createObserveInterceptor } from "./server/observe.js";
 import { createRoutes } from "./routes.js";
 import { createServer, type TesseraServer } from "./server/server.js";
+import { createAdminService } from "./services/admin/index.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
 import { createIdentityService } from "./services/identity/index.js";
@@ -164,6 +165,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     revocation: revocationService.impl,
     deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser: createPerUserLimiter(counters, refusals) }),
     clientCert: createClientCertService(deps, revocations, () => clientCerts.forgetAll()),
+    admin: createAdminService(deps, revocations, keyLimiter),
   });
   const server = createServer({
     config,

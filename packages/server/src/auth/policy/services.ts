@@ -5,6 +5,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import {
   AccountRecoveryService,
+  AdminService,
   ApiKeyService,
   AuthService,
   ClientCertService,
@@ -23,5 +24,6 @@ export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
   DeviceLoginService,
   IdentityService,
   AccountRecoveryService,
+  AdminService,
   ClientCertService,
 ]);
