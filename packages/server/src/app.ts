@@ -13,6 +13,7 @@ import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/policy/account-access.js";
 import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createClientCertAuth } from "./auth/client-certs/auth.js";
 import { createDeviceLogins } from "./auth/device/device-logins.js";
 import { createRevocationLog } from "./auth/revocation/log.js";
 import { createAuthInterceptor } from "./auth/request/interceptor.js";
@@ -35,6 +36,7 @@ import { startTracing } from "./tracing/tracing.js";
 import { createObserveInterceptor } from "./server/observe.js";
 import { createRoutes } from "./routes.js";
 import { createServer, type TesseraServer } from "./server/server.js";
+import { createAdminService } from "./services/admin/index.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
 import { createIdentityService } from "./services/identity/index.js";
@@ -45,6 +47,7 @@ import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
 import { createDeviceLoginService } from "./services/device-login/index.js";
 import { createMfaService } from "./services/mfa/index.js";
+import { createClientCertService } from "./services/client-cert/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
 import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
 import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
@@ -107,6 +110,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById), trusted });
   const userAuth = createUserAuth(deps, { gate, revocations });
   revocations.addApplier(apiKeys.applier);
+  const clientCerts = createClientCertAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById), trusted });
+  revocations.addApplier(clientCerts.applier);
   revocations.addApplier(userAuth.applier);
   const deviceLogins = createDeviceLogins(deps, userAuth.sessions);
   const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins];
@@ -162,6 +167,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     revocation: revocationService.impl,
     deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser }),
     mfa: createMfaService(deps, { mfa: userAuth.mfa, mail, perUser }),
+    clientCert: createClientCertService(deps, revocations, () => clientCerts.forgetAll()),
+    admin: createAdminService(deps, revocations, keyLimiter),
   });
   const server = createServer({
     config,
@@ -177,6 +184,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(kysely, apiKeyId),
         chargeApiKey: chargeWith(keyLimiter),
         secondFactor: { forAdmins: config.mfa.requireForAdmins, forApiKeyCreation: config.mfa.requireForApiKeyCreation },
+        // Mutual TLS: requests without a bearer, by their certificate's account mapping.
+        ...(config.tls?.clientCa ? { clientCerts } : {}),
         metrics,
       }),
     ],
