@@ -77,6 +77,7 @@ const MATRIX: Record<string, Row> = {
   "ApiKeyService/GetAccountApiKeys": [U, PD, "ok", "ok", "ok", PD, PD, PD],
   "ApiKeyService/GetAccountApiKey": [U, NF, "ok", "ok", "ok", PD, PD, PD],
   "ApiKeyService/RegenerateAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD, PD],
+  "ApiKeyService/RevokeOldAccountApiKeyValue": [U, NF, PD, "ok", "ok", PD, PD, PD],
   "ApiKeyService/DeleteAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD, PD],
 
   "UserAccountService/GetUser": [U, "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
@@ -198,6 +199,12 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
         return { id: (await newKey(accountId, adminToken)).id, expiresAt: inAMonth() };
       case "ApiKeyService/DeleteAccountApiKey":
         return { id: (await newKey(accountId, adminToken)).id };
+      case "ApiKeyService/RevokeOldAccountApiKeyValue": {
+        // A key in an overlap, so there is an old value to revoke.
+        const { id } = await newKey(accountId, adminToken);
+        await clientOf(ApiKeyService, adminToken).regenerateAccountApiKey({ id, expiresAt: inAMonth(), overlapSeconds: 3600 });
+        return { id };
+      }
       case "AuthService/RevokeSession":
       case "IdentityService/UnlinkIdentity":
         return { id: "00000000-0000-4000-8000-000000000000" };

@@ -13,6 +13,7 @@ import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/policy/account-access.js";
 import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createOldValueSweep } from "./auth/api-keys/old-values.js";
 import { createDeviceLogins } from "./auth/device/device-logins.js";
 import { createRevocationLog } from "./auth/revocation/log.js";
 import { createAuthInterceptor } from "./auth/request/interceptor.js";
@@ -108,7 +109,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   revocations.addApplier(apiKeys.applier);
   revocations.addApplier(userAuth.applier);
   const deviceLogins = createDeviceLogins(deps, userAuth.sessions);
-  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins];
+  const oldKeyValues = createOldValueSweep(deps, revocations);
+  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins, oldKeyValues];
   const started: Feature[] = [];
   let adminSocket: AdminSocket | undefined;
   try {

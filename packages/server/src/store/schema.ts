@@ -105,6 +105,16 @@ interface ApiKeysTable {
   rate_limits: ColumnType<ApiKeyRateLimitJson[], string | undefined, never>;
   /** Usage budget (JSON; inserted as JSON text), or null. */
   budget: ColumnType<ApiKeyBudgetJson | null, string | null | undefined, never>;
+  /** SHA-256 (hex) of the old value a regenerate kept valid (never the value); null without one. */
+  previous_key_hash: string | null;
+  /** First characters of the old value, for display; null without one. */
+  previous_start: string | null;
+  /** When the old value stops working; null without one. */
+  previous_expires_at: Timestamp | null;
+  /** Client IP of the last recorded use. */
+  last_used_ip: string | null;
+  /** User-Agent of the last recorded use (bounded). */
+  last_used_user_agent: string | null;
 }
 
 /** One rate limit of a key, as stored. */

@@ -8,6 +8,7 @@
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BoundedCache } from "../../lib/bounded-cache.js";
+import { requestInfoKey, type RequestInfo } from "../../lib/request-info.js";
 import { NO_METRICS, type Metrics } from "../../metrics/metrics.js";
 import { annotateActiveSpan } from "../../tracing/spans.js";
 import { looksLikeApiKey } from "../api-keys/format.js";
@@ -25,7 +26,8 @@ import type { KeyLimits } from "../api-keys/limits.js";
  * but invalid; returns the Principal otherwise.
  */
 export interface CredentialVerifier {
-  verify(token: string): Promise<Principal | undefined>;
+  /** `request`: the caller's IP and user agent, when known (API keys record their last use). */
+  verify(token: string, request?: RequestInfo): Promise<Principal | undefined>;
 }
 
 export interface AuthInterceptorOptions {
@@ -84,9 +86,9 @@ export function createVerifierRoutes(): VerifierRoutes {
   return new BoundedCache({ maxEntries: ROUTE_CACHE_MAX });
 }
 
-async function ask(v: CredentialVerifier, token: string): Promise<Principal | undefined> {
+async function ask(v: CredentialVerifier, token: string, request: RequestInfo | undefined): Promise<Principal | undefined> {
   try {
-    return await v.verify(token);
+    return await v.verify(token, request);
   } catch (e) {
     const ce = ConnectError.from(e);
     if (ce.code === Code.Unauthenticated) throw unauthenticated(ce.rawMessage, true);
@@ -95,7 +97,12 @@ async function ask(v: CredentialVerifier, token: string): Promise<Principal | un
 }
 
 /** Authenticates a bearer token with the verifiers; throws Unauthenticated when none accepts it. */
-export async function authenticateBearer(header: string | null, verifiers: readonly CredentialVerifier[], routes?: VerifierRoutes): Promise<Principal> {
+export async function authenticateBearer(
+  header: string | null,
+  verifiers: readonly CredentialVerifier[],
+  routes?: VerifierRoutes,
+  request?: RequestInfo,
+): Promise<Principal> {
   const parsed = parseBearer(header);
   if (!parsed.ok) {
     throw unauthenticated(parsed.reason === "missing" ? "missing bearer token" : "malformed authorization header", parsed.reason !== "missing");
@@ -103,13 +110,13 @@ export async function authenticateBearer(header: string | null, verifiers: reado
   const token = parsed.token;
   const known = routes?.get(token);
   if (known) {
-    const p = await ask(known, token);
+    const p = await ask(known, token, request);
     if (p) return p;
     routes!.delete(token);
   }
   for (const v of verifiers) {
     if (v === known) continue;
-    const p = await ask(v, token);
+    const p = await ask(v, token, request);
     if (p) {
       routes?.set(token, v);
       return p;
@@ -134,7 +141,7 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
     } else {
       const header = req.header.get("authorization");
       try {
-        principal = await authenticateBearer(header, opts.verifiers, routes);
+        principal = await authenticateBearer(header, opts.verifiers, routes, req.contextValues.get(requestInfoKey));
       } catch (e) {
         metrics.authentication(refusedKind(header), ConnectError.from(e).code === Code.Unauthenticated ? "refused" : "error");
         throw e;

@@ -18,16 +18,16 @@ import {
   insertApiKey,
   insertMachineUser,
   listApiKeysByAccount,
-  lockApiKeyHash,
-  updateApiKeyValue,
 } from "../../store/api-keys.js";
+import { clearOldApiKeyValue } from "../../store/api-key-old-values.js";
 import { insertRevocations } from "../../store/revocation-log.js";
 import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "../../store/users.js";
 import type { ApiKeyRow, RoleName } from "../../store/schema.js";
 import type { KeyLimiter } from "../../abuse/key-limits.js";
 import { limitsOf } from "../../auth/api-keys/limits.js";
-import { validExpiry, validLimits, validName } from "./input.js";
+import { validExpiry, validLimits, validName, validOverlap } from "./input.js";
 import { toWire } from "./mappers.js";
+import { rotateKeyValue } from "./rotation.js";
 
 function notFound(): ConnectError {
   return new ConnectError("api key not found", Code.NotFound);
@@ -61,10 +61,10 @@ export function createApiKeyService(
   /** A key as the wire message, with its usage when it has limits. */
   async function withUsage(row: ApiKeyRow) {
     const limits = limitsOf(row);
-    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined);
+    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined, clock());
   }
 
-  function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow) {
+  function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow, extra: Record<string, string | number> = {}) {
     const p = requirePrincipal(ctx);
     audit.record({
       action,
@@ -72,7 +72,7 @@ export function createApiKeyService(
       actorApiKeyId: p.kind === "api_key" ? p.apiKeyId : undefined,
       accountId: row.account_id,
       request: ctx.values.get(requestInfoKey),
-      metadata: { api_key_id: row.id, name: row.name, ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}) },
+      metadata: { api_key_id: row.id, name: row.name, ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}), ...extra },
     });
   }
 
@@ -138,29 +138,51 @@ export function createApiKeyService(
       if (key.created_by_id !== actor && (await isApiKeyMadeByInstanceAdmin(db.kysely, key.id)) && !(await callerIsInstanceAdmin())) {
         throw new ConnectError("only an instance admin may regenerate a key an instance admin created", Code.PermissionDenied);
       }
+      const overlapSeconds = validOverlap(req.overlapSeconds);
       const keyValue = generateApiKey();
-      const row = await db.kysely.transaction().execute(async (trx) => {
-        // The row is re-read under a lock so the hash being revoked is the current one.
-        const oldHash = await lockApiKeyHash(trx, key.id);
-        if (oldHash === undefined) return undefined;
-        const updated = await updateApiKeyValue(trx, key.id, {
-          key_hash: hashApiKey(keyValue),
+      const oldStart = key.start;
+      const row = await db.kysely.transaction().execute((trx) =>
+        rotateKeyValue(trx, key.id, {
+          keyHash: hashApiKey(keyValue),
           start: apiKeyStart(keyValue),
-          expires_at: expiresAt,
-          updated_by_id: isUuid(actor) ? actor : null,
+          expiresAt,
+          overlapSeconds,
+          updatedById: isUuid(actor) ? actor : null,
           now,
-        });
-        if (!updated) return undefined;
-        // Recorded with the change: the old value is refused everywhere once this commits.
-        const sequence = await insertRevocations(trx, [{ kind: "api_key", target: oldHash }]);
-        return { updated, sequence };
-      });
+        }),
+      );
       if (!row) throw notFound();
       await revocations.published(row.sequence);
-      auditEntry(ctx, "apikey.regenerate.success", row.updated);
+      if (row.superseded) {
+        auditEntry(ctx, "apikey.old_value.revoke.success", row.updated, { old_value_start: row.superseded.start, reason: "regenerated_again" });
+      }
+      const oldUntil = row.updated.previous_expires_at;
+      auditEntry(
+        ctx,
+        "apikey.regenerate.success",
+        row.updated,
+        oldUntil
+          ? { overlap_seconds: overlapSeconds, old_value_start: row.updated.previous_start ?? oldStart, old_value_expires_at: new Date(oldUntil).toISOString() }
+          : { old_value_start: oldStart },
+      );
       // The response carries the key: never cached (RFC 9111).
       ctx.responseHeader.set("cache-control", "no-store");
       return { apiKey: await withUsage(row.updated), keyValue, revocationSequence: BigInt(row.sequence) };
+    },
+
+    async revokeOldAccountApiKeyValue(req, ctx) {
+      const { key } = await authorizedKey(ctx, req.id);
+      const ended = await db.kysely.transaction().execute(async (trx) => {
+        const row = await clearOldApiKeyValue(trx, key.id, clock());
+        if (!row) return undefined;
+        // Recorded with the change: the old value is refused everywhere once this commits.
+        const sequence = await insertRevocations(trx, [{ kind: "api_key", target: row.previous_key_hash }]);
+        return { row, sequence };
+      });
+      if (!ended) return { revocationSequence: 0n };
+      await revocations.published(ended.sequence);
+      auditEntry(ctx, "apikey.old_value.revoke.success", key, { old_value_start: ended.row.previous_start ?? "", reason: "revoke_old" });
+      return { revocationSequence: BigInt(ended.sequence) };
     },
 
     async deleteAccountApiKey(req, ctx) {
@@ -168,15 +190,18 @@ export function createApiKeyService(
       const deleted = await db.kysely.transaction().execute(async (trx) => {
         const row = await deleteApiKeyAndUser(trx, key.id);
         if (!row) return undefined;
+        // Both values: the old one of an overlap ends with the key.
         const sequence = await insertRevocations(trx, [
           { kind: "api_key", target: row.key_hash },
+          ...(row.previous_key_hash ? [{ kind: "api_key" as const, target: row.previous_key_hash }] : []),
           { kind: "user", target: row.user_id },
         ]);
         return { row, sequence };
       });
       if (!deleted) throw notFound();
       await revocations.published(deleted.sequence);
-      auditEntry(ctx, "apikey.delete.success", deleted.row);
+      const oldLive = deleted.row.previous_expires_at !== null && new Date(deleted.row.previous_expires_at).getTime() > clock().getTime();
+      auditEntry(ctx, "apikey.delete.success", deleted.row, oldLive ? { old_value_start: deleted.row.previous_start ?? "" } : {});
       return { revocationSequence: BigInt(deleted.sequence) };
     },
   };

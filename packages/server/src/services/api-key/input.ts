@@ -77,3 +77,14 @@ export function validLimits(
     budget: { uses: Number(budget.uses), refill_amount: Number(budget.refillAmount), refill_interval_seconds: refills ? budget.refillIntervalSeconds : 0 },
   };
 }
+
+/** Longest overlap of a regenerate: 24 hours. */
+export const MAX_OVERLAP_SECONDS = 86_400;
+
+/** Validates a regenerate's overlap: 0 (none) to 86400 seconds. */
+export function validOverlap(seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_OVERLAP_SECONDS) {
+    throw invalidArgument(`overlap_seconds must be 0 to ${MAX_OVERLAP_SECONDS} (24 hours)`);
+  }
+  return seconds;
+}

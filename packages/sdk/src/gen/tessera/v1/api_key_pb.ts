@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/v1/api_key.proto.
  */
 export const file_tessera_v1_api_key: GenFile = /*@__PURE__*/
-  fileDesc("Chh0ZXNzZXJhL3YxL2FwaV9rZXkucHJvdG8SCnRlc3NlcmEudjEi4QMKDUFjY291bnRBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEg0KBXN0YXJ0GAQgASgJEg8KB3VzZXJfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY3JlYXRlZF9ieV9pZBgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg11cGRhdGVkX2J5X2lkGAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAwgAygJEjAKC3JhdGVfbGltaXRzGA0gAygLMhsudGVzc2VyYS52MS5BcGlLZXlSYXRlTGltaXQSKAoGYnVkZ2V0GA4gASgLMhgudGVzc2VyYS52MS5BcGlLZXlCdWRnZXQSJgoFdXNhZ2UYDyABKAsyFy50ZXNzZXJhLnYxLkFwaUtleVVzYWdlIjgKD0FwaUtleVJhdGVMaW1pdBINCgVsaW1pdBgBIAEoDRIWCg53aW5kb3dfc2Vjb25kcxgCIAEoDSJUCgxBcGlLZXlCdWRnZXQSDAoEdXNlcxgBIAEoAxIVCg1yZWZpbGxfYW1vdW50GAIgASgDEh8KF3JlZmlsbF9pbnRlcnZhbF9zZWNvbmRzGAMgASgNIloKC0FwaUtleVVzYWdlEhcKD3JhdGVfbGltaXRfdXNlZBgBIAMoDRIdChBidWRnZXRfcmVtYWluaW5nGAIgASgDSACIAQFCEwoRX2J1ZGdldF9yZW1haW5pbmci2gEKGkNyZWF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzY29wZXMYBCADKAkSMAoLcmF0ZV9saW1pdHMYBSADKAsyGy50ZXNzZXJhLnYxLkFwaUtleVJhdGVMaW1pdBIoCgZidWRnZXQYBiABKAsyGC50ZXNzZXJhLnYxLkFwaUtleUJ1ZGdldCJcChtDcmVhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleRIRCglrZXlfdmFsdWUYAiABKAkiLgoYR2V0QWNjb3VudEFwaUtleXNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiSAoZR2V0QWNjb3VudEFwaUtleXNSZXNwb25zZRIrCghhcGlfa2V5cxgBIAMoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleSIlChdHZXRBY2NvdW50QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSJGChhHZXRBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleSJcCh5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifQofUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRIqCgdhcGlfa2V5GAEgASgLMhkudGVzc2VyYS52MS5BY2NvdW50QXBpS2V5EhEKCWtleV92YWx1ZRgCIAEoCRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAMgASgDIigKGkRlbGV0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjoKG0RlbGV0ZUFjY291bnRBcGlLZXlSZXNwb25zZRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAEgASgDMp4ECg1BcGlLZXlTZXJ2aWNlEmYKE0NyZWF0ZUFjY291bnRBcGlLZXkSJi50ZXNzZXJhLnYxLkNyZWF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GicudGVzc2VyYS52MS5DcmVhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USZQoRR2V0QWNjb3VudEFwaUtleXMSJC50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlzUmVxdWVzdBolLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleXNSZXNwb25zZSIDkAIBEmIKEEdldEFjY291bnRBcGlLZXkSIy50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlSZXF1ZXN0GiQudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5UmVzcG9uc2UiA5ACARJyChdSZWdlbmVyYXRlQWNjb3VudEFwaUtleRIqLnRlc3NlcmEudjEuUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GisudGVzc2VyYS52MS5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEmYKE0RlbGV0ZUFjY291bnRBcGlLZXkSJi50ZXNzZXJhLnYxLkRlbGV0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GicudGVzc2VyYS52MS5EZWxldGVBY2NvdW50QXBpS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chh0ZXNzZXJhL3YxL2FwaV9rZXkucHJvdG8SCnRlc3NlcmEudjEi7AQKDUFjY291bnRBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEg0KBXN0YXJ0GAQgASgJEg8KB3VzZXJfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY3JlYXRlZF9ieV9pZBgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg11cGRhdGVkX2J5X2lkGAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAwgAygJEjAKC3JhdGVfbGltaXRzGA0gAygLMhsudGVzc2VyYS52MS5BcGlLZXlSYXRlTGltaXQSKAoGYnVkZ2V0GA4gASgLMhgudGVzc2VyYS52MS5BcGlLZXlCdWRnZXQSJgoFdXNhZ2UYDyABKAsyFy50ZXNzZXJhLnYxLkFwaUtleVVzYWdlEj0KGXByZXZpb3VzX3ZhbHVlX2V4cGlyZXNfYXQYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKDnByZXZpb3VzX3N0YXJ0GBIgASgJEhQKDGxhc3RfdXNlZF9pcBgTIAEoCRIcChRsYXN0X3VzZWRfdXNlcl9hZ2VudBgUIAEoCSI4Cg9BcGlLZXlSYXRlTGltaXQSDQoFbGltaXQYASABKA0SFgoOd2luZG93X3NlY29uZHMYAiABKA0iVAoMQXBpS2V5QnVkZ2V0EgwKBHVzZXMYASABKAMSFQoNcmVmaWxsX2Ftb3VudBgCIAEoAxIfChdyZWZpbGxfaW50ZXJ2YWxfc2Vjb25kcxgDIAEoDSJaCgtBcGlLZXlVc2FnZRIXCg9yYXRlX2xpbWl0X3VzZWQYASADKA0SHQoQYnVkZ2V0X3JlbWFpbmluZxgCIAEoA0gAiAEBQhMKEV9idWRnZXRfcmVtYWluaW5nItoBChpDcmVhdGVBY2NvdW50QXBpS2V5UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAQgAygJEjAKC3JhdGVfbGltaXRzGAUgAygLMhsudGVzc2VyYS52MS5BcGlLZXlSYXRlTGltaXQSKAoGYnVkZ2V0GAYgASgLMhgudGVzc2VyYS52MS5BcGlLZXlCdWRnZXQiXAobQ3JlYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkSEQoJa2V5X3ZhbHVlGAIgASgJIi4KGEdldEFjY291bnRBcGlLZXlzUmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJIkgKGUdldEFjY291bnRBcGlLZXlzUmVzcG9uc2USKwoIYXBpX2tleXMYASADKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkiJQoXR2V0QWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiRgoYR2V0QWNjb3VudEFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkidQoeUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhcKD292ZXJsYXBfc2Vjb25kcxgDIAEoDSJ9Ch9SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkSEQoJa2V5X3ZhbHVlGAIgASgJEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYAyABKAMiMAoiUmV2b2tlT2xkQWNjb3VudEFwaUtleVZhbHVlUmVxdWVzdBIKCgJpZBgBIAEoCSJCCiNSZXZva2VPbGRBY2NvdW50QXBpS2V5VmFsdWVSZXNwb25zZRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAEgASgDIigKGkRlbGV0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjoKG0RlbGV0ZUFjY291bnRBcGlLZXlSZXNwb25zZRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAEgASgDMp4FCg1BcGlLZXlTZXJ2aWNlEmYKE0NyZWF0ZUFjY291bnRBcGlLZXkSJi50ZXNzZXJhLnYxLkNyZWF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GicudGVzc2VyYS52MS5DcmVhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USZQoRR2V0QWNjb3VudEFwaUtleXMSJC50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlzUmVxdWVzdBolLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleXNSZXNwb25zZSIDkAIBEmIKEEdldEFjY291bnRBcGlLZXkSIy50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlSZXF1ZXN0GiQudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5UmVzcG9uc2UiA5ACARJyChdSZWdlbmVyYXRlQWNjb3VudEFwaUtleRIqLnRlc3NlcmEudjEuUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GisudGVzc2VyYS52MS5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEn4KG1Jldm9rZU9sZEFjY291bnRBcGlLZXlWYWx1ZRIuLnRlc3NlcmEudjEuUmV2b2tlT2xkQWNjb3VudEFwaUtleVZhbHVlUmVxdWVzdBovLnRlc3NlcmEudjEuUmV2b2tlT2xkQWNjb3VudEFwaUtleVZhbHVlUmVzcG9uc2USZgoTRGVsZXRlQWNjb3VudEFwaUtleRImLnRlc3NlcmEudjEuRGVsZXRlQWNjb3VudEFwaUtleVJlcXVlc3QaJy50ZXNzZXJhLnYxLkRlbGV0ZUFjY291bnRBcGlLZXlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * AccountApiKey is a key's metadata. It never carries the key's value.
@@ -111,6 +111,38 @@ export type AccountApiKey = Message<"tessera.v1.AccountApiKey"> & {
    * @generated from field: tessera.v1.ApiKeyUsage usage = 15;
    */
   usage?: ApiKeyUsage | undefined;
+
+  /**
+   * When the key's old value stops working: set during the overlap of a
+   * regenerate with `overlap_seconds`, unset when there is no old value.
+   *
+   * @generated from field: google.protobuf.Timestamp previous_value_expires_at = 17;
+   */
+  previousValueExpiresAt?: Timestamp | undefined;
+
+  /**
+   * The first characters of the old value (like `start`); empty when there is
+   * no old value.
+   *
+   * @generated from field: string previous_start = 18;
+   */
+  previousStart: string;
+
+  /**
+   * The client IP of the key's last recorded use (written with last_used_at, at
+   * most once a minute); empty when never used.
+   *
+   * @generated from field: string last_used_ip = 19;
+   */
+  lastUsedIp: string;
+
+  /**
+   * The User-Agent of the key's last recorded use (at most 256 characters);
+   * empty when never used or sent without one.
+   *
+   * @generated from field: string last_used_user_agent = 20;
+   */
+  lastUsedUserAgent: string;
 };
 
 /**
@@ -389,6 +421,16 @@ export type RegenerateAccountApiKeyRequest = Message<"tessera.v1.RegenerateAccou
    * @generated from field: google.protobuf.Timestamp expires_at = 2;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * Optional: 0 to 86400 (24 hours). The old value stays valid this long (but
+   * never past its own expiry), so deployments can switch to the new value
+   * without downtime; 0: the old value stops at once. See
+   * AccountApiKey.previous_value_expires_at and RevokeOldAccountApiKeyValue.
+   *
+   * @generated from field: uint32 overlap_seconds = 3;
+   */
+  overlapSeconds: number;
 };
 
 /**
@@ -431,6 +473,43 @@ export const RegenerateAccountApiKeyResponseSchema: GenMessage<RegenerateAccount
   messageDesc(file_tessera_v1_api_key, 11);
 
 /**
+ * @generated from message tessera.v1.RevokeOldAccountApiKeyValueRequest
+ */
+export type RevokeOldAccountApiKeyValueRequest = Message<"tessera.v1.RevokeOldAccountApiKeyValueRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message tessera.v1.RevokeOldAccountApiKeyValueRequest.
+ * Use `create(RevokeOldAccountApiKeyValueRequestSchema)` to create a new message.
+ */
+export const RevokeOldAccountApiKeyValueRequestSchema: GenMessage<RevokeOldAccountApiKeyValueRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_api_key, 12);
+
+/**
+ * @generated from message tessera.v1.RevokeOldAccountApiKeyValueResponse
+ */
+export type RevokeOldAccountApiKeyValueResponse = Message<"tessera.v1.RevokeOldAccountApiKeyValueResponse"> & {
+  /**
+   * The revocation's sequence number (0 when there was no old value): pass it
+   * to RevocationService.GetRevocationStatus to see that it applied everywhere.
+   *
+   * @generated from field: int64 revocation_sequence = 1;
+   */
+  revocationSequence: bigint;
+};
+
+/**
+ * Describes the message tessera.v1.RevokeOldAccountApiKeyValueResponse.
+ * Use `create(RevokeOldAccountApiKeyValueResponseSchema)` to create a new message.
+ */
+export const RevokeOldAccountApiKeyValueResponseSchema: GenMessage<RevokeOldAccountApiKeyValueResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_api_key, 13);
+
+/**
  * @generated from message tessera.v1.DeleteAccountApiKeyRequest
  */
 export type DeleteAccountApiKeyRequest = Message<"tessera.v1.DeleteAccountApiKeyRequest"> & {
@@ -445,7 +524,7 @@ export type DeleteAccountApiKeyRequest = Message<"tessera.v1.DeleteAccountApiKey
  * Use `create(DeleteAccountApiKeyRequestSchema)` to create a new message.
  */
 export const DeleteAccountApiKeyRequestSchema: GenMessage<DeleteAccountApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 12);
+  messageDesc(file_tessera_v1_api_key, 14);
 
 /**
  * @generated from message tessera.v1.DeleteAccountApiKeyResponse
@@ -465,7 +544,7 @@ export type DeleteAccountApiKeyResponse = Message<"tessera.v1.DeleteAccountApiKe
  * Use `create(DeleteAccountApiKeyResponseSchema)` to create a new message.
  */
 export const DeleteAccountApiKeyResponseSchema: GenMessage<DeleteAccountApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 13);
+  messageDesc(file_tessera_v1_api_key, 15);
 
 /**
  * ApiKeyService manages account-scoped API keys: machine credentials for
@@ -508,8 +587,10 @@ export const ApiKeyService: GenService<{
     output: typeof GetAccountApiKeyResponseSchema;
   },
   /**
-   * RegenerateAccountApiKey gives a key a new value and expiry; the old value
-   * stops working at once (roles admin and member).
+   * RegenerateAccountApiKey gives a key a new value and expiry (roles admin and
+   * member). The new value works at once; the old value stops at once, or, with
+   * `overlap_seconds`, at the end of the overlap (zero-downtime rotation). A
+   * regenerate during an overlap ends the value from before it at once.
    *
    * @generated from rpc tessera.v1.ApiKeyService.RegenerateAccountApiKey
    */
@@ -519,7 +600,21 @@ export const ApiKeyService: GenService<{
     output: typeof RegenerateAccountApiKeyResponseSchema;
   },
   /**
-   * DeleteAccountApiKey revokes a key at once (roles admin and member).
+   * RevokeOldAccountApiKeyValue ends a key's old value (the one a regenerate with
+   * an overlap kept) at once, before its overlap ends; the current value keeps
+   * working. Without an old value it does nothing (revocation_sequence 0).
+   * Roles admin and member.
+   *
+   * @generated from rpc tessera.v1.ApiKeyService.RevokeOldAccountApiKeyValue
+   */
+  revokeOldAccountApiKeyValue: {
+    methodKind: "unary";
+    input: typeof RevokeOldAccountApiKeyValueRequestSchema;
+    output: typeof RevokeOldAccountApiKeyValueResponseSchema;
+  },
+  /**
+   * DeleteAccountApiKey revokes a key at once, its old value too (roles admin
+   * and member).
    *
    * @generated from rpc tessera.v1.ApiKeyService.DeleteAccountApiKey
    */
