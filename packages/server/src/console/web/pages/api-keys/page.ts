@@ -1,10 +1,15 @@
-/** The "API keys" page: the account's keys (never their values), with create, regenerate and delete. */
+/**
+ * The "API keys" page: the account's keys (never their values): expiry (marked within 14
+ * days), last use, the old value during a rotation overlap; create, regenerate, revoke the
+ * old value, delete.
+ */
 import type { AccountApiKey, UserAccount } from "@tessera/sdk/proto";
 import { AccountRole } from "@tessera/sdk/proto";
 import { tessera } from "../../client.js";
 import { h, replace } from "../../dom.js";
 import { failed } from "../../errors.js";
 import { fmt } from "../../format.js";
+import { expiryCell, lastUseCell, oldValueCell } from "./key-cells.js";
 import { view } from "../../layout.js";
 import type { Page } from "../../page.js";
 import { deleteKey, newKeyDialog, regenerateDialog } from "./key-dialogs.js";
@@ -59,7 +64,7 @@ function keysTable(keys: AccountApiKey[], canWrite: boolean, reload: () => void)
   return h(
     "table",
     { "data-testid": "keys-table" },
-    h("thead", {}, h("tr", {}, ...["Name", "Key", "Created", "Expires", "Last used", ""].map((t) => h("th", {}, t)))),
+    h("thead", {}, h("tr", {}, ...["Name", "Key", "Created", "Expires", "Last used", "Old value", ""].map((t) => h("th", {}, t)))),
     h(
       "tbody",
       {},
@@ -70,8 +75,9 @@ function keysTable(keys: AccountApiKey[], canWrite: boolean, reload: () => void)
           h("td", {}, k.name),
           h("td", {}, h("code", {}, `${k.start}…`)),
           h("td", {}, fmt(k.createdAt)),
-          h("td", {}, fmt(k.expiresAt)),
-          h("td", {}, k.lastUsedAt ? fmt(k.lastUsedAt) : "never"),
+          expiryCell(k),
+          lastUseCell(k),
+          oldValueCell(k, canWrite, reload),
           h(
             "td",
             { class: "actions-cell" },
