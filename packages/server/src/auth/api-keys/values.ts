@@ -8,12 +8,12 @@ import { timingSafeEqual } from "node:crypto";
 import type { ApiKeyAuthRow } from "../../store/api-keys.js";
 
 /** Longest user agent recorded as a key's last use. */
-export const MAX_LAST_USED_USER_AGENT = 256;
+const MAX_LAST_USED_USER_AGENT = 256;
 /** Longest client IP recorded (an IPv6 address with a zone fits). */
 const MAX_LAST_USED_IP = 64;
 
 /** True when two SHA-256 hex digests are equal, in constant time. */
-export function sameApiKeyHash(a: string, b: string): boolean {
+function sameApiKeyHash(a: string, b: string): boolean {
   const x = Buffer.from(a, "utf8");
   const y = Buffer.from(b, "utf8");
   return x.length === y.length && timingSafeEqual(x, y);

@@ -12,13 +12,7 @@ import { createScopeGrants } from "../../auth/policy/scope-grants.js";
 import { requirePrincipal } from "../../auth/request/principal.js";
 import type { Deps } from "../../deps.js";
 import { requestInfoKey } from "../../lib/request-info.js";
-import {
-  deleteApiKeyAndUser,
-  findApiKeyById,
-  insertApiKey,
-  insertMachineUser,
-  listApiKeysByAccount,
-} from "../../store/api-keys.js";
+import { deleteApiKeyAndUser, findApiKeyById, insertApiKey, insertMachineUser, listApiKeysByAccount } from "../../store/api-keys.js";
 import { clearOldApiKeyValue } from "../../store/api-key-old-values.js";
 import { insertRevocations } from "../../store/revocation-log.js";
 import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "../../store/users.js";

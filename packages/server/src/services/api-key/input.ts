@@ -79,7 +79,7 @@ export function validLimits(
 }
 
 /** Longest overlap of a regenerate: 24 hours. */
-export const MAX_OVERLAP_SECONDS = 86_400;
+const MAX_OVERLAP_SECONDS = 86_400;
 
 /** Validates a regenerate's overlap: 0 (none) to 86400 seconds. */
 export function validOverlap(seconds: number): number {
