@@ -170,6 +170,20 @@ describe.each(DB_KINDS)("api key rotation on %s", (kind) => {
     expect(timestampDate(listed.previousValueExpiresAt!).getTime()).toBe(timestampDate(expiresAt).getTime());
   });
 
+  it("concurrent regenerate with an overlap and delete: no value works afterwards", async () => {
+    for (let rep = 0; rep < 5; rep++) {
+      const key = await create(`race ${rep}`);
+      const [regen, del] = await Promise.allSettled([
+        keys().regenerateAccountApiKey({ id: key.id, expiresAt: inDays(30), overlapSeconds: 3600 }),
+        keys().deleteAccountApiKey({ id: key.id }),
+      ]);
+      expect(del.status).toBe("fulfilled");
+      if (regen.status === "rejected") expect((await errorOf(Promise.reject(regen.reason))).code).toBe(Code.NotFound);
+      const values = [key.value, ...(regen.status === "fulfilled" ? [regen.value.keyValue] : [])];
+      for (const v of values) expect(await msUntilRejected(auth, v)).toBeLessThan(1000);
+    }
+  });
+
   it("records the IP and user agent of a key's last use, bounded", async () => {
     const key = await create("last use");
     const ua = `rotation-test/1.0 ${"x".repeat(400)}`;
@@ -184,6 +198,23 @@ describe.each(DB_KINDS)("api key rotation on %s", (kind) => {
     expect(got.lastUsedAt).toBeDefined();
     expect(got.lastUsedIp).toBe("127.0.0.1");
     expect(got.lastUsedUserAgent).toBe(ua.slice(0, 256));
+  });
+
+  it("refuses the old value from the very end of its overlap, by the verifier's clock (before any sweep)", async () => {
+    const key = await create("exact end");
+    await keys().regenerateAccountApiKey({ id: key.id, expiresAt: inDays(30), overlapSeconds: 600 });
+    const end = timestampDate((await keys().getAccountApiKey({ id: key.id })).apiKey!.previousValueExpiresAt!);
+    // A verifier of its own (no sweep runs on it) whose clock the test sets.
+    let now = new Date(end.getTime() - 1);
+    const apiKeys = createApiKeyAuth({ ...t.server.app.deps, clock: () => now });
+    const verify = () => apiKeys.verifiers[0]!.verify(key.value);
+    const principal = await verify();
+    expect(principal?.kind === "api_key" ? principal.expiresAt : undefined).toEqual(end);
+    now = end;
+    const refused = await errorOf(verify());
+    expect(refused.code).toBe(Code.Unauthenticated);
+    expect(refused.rawMessage).toBe("api key expired");
+    await apiKeys.stop!();
   });
 
   it("writes the last use's IP and user agent with last_used_at's throttling (once a minute)", async () => {
