@@ -147,8 +147,12 @@ export function createApiKeyService(
       );
       if (!row) throw notFound();
       await revocations.published(row.sequence);
-      if (row.superseded) {
-        auditEntry(ctx, "apikey.old_value.revoke.success", row.updated, { old_value_start: row.superseded.start, reason: "regenerated_again" });
+      const ended = row.superseded;
+      if (ended?.expired) {
+        // Its overlap had ended but the sweep had not recorded it yet: recorded here instead.
+        auditEntry(ctx, "apikey.old_value.expired", row.updated, { old_value_start: ended.start, old_value_expires_at: ended.until.toISOString() });
+      } else if (ended) {
+        auditEntry(ctx, "apikey.old_value.revoke.success", row.updated, { old_value_start: ended.start, reason: "regenerated_again" });
       }
       const oldUntil = row.updated.previous_expires_at;
       auditEntry(

@@ -15,8 +15,11 @@ export interface Rotation {
   updated: ApiKeyRow;
   /** The revocation log's sequence (0: nothing revoked). */
   sequence: number;
-  /** Set when this regenerate ended an old-old value that was still valid: its display prefix. */
-  superseded: { start: string } | undefined;
+  /**
+   * Set when this regenerate ended an old-old value: its display prefix, when its overlap
+   * ended or would have, and whether it had already ended (the sweep had not cleared it yet).
+   */
+  superseded: { start: string; until: Date; expired: boolean } | undefined;
 }
 
 /** Gives the key `id` the value with `keyHash` and the old value's overlap; undefined when the key is gone. */
@@ -30,12 +33,11 @@ export async function rotateKeyValue(
   if (cur === undefined) return undefined;
   const nowMs = v.now.getTime();
   const revoke: NewRevocation[] = [];
-  let superseded: { start: string } | undefined;
+  let superseded: Rotation["superseded"];
   if (cur.previous_key_hash !== null) {
     revoke.push({ kind: "api_key", target: cur.previous_key_hash });
-    if (cur.previous_expires_at !== null && new Date(cur.previous_expires_at).getTime() > nowMs) {
-      superseded = { start: cur.previous_start ?? "" };
-    }
+    const until = new Date(cur.previous_expires_at ?? v.now);
+    superseded = { start: cur.previous_start ?? "", until, expired: until.getTime() <= nowMs };
   }
   const overlapEnd = Math.min(nowMs + v.overlapSeconds * 1000, new Date(cur.expires_at).getTime());
   const keepOld = v.overlapSeconds > 0 && overlapEnd > nowMs;
