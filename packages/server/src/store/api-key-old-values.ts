@@ -35,6 +35,12 @@ export async function clearOldApiKeyValue(db: Kysely<Database>, id: string, now:
   return { ...before, previous_key_hash: before.previous_key_hash, previous_expires_at: before.previous_expires_at };
 }
 
+/** Whether some old value's overlap ended at or before `now` (one indexed probe, no transaction). */
+export async function anyEndedOldApiKeyValue(db: Kysely<Database>, now: Date): Promise<boolean> {
+  const row = await db.selectFrom("api_keys").select("id").where("previous_expires_at", "<=", now).limit(1).executeTakeFirst();
+  return row !== undefined;
+}
+
 /**
  * Clears at most `limit` old values whose overlap ended at or before `now`, skipping rows
  * another instance is clearing; returns what was cleared (each by one instance only).

@@ -6,7 +6,7 @@
  * revocations refuse it too, within the revocation bound; it audits `apikey.old_value.expired`.
  */
 import type { Deps, Feature } from "../../deps.js";
-import { clearEndedOldApiKeyValues } from "../../store/api-key-old-values.js";
+import { anyEndedOldApiKeyValue, clearEndedOldApiKeyValues } from "../../store/api-key-old-values.js";
 import { insertRevocations } from "../../store/revocation-log.js";
 import type { RevocationLog } from "../revocation/log.js";
 
@@ -26,6 +26,8 @@ export function createOldValueSweep(deps: Deps, revocations: Pick<RevocationLog,
   let running: Promise<number> | undefined;
 
   async function pass(): Promise<number> {
+    // Most passes find nothing: one probe, no transaction.
+    if (!(await anyEndedOldApiKeyValue(db.kysely, clock()))) return 0;
     const ended = await db.kysely.transaction().execute(async (trx) => {
       const rows = await clearEndedOldApiKeyValues(trx, clock(), SWEEP_BATCH);
       const sequence = await insertRevocations(
