@@ -79,8 +79,8 @@ describe("console API-key rotation in headless Chromium", () => {
     await createKey("long-lived", "90");
     const nightly = page.locator('tr[data-key-name="nightly"]');
     const longLived = page.locator('tr[data-key-name="long-lived"]');
-    await nightly.getByTestId("expiring-soon").waitFor();
-    expect(await longLived.getByTestId("expiring-soon").count()).toBe(0);
+    await nightly.getByTestId("expires-soon").waitFor();
+    expect(await longLived.getByTestId("expires-soon").count()).toBe(0);
 
     // The last use (time and address) shows once it is written (in the background, every 2 s).
     await expect

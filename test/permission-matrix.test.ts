@@ -24,6 +24,7 @@ import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation
 import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.js";
 import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
 import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
+import { AdminService } from "../packages/sdk/src/gen/tessera/v1/admin_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
@@ -36,6 +37,7 @@ const SERVICES: DescService[] = [
   DeviceLoginService,
   IdentityService,
   AccountRecoveryService,
+  AdminService,
 ];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey", "scopedKey"] as const;
@@ -112,6 +114,13 @@ const MATRIX: Record<string, Row> = {
   // Instance admins and keys an instance admin created (test/revocation-service.test.ts): none of these.
   "IdentityService/ListIdentities": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
   "IdentityService/UnlinkIdentity": [U, NF, NF, NF, NF, PD, PD, PD],
+
+  // Instance admins only (test/admin-service.test.ts shows one allowed): none of these,
+  // an account admin and every API key included.
+  "AdminService/ListUsers": [U, PD, PD, PD, PD, PD, PD, PD],
+  "AdminService/GetUserDetails": [U, PD, PD, PD, PD, PD, PD, PD],
+  "AdminService/ListApiKeys": [U, PD, PD, PD, PD, PD, PD, PD],
+  "AdminService/RevokeApiKey": [U, PD, PD, PD, PD, PD, PD, PD],
 
   "RevocationService/WatchRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/AckRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
@@ -211,7 +220,10 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
       case "AuthService/SetUserDisabled":
         return { userId: targetUserId, disabled: false };
       case "AuthService/RevokeUserSessions":
+      case "AdminService/GetUserDetails":
         return { userId: targetUserId };
+      case "AdminService/RevokeApiKey":
+        return { id: (await newKey(accountId, adminToken)).id };
       case "RevocationService/WatchRevocations":
         return { subscriberName: "matrix" };
       case "UserAccountService/CreateTeamAccount":

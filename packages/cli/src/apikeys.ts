@@ -69,6 +69,12 @@ function refuseApiKey(s: Session): void {
   }
 }
 
+/** True when the key has not expired at `now` and expires within `ms`. */
+function expiresWithin(k: AccountApiKey, now: number, ms: number): boolean {
+  const left = msUntil(k.expiresAt, now);
+  return left > 0 && left <= ms;
+}
+
 /** The last use: when, and from which address. */
 function lastUse(k: AccountApiKey): string {
   if (!k.lastUsedAt) return "-";
@@ -146,15 +152,15 @@ export function registerApiKeys(program: Command): void {
     .command("list")
     .description("list the account's API keys (never their values); keys expiring within 14 days are marked")
     .option("--account <id|name>", "account (default: the current one)")
-    .option("--expiring <duration>", "only keys that expire within this, e.g. 14d, 12h (expired ones included)")
+    .option("--expiring <duration>", "only keys not expired yet that expire within this, e.g. 14d, 12h")
     .action(
       clientAction<{ account?: string; expiring?: string }>(async (s, _a, opts) => {
-        const within = opts.expiring === undefined ? undefined : parseDuration(opts.expiring, "--expiring", "14d, 12h or 2w");
+        const within = opts.expiring === undefined ? undefined : parseDuration(opts.expiring, "--expiring");
         refuseApiKey(s);
         const account = await s.currentAccount(opts.account);
         const { apiKeys: all } = await s.call(s.client.apiKeys.getAccountApiKeys({ accountId: account.id }));
         const now = Date.now();
-        const apiKeys = within === undefined ? all : all.filter((k) => msUntil(k.expiresAt, now) <= within);
+        const apiKeys = within === undefined ? all : all.filter((k) => expiresWithin(k, now, within));
         if (s.output === "json") return printJson(apiKeys.map((k) => toJson(AccountApiKeySchema, k)));
         if (apiKeys.length === 0) {
           if (within !== undefined) return out(`no API keys in ${account.name} expire within ${opts.expiring}`);

@@ -36,6 +36,7 @@ import { startTracing } from "./tracing/tracing.js";
 import { createObserveInterceptor } from "./server/observe.js";
 import { createRoutes } from "./routes.js";
 import { createServer, type TesseraServer } from "./server/server.js";
+import { createAdminService } from "./services/admin/index.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
 import { createIdentityService } from "./services/identity/index.js";
@@ -161,6 +162,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     identity: createIdentityService(deps, userAuth.oidc),
     revocation: revocationService.impl,
     deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser: createPerUserLimiter(counters, refusals) }),
+    admin: createAdminService(deps, revocations, keyLimiter),
   });
   const server = createServer({
     config,

@@ -4,6 +4,7 @@
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import {
   AccountRecoveryService,
+  AdminService,
   ApiKeyService,
   AuthService,
   DeviceLoginService,
@@ -12,7 +13,7 @@ import {
   UserAccountService,
 } from "@tessera/sdk/proto";
 
-/** Complete implementations of the six services: a missing RPC is a compile error. */
+/** Complete implementations of the services: a missing RPC is a compile error. */
 export interface ServiceImpls {
   auth: ServiceImpl<typeof AuthService>;
   apiKey: ServiceImpl<typeof ApiKeyService>;
@@ -21,6 +22,7 @@ export interface ServiceImpls {
   identity: ServiceImpl<typeof IdentityService>;
   accountRecovery: ServiceImpl<typeof AccountRecoveryService>;
   deviceLogin: ServiceImpl<typeof DeviceLoginService>;
+  admin: ServiceImpl<typeof AdminService>;
 }
 
 /** Registers every service on a router. */
@@ -33,5 +35,6 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(IdentityService, impls.identity);
     router.service(AccountRecoveryService, impls.accountRecovery);
     router.service(DeviceLoginService, impls.deviceLogin);
+    router.service(AdminService, impls.admin);
   };
 }

@@ -66,6 +66,12 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "DeviceLoginService/ApproveDeviceLogin": human,
   "DeviceLoginService/DenyDeviceLogin": human,
 
+  // Oversight of the whole instance (issue 19): instance admins only, never API keys.
+  "AdminService/ListUsers": { access: "instance_admin" },
+  "AdminService/GetUserDetails": { access: "instance_admin" },
+  "AdminService/ListApiKeys": { access: "instance_admin" },
+  "AdminService/RevokeApiKey": { access: "instance_admin" },
+
   "RevocationService/WatchRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/AckRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/GetRevocationStatus": { access: "instance_admin_or_admin_key" },

@@ -5,6 +5,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import {
   AccountRecoveryService,
+  AdminService,
   ApiKeyService,
   AuthService,
   DeviceLoginService,
@@ -22,4 +23,5 @@ export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
   DeviceLoginService,
   IdentityService,
   AccountRecoveryService,
+  AdminService,
 ]);

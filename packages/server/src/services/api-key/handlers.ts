@@ -11,8 +11,8 @@ import type { RevocationLog } from "../../auth/revocation/log.js";
 import { createScopeGrants } from "../../auth/policy/scope-grants.js";
 import { requirePrincipal } from "../../auth/request/principal.js";
 import type { Deps } from "../../deps.js";
-import { requestInfoKey } from "../../lib/request-info.js";
-import { deleteApiKeyAndUser, findApiKeyById, insertApiKey, insertMachineUser, listApiKeysByAccount } from "../../store/api-keys.js";
+import { findApiKeyById, insertApiKey, insertMachineUser, listApiKeysByAccount } from "../../store/api-keys.js";
+import { findCreatorEmails } from "../../store/admin-api-keys.js";
 import { clearOldApiKeyValue } from "../../store/api-key-old-values.js";
 import { insertRevocations } from "../../store/revocation-log.js";
 import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "../../store/users.js";
@@ -22,6 +22,7 @@ import { limitsOf } from "../../auth/api-keys/limits.js";
 import { validExpiry, validLimits, validName, validOverlap } from "./input.js";
 import { toWire } from "./mappers.js";
 import { rotateKeyValue } from "./rotation.js";
+import { auditApiKey, revokeApiKey } from "./revoke.js";
 
 function notFound(): ConnectError {
   return new ConnectError("api key not found", Code.NotFound);
@@ -37,7 +38,7 @@ export function createApiKeyService(
   revocations: Pick<RevocationLog, "published">,
   limiter: Pick<KeyLimiter, "usage">,
 ): ServiceImpl<typeof ApiKeyService> {
-  const { db, access, audit, clock } = deps;
+  const { db, access, clock } = deps;
   const grants = createScopeGrants(deps.config.apiKeyExtraScopes);
 
   /** The key of an id the caller may act on, and the caller's role in its account; NotFound for unknown ids and foreign accounts alike. */
@@ -52,22 +53,24 @@ export function createApiKeyService(
     return { key, role };
   }
 
-  /** A key as the wire message, with its usage when it has limits. */
-  async function withUsage(row: ApiKeyRow) {
+  /** A key as the wire message, with its usage when it has limits and its creator's email when given. */
+  async function withUsage(row: ApiKeyRow, emails?: ReadonlyMap<string, string>) {
     const limits = limitsOf(row);
-    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined, clock());
+    const email = row.created_by_id ? emails?.get(row.created_by_id) : undefined;
+    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined, clock(), email);
+  }
+
+  /**
+   * The creators' emails the caller may see: every one for the account's admins, only
+   * those of current members for viewers and members (GetTeamAccountMembers lists them).
+   */
+  function creatorEmails(rows: readonly ApiKeyRow[], accountId: string, role: RoleName) {
+    const ids = rows.flatMap((r) => (r.created_by_id ? [r.created_by_id] : []));
+    return findCreatorEmails(db.kysely, ids, role === "admin" ? undefined : accountId);
   }
 
   function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow, extra: Record<string, string | number> = {}) {
-    const p = requirePrincipal(ctx);
-    audit.record({
-      action,
-      actorUserId: p.userId,
-      actorApiKeyId: p.kind === "api_key" ? p.apiKeyId : undefined,
-      accountId: row.account_id,
-      request: ctx.values.get(requestInfoKey),
-      metadata: { api_key_id: row.id, name: row.name, ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}), ...extra },
-    });
+    auditApiKey(deps, ctx, action, row, extra);
   }
 
   return {
@@ -110,14 +113,15 @@ export function createApiKeyService(
     },
 
     async getAccountApiKeys(req, ctx) {
-      await access.authorize(ctx, req.accountId);
+      const role = await access.authorize(ctx, req.accountId);
       const rows = await listApiKeysByAccount(db.kysely, req.accountId);
-      return { apiKeys: await Promise.all(rows.map(withUsage)) };
+      const emails = await creatorEmails(rows, req.accountId, role);
+      return { apiKeys: await Promise.all(rows.map((r) => withUsage(r, emails))) };
     },
 
     async getAccountApiKey(req, ctx) {
-      const { key } = await authorizedKey(ctx, req.id);
-      return { apiKey: await withUsage(key) };
+      const { key, role } = await authorizedKey(ctx, req.id);
+      return { apiKey: await withUsage(key, await creatorEmails([key], key.account_id, role)) };
     },
 
     async regenerateAccountApiKey(req, ctx) {
@@ -185,21 +189,8 @@ export function createApiKeyService(
 
     async deleteAccountApiKey(req, ctx) {
       const { key } = await authorizedKey(ctx, req.id);
-      const deleted = await db.kysely.transaction().execute(async (trx) => {
-        const row = await deleteApiKeyAndUser(trx, key.id);
-        if (!row) return undefined;
-        // Both values: the old one of an overlap ends with the key.
-        const sequence = await insertRevocations(trx, [
-          { kind: "api_key", target: row.key_hash },
-          ...(row.previous_key_hash ? [{ kind: "api_key" as const, target: row.previous_key_hash }] : []),
-          { kind: "user", target: row.user_id },
-        ]);
-        return { row, sequence };
-      });
+      const deleted = await revokeApiKey(deps, revocations, ctx, key.id);
       if (!deleted) throw notFound();
-      await revocations.published(deleted.sequence);
-      const oldLive = deleted.row.previous_expires_at !== null && new Date(deleted.row.previous_expires_at).getTime() > clock().getTime();
-      auditEntry(ctx, "apikey.delete.success", deleted.row, oldLive ? { old_value_start: deleted.row.previous_start ?? "" } : {});
       return { revocationSequence: BigInt(deleted.sequence) };
     },
   };

@@ -3,31 +3,23 @@
  * days), its last use (time, IP, user agent) and, during a rotation overlap, its old value
  * with a "Revoke old value" button.
  */
-import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { AccountApiKey } from "@tessera/sdk/proto";
 import { tessera } from "../../client.js";
 import { confirmDialog } from "../../dialogs.js";
 import { h } from "../../dom.js";
 import { failed } from "../../errors.js";
-import { fmt } from "../../format.js";
+import { expiresSoon, fmt } from "../../format.js";
 import { showBanner } from "../../layout.js";
 
-/** Keys that expire within this are marked. */
-const SOON_MS = 14 * 86_400_000;
-
-function msLeft(t: Timestamp | undefined): number {
-  return t ? timestampDate(t).getTime() - Date.now() : Number.POSITIVE_INFINITY;
-}
-
-/** The expiry, with a mark when it is within 14 days (or past). */
+/** The expiry, with a mark when it is within 14 days (format.ts's `expiresSoon`) or past. */
 export function expiryCell(k: AccountApiKey): HTMLElement {
-  const left = msLeft(k.expiresAt);
-  const mark =
-    left <= 0
-      ? h("span", { class: "badge danger", "data-testid": "expired" }, "expired")
-      : left <= SOON_MS
-        ? h("span", { class: "badge warn", "data-testid": "expiring-soon", title: "Expires within 14 days: regenerate it before then" }, "expires soon")
-        : null;
+  const expired = k.expiresAt !== undefined && timestampDate(k.expiresAt).getTime() <= Date.now();
+  const mark = expired
+    ? h("span", { class: "badge danger", "data-testid": "expired" }, "expired")
+    : expiresSoon(k.expiresAt)
+      ? h("span", { class: "badge warn", "data-testid": "expires-soon", title: "Expires within 14 days: regenerate it before then" }, "expires soon")
+      : null;
   return h("td", {}, fmt(k.expiresAt), mark ? " " : null, mark);
 }
 

@@ -64,7 +64,7 @@ function keysTable(keys: AccountApiKey[], canWrite: boolean, reload: () => void)
   return h(
     "table",
     { "data-testid": "keys-table" },
-    h("thead", {}, h("tr", {}, ...["Name", "Key", "Created", "Expires", "Last used", "Old value", ""].map((t) => h("th", {}, t)))),
+    h("thead", {}, h("tr", {}, ...["Name", "Key", "Created", "Created by", "Expires", "Last used", "Old value", ""].map((t) => h("th", {}, t)))),
     h(
       "tbody",
       {},
@@ -75,6 +75,7 @@ function keysTable(keys: AccountApiKey[], canWrite: boolean, reload: () => void)
           h("td", {}, k.name),
           h("td", {}, h("code", {}, `${k.start}…`)),
           h("td", {}, fmt(k.createdAt)),
+          h("td", {}, k.createdByEmail || "—"),
           expiryCell(k),
           lastUseCell(k),
           oldValueCell(k, canWrite, reload),
