@@ -25,6 +25,7 @@ import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.
 import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
 import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
 import { AdminService } from "../packages/sdk/src/gen/tessera/v1/admin_pb.js";
+import { ClientCertService } from "../packages/sdk/src/gen/tessera/v1/client_cert_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
@@ -38,6 +39,7 @@ const SERVICES: DescService[] = [
   IdentityService,
   AccountRecoveryService,
   AdminService,
+  ClientCertService,
 ];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey", "scopedKey"] as const;
@@ -125,6 +127,11 @@ const MATRIX: Record<string, Row> = {
   "RevocationService/WatchRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/AckRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/GetRevocationStatus": [U, PD, PD, PD, PD, PD, PD, PD],
+
+  // Account admins only; API keys never (test/client-cert.test.ts has the certificate callers).
+  "ClientCertService/CreateAccountClientCert": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "ClientCertService/ListAccountClientCerts": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "ClientCertService/DeleteAccountClientCert": [U, NF, PD, PD, "ok", PD, PD, PD],
 };
 
 interface Caller {
@@ -213,6 +220,18 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
         const { id } = await newKey(accountId, adminToken);
         await clientOf(ApiKeyService, adminToken).regenerateAccountApiKey({ id, expiresAt: inAMonth(), overlapSeconds: 3600 });
         return { id };
+      }
+      case "ClientCertService/CreateAccountClientCert":
+        return { accountId, name: `c ${randomBytes(4).toString("hex")}`, match: { case: "subject", value: "CN=matrix" } };
+      case "ClientCertService/ListAccountClientCerts":
+        return { accountId };
+      case "ClientCertService/DeleteAccountClientCert": {
+        const created = await clientOf(ClientCertService, adminToken).createAccountClientCert({
+          accountId,
+          name: `d ${randomBytes(4).toString("hex")}`,
+          match: { case: "subject", value: "CN=matrix" },
+        });
+        return { id: created.clientCert!.id };
       }
       case "AuthService/RevokeSession":
       case "IdentityService/UnlinkIdentity":

@@ -33,6 +33,7 @@ export function toWire(row: ApiKeyRow, usage: KeyUsage | undefined, now: Date, c
     usage: usage
       ? { rateLimitUsed: usage.rateLimitUsed, budgetRemaining: usage.budgetRemaining === undefined ? undefined : BigInt(usage.budgetRemaining) }
       : undefined,
+    clientCertThumbprint: row.client_cert_thumbprint ?? "",
     createdByEmail: createdByEmail ?? "",
     previousValueExpiresAt: oldValid ? timestampFromDate(oldUntil) : undefined,
     previousStart: oldValid ? (row.previous_start ?? "") : "",
