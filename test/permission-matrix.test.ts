@@ -25,6 +25,7 @@ import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.
 import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
 import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
 import { AdminService } from "../packages/sdk/src/gen/tessera/v1/admin_pb.js";
+import { ClientCertService } from "../packages/sdk/src/gen/tessera/v1/client_cert_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
@@ -38,6 +39,7 @@ const SERVICES: DescService[] = [
   IdentityService,
   AccountRecoveryService,
   AdminService,
+  ClientCertService,
 ];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey", "scopedKey"] as const;
@@ -124,6 +126,11 @@ const MATRIX: Record<string, Row> = {
   "RevocationService/WatchRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/AckRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/GetRevocationStatus": [U, PD, PD, PD, PD, PD, PD, PD],
+
+  // Account admins only; API keys never (test/client-cert.test.ts has the certificate callers).
+  "ClientCertService/CreateAccountClientCert": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "ClientCertService/ListAccountClientCerts": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "ClientCertService/DeleteAccountClientCert": [U, NF, PD, PD, "ok", PD, PD, PD],
 };
 
 interface Caller {
@@ -207,6 +214,18 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
         return { id: (await newKey(accountId, adminToken)).id, expiresAt: inAMonth() };
       case "ApiKeyService/DeleteAccountApiKey":
         return { id: (await newKey(accountId, adminToken)).id };
+      case "ClientCertService/CreateAccountClientCert":
+        return { accountId, name: `c ${randomBytes(4).toString("hex")}`, match: { case: "subject", value: "CN=matrix" } };
+      case "ClientCertService/ListAccountClientCerts":
+        return { accountId };
+      case "ClientCertService/DeleteAccountClientCert": {
+        const created = await clientOf(ClientCertService, adminToken).createAccountClientCert({
+          accountId,
+          name: `d ${randomBytes(4).toString("hex")}`,
+          match: { case: "subject", value: "CN=matrix" },
+        });
+        return { id: created.clientCert!.id };
+      }
       case "AuthService/RevokeSession":
       case "IdentityService/UnlinkIdentity":
         return { id: "00000000-0000-4000-8000-000000000000" };

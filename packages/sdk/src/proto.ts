@@ -1,7 +1,7 @@
 /**
  * The contract, generated from `proto/tessera/v1/*.proto` by protoc-gen-es: the service
  * descriptors (`AuthService`, `ApiKeyService`, `UserAccountService`, `RevocationService`, `DeviceLoginService`,
- * `IdentityService`, `AccountRecoveryService`, `MfaService`, `AdminService`), every message
+ * `IdentityService`, `AccountRecoveryService`, `MfaService`, `AdminService`, `ClientCertService`), every message
  * schema (`XxxSchema`) and type, and the enums. One source for every Tessera package.
  */
 export * from "./gen/tessera/v1/admin_pb.js";
@@ -14,3 +14,4 @@ export * from "./gen/tessera/v1/account_recovery_pb.js";
 export * from "./gen/tessera/v1/device_pb.js";
 export * from "./gen/tessera/v1/mfa_pb.js";
 export * from "./gen/tessera/v1/options_pb.js";
+export * from "./gen/tessera/v1/client_cert_pb.js";

@@ -7,6 +7,7 @@ import {
   AdminService,
   ApiKeyService,
   AuthService,
+  ClientCertService,
   DeviceLoginService,
   IdentityService,
   RevocationService,
@@ -23,6 +24,7 @@ export interface ServiceImpls {
   accountRecovery: ServiceImpl<typeof AccountRecoveryService>;
   deviceLogin: ServiceImpl<typeof DeviceLoginService>;
   admin: ServiceImpl<typeof AdminService>;
+  clientCert: ServiceImpl<typeof ClientCertService>;
 }
 
 /** Registers every service on a router. */
@@ -36,5 +38,6 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(AccountRecoveryService, impls.accountRecovery);
     router.service(DeviceLoginService, impls.deviceLogin);
     router.service(AdminService, impls.admin);
+    router.service(ClientCertService, impls.clientCert);
   };
 }

@@ -97,6 +97,11 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "UserAccountService/AcceptTeamAccountInvite": { access: "authenticated", apiKeys: false },
   "UserAccountService/SetUserRole": admin,
   "UserAccountService/GetAccountAuditEvents": admin,
+
+  // Mapping certificates to machine users is an account admin's decision; never a key's.
+  "ClientCertService/CreateAccountClientCert": admin,
+  "ClientCertService/ListAccountClientCerts": admin,
+  "ClientCertService/DeleteAccountClientCert": admin,
 });
 
 /**
@@ -105,6 +110,13 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
  * key's scopes by calling it with the key.
  */
 export const SCOPE_EXEMPT: ReadonlySet<string> = new Set(["AuthService/CheckToken"]);
+
+/**
+ * Procedures an API key bound to a client certificate may call without it: CheckToken,
+ * which services embedding Tessera call with their callers' keys from their own
+ * connections (RFC 8705 introspection); it tells them the binding to enforce.
+ */
+export const CERT_BINDING_EXEMPT: ReadonlySet<string> = new Set(["AuthService/CheckToken"]);
 
 /** The policy key of a procedure path like `/tessera.v1.AuthService/Login`. */
 export function policyKey(typeName: string, methodName: string): string {

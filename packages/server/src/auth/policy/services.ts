@@ -8,6 +8,7 @@ import {
   AdminService,
   ApiKeyService,
   AuthService,
+  ClientCertService,
   DeviceLoginService,
   IdentityService,
   RevocationService,
@@ -24,4 +25,5 @@ export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
   IdentityService,
   AccountRecoveryService,
   AdminService,
+  ClientCertService,
 ]);

@@ -11,6 +11,7 @@ import type { RevocationLog } from "../../auth/revocation/log.js";
 import { createScopeGrants } from "../../auth/policy/scope-grants.js";
 import { requirePrincipal } from "../../auth/request/principal.js";
 import type { Deps } from "../../deps.js";
+import { requestInfoKey } from "../../lib/request-info.js";
 import { findApiKeyById, insertApiKey, insertMachineUser, listApiKeysByAccount, lockApiKeyHash, updateApiKeyValue } from "../../store/api-keys.js";
 import { findCreatorEmails } from "../../store/admin-api-keys.js";
 import { insertRevocations } from "../../store/revocation-log.js";
@@ -18,7 +19,7 @@ import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "../../store/users.
 import type { ApiKeyRow, RoleName } from "../../store/schema.js";
 import type { KeyLimiter } from "../../abuse/key-limits.js";
 import { limitsOf } from "../../auth/api-keys/limits.js";
-import { validExpiry, validLimits, validName } from "./input.js";
+import { validBinding, validExpiry, validLimits, validName } from "./input.js";
 import { toWire } from "./mappers.js";
 import { auditApiKey, revokeApiKey } from "./revoke.js";
 
@@ -81,6 +82,7 @@ export function createApiKeyService(
       // Known scopes only, and never more than the creator may do (scope-grants.ts).
       const scopes = await grants.check(req.scopes, { role, isInstanceAdmin: () => isInstanceAdmin(db.kysely, actor) });
       const limits = validLimits(req.rateLimits, req.budget);
+      const boundTo = validBinding(req.clientCertThumbprint, req.bindToClientCert, ctx.values.get(requestInfoKey).clientCert?.thumbprint);
       const keyValue = generateApiKey();
       let row: ApiKeyRow;
       try {
@@ -97,6 +99,7 @@ export function createApiKeyService(
             scopes,
             rate_limits: limits.rate_limits,
             budget: limits.budget,
+            client_cert_thumbprint: boundTo,
             now,
           });
         });

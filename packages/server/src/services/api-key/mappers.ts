@@ -28,6 +28,7 @@ export function toWire(row: ApiKeyRow, usage?: KeyUsage, createdByEmail?: string
     usage: usage
       ? { rateLimitUsed: usage.rateLimitUsed, budgetRemaining: usage.budgetRemaining === undefined ? undefined : BigInt(usage.budgetRemaining) }
       : undefined,
+    clientCertThumbprint: row.client_cert_thumbprint ?? "",
     createdByEmail: createdByEmail ?? "",
   };
 }

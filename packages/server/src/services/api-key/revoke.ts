@@ -28,7 +28,13 @@ export function auditApiKey(
     actorApiKeyId: p.kind === "api_key" ? p.apiKeyId : undefined,
     accountId: row.account_id,
     request: ctx.values.get(requestInfoKey),
-    metadata: { api_key_id: row.id, name: row.name, ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}), ...extra },
+    metadata: {
+      api_key_id: row.id,
+      name: row.name,
+      ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}),
+      ...(row.client_cert_thumbprint ? { client_cert_thumbprint: row.client_cert_thumbprint } : {}),
+      ...extra,
+    },
   });
 }
 
