@@ -12,6 +12,7 @@ import { Code } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
+import { DeviceLoginService, DeviceLoginStatus } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
 import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { MfaService } from "../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
 import { UserAccountService } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
@@ -66,6 +67,24 @@ describe.each(DB_KINDS)("MFA policies on %s", (kind) => {
     const challenge = await loginChallenge(t.client(AuthService), user.email, user.password);
     const { tokens } = await t.client(MfaService).verifyMfa({ challenge, recoveryCode: enrolled.recoveryCodes[0]! });
     expect(await codeOf(create(tokens!.accessToken))).toBe("ok");
+  });
+
+  it("a device login approved from a level-2 session is a level-1 session without amr (RFC 8628 §5.4)", async () => {
+    const user = await t.signUp();
+    const enrolled = await enrolTotp(t.client(MfaService, { token: user.accessToken }), now);
+    t.clock.advance(30);
+    const challenge = await loginChallenge(t.client(AuthService), user.email, user.password);
+    const { tokens } = await t.client(MfaService).verifyMfa({ challenge, code: codeAt(enrolled.key, now()) });
+    const ip = t.freshIp();
+    const device = t.client(DeviceLoginService, { ip });
+    const started = await device.startDeviceLogin({ clientName: "terminal" });
+    await t.client(DeviceLoginService, { token: tokens!.accessToken }).approveDeviceLogin({ userCode: started.userCode });
+    t.clock.advance(10);
+    const got = await t.client(DeviceLoginService, { ip }).pollDeviceLogin({ deviceCode: started.deviceCode });
+    expect(got.status).toBe(DeviceLoginStatus.APPROVED);
+    const checked = await t.client(AuthService, { token: got.tokens!.accessToken }).checkToken({});
+    expect(checked.amr).toEqual([]);
+    expect(checked.assuranceLevel).toBe(1);
   });
 
   it("without MFA_ENCRYPTION_KEY: the embedded database keeps a generated key (0600) in its data directory; PostgreSQL answers FailedPrecondition", async () => {

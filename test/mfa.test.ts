@@ -128,6 +128,13 @@ describe.each(DB_KINDS)("MFA on %s", (kind) => {
     expect(await codeOf(mfa().verifyMfa({ challenge: third, code: codeAt(user.key, now()) }))).toBe("ok");
   });
 
+  it("gives no tokens to a user disabled between the password and the code", async () => {
+    const user = await enrolledUser();
+    const challenge = await loginChallenge(auth(), user.email, user.password);
+    await t.database.db.kysely.updateTable("users").set({ disabled_at: new Date() }).where("id", "=", user.userId).execute();
+    await expectCode(mfa().verifyMfa({ challenge, code: codeAt(user.key, now()) }), Code.Unauthenticated, /disabled/);
+  });
+
   it("accepts a recovery code once (amr mfa, level 2), and refuses it the second time", async () => {
     const user = await enrolledUser();
     const code = user.recoveryCodes[0]!;

@@ -25,6 +25,8 @@ import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.
 import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
 import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
 import { MfaService } from "../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
+import { AdminService } from "../packages/sdk/src/gen/tessera/v1/admin_pb.js";
+import { ClientCertService } from "../packages/sdk/src/gen/tessera/v1/client_cert_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
@@ -38,6 +40,8 @@ const SERVICES: DescService[] = [
   IdentityService,
   AccountRecoveryService,
   MfaService,
+  AdminService,
+  ClientCertService,
 ];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey", "scopedKey"] as const;
@@ -79,6 +83,7 @@ const MATRIX: Record<string, Row> = {
   "ApiKeyService/GetAccountApiKeys": [U, PD, "ok", "ok", "ok", PD, PD, PD],
   "ApiKeyService/GetAccountApiKey": [U, NF, "ok", "ok", "ok", PD, PD, PD],
   "ApiKeyService/RegenerateAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD, PD],
+  "ApiKeyService/RevokeOldAccountApiKeyValue": [U, NF, PD, "ok", "ok", PD, PD, PD],
   "ApiKeyService/DeleteAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD, PD],
 
   "UserAccountService/GetUser": [U, "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
@@ -122,9 +127,21 @@ const MATRIX: Record<string, Row> = {
   "IdentityService/ListIdentities": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
   "IdentityService/UnlinkIdentity": [U, NF, NF, NF, NF, PD, PD, PD],
 
+  // Instance admins only (test/admin-service.test.ts shows one allowed): none of these,
+  // an account admin and every API key included.
+  "AdminService/ListUsers": [U, PD, PD, PD, PD, PD, PD, PD],
+  "AdminService/GetUserDetails": [U, PD, PD, PD, PD, PD, PD, PD],
+  "AdminService/ListApiKeys": [U, PD, PD, PD, PD, PD, PD, PD],
+  "AdminService/RevokeApiKey": [U, PD, PD, PD, PD, PD, PD, PD],
+
   "RevocationService/WatchRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/AckRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/GetRevocationStatus": [U, PD, PD, PD, PD, PD, PD, PD],
+
+  // Account admins only; API keys never (test/client-cert.test.ts has the certificate callers).
+  "ClientCertService/CreateAccountClientCert": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "ClientCertService/ListAccountClientCerts": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "ClientCertService/DeleteAccountClientCert": [U, NF, PD, PD, "ok", PD, PD, PD],
 };
 
 interface Caller {
@@ -208,6 +225,24 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
         return { id: (await newKey(accountId, adminToken)).id, expiresAt: inAMonth() };
       case "ApiKeyService/DeleteAccountApiKey":
         return { id: (await newKey(accountId, adminToken)).id };
+      case "ApiKeyService/RevokeOldAccountApiKeyValue": {
+        // A key in an overlap, so there is an old value to revoke.
+        const { id } = await newKey(accountId, adminToken);
+        await clientOf(ApiKeyService, adminToken).regenerateAccountApiKey({ id, expiresAt: inAMonth(), overlapSeconds: 3600 });
+        return { id };
+      }
+      case "ClientCertService/CreateAccountClientCert":
+        return { accountId, name: `c ${randomBytes(4).toString("hex")}`, match: { case: "subject", value: "CN=matrix" } };
+      case "ClientCertService/ListAccountClientCerts":
+        return { accountId };
+      case "ClientCertService/DeleteAccountClientCert": {
+        const created = await clientOf(ClientCertService, adminToken).createAccountClientCert({
+          accountId,
+          name: `d ${randomBytes(4).toString("hex")}`,
+          match: { case: "subject", value: "CN=matrix" },
+        });
+        return { id: created.clientCert!.id };
+      }
       case "AuthService/RevokeSession":
       case "IdentityService/UnlinkIdentity":
         return { id: "00000000-0000-4000-8000-000000000000" };
@@ -215,7 +250,10 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
         return { userId: targetUserId, disabled: false };
       case "AuthService/RevokeUserSessions":
       case "MfaService/ResetUserMfa":
+      case "AdminService/GetUserDetails":
         return { userId: targetUserId };
+      case "AdminService/RevokeApiKey":
+        return { id: (await newKey(accountId, adminToken)).id };
       case "RevocationService/WatchRevocations":
         return { subscriberName: "matrix" };
       case "UserAccountService/CreateTeamAccount":

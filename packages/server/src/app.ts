@@ -13,6 +13,8 @@ import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/policy/account-access.js";
 import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createOldValueSweep } from "./auth/api-keys/old-values.js";
+import { createClientCertAuth } from "./auth/client-certs/auth.js";
 import { createDeviceLogins } from "./auth/device/device-logins.js";
 import { createRevocationLog } from "./auth/revocation/log.js";
 import { createAuthInterceptor } from "./auth/request/interceptor.js";
@@ -35,16 +37,19 @@ import { startTracing } from "./tracing/tracing.js";
 import { createObserveInterceptor } from "./server/observe.js";
 import { createRoutes } from "./routes.js";
 import { createServer, type TesseraServer } from "./server/server.js";
+import { createAdminService } from "./services/admin/index.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
 import { createIdentityService } from "./services/identity/index.js";
 import { createAccountRecoveryService } from "./services/account-recovery/index.js";
 import { createRecoveryMail } from "./auth/email-links/recovery-mail.js";
+import { createEmailTokenSweep } from "./auth/email-links/token-sweep.js";
 import { createMailer, type Mailer } from "./mail/mailer.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
 import { createDeviceLoginService } from "./services/device-login/index.js";
 import { createMfaService } from "./services/mfa/index.js";
+import { createClientCertService } from "./services/client-cert/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
 import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
 import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
@@ -60,7 +65,7 @@ export interface App {
   listen(port?: number): Promise<number>;
   /** The metrics listener's address once listening (METRICS_PORT set). */
   metricsAddress(): { host: string; port: number } | undefined;
-  /** Graceful stop: drain the server, stop features, flush the audit trail, close the database. */
+  /** Graceful stop: drain the server, then the mail queue (MAIL_DRAIN_TIMEOUT_MS), stop features, flush the audit trail, close the database. */
   close(): Promise<void>;
 }
 
@@ -107,9 +112,12 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById), trusted });
   const userAuth = createUserAuth(deps, { gate, revocations });
   revocations.addApplier(apiKeys.applier);
+  const clientCerts = createClientCertAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById), trusted });
+  revocations.addApplier(clientCerts.applier);
   revocations.addApplier(userAuth.applier);
   const deviceLogins = createDeviceLogins(deps, userAuth.sessions);
-  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins];
+  const oldKeyValues = createOldValueSweep(deps, revocations);
+  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins, createEmailTokenSweep(deps), oldKeyValues];
   const started: Feature[] = [];
   let adminSocket: AdminSocket | undefined;
   try {
@@ -162,6 +170,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     revocation: revocationService.impl,
     deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser }),
     mfa: createMfaService(deps, { mfa: userAuth.mfa, mail, perUser }),
+    clientCert: createClientCertService(deps, revocations, () => clientCerts.forgetAll()),
+    admin: createAdminService(deps, revocations, keyLimiter),
   });
   const server = createServer({
     config,
@@ -177,6 +187,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(kysely, apiKeyId),
         chargeApiKey: chargeWith(keyLimiter),
         secondFactor: { forAdmins: config.mfa.requireForAdmins, forApiKeyCreation: config.mfa.requireForApiKeyCreation },
+        // Mutual TLS: requests without a bearer, by their certificate's account mapping.
+        ...(config.tls?.clientCa ? { clientCerts } : {}),
         metrics,
       }),
     ],
@@ -220,6 +232,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       // Open revocation streams end now: the drain must not wait for them.
       revocationService.closeStreams();
       await server.close();
+      // After the requests (they may still enqueue mail), before the database (jobs store tokens).
       await mailer.close();
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();

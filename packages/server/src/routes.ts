@@ -4,8 +4,10 @@
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import {
   AccountRecoveryService,
+  AdminService,
   ApiKeyService,
   AuthService,
+  ClientCertService,
   DeviceLoginService,
   IdentityService,
   MfaService,
@@ -13,7 +15,7 @@ import {
   UserAccountService,
 } from "@tessera/sdk/proto";
 
-/** Complete implementations of the six services: a missing RPC is a compile error. */
+/** Complete implementations of the services: a missing RPC is a compile error. */
 export interface ServiceImpls {
   auth: ServiceImpl<typeof AuthService>;
   apiKey: ServiceImpl<typeof ApiKeyService>;
@@ -23,6 +25,8 @@ export interface ServiceImpls {
   accountRecovery: ServiceImpl<typeof AccountRecoveryService>;
   deviceLogin: ServiceImpl<typeof DeviceLoginService>;
   mfa: ServiceImpl<typeof MfaService>;
+  admin: ServiceImpl<typeof AdminService>;
+  clientCert: ServiceImpl<typeof ClientCertService>;
 }
 
 /** Registers every service on a router. */
@@ -36,5 +40,7 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(AccountRecoveryService, impls.accountRecovery);
     router.service(DeviceLoginService, impls.deviceLogin);
     router.service(MfaService, impls.mfa);
+    router.service(AdminService, impls.admin);
+    router.service(ClientCertService, impls.clientCert);
   };
 }

@@ -5,9 +5,11 @@
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 import type { DeviceLoginsTable, EmailTokensTable } from "./schema-flows.js";
 import type { MfaChallengesTable, MfaRecoveryCodesTable, UserTotpTable } from "./schema-mfa.js";
+import type { AccountClientCertsTable } from "./schema-client-certs.js";
 
 export type { DeviceLoginRow, EmailTokenPurpose, EmailTokenRow } from "./schema-flows.js";
 export type { MfaChallengeRow, UserTotpRow } from "./schema-mfa.js";
+export type { AccountClientCertRow, ClientCertMatchKind } from "./schema-client-certs.js";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -107,6 +109,18 @@ interface ApiKeysTable {
   rate_limits: ColumnType<ApiKeyRateLimitJson[], string | undefined, never>;
   /** Usage budget (JSON; inserted as JSON text), or null. */
   budget: ColumnType<ApiKeyBudgetJson | null, string | null | undefined, never>;
+  /** Bound to this client certificate (RFC 8705 `x5t#S256`, migration 0010); null: not bound. */
+  client_cert_thumbprint: ColumnType<string | null, string | null | undefined, never>;
+  /** SHA-256 (hex) of the old value a regenerate kept valid (never the value); null without one. */
+  previous_key_hash: string | null;
+  /** First characters of the old value, for display; null without one. */
+  previous_start: string | null;
+  /** When the old value stops working; null without one. */
+  previous_expires_at: Timestamp | null;
+  /** Client IP of the last recorded use. */
+  last_used_ip: string | null;
+  /** User-Agent of the last recorded use (bounded). */
+  last_used_user_agent: string | null;
 }
 
 /** One rate limit of a key, as stored. */
@@ -255,6 +269,7 @@ export interface Database {
   user_totp: UserTotpTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   mfa_challenges: MfaChallengesTable;
+  account_client_certs: AccountClientCertsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

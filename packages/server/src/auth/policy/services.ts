@@ -5,8 +5,10 @@
 import type { DescService } from "@bufbuild/protobuf";
 import {
   AccountRecoveryService,
+  AdminService,
   ApiKeyService,
   AuthService,
+  ClientCertService,
   DeviceLoginService,
   IdentityService,
   MfaService,
@@ -24,4 +26,6 @@ export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
   IdentityService,
   AccountRecoveryService,
   MfaService,
+  AdminService,
+  ClientCertService,
 ]);

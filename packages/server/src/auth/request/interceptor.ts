@@ -4,7 +4,11 @@
  * otherwise parses the bearer, asks the verifiers in turn, applies the
  * principal-level policy, refuses API keys whose scopes do not grant the procedure
  * (PermissionDenied, `error="insufficient_scope"`), refuses sessions without a second
- * factor where the MFA settings demand one, and puts the Principal under `principalKey`.
+ * factor where the MFA settings demand one, and puts the Principal under
+ * `principalKey`. Mutual TLS: a request without an Authorization header is
+ * authenticated by its verified client certificate when an account mapped it
+ * (`clientCerts`), and an API key bound to a client certificate is refused
+ * (Unauthenticated) unless the connection presented that certificate.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BoundedCache } from "../../lib/bounded-cache.js";
@@ -14,7 +18,18 @@ import { looksLikeApiKey } from "../api-keys/format.js";
 import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
 import { insufficientScopeChallenge } from "@tessera/sdk";
-import { checkPrincipal, policyKey, ruleFor, SCOPE_EXEMPT, SECOND_FACTOR_REQUIRED, secondFactorRequired, type SecondFactorPolicy } from "../policy/policy.js";
+import {
+  CERT_BINDING_EXEMPT,
+  checkPrincipal,
+  policyKey,
+  ruleFor,
+  SCOPE_EXEMPT,
+  SECOND_FACTOR_REQUIRED,
+  secondFactorRequired,
+  type SecondFactorPolicy,
+} from "../policy/policy.js";
+import { requestInfoKey, type ClientCertInfo, type RequestInfo } from "../../lib/request-info.js";
+import { sameThumbprint } from "../client-certs/thumbprint.js";
 import { ANONYMOUS_USER_ID } from "../../store/ids.js";
 import { principalKey, type Principal } from "./principal.js";
 import type { KeyLimits } from "../api-keys/limits.js";
@@ -25,7 +40,8 @@ import type { KeyLimits } from "../api-keys/limits.js";
  * but invalid; returns the Principal otherwise.
  */
 export interface CredentialVerifier {
-  verify(token: string): Promise<Principal | undefined>;
+  /** `request`: the caller's IP and user agent, when known (API keys record their last use). */
+  verify(token: string, request?: RequestInfo): Promise<Principal | undefined>;
 }
 
 export interface AuthInterceptorOptions {
@@ -39,6 +55,8 @@ export interface AuthInterceptorOptions {
   chargeApiKey?: (apiKeyId: string, limits: KeyLimits) => Promise<void>;
   /** Which procedures need a session that passed a second factor (default: none). */
   secondFactor?: SecondFactorPolicy;
+  /** Authenticates requests without an Authorization header by their verified client certificate (auth/client-certs). */
+  clientCerts?: { authenticate(cert: ClientCertInfo): Promise<Principal | undefined> };
   /** Counts authentications by credential kind and outcome (default: not counted). */
   metrics?: Pick<Metrics, "authentication" | "rateLimited">;
 }
@@ -51,8 +69,14 @@ const PRINCIPAL_KIND: Readonly<Record<Principal["kind"], string>> = {
   api_key: "api_key",
 };
 
+/** The metrics kind of an accepted principal. */
+function principalKind(p: Principal): string {
+  return p.kind === "api_key" && p.clientCertId !== undefined ? "client_cert" : PRINCIPAL_KIND[p.kind];
+}
+
 /** The kind of a refused credential, from its shape alone (never its content). */
-function refusedKind(header: string | null): string {
+function refusedKind(header: string | null, byCert: boolean): string {
+  if (byCert) return "client_cert";
   const parsed = parseBearer(header);
   if (!parsed.ok) return parsed.reason;
   return looksLikeApiKey(parsed.token) ? "api_key" : "jwt";
@@ -86,9 +110,9 @@ export function createVerifierRoutes(): VerifierRoutes {
   return new BoundedCache({ maxEntries: ROUTE_CACHE_MAX });
 }
 
-async function ask(v: CredentialVerifier, token: string): Promise<Principal | undefined> {
+async function ask(v: CredentialVerifier, token: string, request: RequestInfo | undefined): Promise<Principal | undefined> {
   try {
-    return await v.verify(token);
+    return await v.verify(token, request);
   } catch (e) {
     const ce = ConnectError.from(e);
     if (ce.code === Code.Unauthenticated) throw unauthenticated(ce.rawMessage, true);
@@ -97,7 +121,12 @@ async function ask(v: CredentialVerifier, token: string): Promise<Principal | un
 }
 
 /** Authenticates a bearer token with the verifiers; throws Unauthenticated when none accepts it. */
-export async function authenticateBearer(header: string | null, verifiers: readonly CredentialVerifier[], routes?: VerifierRoutes): Promise<Principal> {
+export async function authenticateBearer(
+  header: string | null,
+  verifiers: readonly CredentialVerifier[],
+  routes?: VerifierRoutes,
+  request?: RequestInfo,
+): Promise<Principal> {
   const parsed = parseBearer(header);
   if (!parsed.ok) {
     throw unauthenticated(parsed.reason === "missing" ? "missing bearer token" : "malformed authorization header", parsed.reason !== "missing");
@@ -105,19 +134,35 @@ export async function authenticateBearer(header: string | null, verifiers: reado
   const token = parsed.token;
   const known = routes?.get(token);
   if (known) {
-    const p = await ask(known, token);
+    const p = await ask(known, token, request);
     if (p) return p;
     routes!.delete(token);
   }
   for (const v of verifiers) {
     if (v === known) continue;
-    const p = await ask(v, token);
+    const p = await ask(v, token, request);
     if (p) {
       routes?.set(token, v);
       return p;
     }
   }
   throw unauthenticated("invalid token", true);
+}
+
+/** The principal a client certificate maps to (undefined: none), refusals as Unauthenticated with the bare challenge. */
+async function certPrincipal(
+  certs: NonNullable<AuthInterceptorOptions["clientCerts"]>,
+  cert: ClientCertInfo,
+  refused: () => void,
+): Promise<Principal | undefined> {
+  try {
+    return await certs.authenticate(cert);
+  } catch (e) {
+    refused();
+    const ce = ConnectError.from(e);
+    if (ce.code === Code.Unauthenticated) throw unauthenticated(ce.rawMessage, false);
+    throw e;
+  }
 }
 
 /** Builds the authentication interceptor. */
@@ -135,14 +180,23 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       principal = anonymous;
     } else {
       const header = req.header.get("authorization");
+      const cert = req.contextValues.get(requestInfoKey).clientCert;
+      let byCert = false;
       try {
-        principal = await authenticateBearer(header, opts.verifiers, routes);
+        const mapped = header === null && cert && opts.clientCerts ? await certPrincipal(opts.clientCerts, cert, () => (byCert = true)) : undefined;
+        principal = mapped ?? (await authenticateBearer(header, opts.verifiers, routes, req.contextValues.get(requestInfoKey)));
+        // RFC 8705 §3: a bound key needs its certificate (CheckToken excepted: services checking a key ask without it).
+        if (principal.kind === "api_key" && principal.clientCertThumbprint !== undefined) {
+          if (!CERT_BINDING_EXEMPT.has(policyKey(req.service.typeName, req.method.name)) && !sameThumbprint(principal.clientCertThumbprint, cert?.thumbprint)) {
+            throw unauthenticated("the API key is bound to a client certificate this connection did not present", true);
+          }
+        }
       } catch (e) {
-        metrics.authentication(refusedKind(header), ConnectError.from(e).code === Code.Unauthenticated ? "refused" : "error");
+        metrics.authentication(refusedKind(header, byCert), ConnectError.from(e).code === Code.Unauthenticated ? "refused" : "error");
         throw e;
       }
-      metrics.authentication(PRINCIPAL_KIND[principal.kind], "ok");
-      annotateActiveSpan("tessera.principal.kind", PRINCIPAL_KIND[principal.kind]);
+      metrics.authentication(principalKind(principal), "ok");
+      annotateActiveSpan("tessera.principal.kind", principalKind(principal));
     }
     // The key's scopes first: the answer names the scope it lacks.
     if (principal.kind === "api_key" && principal.scopes.restricted && !principal.scopes.allows(req.method)) {

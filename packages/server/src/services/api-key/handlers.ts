@@ -12,22 +12,18 @@ import { createScopeGrants } from "../../auth/policy/scope-grants.js";
 import { requirePrincipal } from "../../auth/request/principal.js";
 import type { Deps } from "../../deps.js";
 import { requestInfoKey } from "../../lib/request-info.js";
-import {
-  deleteApiKeyAndUser,
-  findApiKeyById,
-  insertApiKey,
-  insertMachineUser,
-  listApiKeysByAccount,
-  lockApiKeyHash,
-  updateApiKeyValue,
-} from "../../store/api-keys.js";
+import { findApiKeyById, insertApiKey, insertMachineUser, listApiKeysByAccount } from "../../store/api-keys.js";
+import { findCreatorEmails } from "../../store/admin-api-keys.js";
+import { clearOldApiKeyValue } from "../../store/api-key-old-values.js";
 import { insertRevocations } from "../../store/revocation-log.js";
 import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "../../store/users.js";
 import type { ApiKeyRow, RoleName } from "../../store/schema.js";
 import type { KeyLimiter } from "../../abuse/key-limits.js";
 import { limitsOf } from "../../auth/api-keys/limits.js";
-import { validExpiry, validLimits, validName } from "./input.js";
+import { validBinding, validExpiry, validLimits, validName, validOverlap } from "./input.js";
 import { toWire } from "./mappers.js";
+import { rotateKeyValue } from "./rotation.js";
+import { auditApiKey, revokeApiKey } from "./revoke.js";
 
 function notFound(): ConnectError {
   return new ConnectError("api key not found", Code.NotFound);
@@ -43,7 +39,7 @@ export function createApiKeyService(
   revocations: Pick<RevocationLog, "published">,
   limiter: Pick<KeyLimiter, "usage">,
 ): ServiceImpl<typeof ApiKeyService> {
-  const { db, access, audit, clock } = deps;
+  const { db, access, clock } = deps;
   const grants = createScopeGrants(deps.config.apiKeyExtraScopes);
 
   /** The key of an id the caller may act on, and the caller's role in its account; NotFound for unknown ids and foreign accounts alike. */
@@ -58,22 +54,24 @@ export function createApiKeyService(
     return { key, role };
   }
 
-  /** A key as the wire message, with its usage when it has limits. */
-  async function withUsage(row: ApiKeyRow) {
+  /** A key as the wire message, with its usage when it has limits and its creator's email when given. */
+  async function withUsage(row: ApiKeyRow, emails?: ReadonlyMap<string, string>) {
     const limits = limitsOf(row);
-    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined);
+    const email = row.created_by_id ? emails?.get(row.created_by_id) : undefined;
+    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined, clock(), email);
   }
 
-  function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow) {
-    const p = requirePrincipal(ctx);
-    audit.record({
-      action,
-      actorUserId: p.userId,
-      actorApiKeyId: p.kind === "api_key" ? p.apiKeyId : undefined,
-      accountId: row.account_id,
-      request: ctx.values.get(requestInfoKey),
-      metadata: { api_key_id: row.id, name: row.name, ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}) },
-    });
+  /**
+   * The creators' emails the caller may see: every one for the account's admins, only
+   * those of current members for viewers and members (GetTeamAccountMembers lists them).
+   */
+  function creatorEmails(rows: readonly ApiKeyRow[], accountId: string, role: RoleName) {
+    const ids = rows.flatMap((r) => (r.created_by_id ? [r.created_by_id] : []));
+    return findCreatorEmails(db.kysely, ids, role === "admin" ? undefined : accountId);
+  }
+
+  function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow, extra: Record<string, string | number> = {}) {
+    auditApiKey(deps, ctx, action, row, extra);
   }
 
   return {
@@ -86,6 +84,7 @@ export function createApiKeyService(
       // Known scopes only, and never more than the creator may do (scope-grants.ts).
       const scopes = await grants.check(req.scopes, { role, isInstanceAdmin: () => isInstanceAdmin(db.kysely, actor) });
       const limits = validLimits(req.rateLimits, req.budget);
+      const boundTo = validBinding(req.clientCertThumbprint, req.bindToClientCert, ctx.values.get(requestInfoKey).clientCert?.thumbprint);
       const keyValue = generateApiKey();
       let row: ApiKeyRow;
       try {
@@ -102,6 +101,7 @@ export function createApiKeyService(
             scopes,
             rate_limits: limits.rate_limits,
             budget: limits.budget,
+            client_cert_thumbprint: boundTo,
             now,
           });
         });
@@ -116,14 +116,15 @@ export function createApiKeyService(
     },
 
     async getAccountApiKeys(req, ctx) {
-      await access.authorize(ctx, req.accountId);
+      const role = await access.authorize(ctx, req.accountId);
       const rows = await listApiKeysByAccount(db.kysely, req.accountId);
-      return { apiKeys: await Promise.all(rows.map(withUsage)) };
+      const emails = await creatorEmails(rows, req.accountId, role);
+      return { apiKeys: await Promise.all(rows.map((r) => withUsage(r, emails))) };
     },
 
     async getAccountApiKey(req, ctx) {
-      const { key } = await authorizedKey(ctx, req.id);
-      return { apiKey: await withUsage(key) };
+      const { key, role } = await authorizedKey(ctx, req.id);
+      return { apiKey: await withUsage(key, await creatorEmails([key], key.account_id, role)) };
     },
 
     async regenerateAccountApiKey(req, ctx) {
@@ -138,45 +139,61 @@ export function createApiKeyService(
       if (key.created_by_id !== actor && (await isApiKeyMadeByInstanceAdmin(db.kysely, key.id)) && !(await callerIsInstanceAdmin())) {
         throw new ConnectError("only an instance admin may regenerate a key an instance admin created", Code.PermissionDenied);
       }
+      const overlapSeconds = validOverlap(req.overlapSeconds);
       const keyValue = generateApiKey();
-      const row = await db.kysely.transaction().execute(async (trx) => {
-        // The row is re-read under a lock so the hash being revoked is the current one.
-        const oldHash = await lockApiKeyHash(trx, key.id);
-        if (oldHash === undefined) return undefined;
-        const updated = await updateApiKeyValue(trx, key.id, {
-          key_hash: hashApiKey(keyValue),
+      const oldStart = key.start;
+      const row = await db.kysely.transaction().execute((trx) =>
+        rotateKeyValue(trx, key.id, {
+          keyHash: hashApiKey(keyValue),
           start: apiKeyStart(keyValue),
-          expires_at: expiresAt,
-          updated_by_id: isUuid(actor) ? actor : null,
+          expiresAt,
+          overlapSeconds,
+          updatedById: isUuid(actor) ? actor : null,
           now,
-        });
-        if (!updated) return undefined;
-        // Recorded with the change: the old value is refused everywhere once this commits.
-        const sequence = await insertRevocations(trx, [{ kind: "api_key", target: oldHash }]);
-        return { updated, sequence };
-      });
+        }),
+      );
       if (!row) throw notFound();
       await revocations.published(row.sequence);
-      auditEntry(ctx, "apikey.regenerate.success", row.updated);
+      const ended = row.superseded;
+      if (ended?.expired) {
+        // Its overlap had ended but the sweep had not recorded it yet: recorded here instead.
+        auditEntry(ctx, "apikey.old_value.expired", row.updated, { old_value_start: ended.start, old_value_expires_at: ended.until.toISOString() });
+      } else if (ended) {
+        auditEntry(ctx, "apikey.old_value.revoke.success", row.updated, { old_value_start: ended.start, reason: "regenerated_again" });
+      }
+      const oldUntil = row.updated.previous_expires_at;
+      auditEntry(
+        ctx,
+        "apikey.regenerate.success",
+        row.updated,
+        oldUntil
+          ? { overlap_seconds: overlapSeconds, old_value_start: row.updated.previous_start ?? oldStart, old_value_expires_at: new Date(oldUntil).toISOString() }
+          : { old_value_start: oldStart },
+      );
       // The response carries the key: never cached (RFC 9111).
       ctx.responseHeader.set("cache-control", "no-store");
       return { apiKey: await withUsage(row.updated), keyValue, revocationSequence: BigInt(row.sequence) };
     },
 
-    async deleteAccountApiKey(req, ctx) {
+    async revokeOldAccountApiKeyValue(req, ctx) {
       const { key } = await authorizedKey(ctx, req.id);
-      const deleted = await db.kysely.transaction().execute(async (trx) => {
-        const row = await deleteApiKeyAndUser(trx, key.id);
+      const ended = await db.kysely.transaction().execute(async (trx) => {
+        const row = await clearOldApiKeyValue(trx, key.id, clock());
         if (!row) return undefined;
-        const sequence = await insertRevocations(trx, [
-          { kind: "api_key", target: row.key_hash },
-          { kind: "user", target: row.user_id },
-        ]);
+        // Recorded with the change: the old value is refused everywhere once this commits.
+        const sequence = await insertRevocations(trx, [{ kind: "api_key", target: row.previous_key_hash }]);
         return { row, sequence };
       });
+      if (!ended) return { revocationSequence: 0n };
+      await revocations.published(ended.sequence);
+      auditEntry(ctx, "apikey.old_value.revoke.success", key, { old_value_start: ended.row.previous_start ?? "", reason: "revoke_old" });
+      return { revocationSequence: BigInt(ended.sequence) };
+    },
+
+    async deleteAccountApiKey(req, ctx) {
+      const { key } = await authorizedKey(ctx, req.id);
+      const deleted = await revokeApiKey(deps, revocations, ctx, key.id);
       if (!deleted) throw notFound();
-      await revocations.published(deleted.sequence);
-      auditEntry(ctx, "apikey.delete.success", deleted.row);
       return { revocationSequence: BigInt(deleted.sequence) };
     },
   };

@@ -54,6 +54,7 @@ export function configHandlers(config: Readonly<Config>): Pick<ServiceImpl<typeo
         perCallLimits: p.kind === "api_key" && p.limits !== undefined,
         amr: p.kind === "user" ? [...p.amr] : [],
         assuranceLevel: assuranceLevelOf(p),
+        clientCertThumbprint: p.kind === "api_key" ? (p.clientCertThumbprint ?? "") : "",
       };
     },
   };

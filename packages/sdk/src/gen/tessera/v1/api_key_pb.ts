@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/v1/api_key.proto.
  */
 export const file_tessera_v1_api_key: GenFile = /*@__PURE__*/
-  fileDesc("Chh0ZXNzZXJhL3YxL2FwaV9rZXkucHJvdG8SCnRlc3NlcmEudjEi4QMKDUFjY291bnRBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEg0KBXN0YXJ0GAQgASgJEg8KB3VzZXJfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY3JlYXRlZF9ieV9pZBgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg11cGRhdGVkX2J5X2lkGAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAwgAygJEjAKC3JhdGVfbGltaXRzGA0gAygLMhsudGVzc2VyYS52MS5BcGlLZXlSYXRlTGltaXQSKAoGYnVkZ2V0GA4gASgLMhgudGVzc2VyYS52MS5BcGlLZXlCdWRnZXQSJgoFdXNhZ2UYDyABKAsyFy50ZXNzZXJhLnYxLkFwaUtleVVzYWdlIjgKD0FwaUtleVJhdGVMaW1pdBINCgVsaW1pdBgBIAEoDRIWCg53aW5kb3dfc2Vjb25kcxgCIAEoDSJUCgxBcGlLZXlCdWRnZXQSDAoEdXNlcxgBIAEoAxIVCg1yZWZpbGxfYW1vdW50GAIgASgDEh8KF3JlZmlsbF9pbnRlcnZhbF9zZWNvbmRzGAMgASgNIloKC0FwaUtleVVzYWdlEhcKD3JhdGVfbGltaXRfdXNlZBgBIAMoDRIdChBidWRnZXRfcmVtYWluaW5nGAIgASgDSACIAQFCEwoRX2J1ZGdldF9yZW1haW5pbmci2gEKGkNyZWF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkSDAoEbmFtZRgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZzY29wZXMYBCADKAkSMAoLcmF0ZV9saW1pdHMYBSADKAsyGy50ZXNzZXJhLnYxLkFwaUtleVJhdGVMaW1pdBIoCgZidWRnZXQYBiABKAsyGC50ZXNzZXJhLnYxLkFwaUtleUJ1ZGdldCJcChtDcmVhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleRIRCglrZXlfdmFsdWUYAiABKAkiLgoYR2V0QWNjb3VudEFwaUtleXNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiSAoZR2V0QWNjb3VudEFwaUtleXNSZXNwb25zZRIrCghhcGlfa2V5cxgBIAMoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleSIlChdHZXRBY2NvdW50QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSJGChhHZXRBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleSJcCh5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAifQofUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRIqCgdhcGlfa2V5GAEgASgLMhkudGVzc2VyYS52MS5BY2NvdW50QXBpS2V5EhEKCWtleV92YWx1ZRgCIAEoCRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAMgASgDIigKGkRlbGV0ZUFjY291bnRBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIjoKG0RlbGV0ZUFjY291bnRBcGlLZXlSZXNwb25zZRIbChNyZXZvY2F0aW9uX3NlcXVlbmNlGAEgASgDMp4ECg1BcGlLZXlTZXJ2aWNlEmYKE0NyZWF0ZUFjY291bnRBcGlLZXkSJi50ZXNzZXJhLnYxLkNyZWF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GicudGVzc2VyYS52MS5DcmVhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USZQoRR2V0QWNjb3VudEFwaUtleXMSJC50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlzUmVxdWVzdBolLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleXNSZXNwb25zZSIDkAIBEmIKEEdldEFjY291bnRBcGlLZXkSIy50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlSZXF1ZXN0GiQudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5UmVzcG9uc2UiA5ACARJyChdSZWdlbmVyYXRlQWNjb3VudEFwaUtleRIqLnRlc3NlcmEudjEuUmVnZW5lcmF0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GisudGVzc2VyYS52MS5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEmYKE0RlbGV0ZUFjY291bnRBcGlLZXkSJi50ZXNzZXJhLnYxLkRlbGV0ZUFjY291bnRBcGlLZXlSZXF1ZXN0GicudGVzc2VyYS52MS5EZWxldGVBY2NvdW50QXBpS2V5UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("Chh0ZXNzZXJhL3YxL2FwaV9rZXkucHJvdG8SCnRlc3NlcmEudjEipgUKDUFjY291bnRBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEg0KBXN0YXJ0GAQgASgJEg8KB3VzZXJfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY3JlYXRlZF9ieV9pZBgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg11cGRhdGVkX2J5X2lkGAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAwgAygJEjAKC3JhdGVfbGltaXRzGA0gAygLMhsudGVzc2VyYS52MS5BcGlLZXlSYXRlTGltaXQSKAoGYnVkZ2V0GA4gASgLMhgudGVzc2VyYS52MS5BcGlLZXlCdWRnZXQSJgoFdXNhZ2UYDyABKAsyFy50ZXNzZXJhLnYxLkFwaUtleVVzYWdlEh4KFmNsaWVudF9jZXJ0X3RodW1icHJpbnQYECABKAkSPQoZcHJldmlvdXNfdmFsdWVfZXhwaXJlc19hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOcHJldmlvdXNfc3RhcnQYEiABKAkSFAoMbGFzdF91c2VkX2lwGBMgASgJEhwKFGxhc3RfdXNlZF91c2VyX2FnZW50GBQgASgJEhgKEGNyZWF0ZWRfYnlfZW1haWwYFSABKAkiOAoPQXBpS2V5UmF0ZUxpbWl0Eg0KBWxpbWl0GAEgASgNEhYKDndpbmRvd19zZWNvbmRzGAIgASgNIlQKDEFwaUtleUJ1ZGdldBIMCgR1c2VzGAEgASgDEhUKDXJlZmlsbF9hbW91bnQYAiABKAMSHwoXcmVmaWxsX2ludGVydmFsX3NlY29uZHMYAyABKA0iWgoLQXBpS2V5VXNhZ2USFwoPcmF0ZV9saW1pdF91c2VkGAEgAygNEh0KEGJ1ZGdldF9yZW1haW5pbmcYAiABKANIAIgBAUITChFfYnVkZ2V0X3JlbWFpbmluZyKXAgoaQ3JlYXRlQWNjb3VudEFwaUtleVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEi4KCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnNjb3BlcxgEIAMoCRIwCgtyYXRlX2xpbWl0cxgFIAMoCzIbLnRlc3NlcmEudjEuQXBpS2V5UmF0ZUxpbWl0EigKBmJ1ZGdldBgGIAEoCzIYLnRlc3NlcmEudjEuQXBpS2V5QnVkZ2V0Eh4KFmNsaWVudF9jZXJ0X3RodW1icHJpbnQYByABKAkSGwoTYmluZF90b19jbGllbnRfY2VydBgIIAEoCCJcChtDcmVhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleRIRCglrZXlfdmFsdWUYAiABKAkiLgoYR2V0QWNjb3VudEFwaUtleXNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiSAoZR2V0QWNjb3VudEFwaUtleXNSZXNwb25zZRIrCghhcGlfa2V5cxgBIAMoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleSIlChdHZXRBY2NvdW50QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSJGChhHZXRBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleSJ1Ch5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPb3ZlcmxhcF9zZWNvbmRzGAMgASgNIn0KH1JlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleRIRCglrZXlfdmFsdWUYAiABKAkSGwoTcmV2b2NhdGlvbl9zZXF1ZW5jZRgDIAEoAyIwCiJSZXZva2VPbGRBY2NvdW50QXBpS2V5VmFsdWVSZXF1ZXN0EgoKAmlkGAEgASgJIkIKI1Jldm9rZU9sZEFjY291bnRBcGlLZXlWYWx1ZVJlc3BvbnNlEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYASABKAMiKAoaRGVsZXRlQWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiOgobRGVsZXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYASABKAMyngUKDUFwaUtleVNlcnZpY2USZgoTQ3JlYXRlQWNjb3VudEFwaUtleRImLnRlc3NlcmEudjEuQ3JlYXRlQWNjb3VudEFwaUtleVJlcXVlc3QaJy50ZXNzZXJhLnYxLkNyZWF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRJlChFHZXRBY2NvdW50QXBpS2V5cxIkLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleXNSZXF1ZXN0GiUudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5c1Jlc3BvbnNlIgOQAgESYgoQR2V0QWNjb3VudEFwaUtleRIjLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleVJlcXVlc3QaJC50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlSZXNwb25zZSIDkAIBEnIKF1JlZ2VuZXJhdGVBY2NvdW50QXBpS2V5EioudGVzc2VyYS52MS5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlcXVlc3QaKy50ZXNzZXJhLnYxLlJlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USfgobUmV2b2tlT2xkQWNjb3VudEFwaUtleVZhbHVlEi4udGVzc2VyYS52MS5SZXZva2VPbGRBY2NvdW50QXBpS2V5VmFsdWVSZXF1ZXN0Gi8udGVzc2VyYS52MS5SZXZva2VPbGRBY2NvdW50QXBpS2V5VmFsdWVSZXNwb25zZRJmChNEZWxldGVBY2NvdW50QXBpS2V5EiYudGVzc2VyYS52MS5EZWxldGVBY2NvdW50QXBpS2V5UmVxdWVzdBonLnRlc3NlcmEudjEuRGVsZXRlQWNjb3VudEFwaUtleVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * AccountApiKey is a key's metadata. It never carries the key's value.
@@ -111,6 +111,60 @@ export type AccountApiKey = Message<"tessera.v1.AccountApiKey"> & {
    * @generated from field: tessera.v1.ApiKeyUsage usage = 15;
    */
   usage?: ApiKeyUsage | undefined;
+
+  /**
+   * Set when the key is bound to a client certificate (RFC 8705 §3): the
+   * certificate's SHA-256 thumbprint over its DER encoding, base64url without
+   * padding (the `x5t#S256` form). The key is refused (Unauthenticated) on any
+   * connection that does not present that verified certificate over mutual TLS.
+   * Empty: not bound.
+   *
+   * @generated from field: string client_cert_thumbprint = 16;
+   */
+  clientCertThumbprint: string;
+
+  /**
+   * When the key's old value stops working: set during the overlap of a
+   * regenerate with `overlap_seconds`, unset when there is no old value.
+   *
+   * @generated from field: google.protobuf.Timestamp previous_value_expires_at = 17;
+   */
+  previousValueExpiresAt?: Timestamp | undefined;
+
+  /**
+   * The first characters of the old value (like `start`); empty when there is
+   * no old value.
+   *
+   * @generated from field: string previous_start = 18;
+   */
+  previousStart: string;
+
+  /**
+   * The client IP of the key's last recorded use (written with last_used_at, at
+   * most once a minute); empty when never used.
+   *
+   * @generated from field: string last_used_ip = 19;
+   */
+  lastUsedIp: string;
+
+  /**
+   * The User-Agent of the key's last recorded use (at most 256 characters);
+   * empty when never used or sent without one.
+   *
+   * @generated from field: string last_used_user_agent = 20;
+   */
+  lastUsedUserAgent: string;
+
+  /**
+   * The email of the user who created the key, for callers with the admin role
+   * in the key's account and for instance admins (AdminService); for viewers
+   * and members only while the creator is a member of the account (its email
+   * is then listed by UserAccountService.GetTeamAccountMembers anyway). Empty
+   * otherwise, and once the creator is deleted.
+   *
+   * @generated from field: string created_by_email = 21;
+   */
+  createdByEmail: string;
 };
 
 /**
@@ -273,6 +327,27 @@ export type CreateAccountApiKeyRequest = Message<"tessera.v1.CreateAccountApiKey
    * @generated from field: tessera.v1.ApiKeyBudget budget = 6;
    */
   budget?: ApiKeyBudget | undefined;
+
+  /**
+   * Optional: bind the key to the client certificate with this SHA-256
+   * thumbprint (`x5t#S256`: base64url of the SHA-256 of the DER certificate, 43
+   * characters, e.g. `openssl x509 -in cert.pem -outform der | openssl dgst
+   * -sha256 -binary | basenc --base64url | tr -d =`). Anything else is
+   * InvalidArgument. The key then works only over mutual TLS with that
+   * certificate, at Tessera and at services using @tessera/connect.
+   *
+   * @generated from field: string client_cert_thumbprint = 7;
+   */
+  clientCertThumbprint: string;
+
+  /**
+   * Optional: bind the key to the verified client certificate presented on this
+   * very request (mutual TLS). InvalidArgument when the request has none, or
+   * together with client_cert_thumbprint naming another certificate.
+   *
+   * @generated from field: bool bind_to_client_cert = 8;
+   */
+  bindToClientCert: boolean;
 };
 
 /**
@@ -389,6 +464,16 @@ export type RegenerateAccountApiKeyRequest = Message<"tessera.v1.RegenerateAccou
    * @generated from field: google.protobuf.Timestamp expires_at = 2;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * Optional: 0 to 86400 (24 hours). The old value stays valid this long (but
+   * never past its own expiry), so deployments can switch to the new value
+   * without downtime; 0: the old value stops at once. See
+   * AccountApiKey.previous_value_expires_at and RevokeOldAccountApiKeyValue.
+   *
+   * @generated from field: uint32 overlap_seconds = 3;
+   */
+  overlapSeconds: number;
 };
 
 /**
@@ -431,6 +516,43 @@ export const RegenerateAccountApiKeyResponseSchema: GenMessage<RegenerateAccount
   messageDesc(file_tessera_v1_api_key, 11);
 
 /**
+ * @generated from message tessera.v1.RevokeOldAccountApiKeyValueRequest
+ */
+export type RevokeOldAccountApiKeyValueRequest = Message<"tessera.v1.RevokeOldAccountApiKeyValueRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message tessera.v1.RevokeOldAccountApiKeyValueRequest.
+ * Use `create(RevokeOldAccountApiKeyValueRequestSchema)` to create a new message.
+ */
+export const RevokeOldAccountApiKeyValueRequestSchema: GenMessage<RevokeOldAccountApiKeyValueRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_api_key, 12);
+
+/**
+ * @generated from message tessera.v1.RevokeOldAccountApiKeyValueResponse
+ */
+export type RevokeOldAccountApiKeyValueResponse = Message<"tessera.v1.RevokeOldAccountApiKeyValueResponse"> & {
+  /**
+   * The revocation's sequence number (0 when there was no old value): pass it
+   * to RevocationService.GetRevocationStatus to see that it applied everywhere.
+   *
+   * @generated from field: int64 revocation_sequence = 1;
+   */
+  revocationSequence: bigint;
+};
+
+/**
+ * Describes the message tessera.v1.RevokeOldAccountApiKeyValueResponse.
+ * Use `create(RevokeOldAccountApiKeyValueResponseSchema)` to create a new message.
+ */
+export const RevokeOldAccountApiKeyValueResponseSchema: GenMessage<RevokeOldAccountApiKeyValueResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_api_key, 13);
+
+/**
  * @generated from message tessera.v1.DeleteAccountApiKeyRequest
  */
 export type DeleteAccountApiKeyRequest = Message<"tessera.v1.DeleteAccountApiKeyRequest"> & {
@@ -445,7 +567,7 @@ export type DeleteAccountApiKeyRequest = Message<"tessera.v1.DeleteAccountApiKey
  * Use `create(DeleteAccountApiKeyRequestSchema)` to create a new message.
  */
 export const DeleteAccountApiKeyRequestSchema: GenMessage<DeleteAccountApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 12);
+  messageDesc(file_tessera_v1_api_key, 14);
 
 /**
  * @generated from message tessera.v1.DeleteAccountApiKeyResponse
@@ -465,7 +587,7 @@ export type DeleteAccountApiKeyResponse = Message<"tessera.v1.DeleteAccountApiKe
  * Use `create(DeleteAccountApiKeyResponseSchema)` to create a new message.
  */
 export const DeleteAccountApiKeyResponseSchema: GenMessage<DeleteAccountApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 13);
+  messageDesc(file_tessera_v1_api_key, 15);
 
 /**
  * ApiKeyService manages account-scoped API keys: machine credentials for
@@ -508,8 +630,10 @@ export const ApiKeyService: GenService<{
     output: typeof GetAccountApiKeyResponseSchema;
   },
   /**
-   * RegenerateAccountApiKey gives a key a new value and expiry; the old value
-   * stops working at once (roles admin and member).
+   * RegenerateAccountApiKey gives a key a new value and expiry (roles admin and
+   * member). The new value works at once; the old value stops at once, or, with
+   * `overlap_seconds`, at the end of the overlap (zero-downtime rotation). A
+   * regenerate during an overlap ends the value from before it at once.
    *
    * @generated from rpc tessera.v1.ApiKeyService.RegenerateAccountApiKey
    */
@@ -519,7 +643,21 @@ export const ApiKeyService: GenService<{
     output: typeof RegenerateAccountApiKeyResponseSchema;
   },
   /**
-   * DeleteAccountApiKey revokes a key at once (roles admin and member).
+   * RevokeOldAccountApiKeyValue ends a key's old value (the one a regenerate with
+   * an overlap kept) at once, before its overlap ends; the current value keeps
+   * working. Without an old value it does nothing (revocation_sequence 0).
+   * Roles admin and member.
+   *
+   * @generated from rpc tessera.v1.ApiKeyService.RevokeOldAccountApiKeyValue
+   */
+  revokeOldAccountApiKeyValue: {
+    methodKind: "unary";
+    input: typeof RevokeOldAccountApiKeyValueRequestSchema;
+    output: typeof RevokeOldAccountApiKeyValueResponseSchema;
+  },
+  /**
+   * DeleteAccountApiKey revokes a key at once, its old value too (roles admin
+   * and member).
    *
    * @generated from rpc tessera.v1.ApiKeyService.DeleteAccountApiKey
    */
