@@ -37,6 +37,8 @@ const worker3 = certs.issueClient("worker-3");
 const worker4 = certs.issueClient("worker-4");
 const worker5 = certs.issueClient("worker-5");
 const worker6 = certs.issueClient("worker-6");
+const worker7 = certs.issueClient("worker-7");
+const worker8 = certs.issueClient("worker-8");
 
 type Id = { cert: string; key: string } | undefined;
 const tlsOpts = (id: Id) => ({ ca, ...(id ? { cert: certs.read(id.cert), key: certs.read(id.key) } : {}) });
@@ -321,26 +323,55 @@ describe.each(DB_KINDS)("mutual-TLS identities on %s", (db) => {
     expect((await client(UserAccountService, worker4).getUserAccounts({})).accounts[0]!.id).toBe(accountId);
   });
 
-  it("a certificate several accounts map: the most specific mapping wins, two of one kind are refused as ambiguous", async () => {
-    const team = (await client(UserAccountService, undefined).createTeamAccount({ name: `team ${randomBytes(4).toString("hex")}` }, bearer(adminToken)))
-      .account!.id;
+  it("a certificate an account maps several ways: the most specific mapping wins, two of one kind are refused as ambiguous", async () => {
     const mappings = client(ClientCertService, undefined);
     const map = (account: string, match: Parameters<typeof mappings.createAccountClientCert>[0]["match"]) =>
       mappings.createAccountClientCert({ accountId: account, name: `w6 ${randomBytes(4).toString("hex")}`, match }, bearer(adminToken));
-    const asWorker6 = () => client(UserAccountService, worker6).getUserAccounts({});
-    await map(accountId, { case: "subject", value: "CN=worker-6" });
-    expect((await asWorker6()).accounts.map((a) => a.id)).toEqual([accountId]);
-    // A SAN mapping in the team is more specific than the subject one.
-    const bySan = await map(team, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-6" });
-    expect((await asWorker6()).accounts.map((a) => a.id)).toEqual([team]);
-    // A second SAN mapping in another account: ambiguous, refused.
+    const userOfWorker6 = async () => (await client(AuthService, worker6).checkToken({})).userId;
+    const bySubject = await map(accountId, { case: "subject", value: "CN=worker-6" });
+    expect(await userOfWorker6()).toBe(bySubject.clientCert!.userId);
+    // A SAN mapping is more specific than the subject one.
+    const bySan = await map(accountId, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-6" });
+    expect(await userOfWorker6()).toBe(bySan.clientCert!.userId);
+    // A second SAN mapping: ambiguous, refused.
     const second = await map(accountId, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-6" });
-    await expectCode(asWorker6(), Code.Unauthenticated, /more than one account/);
+    await expectCode(client(UserAccountService, worker6).getUserAccounts({}), Code.Unauthenticated, /more than one mapping/);
     // A thumbprint mapping decides.
-    await map(team, { case: "thumbprint", value: thumbprintOf(worker6.cert) });
-    expect((await asWorker6()).accounts.map((a) => a.id)).toEqual([team]);
-    await mappings.deleteAccountClientCert({ id: bySan.clientCert!.id }, bearer(adminToken));
-    await mappings.deleteAccountClientCert({ id: second.clientCert!.id }, bearer(adminToken));
+    const byThumbprint = await map(accountId, { case: "thumbprint", value: thumbprintOf(worker6.cert) });
+    expect(await userOfWorker6()).toBe(byThumbprint.clientCert!.userId);
+    for (const m of [bySubject, bySan, second, byThumbprint]) await mappings.deleteAccountClientCert({ id: m.clientCert!.id }, bearer(adminToken));
+  });
+
+  it("finding: another account's admin took over a mapped certificate with a more specific mapping", async () => {
+    // Any user may sign up and administer an account of its own, and so map any certificate.
+    const { tokens } = await client(AuthService, undefined).signUp({
+      email: `mallory-${randomBytes(4).toString("hex")}@example.test`,
+      password: "correct horse battery staple",
+    });
+    const mallory = tokens!.accessToken;
+    const malloryAccount = (await client(UserAccountService, undefined).getUserAccounts({}, bearer(mallory))).accounts[0]!.id;
+    const mappings = client(ClientCertService, undefined);
+    const map = (account: string, token: string, match: Parameters<typeof mappings.createAccountClientCert>[0]["match"]) =>
+      mappings.createAccountClientCert({ accountId: account, name: `m ${randomBytes(4).toString("hex")}`, match }, bearer(token));
+    const accountsOf = async (id: Id) => (await client(UserAccountService, id).getUserAccounts({})).accounts.map((a) => a.id);
+
+    // The victim's worker, mapped by subject.
+    const victim7 = await map(accountId, adminToken, { case: "subject", value: "CN=worker-7" });
+    expect(await accountsOf(worker7)).toEqual([accountId]);
+    // Mallory's SAN and thumbprint mappings (more specific) never make it her machine user: refused, not hers.
+    const bySan = await map(malloryAccount, mallory, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-7" });
+    await expectCode(accountsOf(worker7), Code.Unauthenticated, /more than one account/);
+    const byThumbprint = await map(malloryAccount, mallory, { case: "thumbprint", value: thumbprintOf(worker7.cert) });
+    await expectCode(accountsOf(worker7), Code.Unauthenticated, /more than one account/);
+    // Nor by pushing the victim's mapping out of the rows read with many of her own.
+    await map(accountId, adminToken, { case: "subject", value: "CN=worker-8" });
+    expect(await accountsOf(worker8)).toEqual([accountId]);
+    await map(malloryAccount, mallory, { case: "thumbprint", value: thumbprintOf(worker8.cert) });
+    for (let i = 0; i < 16; i++) await map(malloryAccount, mallory, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-8" });
+    await expectCode(accountsOf(worker8), Code.Unauthenticated, /too many mappings/);
+    // Once hers are gone, the victim's mapping works again.
+    for (const m of [bySan, byThumbprint]) await mappings.deleteAccountClientCert({ id: m.clientCert!.id }, bearer(mallory));
+    expect(await accountsOf(worker7)).toEqual([victim7.clientCert!.accountId]);
   });
 
   it("in AUTH_MODE=admin only the configured admin's mappings authenticate, as for API keys", async () => {
