@@ -9,8 +9,9 @@
  */
 import { execFile } from "node:child_process";
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
@@ -39,6 +40,7 @@ const worker5 = certs.issueClient("worker-5");
 const worker6 = certs.issueClient("worker-6");
 const worker7 = certs.issueClient("worker-7");
 const worker8 = certs.issueClient("worker-8");
+const worker9 = certs.issueClient("worker-9");
 
 type Id = { cert: string; key: string } | undefined;
 const tlsOpts = (id: Id) => ({ ca, ...(id ? { cert: certs.read(id.cert), key: certs.read(id.key) } : {}) });
@@ -82,6 +84,25 @@ with grpc.secure_channel("localhost:" + sys.argv[1], creds) as ch:
     encoding: "utf8",
   });
   return stdout.trim();
+}
+
+/**
+ * GetUserAccounts over HTTP/1.1 (Connect, JSON) from a TLS 1.2 connection presenting
+ * `first`, renegotiated to present `then` before the request: the raw response, or
+ * "renegotiation refused". Built from helpers/tls-renegotiate.c (no client library
+ * renegotiates with another certificate).
+ */
+async function renegotiated(port: number, first: { cert: string; key: string }, then: { cert: string; key: string } | undefined): Promise<string> {
+  const bin = path.join(certs.dir, "tls-renegotiate");
+  await promisify(execFile)("gcc", [path.join(import.meta.dirname, "helpers/tls-renegotiate.c"), "-o", bin, "-lssl", "-lcrypto"]);
+  const request = path.join(certs.dir, "renegotiate-request.txt");
+  writeFileSync(
+    request,
+    "POST /tessera.v1.UserAccountService/GetUserAccounts HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+  );
+  const args = [String(port), first.cert, first.key, then?.cert ?? "-", then?.key ?? "-", request];
+  const out = await promisify(execFile)(bin, args, { encoding: "utf8" }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? "" }));
+  return out.stdout;
 }
 
 const inAMonth = () => timestampFromDate(new Date(Date.now() + 30 * 86_400_000));
@@ -372,6 +393,25 @@ describe.each(DB_KINDS)("mutual-TLS identities on %s", (db) => {
     // Once hers are gone, the victim's mapping works again.
     for (const m of [bySan, byThumbprint]) await mappings.deleteAccountClientCert({ id: m.clientCert!.id }, bearer(mallory));
     expect(await accountsOf(worker7)).toEqual([victim7.clientCert!.accountId]);
+  });
+
+  it("finding: a certificate presented by TLS renegotiation counted as verified", async () => {
+    // The victim maps "CN=stranger"; the attacker holds a certificate of the CA (worker-9,
+    // mapped in its own account) and a self-made one with that subject (here: another CA's).
+    const team = (await client(UserAccountService, undefined).createTeamAccount({ name: `victim ${randomBytes(4).toString("hex")}` }, bearer(adminToken)))
+      .account!.id;
+    const mappings = client(ClientCertService, undefined);
+    const name = () => `reneg ${randomBytes(4).toString("hex")}`;
+    await mappings.createAccountClientCert({ accountId: team, name: name(), match: { case: "subject", value: "CN=stranger" } }, bearer(adminToken));
+    await mappings.createAccountClientCert({ accountId, name: name(), match: { case: "subject", value: "CN=worker-9" } }, bearer(adminToken));
+    // The helper works: worker-9 without renegotiating is its own mapping.
+    const plain = await renegotiated(server.port, worker9, undefined);
+    expect(plain).toMatch(/^HTTP\/1\.1 200 /);
+    expect(plain).toContain(accountId);
+    // Renegotiating to the unverifiable certificate never makes it the caller.
+    const attack = await renegotiated(server.port, worker9, certs.otherCaClient);
+    expect(attack).not.toContain(team);
+    expect(attack).not.toMatch(/^HTTP\/1\.1 200 /);
   });
 
   it("in AUTH_MODE=admin only the configured admin's mappings authenticate, as for API keys", async () => {
