@@ -11,13 +11,14 @@ import { execFile } from "node:child_process";
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
+import https from "node:https";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type Transport } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { clientCertContextValues, createAuthInterceptor, requireTesseraPrincipal } from "@tessera/connect";
+import { clientCertContextValues, clientCertificateOf, createAuthInterceptor, requireTesseraPrincipal } from "@tessera/connect";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
@@ -92,14 +93,16 @@ with grpc.secure_channel("localhost:" + sys.argv[1], creds) as ch:
  * "renegotiation refused". Built from helpers/tls-renegotiate.c (no client library
  * renegotiates with another certificate).
  */
-async function renegotiated(port: number, first: { cert: string; key: string }, then: { cert: string; key: string } | undefined): Promise<string> {
+async function renegotiated(
+  port: number,
+  first: { cert: string; key: string },
+  then: { cert: string; key: string } | undefined,
+  http = "POST /tessera.v1.UserAccountService/GetUserAccounts HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+): Promise<string> {
   const bin = path.join(certs.dir, "tls-renegotiate");
   await promisify(execFile)("gcc", [path.join(import.meta.dirname, "helpers/tls-renegotiate.c"), "-o", bin, "-lssl", "-lcrypto"]);
-  const request = path.join(certs.dir, "renegotiate-request.txt");
-  writeFileSync(
-    request,
-    "POST /tessera.v1.UserAccountService/GetUserAccounts HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
-  );
+  const request = path.join(certs.dir, `renegotiate-request-${randomBytes(4).toString("hex")}.txt`);
+  writeFileSync(request, http);
   const args = [String(port), first.cert, first.key, then?.cert ?? "-", then?.key ?? "-", request];
   const out = await promisify(execFile)(bin, args, { encoding: "utf8" }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? "" }));
   return out.stdout;
@@ -412,6 +415,26 @@ describe.each(DB_KINDS)("mutual-TLS identities on %s", (db) => {
     const attack = await renegotiated(server.port, worker9, certs.otherCaClient);
     expect(attack).not.toContain(team);
     expect(attack).not.toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it("finding: @tessera/connect's clientCertificateOf reported a renegotiated, unverified certificate as verified", async () => {
+    // A plain Node HTTPS server (renegotiation allowed, as by default) asking for certificates of the CA.
+    const embedding = https.createServer(
+      { cert: certs.read(certs.server.cert), key: certs.read(certs.server.key), ca, requestCert: true, rejectUnauthorized: false },
+      (req, res) => res.end(JSON.stringify(clientCertificateOf(req) ?? null)),
+    );
+    await new Promise<void>((resolve) => embedding.listen(0, "127.0.0.1", resolve));
+    const port = (embedding.address() as AddressInfo).port;
+    const get = "GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
+    try {
+      expect(await renegotiated(port, worker9, undefined, get)).toContain(thumbprintOf(worker9.cert));
+      const after = await renegotiated(port, worker9, certs.otherCaClient, get);
+      expect(after).toMatch(/^HTTP\/1\.1 200 /);
+      expect(after).not.toContain(thumbprintOf(certs.otherCaClient.cert));
+      expect(after).not.toContain("stranger");
+    } finally {
+      await new Promise<void>((resolve) => embedding.close(() => resolve()));
+    }
   });
 
   it("in AUTH_MODE=admin only the configured admin's mappings authenticate, as for API keys", async () => {
