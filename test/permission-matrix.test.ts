@@ -81,6 +81,7 @@ const MATRIX: Record<string, Row> = {
   "ApiKeyService/GetAccountApiKeys": [U, PD, "ok", "ok", "ok", PD, PD, PD],
   "ApiKeyService/GetAccountApiKey": [U, NF, "ok", "ok", "ok", PD, PD, PD],
   "ApiKeyService/RegenerateAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD, PD],
+  "ApiKeyService/RevokeOldAccountApiKeyValue": [U, NF, PD, "ok", "ok", PD, PD, PD],
   "ApiKeyService/DeleteAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD, PD],
 
   "UserAccountService/GetUser": [U, "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
@@ -214,6 +215,12 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
         return { id: (await newKey(accountId, adminToken)).id, expiresAt: inAMonth() };
       case "ApiKeyService/DeleteAccountApiKey":
         return { id: (await newKey(accountId, adminToken)).id };
+      case "ApiKeyService/RevokeOldAccountApiKeyValue": {
+        // A key in an overlap, so there is an old value to revoke.
+        const { id } = await newKey(accountId, adminToken);
+        await clientOf(ApiKeyService, adminToken).regenerateAccountApiKey({ id, expiresAt: inAMonth(), overlapSeconds: 3600 });
+        return { id };
+      }
       case "ClientCertService/CreateAccountClientCert":
         return { accountId, name: `c ${randomBytes(4).toString("hex")}`, match: { case: "subject", value: "CN=matrix" } };
       case "ClientCertService/ListAccountClientCerts":

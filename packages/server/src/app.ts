@@ -13,6 +13,7 @@ import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/policy/account-access.js";
 import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createOldValueSweep } from "./auth/api-keys/old-values.js";
 import { createClientCertAuth } from "./auth/client-certs/auth.js";
 import { createDeviceLogins } from "./auth/device/device-logins.js";
 import { createRevocationLog } from "./auth/revocation/log.js";
@@ -114,7 +115,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   revocations.addApplier(clientCerts.applier);
   revocations.addApplier(userAuth.applier);
   const deviceLogins = createDeviceLogins(deps, userAuth.sessions);
-  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins, createEmailTokenSweep(deps)];
+  const oldKeyValues = createOldValueSweep(deps, revocations);
+  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins, createEmailTokenSweep(deps), oldKeyValues];
   const started: Feature[] = [];
   let adminSocket: AdminSocket | undefined;
   try {

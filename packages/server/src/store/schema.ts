@@ -109,6 +109,16 @@ interface ApiKeysTable {
   budget: ColumnType<ApiKeyBudgetJson | null, string | null | undefined, never>;
   /** Bound to this client certificate (RFC 8705 `x5t#S256`, migration 0010); null: not bound. */
   client_cert_thumbprint: ColumnType<string | null, string | null | undefined, never>;
+  /** SHA-256 (hex) of the old value a regenerate kept valid (never the value); null without one. */
+  previous_key_hash: string | null;
+  /** First characters of the old value, for display; null without one. */
+  previous_start: string | null;
+  /** When the old value stops working; null without one. */
+  previous_expires_at: Timestamp | null;
+  /** Client IP of the last recorded use. */
+  last_used_ip: string | null;
+  /** User-Agent of the last recorded use (bounded). */
+  last_used_user_agent: string | null;
 }
 
 /** One rate limit of a key, as stored. */

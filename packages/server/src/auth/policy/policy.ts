@@ -81,6 +81,7 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "ApiKeyService/GetAccountApiKeys": viewer(false),
   "ApiKeyService/GetAccountApiKey": viewer(false),
   "ApiKeyService/RegenerateAccountApiKey": member(false),
+  "ApiKeyService/RevokeOldAccountApiKeyValue": member(false),
   "ApiKeyService/DeleteAccountApiKey": member(false),
 
   "UserAccountService/GetUser": anyone,

@@ -18,7 +18,7 @@ import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
 import { insufficientScopeChallenge } from "@tessera/sdk";
 import { CERT_BINDING_EXEMPT, checkPrincipal, policyKey, ruleFor, SCOPE_EXEMPT } from "../policy/policy.js";
-import { requestInfoKey, type ClientCertInfo } from "../../lib/request-info.js";
+import { requestInfoKey, type ClientCertInfo, type RequestInfo } from "../../lib/request-info.js";
 import { sameThumbprint } from "../client-certs/thumbprint.js";
 import { ANONYMOUS_USER_ID } from "../../store/ids.js";
 import { principalKey, type Principal } from "./principal.js";
@@ -30,7 +30,8 @@ import type { KeyLimits } from "../api-keys/limits.js";
  * but invalid; returns the Principal otherwise.
  */
 export interface CredentialVerifier {
-  verify(token: string): Promise<Principal | undefined>;
+  /** `request`: the caller's IP and user agent, when known (API keys record their last use). */
+  verify(token: string, request?: RequestInfo): Promise<Principal | undefined>;
 }
 
 export interface AuthInterceptorOptions {
@@ -97,9 +98,9 @@ export function createVerifierRoutes(): VerifierRoutes {
   return new BoundedCache({ maxEntries: ROUTE_CACHE_MAX });
 }
 
-async function ask(v: CredentialVerifier, token: string): Promise<Principal | undefined> {
+async function ask(v: CredentialVerifier, token: string, request: RequestInfo | undefined): Promise<Principal | undefined> {
   try {
-    return await v.verify(token);
+    return await v.verify(token, request);
   } catch (e) {
     const ce = ConnectError.from(e);
     if (ce.code === Code.Unauthenticated) throw unauthenticated(ce.rawMessage, true);
@@ -108,7 +109,12 @@ async function ask(v: CredentialVerifier, token: string): Promise<Principal | un
 }
 
 /** Authenticates a bearer token with the verifiers; throws Unauthenticated when none accepts it. */
-export async function authenticateBearer(header: string | null, verifiers: readonly CredentialVerifier[], routes?: VerifierRoutes): Promise<Principal> {
+export async function authenticateBearer(
+  header: string | null,
+  verifiers: readonly CredentialVerifier[],
+  routes?: VerifierRoutes,
+  request?: RequestInfo,
+): Promise<Principal> {
   const parsed = parseBearer(header);
   if (!parsed.ok) {
     throw unauthenticated(parsed.reason === "missing" ? "missing bearer token" : "malformed authorization header", parsed.reason !== "missing");
@@ -116,13 +122,13 @@ export async function authenticateBearer(header: string | null, verifiers: reado
   const token = parsed.token;
   const known = routes?.get(token);
   if (known) {
-    const p = await ask(known, token);
+    const p = await ask(known, token, request);
     if (p) return p;
     routes!.delete(token);
   }
   for (const v of verifiers) {
     if (v === known) continue;
-    const p = await ask(v, token);
+    const p = await ask(v, token, request);
     if (p) {
       routes?.set(token, v);
       return p;
@@ -166,7 +172,7 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       let byCert = false;
       try {
         const mapped = header === null && cert && opts.clientCerts ? await certPrincipal(opts.clientCerts, cert, () => (byCert = true)) : undefined;
-        principal = mapped ?? (await authenticateBearer(header, opts.verifiers, routes));
+        principal = mapped ?? (await authenticateBearer(header, opts.verifiers, routes, req.contextValues.get(requestInfoKey)));
         // RFC 8705 §3: a bound key needs its certificate (CheckToken excepted: services checking a key ask without it).
         if (principal.kind === "api_key" && principal.clientCertThumbprint !== undefined) {
           if (!CERT_BINDING_EXEMPT.has(policyKey(req.service.typeName, req.method.name)) && !sameThumbprint(principal.clientCertThumbprint, cert?.thumbprint)) {
