@@ -184,6 +184,20 @@ describe.each(DB_KINDS)("api key rotation on %s", (kind) => {
     expect(await msUntilRejected(auth, key.value, 5000)).toBeLessThan(5000);
   });
 
+  it("finding: concurrent regenerates audit the same old value (old_value_start read before the row lock)", async () => {
+    for (let rep = 0; rep < 5; rep++) {
+      const key = await create(`audit race ${rep}`);
+      const both = await Promise.all([0, 1].map(() => keys().regenerateAccountApiKey({ id: key.id, expiresAt: inDays(30) })));
+      const audited = (await auditOf(key.id))
+        .filter((e) => e.action === "apikey.regenerate.success")
+        .map((e) => (e.metadata as Record<string, string>).old_value_start);
+      // One replaced the created value, the other the value the first one gave: each names what it ended.
+      expect(new Set(audited).size).toBe(2);
+      expect(audited).toContain(key.start);
+      expect(both.map((r) => r.apiKey!.start)).toContain(audited.find((s) => s !== key.start));
+    }
+  });
+
   it("concurrent regenerate with an overlap and delete: no value works afterwards", async () => {
     for (let rep = 0; rep < 5; rep++) {
       const key = await create(`race ${rep}`);

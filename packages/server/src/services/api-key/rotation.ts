@@ -13,6 +13,8 @@ import type { ApiKeyRow, Database } from "../../store/schema.js";
 /** What a regenerate did. */
 export interface Rotation {
   updated: ApiKeyRow;
+  /** Display prefix of the value this regenerate replaced (read under the lock). */
+  replacedStart: string;
   /** The revocation log's sequence (0: nothing revoked). */
   sequence: number;
   /**
@@ -55,5 +57,5 @@ export async function rotateKeyValue(
   if (!updated) return undefined;
   // Recorded with the change: revoked values are refused everywhere once this commits.
   const sequence = await insertRevocations(trx, revoke);
-  return { updated, sequence, superseded };
+  return { updated, replacedStart: cur.start, sequence, superseded };
 }
