@@ -4,9 +4,11 @@
  */
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 import type { DeviceLoginsTable, EmailTokensTable } from "./schema-flows.js";
+import type { MfaChallengesTable, MfaRecoveryCodesTable, UserTotpTable } from "./schema-mfa.js";
 import type { AccountClientCertsTable } from "./schema-client-certs.js";
 
 export type { DeviceLoginRow, EmailTokenPurpose, EmailTokenRow } from "./schema-flows.js";
+export type { MfaChallengeRow, UserTotpRow } from "./schema-mfa.js";
 export type { AccountClientCertRow, ClientCertMatchKind } from "./schema-client-certs.js";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -151,6 +153,10 @@ interface RefreshFamiliesTable {
    * Unreadable without that token; cleared once the grace window has passed.
    */
   sealed_successor: string | null;
+  /** How the session was signed in: RFC 8176 `amr` values, space-separated ("" before migration 0013). */
+  amr: ColumnType<string, string | undefined, string>;
+  /** 2 when the sign-in passed a second factor, 1 otherwise. */
+  assurance_level: ColumnType<number, number | undefined, number>;
 }
 
 interface RefreshTokensTable {
@@ -260,6 +266,9 @@ export interface Database {
   revocation_log_state: RevocationLogStateTable;
   revocation_participants: RevocationParticipantsTable;
   device_logins: DeviceLoginsTable;
+  user_totp: UserTotpTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
   account_client_certs: AccountClientCertsTable;
 }
 

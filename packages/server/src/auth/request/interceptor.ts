@@ -3,7 +3,8 @@
  * rule (fail closed for unknown procedures), lets public procedures through, and
  * otherwise parses the bearer, asks the verifiers in turn, applies the
  * principal-level policy, refuses API keys whose scopes do not grant the procedure
- * (PermissionDenied, `error="insufficient_scope"`) and puts the Principal under
+ * (PermissionDenied, `error="insufficient_scope"`), refuses sessions without a second
+ * factor where the MFA settings demand one, and puts the Principal under
  * `principalKey`. Mutual TLS: a request without an Authorization header is
  * authenticated by its verified client certificate when an account mapped it
  * (`clientCerts`), and an API key bound to a client certificate is refused
@@ -17,7 +18,16 @@ import { looksLikeApiKey } from "../api-keys/format.js";
 import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
 import { insufficientScopeChallenge } from "@tessera/sdk";
-import { CERT_BINDING_EXEMPT, checkPrincipal, policyKey, ruleFor, SCOPE_EXEMPT } from "../policy/policy.js";
+import {
+  CERT_BINDING_EXEMPT,
+  checkPrincipal,
+  policyKey,
+  ruleFor,
+  SCOPE_EXEMPT,
+  SECOND_FACTOR_REQUIRED,
+  secondFactorRequired,
+  type SecondFactorPolicy,
+} from "../policy/policy.js";
 import { requestInfoKey, type ClientCertInfo, type RequestInfo } from "../../lib/request-info.js";
 import { sameThumbprint } from "../client-certs/thumbprint.js";
 import { ANONYMOUS_USER_ID } from "../../store/ids.js";
@@ -43,6 +53,8 @@ export interface AuthInterceptorOptions {
   keyMadeByInstanceAdmin?: (apiKeyId: string) => Promise<boolean>;
   /** Counts a call of a key with limits; throws ResourceExhausted over them (abuse/key-limits.ts). */
   chargeApiKey?: (apiKeyId: string, limits: KeyLimits) => Promise<void>;
+  /** Which procedures need a session that passed a second factor (default: none). */
+  secondFactor?: SecondFactorPolicy;
   /** Authenticates requests without an Authorization header by their verified client certificate (auth/client-certs). */
   clientCerts?: { authenticate(cert: ClientCertInfo): Promise<Principal | undefined> };
   /** Counts authentications by credential kind and outcome (default: not counted). */
@@ -200,6 +212,9 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       const ce = ConnectError.from(e);
       if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);
       throw e;
+    }
+    if (opts.secondFactor && secondFactorRequired(rule, policyKey(req.service.typeName, req.method.name), principal, opts.secondFactor)) {
+      throw permissionDenied(SECOND_FACTOR_REQUIRED);
     }
     // Only calls that are allowed count against the key's limits.
     if (principal.kind === "api_key" && principal.limits && opts.chargeApiKey) {

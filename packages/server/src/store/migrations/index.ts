@@ -15,6 +15,7 @@ import * as m0009ApiKeyScopes from "./0009-api-key-scopes.js";
 import * as m0010ClientCerts from "./0010-client-certs.js";
 import * as m0011ApiKeyRotation from "./0011-api-key-rotation.js";
 import * as m0012AdminListingIndexes from "./0012-admin-listing-indexes.js";
+import * as m0013Mfa from "./0013-mfa.js";
 
 /** All migrations by name; names sort in the order they apply. */
 const migrations: Record<string, Migration> = {
@@ -30,6 +31,7 @@ const migrations: Record<string, Migration> = {
   "0010-client-certs": m0010ClientCerts,
   "0011-api-key-rotation": m0011ApiKeyRotation,
   "0012-admin-listing-indexes": m0012AdminListingIndexes,
+  "0013-mfa": m0013Mfa,
 };
 
 /** A MigrationProvider over the static list. */
