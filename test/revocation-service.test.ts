@@ -351,6 +351,22 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     expect(await endsAfter(regen.keyValue, () => keys.regenerateAccountApiKey({ id: key.id, expiresAt }))).toBe(Code.Unauthenticated);
   });
 
+  it("finding: a revocation stream opened with an API key outlives the key's expiry (or an old value's overlap end)", async () => {
+    const key = await mintApiKey(tessera.database.db.kysely, accountId, { createdById: adminId, expiresAt: new Date(Date.now() + 1500) });
+    const abort = new AbortController();
+    const s = reader(revocation(key.key).watchRevocations({ subscriberName: "expiring watcher" }, { signal: abort.signal }));
+    await s.next();
+    let outcome: string | Code = "still open";
+    try {
+      for (const until = Date.now() + 6000; Date.now() < until; ) await s.next();
+    } catch (e) {
+      outcome = ConnectError.from(e).code;
+    } finally {
+      abort.abort();
+    }
+    expect(outcome).toBe(Code.Unauthenticated);
+  });
+
   it("ends open streams when the server shuts down, without waiting for the drain timeout", async () => {
     const other = await tessera.startServer({ env: { AUTH_MODE: "full", SHUTDOWN_TIMEOUT_SECONDS: "30" } });
     const s = reader(

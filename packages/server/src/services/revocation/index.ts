@@ -131,7 +131,10 @@ export function createRevocationService(deps: Deps, log: Pick<RevocationLog, "ap
         let seenAt = performance.now();
         yield { events: [], headSequence: BigInt(Math.max(head, cursor)), reset, subscriberId };
         let sentAt = performance.now();
+        // An API key's stream ends with the value's expiry (for an old value: its overlap's end).
+        const endsAtMs = principal.kind === "api_key" ? principal.expiresAt.getTime() : Number.POSITIVE_INFINITY;
         while (!signal.aborted) {
+          if (clock().getTime() >= endsAtMs) throw new ConnectError("the api key watching revocations expired", Code.Unauthenticated);
           if (log.applied() > cursor) {
             const rows = await readRevocations(db.kysely, cursor, PAGE);
             if (rows.length > 0) {
