@@ -170,6 +170,34 @@ describe.each(DB_KINDS)("api key rotation on %s", (kind) => {
     expect(timestampDate(listed.previousValueExpiresAt!).getTime()).toBe(timestampDate(expiresAt).getTime());
   });
 
+  it("finding: old value outlives the key's new expiry (regenerate with an expiry sooner than the overlap's end)", async () => {
+    const key = await create("short new expiry");
+    expect(await check(key.value)).toBe("ok"); // cached on `auth` (and by embedding services) with its 30-day expiry
+    // The new value expires in 10 minutes; the overlap asked for is an hour.
+    const newExpiry = timestampFromDate(new Date(t.clock.now().getTime() + 600_000));
+    await keys().regenerateAccountApiKey({ id: key.id, expiresAt: newExpiry, overlapSeconds: 3600 });
+    const listed = (await keys().getAccountApiKey({ id: key.id })).apiKey!;
+    // The old value never outlives the key: its listed end is at most the key's expiry...
+    expect(timestampDate(listed.previousValueExpiresAt!).getTime()).toBeLessThanOrEqual(timestampDate(listed.expiresAt!).getTime());
+    // ...and once the key expires, the old value is revoked (sweep), also where it was cached before the regenerate.
+    t.clock.advance(601);
+    expect(await msUntilRejected(auth, key.value, 5000)).toBeLessThan(5000);
+  });
+
+  it("finding: concurrent regenerates audit the same old value (old_value_start read before the row lock)", async () => {
+    for (let rep = 0; rep < 5; rep++) {
+      const key = await create(`audit race ${rep}`);
+      const both = await Promise.all([0, 1].map(() => keys().regenerateAccountApiKey({ id: key.id, expiresAt: inDays(30) })));
+      const audited = (await auditOf(key.id))
+        .filter((e) => e.action === "apikey.regenerate.success")
+        .map((e) => (e.metadata as Record<string, string>).old_value_start);
+      // One replaced the created value, the other the value the first one gave: each names what it ended.
+      expect(new Set(audited).size).toBe(2);
+      expect(audited).toContain(key.start);
+      expect(both.map((r) => r.apiKey!.start)).toContain(audited.find((s) => s !== key.start));
+    }
+  });
+
   it("concurrent regenerate with an overlap and delete: no value works afterwards", async () => {
     for (let rep = 0; rep < 5; rep++) {
       const key = await create(`race ${rep}`);

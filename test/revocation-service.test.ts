@@ -326,6 +326,47 @@ describe.each(DB_KINDS)("revocation log and RevocationService (%s)", (kind) => {
     abort.abort();
   });
 
+  it("finding: a revocation stream opened with a key's old value outlives its revocation (RevokeOld, a regenerate)", async () => {
+    const endsAfter = async (token: string, revoke: () => Promise<unknown>) => {
+      const abort = new AbortController();
+      const s = reader(revocation(token).watchRevocations({ subscriberName: "rotated watcher" }, { signal: abort.signal }));
+      await s.next();
+      await revoke();
+      try {
+        for (const until = Date.now() + 5000; Date.now() < until; ) await s.next();
+        return "still open";
+      } catch (e) {
+        return ConnectError.from(e).code;
+      } finally {
+        abort.abort();
+      }
+    };
+    const keys = client(ApiKeyService, adminToken);
+    const expiresAt = inAMonth();
+    // RevokeOld: the old value's stream ends; one opened with the new value goes on.
+    const key = await mintApiKey(tessera.database.db.kysely, accountId, { createdById: adminId });
+    const regen = await keys.regenerateAccountApiKey({ id: key.id, expiresAt, overlapSeconds: 3600 });
+    expect(await endsAfter(key.key, () => keys.revokeOldAccountApiKeyValue({ id: key.id }))).toBe(Code.Unauthenticated);
+    // A regenerate without an overlap ends the stream of the value it replaced.
+    expect(await endsAfter(regen.keyValue, () => keys.regenerateAccountApiKey({ id: key.id, expiresAt }))).toBe(Code.Unauthenticated);
+  });
+
+  it("finding: a revocation stream opened with an API key outlives the key's expiry (or an old value's overlap end)", async () => {
+    const key = await mintApiKey(tessera.database.db.kysely, accountId, { createdById: adminId, expiresAt: new Date(Date.now() + 1500) });
+    const abort = new AbortController();
+    const s = reader(revocation(key.key).watchRevocations({ subscriberName: "expiring watcher" }, { signal: abort.signal }));
+    await s.next();
+    let outcome: string | Code = "still open";
+    try {
+      for (const until = Date.now() + 6000; Date.now() < until; ) await s.next();
+    } catch (e) {
+      outcome = ConnectError.from(e).code;
+    } finally {
+      abort.abort();
+    }
+    expect(outcome).toBe(Code.Unauthenticated);
+  });
+
   it("ends open streams when the server shuts down, without waiting for the drain timeout", async () => {
     const other = await tessera.startServer({ env: { AUTH_MODE: "full", SHUTDOWN_TIMEOUT_SECONDS: "30" } });
     const s = reader(

@@ -141,7 +141,6 @@ export function createApiKeyService(
       }
       const overlapSeconds = validOverlap(req.overlapSeconds);
       const keyValue = generateApiKey();
-      const oldStart = key.start;
       const row = await db.kysely.transaction().execute((trx) =>
         rotateKeyValue(trx, key.id, {
           keyHash: hashApiKey(keyValue),
@@ -167,8 +166,8 @@ export function createApiKeyService(
         "apikey.regenerate.success",
         row.updated,
         oldUntil
-          ? { overlap_seconds: overlapSeconds, old_value_start: row.updated.previous_start ?? oldStart, old_value_expires_at: new Date(oldUntil).toISOString() }
-          : { old_value_start: oldStart },
+          ? { overlap_seconds: overlapSeconds, old_value_start: row.replacedStart, old_value_expires_at: new Date(oldUntil).toISOString() }
+          : { old_value_start: row.replacedStart },
       );
       // The response carries the key: never cached (RFC 9111).
       ctx.responseHeader.set("cache-control", "no-store");

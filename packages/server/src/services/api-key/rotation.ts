@@ -1,8 +1,8 @@
 /**
  * Rotation with overlap (issue 19), inside the handler's transaction: what a regenerate
  * does to a key's values and which hashes it revokes. The new value works at once. With
- * an overlap the old value stays valid until `min(now + overlap, its own expiry)`; without
- * one it is revoked at once. A value kept from an earlier regenerate (the old-old value)
+ * an overlap the old value stays valid until `min(now + overlap, its own expiry, the new
+ * expiry)`; without one it is revoked at once. A value kept from an earlier regenerate (the old-old value)
  * is revoked at once either way: a key has at most two live values.
  */
 import type { Kysely } from "kysely";
@@ -13,6 +13,8 @@ import type { ApiKeyRow, Database } from "../../store/schema.js";
 /** What a regenerate did. */
 export interface Rotation {
   updated: ApiKeyRow;
+  /** Display prefix of the value this regenerate replaced (read under the lock). */
+  replacedStart: string;
   /** The revocation log's sequence (0: nothing revoked). */
   sequence: number;
   /**
@@ -39,7 +41,9 @@ export async function rotateKeyValue(
     const until = new Date(cur.previous_expires_at ?? v.now);
     superseded = { start: cur.previous_start ?? "", until, expired: until.getTime() <= nowMs };
   }
-  const overlapEnd = Math.min(nowMs + v.overlapSeconds * 1000, new Date(cur.expires_at).getTime());
+  // Never past the old value's own expiry, nor past the key's new expiry: the stored end is
+  // when the sweep revokes it (caches filled before the regenerate hold its old expiry).
+  const overlapEnd = Math.min(nowMs + v.overlapSeconds * 1000, new Date(cur.expires_at).getTime(), v.expiresAt.getTime());
   const keepOld = v.overlapSeconds > 0 && overlapEnd > nowMs;
   if (!keepOld) revoke.push({ kind: "api_key", target: cur.key_hash });
   const updated = await updateApiKeyValue(trx, id, {
@@ -53,5 +57,5 @@ export async function rotateKeyValue(
   if (!updated) return undefined;
   // Recorded with the change: revoked values are refused everywhere once this commits.
   const sequence = await insertRevocations(trx, revoke);
-  return { updated, sequence, superseded };
+  return { updated, replacedStart: cur.start, sequence, superseded };
 }

@@ -13,7 +13,9 @@ import { randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { RevocationService } from "@tessera/sdk/proto";
-import { requirePrincipal } from "../../auth/request/principal.js";
+import { requirePrincipal, type Principal } from "../../auth/request/principal.js";
+import { parseBearer } from "../../auth/request/bearer.js";
+import { hashApiKey, looksLikeApiKey } from "../../auth/api-keys/format.js";
 import { LIVE_WINDOW_MS, type RevocationLog } from "../../auth/revocation/log.js";
 import type { Deps } from "../../deps.js";
 import { isUuid } from "../../lib/ids.js";
@@ -65,9 +67,32 @@ function toParticipant(p: RevocationParticipantRow) {
   };
 }
 
-/** Whether `row` revokes the credential watching: its user (a deleted key's machine user, a disabled user) or its session. */
-function revokesCaller(row: RevocationEventRow, caller: { userId: string; sessionId?: string | undefined }): boolean {
-  return (row.kind === "user" && row.target === caller.userId) || (row.kind === "session" && row.target === caller.sessionId);
+/** The credential watching: its user, its session, and the SHA-256 of the API-key value it presented. */
+interface Caller {
+  userId: string;
+  sessionId?: string | undefined;
+  apiKeySha256?: string | undefined;
+}
+
+/**
+ * Whether `row` revokes the credential watching: its user (a deleted key's machine user, a
+ * disabled user), its session, or the key value it presented (a regenerate, RevokeOld or
+ * the end of a rotation overlap revoke that value, not the key's machine user).
+ */
+function revokesCaller(row: RevocationEventRow, caller: Caller): boolean {
+  return (
+    (row.kind === "user" && row.target === caller.userId) ||
+    (row.kind === "session" && row.target === caller.sessionId) ||
+    (row.kind === "api_key" && row.target === caller.apiKeySha256)
+  );
+}
+
+/** The caller of a stream: an API key's value is known by its hash (as the revocation log names it). */
+function callerOf(principal: Principal, authorization: string | null): Caller {
+  if (principal.kind === "user") return { userId: principal.userId, sessionId: principal.sessionId };
+  if (principal.kind !== "api_key") return { userId: principal.userId };
+  const bearer = parseBearer(authorization);
+  return { userId: principal.userId, apiKeySha256: bearer.ok && looksLikeApiKey(bearer.token) ? hashApiKey(bearer.token) : undefined };
 }
 
 function sequenceArg(v: bigint, field: string): number {
@@ -86,7 +111,7 @@ export function createRevocationService(deps: Deps, log: Pick<RevocationLog, "ap
       if (!NAME_RE.test(req.subscriberName)) throw new ConnectError("subscriber_name must be 1 to 100 printable ASCII characters", Code.InvalidArgument);
       let cursor = sequenceArg(req.afterSequence, "after_sequence");
       const principal = requirePrincipal(ctx);
-      const caller = { userId: principal.userId, sessionId: principal.kind === "user" ? principal.sessionId : undefined };
+      const caller = callerOf(principal, ctx.requestHeader.get("authorization"));
       if (closing.signal.aborted) throw new ConnectError("server is shutting down", Code.Unavailable);
       if (open >= MAX_STREAMS) throw new ConnectError("too many revocation streams on this instance", Code.ResourceExhausted);
       open++;
@@ -106,7 +131,10 @@ export function createRevocationService(deps: Deps, log: Pick<RevocationLog, "ap
         let seenAt = performance.now();
         yield { events: [], headSequence: BigInt(Math.max(head, cursor)), reset, subscriberId };
         let sentAt = performance.now();
+        // An API key's stream ends with the value's expiry (for an old value: its overlap's end).
+        const endsAtMs = principal.kind === "api_key" ? principal.expiresAt.getTime() : Number.POSITIVE_INFINITY;
         while (!signal.aborted) {
+          if (clock().getTime() >= endsAtMs) throw new ConnectError("the api key watching revocations expired", Code.Unauthenticated);
           if (log.applied() > cursor) {
             const rows = await readRevocations(db.kysely, cursor, PAGE);
             if (rows.length > 0) {
