@@ -9,7 +9,9 @@ import { isUuid } from "../../lib/ids.js";
 import { apiKeyStart, generateApiKey, hashApiKey } from "../../auth/api-keys/format.js";
 import type { RevocationLog } from "../../auth/revocation/log.js";
 import { createScopeGrants } from "../../auth/policy/scope-grants.js";
-import { requirePrincipal } from "../../auth/request/principal.js";
+import { SECOND_FACTOR_REQUIRED } from "../../auth/policy/policy.js";
+import { permissionDenied } from "../../auth/request/interceptor.js";
+import { assuranceLevelOf, requirePrincipal } from "../../auth/request/principal.js";
 import type { Deps } from "../../deps.js";
 import { requestInfoKey } from "../../lib/request-info.js";
 import { findApiKeyById, insertApiKey, insertMachineUser, listApiKeysByAccount } from "../../store/api-keys.js";
@@ -41,6 +43,18 @@ export function createApiKeyService(
 ): ServiceImpl<typeof ApiKeyService> {
   const { db, access, clock } = deps;
   const grants = createScopeGrants(deps.config.apiKeyExtraScopes);
+
+  /**
+   * AUTH_REQUIRE_MFA_FOR_ADMINS: a key an instance admin created acts with instance-admin
+   * power (`instance_admin_or_admin_key`), so minting or regenerating one needs what the
+   * instance-admin procedures need: a person's session that passed a second factor.
+   */
+  async function secondFactorForAdminKey(ctx: HandlerContext, carriesAdminPower: () => Promise<boolean>): Promise<void> {
+    if (!deps.config.mfa.requireForAdmins) return;
+    const p = requirePrincipal(ctx);
+    if ((p.kind !== "user" && p.kind !== "oidc_user") || assuranceLevelOf(p) >= 2) return;
+    if (await carriesAdminPower()) throw permissionDenied(SECOND_FACTOR_REQUIRED);
+  }
 
   /** The key of an id the caller may act on, and the caller's role in its account; NotFound for unknown ids and foreign accounts alike. */
   async function authorizedKey(ctx: HandlerContext, id: string): Promise<{ key: ApiKeyRow; role: RoleName }> {
@@ -81,6 +95,7 @@ export function createApiKeyService(
       const now = clock();
       const expiresAt = validExpiry(req.expiresAt, now);
       const actor = requirePrincipal(ctx).userId;
+      await secondFactorForAdminKey(ctx, () => isInstanceAdmin(db.kysely, actor));
       // Known scopes only, and never more than the creator may do (scope-grants.ts).
       const scopes = await grants.check(req.scopes, { role, isInstanceAdmin: () => isInstanceAdmin(db.kysely, actor) });
       const limits = validLimits(req.rateLimits, req.budget);
@@ -139,6 +154,7 @@ export function createApiKeyService(
       if (key.created_by_id !== actor && (await isApiKeyMadeByInstanceAdmin(db.kysely, key.id)) && !(await callerIsInstanceAdmin())) {
         throw new ConnectError("only an instance admin may regenerate a key an instance admin created", Code.PermissionDenied);
       }
+      await secondFactorForAdminKey(ctx, () => isApiKeyMadeByInstanceAdmin(db.kysely, key.id));
       const overlapSeconds = validOverlap(req.overlapSeconds);
       const keyValue = generateApiKey();
       const row = await db.kysely.transaction().execute((trx) =>

@@ -1,0 +1,58 @@
+/**
+ * Findings of the security review of the second factor (issue 18), on PostgreSQL and PGlite.
+ */
+import { randomBytes } from "node:crypto";
+import { Code } from "@connectrpc/connect";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { describe, expect, it } from "vitest";
+import { ApiKeyService } from "../../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
+import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
+import { MfaService } from "../../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
+import { RevocationService } from "../../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
+import { UserAccountService } from "../../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
+import { DB_KINDS, useTessera } from "../harness.js";
+import { codeAt, enrolTotp, loginChallenge } from "../helpers/mfa.js";
+import { codeOf, expectCode } from "../helpers/outcome.js";
+
+const KEY = randomBytes(32).toString("hex");
+
+describe.each(DB_KINDS)("MFA review findings on %s", (kind) => {
+  // Admins need a second factor; API-key creation as such does not (the default).
+  const t = useTessera({ db: kind, env: { AUTH_MODE: "full", MFA_ENCRYPTION_KEY: KEY, AUTH_REQUIRE_MFA_FOR_ADMINS: "true" }, forwardedFor: true });
+  const now = () => t.clock.now();
+
+  it("finding: an instance admin at level 1 mints an API key that calls instance-admin procedures without a second factor", async () => {
+    const admin = await t.signUp();
+    await t.database.db.kysely.updateTable("users").set({ is_instance_admin: true }).where("id", "=", admin.userId).execute();
+    const accountId = (await t.client(UserAccountService, { token: admin.accessToken }).getUserAccounts({})).accounts[0]!.id;
+    const keys = (token: string) => t.client(ApiKeyService, { token });
+    const expiresAt = timestampFromDate(new Date(Date.now() + 86400_000));
+    const create = (token: string) =>
+      keys(token).createAccountApiKey({ accountId, name: `k-${randomBytes(3).toString("hex")}`, scopes: ["revocations:watch"], expiresAt });
+    // The instance-admin procedure itself is refused at level 1 ...
+    await expectCode(t.client(RevocationService, { token: admin.accessToken }).getRevocationStatus({ sequence: 0n }), Code.PermissionDenied, /second factor/);
+    // ... and so is a key that would carry the same power (keys follow their creator: instance_admin_or_admin_key).
+    await expectCode(create(admin.accessToken), Code.PermissionDenied, /second factor/);
+
+    const enrolled = await enrolTotp(t.client(MfaService, { token: admin.accessToken }), now);
+    t.clock.advance(30);
+    const challenge = await loginChallenge(t.client(AuthService), admin.email, admin.password);
+    const { tokens } = await t.client(MfaService).verifyMfa({ challenge, code: codeAt(enrolled.key, now()) });
+    const made = await create(tokens!.accessToken);
+    expect((await t.client(RevocationService, { token: made.keyValue }).getRevocationStatus({ sequence: 0n })).appliedEverywhere).toBe(true);
+    // Regenerating that key's value at level 1 hands out the same power: refused too.
+    await expectCode(keys(admin.accessToken).regenerateAccountApiKey({ id: made.apiKey!.id, expiresAt }), Code.PermissionDenied, /second factor/);
+    expect(await codeOf(keys(tokens!.accessToken).regenerateAccountApiKey({ id: made.apiKey!.id, expiresAt }))).toBe("ok");
+  });
+
+  it("an ordinary user's API keys need no second factor when only AUTH_REQUIRE_MFA_FOR_ADMINS is on", async () => {
+    const user = await t.signUp();
+    const accountId = (await t.client(UserAccountService, { token: user.accessToken }).getUserAccounts({})).accounts[0]!.id;
+    const made = await codeOf(
+      t
+        .client(ApiKeyService, { token: user.accessToken })
+        .createAccountApiKey({ accountId, name: "plain", expiresAt: timestampFromDate(new Date(Date.now() + 86400_000)) }),
+    );
+    expect(made).toBe("ok");
+  });
+});
