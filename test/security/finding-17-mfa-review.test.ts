@@ -10,6 +10,7 @@ import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { MfaService } from "../../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
 import { RevocationService } from "../../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
 import { UserAccountService } from "../../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
+import { createMfaKeys } from "../../packages/server/src/auth/mfa/secret-box.js";
 import { DB_KINDS, useTessera } from "../harness.js";
 import { codeAt, enrolTotp, loginChallenge } from "../helpers/mfa.js";
 import { codeOf, expectCode } from "../helpers/outcome.js";
@@ -54,5 +55,19 @@ describe.each(DB_KINDS)("MFA review findings on %s", (kind) => {
         .createAccountApiKey({ accountId, name: "plain", expiresAt: timestampFromDate(new Date(Date.now() + 86400_000)) }),
     );
     expect(made).toBe("ok");
+  });
+});
+
+describe("MFA secret box", () => {
+  it("finding: a TOTP secret opens with its GCM tag cut to 4 bytes (forgery odds 2^-32 instead of 2^-128)", () => {
+    const keys = createMfaKeys(randomBytes(32));
+    const sealed = keys.seal(Buffer.from("12345678901234567890"), "user-a");
+    expect(keys.open(sealed, "user-a")?.toString()).toBe("12345678901234567890");
+    const parts = sealed.split(".");
+    const tag = Buffer.from(parts[4]!, "base64url");
+    for (const n of [4, 8, 12, 15]) {
+      const cut = [...parts.slice(0, 4), tag.subarray(0, n).toString("base64url")].join(".");
+      expect(keys.open(cut, "user-a"), `a ${n}-byte tag`).toBeUndefined();
+    }
   });
 });

@@ -12,6 +12,8 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, ran
 
 const VERSION = "v1";
 const IV_BYTES = 12;
+/** GCM tag length: the full 16 bytes (node accepts 4 to 16 unless told; a cut tag is easier to forge). */
+const TAG_BYTES = 16;
 
 interface Key {
   kid: string;
@@ -59,9 +61,11 @@ export function createMfaKeys(current: Buffer, previous: readonly Buffer[] = [])
       const key = all.find((k) => k.kid === kid);
       if (!key) return undefined;
       try {
-        const decipher = createDecipheriv("aes-256-gcm", key.aead, Buffer.from(iv, "base64url"));
+        const tagBytes = Buffer.from(tag, "base64url");
+        if (tagBytes.length !== TAG_BYTES) return undefined;
+        const decipher = createDecipheriv("aes-256-gcm", key.aead, Buffer.from(iv, "base64url"), { authTagLength: TAG_BYTES });
         decipher.setAAD(Buffer.from(`${VERSION}.${kid}.${userId}`, "utf8"));
-        decipher.setAuthTag(Buffer.from(tag, "base64url"));
+        decipher.setAuthTag(tagBytes);
         return Buffer.concat([decipher.update(Buffer.from(ct, "base64url")), decipher.final()]);
       } catch {
         return undefined;
