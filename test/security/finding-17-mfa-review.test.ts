@@ -46,6 +46,33 @@ describe.each(DB_KINDS)("MFA review findings on %s", (kind) => {
     expect(await codeOf(keys(tokens!.accessToken).regenerateAccountApiKey({ id: made.apiKey!.id, expiresAt }))).toBe("ok");
   });
 
+  it("finding: a sign-in waiting for its code outlives a password change and the revocation of every session", async () => {
+    const user = await t.signUp();
+    const enrolled = await enrolTotp(t.client(MfaService, { token: user.accessToken }), now);
+    t.clock.advance(30);
+    // Someone with the password starts a sign-in; the owner changes the password meanwhile.
+    const pending = await loginChallenge(t.client(AuthService), user.email, user.password);
+    const newPassword = `${user.password}-changed`;
+    await t.client(AuthService, { token: user.accessToken }).changePassword({ currentPassword: user.password, newPassword });
+    await expectCode(t.client(MfaService).verifyMfa({ challenge: pending, code: codeAt(enrolled.key, now()) }), Code.NotFound);
+    // Also when the other sessions are kept (keep_other_sessions).
+    const kept = await loginChallenge(t.client(AuthService), user.email, newPassword);
+    const newest = `${newPassword}-again`;
+    await t.client(AuthService, { token: user.accessToken }).changePassword({ currentPassword: newPassword, newPassword: newest, keepOtherSessions: true });
+    await expectCode(t.client(MfaService).verifyMfa({ challenge: kept, code: codeAt(enrolled.key, now()) }), Code.NotFound);
+    t.clock.advance(30);
+    // The same after RevokeAllSessions (the owner's "sign out everywhere").
+    const second = await loginChallenge(t.client(AuthService), user.email, newest);
+    const own = await t.client(MfaService).verifyMfa({ challenge: second, code: codeAt(enrolled.key, now()) });
+    t.clock.advance(30);
+    const third = await loginChallenge(t.client(AuthService), user.email, newest);
+    await t.client(AuthService, { token: own.tokens!.accessToken }).revokeAllSessions({});
+    await expectCode(t.client(MfaService).verifyMfa({ challenge: third, code: codeAt(enrolled.key, now()) }), Code.NotFound);
+    // A sign-in started afterwards completes.
+    const fourth = await loginChallenge(t.client(AuthService), user.email, newest);
+    expect((await t.client(MfaService).verifyMfa({ challenge: fourth, code: codeAt(enrolled.key, now()) })).tokens).toBeDefined();
+  });
+
   it("an ordinary user's API keys need no second factor when only AUTH_REQUIRE_MFA_FOR_ADMINS is on", async () => {
     const user = await t.signUp();
     const accountId = (await t.client(UserAccountService, { token: user.accessToken }).getUserAccounts({})).accounts[0]!.id;

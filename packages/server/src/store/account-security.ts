@@ -79,7 +79,7 @@ export async function revokeUserFamilies(
  * Revokes the open families of one user, or of every user (`"all"`), except
  * `keepFamilyId`, recording one revocation (session) per family in the same transaction;
  * returns how many of them were still usable (not idle, not past their end) and the
- * last sequence recorded.
+ * last sequence recorded. The same users' unused MFA challenges end with them.
  */
 export async function revokeFamilies(
   db: Kysely<Database>,
@@ -90,6 +90,11 @@ export async function revokeFamilies(
 ): Promise<FamiliesRevoked> {
   const idleCutoff = new Date(now.getTime() - opts.idleTimeoutSeconds * 1000);
   return inRevocationTransaction(db, async (trx) => {
+    // Sign-ins still waiting for their second factor were started under what is being
+    // revoked (the old password, the sessions): they end too.
+    let challenges = trx.updateTable("mfa_challenges").set({ used_at: now }).where("used_at", "is", null);
+    if (scope !== "all") challenges = challenges.where("user_id", "=", scope.userId);
+    await challenges.execute();
     // Counted in SQL: revoking every user's families must not ship every row to Node.
     const row = await trx
       .with("revoked", (d) => {
@@ -121,7 +126,7 @@ export async function revokeFamilies(
   });
 }
 
-/** Replaces the password hash if it is still `expected`; false when it changed meanwhile. */
+/** Replaces the password hash if it is still `expected` (ending the user's unused MFA challenges); false when it changed meanwhile. */
 export async function replacePasswordHash(db: Kysely<Database>, userId: string, expected: string, passwordHash: string, now: Date): Promise<boolean> {
   const res = await db
     .updateTable("users")
@@ -129,7 +134,10 @@ export async function replacePasswordHash(db: Kysely<Database>, userId: string, 
     .where("id", "=", userId)
     .where("password_hash", "=", expected)
     .executeTakeFirst();
-  return Number(res.numUpdatedRows) > 0;
+  if (Number(res.numUpdatedRows) === 0) return false;
+  // Sign-ins waiting for their second factor passed the old password: they end, even when the sessions stay.
+  await db.updateTable("mfa_challenges").set({ used_at: now }).where("user_id", "=", userId).where("used_at", "is", null).execute();
+  return true;
 }
 
 /** Sets or clears `disabled_at`; returns the user's kind, or undefined when there is no such user. */
