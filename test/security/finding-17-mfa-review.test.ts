@@ -6,13 +6,15 @@ import { Code } from "@connectrpc/connect";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
 import { ApiKeyService } from "../../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
+import { DeviceLoginService, DeviceLoginStatus } from "../../packages/sdk/src/gen/tessera/v1/device_pb.js";
 import { AuthService } from "../../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { MfaService } from "../../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
 import { RevocationService } from "../../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
 import { UserAccountService } from "../../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
 import { createMfaKeys } from "../../packages/server/src/auth/mfa/secret-box.js";
-import { DB_KINDS, useTessera } from "../harness.js";
+import { DB_KINDS, useTessera, useTestProvider } from "../harness.js";
 import { codeAt, enrolTotp, loginChallenge } from "../helpers/mfa.js";
+import { pkce, serverEnvFor } from "../helpers/oidc-provider.js";
 import { codeOf, expectCode } from "../helpers/outcome.js";
 
 const KEY = randomBytes(32).toString("hex");
@@ -82,6 +84,40 @@ describe.each(DB_KINDS)("MFA review findings on %s", (kind) => {
         .createAccountApiKey({ accountId, name: "plain", expiresAt: timestampFromDate(new Date(Date.now() + 86400_000)) }),
     );
     expect(made).toBe("ok");
+  });
+});
+
+describe.each(DB_KINDS)("MFA review findings with a provider on %s", (kind) => {
+  const provider = useTestProvider();
+  const redirect = () => `http://127.0.0.1:${provider.port}/cb`;
+  const t = useTessera({ db: kind, env: () => ({ ...serverEnvFor(provider, redirect()), MFA_ENCRYPTION_KEY: KEY }), forwardedFor: true });
+  const now = () => t.clock.now();
+
+  it("finding: a provider's access token of a user with TOTP approves a device login: a Tessera session without the second factor", async () => {
+    const subject = `mfa-dev-${randomBytes(3).toString("hex")}`;
+    const client = t.client(AuthService);
+    const p = pkce();
+    const state = randomBytes(16).toString("base64url");
+    const { url } = await client.getAuthorizeUrl({ redirectUri: redirect(), state, codeChallenge: p.challenge });
+    const r = await provider.authorize(url, subject);
+    const first = await client.exchangeCode({ code: r.code, redirectUri: redirect(), codeVerifier: p.verifier, state, iss: r.iss ?? "" });
+    await enrolTotp(t.client(MfaService, { token: first.tokens!.accessToken }), now);
+    // AUTH_MFA_FOR_PROVIDER_LOGINS (default on): the provider alone no longer signs this user in to Tessera ...
+    const bearer = await provider.accessTokenFor(subject);
+    const ip = t.freshIp();
+    const started = await t.client(DeviceLoginService, { ip }).startDeviceLogin({ clientName: "terminal" });
+    // ... so its access token must not approve a device login (which ends in Tessera tokens) either.
+    await expectCode(
+      t.client(DeviceLoginService, { token: bearer }).approveDeviceLogin({ userCode: started.userCode }),
+      Code.PermissionDenied,
+      /second factor/,
+    );
+    t.clock.advance(10);
+    const polled = await t.client(DeviceLoginService, { ip }).pollDeviceLogin({ deviceCode: started.deviceCode });
+    expect(polled.status).not.toBe(DeviceLoginStatus.APPROVED);
+    expect(polled.tokens).toBeUndefined();
+    // A Tessera session of the same user approves.
+    expect(await codeOf(t.client(DeviceLoginService, { token: first.tokens!.accessToken }).approveDeviceLogin({ userCode: started.userCode }))).toBe("ok");
   });
 });
 

@@ -16,6 +16,7 @@ import { requirePrincipal } from "../../auth/request/principal.js";
 import { tokensToWire } from "../../auth/tokens/session-issuer.js";
 import type { Deps } from "../../deps.js";
 import { requestInfoKey } from "../../lib/request-info.js";
+import { hasConfirmedTotp } from "../../store/mfa.js";
 import type { DeviceLoginRow } from "../../store/schema.js";
 import { noStore } from "../common/response.js";
 import { hasControlCharacters } from "../common/text.js";
@@ -26,6 +27,8 @@ const VERIFICATION_PATH = "/console/device";
 const USER_CODE_TRIES_PER_USER = { name: "device-user-code", limit: 10, windowMs: 60_000 };
 const MAX_CLIENT_NAME = 100;
 const BAD_USER_CODE = "user_code must be 8 letters like BCDF-GHJK (case, dash and spaces do not matter)";
+const PROVIDER_TOKEN_NEEDS_SECOND_FACTOR =
+  "this user signs in with a second factor: approve from a Tessera session (sign in with your code), not with the identity provider's access token";
 const NO_SUCH_LOGIN = "no pending device login has this code (it may have expired or been decided): start again on the device";
 
 /** What the service needs besides the common dependencies. */
@@ -68,6 +71,12 @@ export function createDeviceLoginService(deps: Deps, opts: DeviceLoginServiceOpt
 
   async function decide(ctx: HandlerContext, procedure: string, raw: string, decision: "approved" | "denied") {
     const { userId, userCode } = await userCodeOf(ctx, procedure, raw);
+    // AUTH_MFA_FOR_PROVIDER_LOGINS: a provider login of a user with TOTP is challenged, so
+    // the provider's own access token must not start a Tessera session by approving either.
+    const principal = requirePrincipal(ctx);
+    if (decision === "approved" && principal.kind === "oidc_user" && config.mfa.forProviderLogins && (await hasConfirmedTotp(deps.db.kysely, userId))) {
+      throw new ConnectError(PROVIDER_TOKEN_NEEDS_SECOND_FACTOR, Code.PermissionDenied);
+    }
     const row = await logins.decide(userCode, decision, userId);
     if (!row) throw new ConnectError(NO_SUCH_LOGIN, Code.NotFound);
     audit.record({
