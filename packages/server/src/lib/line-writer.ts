@@ -17,12 +17,43 @@
  * the synchronous write per line was most of its cost (`npm run bench`, scenario 1i).
  */
 
+import { writeSync } from "node:fs";
+
 /** Largest write: Linux's PIPE_BUF, the size up to which a pipe write is atomic. */
 export const CHUNK_BYTES = 4096;
 
-/** A synchronous sink with `write(chunk)`: process.stdout (a file, pipe or TTY on Linux), or a test's collector. */
+/** Most bytes kept within one turn before they are written anyway. */
+const MAX_KEPT_BYTES = 16 * CHUNK_BYTES;
+
+/** A synchronous sink with `write(chunk)`: a file descriptor (fdSink), or a test's collector. */
 export interface LineSink {
   write(chunk: string): unknown;
+}
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Writes to file descriptor `fd` (1: stdout) with `write(2)` itself, returning only once
+ * all of `chunk` is written: process.stdout on a pipe queues what the pipe cannot take at
+ * once and drops it at `process.exit`. A pipe left non-blocking by another process that
+ * shares it answers EAGAIN when full: wait a millisecond and retry, as a blocking write
+ * would. Other errors (EPIPE: nobody reads) drop the chunk: logging never stops the server.
+ */
+export function fdSink(fd: number): LineSink {
+  return {
+    write(chunk: string): void {
+      const buf = Buffer.from(chunk);
+      let off = 0;
+      while (off < buf.length) {
+        try {
+          off += writeSync(fd, buf, off);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== "EAGAIN") return;
+          Atomics.wait(pause, 0, 0, 1);
+        }
+      }
+    },
+  };
 }
 
 /** Lines in, batched writes out; `flush()` writes what is kept, synchronously. */
@@ -87,7 +118,7 @@ export function createLineWriter(sink: LineSink): LineWriter {
       kept.push(line);
       keptBytes += line.length;
       // A turn that logs a lot (a burst) does not hold more than a few chunks.
-      if (keptBytes >= 4 * CHUNK_BYTES) flush();
+      if (keptBytes >= MAX_KEPT_BYTES) flush();
     },
     flush,
   };

@@ -12,7 +12,7 @@
  */
 import { trace } from "@opentelemetry/api";
 import { pino, type DestinationStream, type Logger } from "pino";
-import { createLineWriter, type LineWriter } from "./line-writer.js";
+import { createLineWriter, fdSink, type LineWriter } from "./line-writer.js";
 
 export type { Logger };
 
@@ -115,6 +115,6 @@ export function createLogger(opts: LoggerOptions): Logger {
   };
   // Written synchronously a turn at a time: the first line of a turn before anything else
   // the turn does (its response), nothing lost at exit (line-writer.ts).
-  const dest = createLineWriter(opts.destination ?? process.stdout);
+  const dest = createLineWriter(opts.destination ?? fdSink(1));
   return opts.json ? pino(base, dest) : pino(base, textStream(dest));
 }
