@@ -21,7 +21,10 @@ interface Run {
 
 /** Runs the fixture in `mode`; `onStderr` may signal it once it is logging. */
 function run(mode: string, n: number, onStart?: (child: ReturnType<typeof spawn>) => void): Promise<Run> {
-  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, mode, String(n)], { stdio: ["ignore", "pipe", "pipe"], env: { PATH: process.env.PATH ?? "" } });
+  const child = spawn(process.execPath, ["--import", "tsx", FIXTURE, mode, String(n)], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { PATH: process.env.PATH ?? "" },
+  });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -89,7 +92,13 @@ describe("log lines at exit", () => {
 describe("the line writer", () => {
   function sink(): { writes: string[]; stream: Writable } {
     const writes: string[] = [];
-    return { writes, stream: new Writable({ write: (c, _e, cb) => (writes.push(String(c)), cb()) }) };
+    const stream = new Writable({
+      write(c, _e, cb) {
+        writes.push(String(c));
+        cb();
+      },
+    });
+    return { writes, stream };
   }
   const next = () => new Promise((r) => setImmediate(r));
 
