@@ -7,13 +7,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
-import type { Redis } from "ioredis";
 import { afterEach, describe, expect, it } from "vitest";
 import { createRedisKeyLimiter } from "../packages/server/src/abuse/key-limits-redis.js";
 import type { KeyCharge, KeyLimiter } from "../packages/server/src/abuse/key-limits.js";
 import { createRedisClient } from "../packages/server/src/abuse/redis-client.js";
 import type { KeyLimits } from "../packages/server/src/auth/api-keys/limits.js";
 import { createLogger } from "../packages/server/src/lib/logger.js";
+
+type Redis = ReturnType<typeof createRedisClient>;
 
 const logger = createLogger({ json: true, level: "warn", destination: new Writable({ write: (_c, _e, cb) => cb() }) });
 /** A clock at the start of an hour: every call of a test falls in one window. */

@@ -20,7 +20,7 @@ import { createMemoryKeyLimiter, refilled, windowStart, type KeyCharge, type Key
 const BUDGET_TTL_MS = 400 * 86_400_000;
 
 /** Most calls of one key counted by one round trip. */
-export const MAX_BATCH = 1000;
+const MAX_BATCH = 1000;
 
 // KEYS[1]: the budget hash; KEYS[1+i]: window i's counter.
 // ARGV: now, has budget (0/1), uses, refill amount, refill interval ms, k (calls to count),
