@@ -193,6 +193,23 @@ describe("tessera CLI against an AUTH_MODE=full server", () => {
     expect((await tessera(["apikeys", "list"])).stdout).toMatch(/^no API keys/);
   }, 120_000);
 
+  it("lists only keys expiring soon with --expiring", async () => {
+    const short = await tessera(["apikeys", "create", "--name", "short-lived", "--expires-in", "5d"]);
+    const long = await tessera(["apikeys", "create", "--name", "long-lived", "--expires-in", "60d"]);
+    expect(short.code, short.stderr).toBe(0);
+    expect(long.code, long.stderr).toBe(0);
+    const names = async (args: string[]) =>
+      (JSON.parse((await tessera(["apikeys", "list", ...args, "-o", "json"])).stdout) as Array<{ name: string }>).map((k) => k.name).sort();
+    expect(await names(["--expiring", "14d"])).toEqual(["short-lived"]);
+    expect(await names(["--expiring", "2w"])).toEqual(["short-lived"]);
+    expect(await names(["--expiring", "90d"])).toEqual(["long-lived", "short-lived"]);
+    expect((await tessera(["apikeys", "list", "--expiring", "1d"])).stdout).toContain("expire within 1d");
+    const bad = await tessera(["apikeys", "list", "--expiring", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--expiring must look like 30d");
+    for (const r of [short, long]) expect((await tessera(["apikeys", "delete", (await checkToken(r.stdout.trim())).apiKeyId, "--yes"])).code).toBe(0);
+  }, 120_000);
+
   it("creates a scoped key with --scope (repeatable) and shows its scopes; an unknown one fails naming it", async () => {
     const r = await tessera(["apikeys", "create", "--name", "reader", "--scope", "tessera.v1.UserAccountService:read", "--scope", "*:read"]);
     expect(r.code, r.stderr).toBe(0);

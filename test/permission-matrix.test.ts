@@ -24,6 +24,8 @@ import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation
 import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.js";
 import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
 import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
+import { AdminService } from "../packages/sdk/src/gen/tessera/v1/admin_pb.js";
+import { ClientCertService } from "../packages/sdk/src/gen/tessera/v1/client_cert_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
 import { useTessera } from "./harness.js";
 
@@ -36,6 +38,8 @@ const SERVICES: DescService[] = [
   DeviceLoginService,
   IdentityService,
   AccountRecoveryService,
+  AdminService,
+  ClientCertService,
 ];
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey", "scopedKey"] as const;
@@ -112,9 +116,21 @@ const MATRIX: Record<string, Row> = {
   "IdentityService/ListIdentities": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
   "IdentityService/UnlinkIdentity": [U, NF, NF, NF, NF, PD, PD, PD],
 
+  // Instance admins only (test/admin-service.test.ts shows one allowed): none of these,
+  // an account admin and every API key included.
+  "AdminService/ListUsers": [U, PD, PD, PD, PD, PD, PD, PD],
+  "AdminService/GetUserDetails": [U, PD, PD, PD, PD, PD, PD, PD],
+  "AdminService/ListApiKeys": [U, PD, PD, PD, PD, PD, PD, PD],
+  "AdminService/RevokeApiKey": [U, PD, PD, PD, PD, PD, PD, PD],
+
   "RevocationService/WatchRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/AckRevocations": [U, PD, PD, PD, PD, PD, PD, PD],
   "RevocationService/GetRevocationStatus": [U, PD, PD, PD, PD, PD, PD, PD],
+
+  // Account admins only; API keys never (test/client-cert.test.ts has the certificate callers).
+  "ClientCertService/CreateAccountClientCert": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "ClientCertService/ListAccountClientCerts": [U, PD, PD, PD, "ok", PD, PD, PD],
+  "ClientCertService/DeleteAccountClientCert": [U, NF, PD, PD, "ok", PD, PD, PD],
 };
 
 interface Caller {
@@ -198,13 +214,28 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
         return { id: (await newKey(accountId, adminToken)).id, expiresAt: inAMonth() };
       case "ApiKeyService/DeleteAccountApiKey":
         return { id: (await newKey(accountId, adminToken)).id };
+      case "ClientCertService/CreateAccountClientCert":
+        return { accountId, name: `c ${randomBytes(4).toString("hex")}`, match: { case: "subject", value: "CN=matrix" } };
+      case "ClientCertService/ListAccountClientCerts":
+        return { accountId };
+      case "ClientCertService/DeleteAccountClientCert": {
+        const created = await clientOf(ClientCertService, adminToken).createAccountClientCert({
+          accountId,
+          name: `d ${randomBytes(4).toString("hex")}`,
+          match: { case: "subject", value: "CN=matrix" },
+        });
+        return { id: created.clientCert!.id };
+      }
       case "AuthService/RevokeSession":
       case "IdentityService/UnlinkIdentity":
         return { id: "00000000-0000-4000-8000-000000000000" };
       case "AuthService/SetUserDisabled":
         return { userId: targetUserId, disabled: false };
       case "AuthService/RevokeUserSessions":
+      case "AdminService/GetUserDetails":
         return { userId: targetUserId };
+      case "AdminService/RevokeApiKey":
+        return { id: (await newKey(accountId, adminToken)).id };
       case "RevocationService/WatchRevocations":
         return { subscriberName: "matrix" };
       case "UserAccountService/CreateTeamAccount":

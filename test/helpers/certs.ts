@@ -19,6 +19,8 @@ export interface TestCerts {
   otherCaClient: { cert: string; key: string };
   /** Issues another server certificate (another CN) from the CA, or from the other CA: PEM paths. */
   issueServer(name: string, from?: "ca" | "other-ca"): { cert: string; key: string };
+  /** Issues another client certificate from the CA (CN `name`, SAN `URI:spiffe://example.test/<name>`): PEM paths. */
+  issueClient(name: string): { cert: string; key: string };
   /** PEM text of a file. */
   read(file: string): string;
 }
@@ -133,6 +135,7 @@ export function makeTestCerts(): TestCerts {
     expiredClient: issue(dir, "ca", "expired-worker", { clientAuth: true, start: "20200101000000Z", end: "20200102000000Z" }),
     otherCaClient: issue(dir, "other-ca", "stranger", { clientAuth: true }),
     issueServer,
+    issueClient: (name) => issue(dir, "ca", name, { clientAuth: true, san: `URI:spiffe://example.test/${name}` }),
     read: (file) => readFileSync(file, "utf8"),
   };
 }

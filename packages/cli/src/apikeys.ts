@@ -15,9 +15,9 @@ const MAX_KEY_DAYS = 365;
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000 };
 
 /** `30d`, `12h`, `2w`, `1y` (365 days), `90m` (minutes), `45s` -> milliseconds. */
-function parseDuration(v: string): number {
+function parseDuration(v: string, flag = "--expires-in"): number {
   const m = /^\s*(\d{1,6})\s*([smhdwy])\s*$/i.exec(v);
-  if (!m) throw new UsageError(`--expires-in must look like 30d, 12h, 2w or 1y, not ${JSON.stringify(v.slice(0, 20))}`);
+  if (!m) throw new UsageError(`${flag} must look like 30d, 12h, 2w or 1y, not ${JSON.stringify(v.slice(0, 20))}`);
   return Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
 }
 
@@ -47,6 +47,12 @@ function refuseApiKey(s: Session): void {
       "TESSERA_API_KEY is set, but API keys cannot manage API keys (ApiKeyService refuses API-key callers by design, so a leaked key cannot mint more): unset TESSERA_API_KEY and run `tessera login`",
     );
   }
+}
+
+/** True when the key has not expired at `now` and expires within `ms`. */
+function expiresWithin(k: AccountApiKey, now: number, ms: number): boolean {
+  const at = k.expiresAt ? Number(k.expiresAt.seconds) * 1000 : 0;
+  return at > now && at - now <= ms;
 }
 
 function keyRow(k: AccountApiKey): string[] {
@@ -115,12 +121,17 @@ export function registerApiKeys(program: Command): void {
     .command("list")
     .description("list the account's API keys (never their values)")
     .option("--account <id|name>", "account (default: the current one)")
+    .option("--expiring <duration>", "only keys not expired yet that expire within this, e.g. 14d")
     .action(
-      clientAction<{ account?: string }>(async (s, _a, opts) => {
+      clientAction<{ account?: string; expiring?: string }>(async (s, _a, opts) => {
         refuseApiKey(s);
+        const within = opts.expiring === undefined ? undefined : parseDuration(opts.expiring, "--expiring");
         const account = await s.currentAccount(opts.account);
-        const { apiKeys } = await s.call(s.client.apiKeys.getAccountApiKeys({ accountId: account.id }));
+        const all = (await s.call(s.client.apiKeys.getAccountApiKeys({ accountId: account.id }))).apiKeys;
+        const now = Date.now();
+        const apiKeys = within === undefined ? all : all.filter((k) => expiresWithin(k, now, within));
         if (s.output === "json") return printJson(apiKeys.map((k) => toJson(AccountApiKeySchema, k)));
+        if (apiKeys.length === 0 && within !== undefined) return out(`no API keys in ${account.name} expire within ${opts.expiring}`);
         if (apiKeys.length === 0) return out(`no API keys in ${account.name} (create one: tessera apikeys create --name NAME --expires-in 30d)`);
         printTable(["id", "name", "starts with", "created", "expires", "last used"], apiKeys.map(keyRow));
       }),

@@ -159,6 +159,7 @@ export function createTesseraAuthenticator(opts: AuthInterceptorOptions): Tesser
           apiKeyId: res.apiKeyId || undefined,
           expiresAt: res.expiresAt ? timestampDate(res.expiresAt) : undefined,
           scopes: res.scopes.length > 0 ? Object.freeze([...res.scopes]) : undefined,
+          clientCertThumbprint: res.clientCertThumbprint || undefined,
           via: "introspection",
         },
         perCall: res.perCallLimits,

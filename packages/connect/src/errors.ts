@@ -14,6 +14,11 @@ export function unauthenticated(message: string, tokenPresented: boolean): Conne
   return new ConnectError(message, Code.Unauthenticated, { "www-authenticate": tokenPresented ? `${REALM}, error="invalid_token"` : REALM });
 }
 
+/** Unauthenticated for a key bound to a client certificate the caller did not present (RFC 8705 §3). */
+export function certificateMismatch(): ConnectError {
+  return unauthenticated("the API key is bound to a client certificate this connection did not present", true);
+}
+
 /** Unavailable: a call to Tessera (`what`) failed; never repeats the cause's message (it may echo a token). */
 export function unavailable(what: string, e: unknown): ConnectError {
   const ce = ConnectError.from(e);

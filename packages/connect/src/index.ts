@@ -28,6 +28,12 @@
  * (CheckToken's `per_call_limits`) are never cached: Tessera counts every call, and its
  * ResourceExhausted (with `retry-after`) is passed on.
  *
+ * API keys bound to a client certificate (CheckToken's `client_cert_thumbprint`, RFC
+ * 8705) are refused (Unauthenticated) unless the request's connection presented that
+ * verified certificate: pass `contextValues: clientCertContextValues` to
+ * `connectNodeAdapter` on a TLS server that asks for client certificates, or every
+ * bound key is refused.
+ *
  * Without `revocation` (the behaviour of 0.2): CheckToken answers are reused for
  * `apiKeyCacheTtlMs` (5 s), so a revoked key keeps working here for up to 5 s, and a
  * Tessera JWT keeps working until it expires even after its session ended.
@@ -43,15 +49,18 @@
  * // at shutdown: await auth.close();
  * ```
  */
+import { createHash, timingSafeEqual } from "node:crypto";
 import type { Interceptor } from "@connectrpc/connect";
 import { compileScopes, type ScopeSet } from "@tessera/sdk";
 import { createTesseraAuthenticator, type TesseraAuthenticator } from "./authenticator.js";
-import { insufficientScope } from "./errors.js";
+import { clientCertificateKey } from "./client-cert.js";
+import { certificateMismatch, insufficientScope } from "./errors.js";
 import type { AuthInterceptorOptions } from "./options.js";
 import { tesseraPrincipalKey, type TesseraPrincipal } from "./principal-key.js";
 import type { RevocationStreamStatus } from "./revocation-watcher.js";
 
 export { createTesseraAuthenticator, type TesseraAuthenticator } from "./authenticator.js";
+export { clientCertContextValues, clientCertificateKey, clientCertificateOf, type ClientCertificate } from "./client-cert.js";
 export type { AuthInterceptorOptions, RevocationOptions } from "./options.js";
 export { requireTesseraPrincipal, tesseraPrincipalKey, type TesseraPrincipal, type TesseraPrincipalKind } from "./principal-key.js";
 export type { RevocationStreamStatus } from "./revocation-watcher.js";
@@ -65,6 +74,13 @@ export type TesseraAuthInterceptor = Interceptor & {
   /** Ends the revocation stream; call at shutdown. */
   close(): Promise<void>;
 };
+
+/** Whether the presented thumbprint is the bound one, in constant time (over SHA-256s, so lengths never leak). */
+function sameThumbprint(bound: string, presented: string | undefined): boolean {
+  if (presented === undefined) return false;
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  return timingSafeEqual(digest(bound), digest(presented));
+}
 
 /** Normalizes `/pkg.Service/Method` and `pkg.Service/Method` to `pkg.Service/Method`. */
 function procedureName(p: string): string {
@@ -86,6 +102,12 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): TesseraAuth
     const service = req.service.typeName;
     if (publicSet.has(`${service}/${req.method.name}`) || publicSet.has(`${service}/*`)) return next(req);
     const principal = await authenticator.authenticate(req.header.get("authorization"));
+    if (
+      principal.clientCertThumbprint !== undefined &&
+      !sameThumbprint(principal.clientCertThumbprint, req.contextValues.get(clientCertificateKey)?.thumbprint)
+    ) {
+      throw certificateMismatch();
+    }
     if (principal.kind === "api_key" && principal.scopes && principal.scopes.length > 0) {
       let set = compiled.get(principal);
       if (!set) {

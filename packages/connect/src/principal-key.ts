@@ -21,6 +21,12 @@ export interface TesseraPrincipal {
    * refuses calls outside them (PermissionDenied, `error="insufficient_scope"`).
    */
   scopes?: readonly string[];
+  /**
+   * For API keys bound to a client certificate: its SHA-256 thumbprint (RFC 8705), from
+   * CheckToken. The interceptor refuses the key unless the caller's connection presented
+   * that verified certificate (see `clientCertContextValues`).
+   */
+  clientCertThumbprint?: string;
   /** When the presented credential expires (undefined for the anonymous user). */
   expiresAt: Date | undefined;
   /** For Tessera JWTs: the session (refresh family) the token was issued in. */

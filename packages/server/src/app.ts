@@ -14,6 +14,7 @@ import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/policy/account-access.js";
 import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createClientCertAuth } from "./auth/client-certs/auth.js";
 import { createDeviceLogins } from "./auth/device/device-logins.js";
 import { createRevocationLog } from "./auth/revocation/log.js";
 import { createAuthInterceptor } from "./auth/request/interceptor.js";
@@ -36,6 +37,7 @@ import { startTracing } from "./tracing/tracing.js";
 import { createObserveInterceptor } from "./server/observe.js";
 import { createRoutes } from "./routes.js";
 import { createServer, type TesseraServer } from "./server/server.js";
+import { createAdminService } from "./services/admin/index.js";
 import { createApiKeyService } from "./services/api-key/index.js";
 import { createAuthService } from "./services/auth/index.js";
 import { createIdentityService } from "./services/identity/index.js";
@@ -45,6 +47,7 @@ import { createMailer, type Mailer } from "./mail/mailer.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
 import { createDeviceLoginService } from "./services/device-login/index.js";
+import { createClientCertService } from "./services/client-cert/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
 import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
 import { migrateToLatest, openDatabase, type Db } from "./store/db.js";
@@ -107,6 +110,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const apiKeys = createApiKeyAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById), trusted });
   const userAuth = createUserAuth(deps, { gate, revocations });
   revocations.addApplier(apiKeys.applier);
+  const clientCerts = createClientCertAuth(deps, { refuseCreator: (createdById) => gate.refuseApiKey(createdById), trusted });
+  revocations.addApplier(clientCerts.applier);
   revocations.addApplier(userAuth.applier);
   const deviceLogins = createDeviceLogins(deps, userAuth.sessions);
   const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins];
@@ -158,6 +163,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     identity: createIdentityService(deps, userAuth.oidc),
     revocation: revocationService.impl,
     deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser: createPerUserLimiter(counters, refusals) }),
+    clientCert: createClientCertService(deps, revocations, () => clientCerts.forgetAll()),
+    admin: createAdminService(deps, revocations, keyLimiter),
   });
   const server = createServer({
     config,
@@ -172,6 +179,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         isInstanceAdmin: (userId) => isInstanceAdmin(kysely, userId),
         keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(kysely, apiKeyId),
         chargeApiKey: chargeWith(keyLimiter),
+        // Mutual TLS: requests without a bearer, by their certificate's account mapping.
+        ...(config.tls?.clientCa ? { clientCerts } : {}),
         metrics,
       }),
     ],

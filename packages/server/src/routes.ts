@@ -4,15 +4,17 @@
 import type { ConnectRouter, ServiceImpl } from "@connectrpc/connect";
 import {
   AccountRecoveryService,
+  AdminService,
   ApiKeyService,
   AuthService,
+  ClientCertService,
   DeviceLoginService,
   IdentityService,
   RevocationService,
   UserAccountService,
 } from "@tessera/sdk/proto";
 
-/** Complete implementations of the six services: a missing RPC is a compile error. */
+/** Complete implementations of the services: a missing RPC is a compile error. */
 export interface ServiceImpls {
   auth: ServiceImpl<typeof AuthService>;
   apiKey: ServiceImpl<typeof ApiKeyService>;
@@ -21,6 +23,8 @@ export interface ServiceImpls {
   identity: ServiceImpl<typeof IdentityService>;
   accountRecovery: ServiceImpl<typeof AccountRecoveryService>;
   deviceLogin: ServiceImpl<typeof DeviceLoginService>;
+  admin: ServiceImpl<typeof AdminService>;
+  clientCert: ServiceImpl<typeof ClientCertService>;
 }
 
 /** Registers every service on a router. */
@@ -33,5 +37,7 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(IdentityService, impls.identity);
     router.service(AccountRecoveryService, impls.accountRecovery);
     router.service(DeviceLoginService, impls.deviceLogin);
+    router.service(AdminService, impls.admin);
+    router.service(ClientCertService, impls.clientCert);
   };
 }

@@ -6,11 +6,19 @@ import { createContextKey } from "@connectrpc/connect";
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest } from "node:http2";
 
+/** A verified client certificate: its RFC 8705 SHA-256 thumbprint (base64url), subject, SANs (`TYPE:value`) and end of validity. */
+export interface ClientCertInfo {
+  thumbprint: string;
+  subject: string;
+  subjectAltNames: string[];
+  expiresAt?: Date;
+}
+
 export interface RequestInfo {
   clientIp: string;
   userAgent: string;
-  /** The verified client certificate of a mutual-TLS connection (its RFC 8705 SHA-256 thumbprint, base64url, and subject). */
-  clientCert?: { thumbprint: string; subject: string; subjectAltNames: string[] };
+  /** The verified client certificate of a mutual-TLS connection. */
+  clientCert?: ClientCertInfo;
 }
 
 /** Context key holding the RequestInfo of the current request. */

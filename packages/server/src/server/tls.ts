@@ -91,11 +91,12 @@ export function createTlsTerminator(config: TlsConfig, logger: Logger, handshake
   };
 }
 
-/** The verified client certificate of a connection: its RFC 8705 SHA-256 thumbprint (base64url), subject and SANs. */
+/** The verified client certificate of a connection: its RFC 8705 SHA-256 thumbprint (base64url), subject, SANs and end of validity. */
 export interface ClientCertificate {
   thumbprint: string;
   subject: string;
   subjectAltNames: string[];
+  expiresAt: Date;
 }
 
 const certs = new WeakMap<object, ClientCertificate | null>();
@@ -113,6 +114,7 @@ export function clientCertificateOf(sock: unknown): ClientCertificate | undefine
         thumbprint: createHash("sha256").update(raw).digest("base64url"),
         subject: x.subject.replace(/\n/g, ", "),
         subjectAltNames: x.subjectAltName ? x.subjectAltName.split(", ") : [],
+        expiresAt: new Date(x.validTo),
       };
     }
     certs.set(sock, c);

@@ -20,6 +20,8 @@ export interface ApiKeyAuthRow {
   scopes: string[];
   rate_limits: ApiKeyRateLimitJson[];
   budget: ApiKeyBudgetJson | null;
+  /** The client certificate the key is bound to (RFC 8705 thumbprint), or null. */
+  client_cert_thumbprint: string | null;
 }
 
 /** Inserts a machine user (the identity of one API key) and returns its id. */
@@ -45,6 +47,8 @@ export async function insertApiKey(
     rate_limits?: ApiKeyRateLimitJson[];
     /** Validated budget; absent: none. */
     budget?: ApiKeyBudgetJson;
+    /** The client certificate's thumbprint the key is bound to; absent: not bound. */
+    client_cert_thumbprint?: string;
     now: Date;
   },
 ): Promise<ApiKeyRow> {
@@ -93,6 +97,7 @@ export async function findApiKeyAuthByHashes(db: Kysely<Database>, keyHashes: re
       "api_keys.scopes",
       "api_keys.rate_limits",
       "api_keys.budget",
+      "api_keys.client_cert_thumbprint",
     ])
     .where("api_keys.key_hash", keyHashes.length === 1 ? "=" : "in", keyHashes.length === 1 ? keyHashes[0]! : keyHashes)
     .execute();

@@ -4,8 +4,10 @@
  */
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 import type { DeviceLoginsTable, EmailTokensTable } from "./schema-flows.js";
+import type { AccountClientCertsTable } from "./schema-client-certs.js";
 
 export type { DeviceLoginRow, EmailTokenPurpose, EmailTokenRow } from "./schema-flows.js";
+export type { AccountClientCertRow, ClientCertMatchKind } from "./schema-client-certs.js";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
 type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
@@ -105,6 +107,8 @@ interface ApiKeysTable {
   rate_limits: ColumnType<ApiKeyRateLimitJson[], string | undefined, never>;
   /** Usage budget (JSON; inserted as JSON text), or null. */
   budget: ColumnType<ApiKeyBudgetJson | null, string | null | undefined, never>;
+  /** Bound to this client certificate (RFC 8705 `x5t#S256`, migration 0010); null: not bound. */
+  client_cert_thumbprint: ColumnType<string | null, string | null | undefined, never>;
 }
 
 /** One rate limit of a key, as stored. */
@@ -246,6 +250,7 @@ export interface Database {
   revocation_log_state: RevocationLogStateTable;
   revocation_participants: RevocationParticipantsTable;
   device_logins: DeviceLoginsTable;
+  account_client_certs: AccountClientCertsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

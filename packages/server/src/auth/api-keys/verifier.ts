@@ -138,6 +138,8 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
         expiresAt,
         scopes: compileScopes(row.scopes),
         limits: limitsOf(row),
+        // Cached with the key: the interceptor compares it with each request's certificate.
+        ...(row.client_cert_thumbprint !== null ? { clientCertThumbprint: row.client_cert_thumbprint } : {}),
       }),
       loadedAt: performance.now(),
       lastUsedMs,

@@ -66,6 +66,12 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "DeviceLoginService/ApproveDeviceLogin": human,
   "DeviceLoginService/DenyDeviceLogin": human,
 
+  // Oversight of the whole instance (issue 19): instance admins only, never API keys.
+  "AdminService/ListUsers": { access: "instance_admin" },
+  "AdminService/GetUserDetails": { access: "instance_admin" },
+  "AdminService/ListApiKeys": { access: "instance_admin" },
+  "AdminService/RevokeApiKey": { access: "instance_admin" },
+
   "RevocationService/WatchRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/AckRevocations": { access: "instance_admin_or_admin_key" },
   "RevocationService/GetRevocationStatus": { access: "instance_admin_or_admin_key" },
@@ -91,6 +97,11 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "UserAccountService/AcceptTeamAccountInvite": { access: "authenticated", apiKeys: false },
   "UserAccountService/SetUserRole": admin,
   "UserAccountService/GetAccountAuditEvents": admin,
+
+  // Mapping certificates to machine users is an account admin's decision; never a key's.
+  "ClientCertService/CreateAccountClientCert": admin,
+  "ClientCertService/ListAccountClientCerts": admin,
+  "ClientCertService/DeleteAccountClientCert": admin,
 });
 
 /**
@@ -99,6 +110,13 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
  * key's scopes by calling it with the key.
  */
 export const SCOPE_EXEMPT: ReadonlySet<string> = new Set(["AuthService/CheckToken"]);
+
+/**
+ * Procedures an API key bound to a client certificate may call without it: CheckToken,
+ * which services embedding Tessera call with their callers' keys from their own
+ * connections (RFC 8705 introspection); it tells them the binding to enforce.
+ */
+export const CERT_BINDING_EXEMPT: ReadonlySet<string> = new Set(["AuthService/CheckToken"]);
 
 /** The policy key of a procedure path like `/tessera.v1.AuthService/Login`. */
 export function policyKey(typeName: string, methodName: string): string {

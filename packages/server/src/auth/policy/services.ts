@@ -5,8 +5,10 @@
 import type { DescService } from "@bufbuild/protobuf";
 import {
   AccountRecoveryService,
+  AdminService,
   ApiKeyService,
   AuthService,
+  ClientCertService,
   DeviceLoginService,
   IdentityService,
   RevocationService,
@@ -22,4 +24,6 @@ export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
   DeviceLoginService,
   IdentityService,
   AccountRecoveryService,
+  AdminService,
+  ClientCertService,
 ]);

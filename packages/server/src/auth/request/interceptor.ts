@@ -4,7 +4,10 @@
  * otherwise parses the bearer, asks the verifiers in turn, applies the
  * principal-level policy, refuses API keys whose scopes do not grant the procedure
  * (PermissionDenied, `error="insufficient_scope"`) and puts the Principal under
- * `principalKey`.
+ * `principalKey`. Mutual TLS: a request without an Authorization header is
+ * authenticated by its verified client certificate when an account mapped it
+ * (`clientCerts`), and an API key bound to a client certificate is refused
+ * (Unauthenticated) unless the connection presented that certificate.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { BoundedCache } from "../../lib/bounded-cache.js";
@@ -14,7 +17,9 @@ import { looksLikeApiKey } from "../api-keys/format.js";
 import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
 import { insufficientScopeChallenge } from "@tessera/sdk";
-import { checkPrincipal, policyKey, ruleFor, SCOPE_EXEMPT } from "../policy/policy.js";
+import { CERT_BINDING_EXEMPT, checkPrincipal, policyKey, ruleFor, SCOPE_EXEMPT } from "../policy/policy.js";
+import { requestInfoKey, type ClientCertInfo } from "../../lib/request-info.js";
+import { sameThumbprint } from "../client-certs/thumbprint.js";
 import { ANONYMOUS_USER_ID } from "../../store/ids.js";
 import { principalKey, type Principal } from "./principal.js";
 import type { KeyLimits } from "../api-keys/limits.js";
@@ -37,6 +42,8 @@ export interface AuthInterceptorOptions {
   keyMadeByInstanceAdmin?: (apiKeyId: string) => Promise<boolean>;
   /** Counts a call of a key with limits; throws ResourceExhausted over them (abuse/key-limits.ts). */
   chargeApiKey?: (apiKeyId: string, limits: KeyLimits) => Promise<void>;
+  /** Authenticates requests without an Authorization header by their verified client certificate (auth/client-certs). */
+  clientCerts?: { authenticate(cert: ClientCertInfo): Promise<Principal | undefined> };
   /** Counts authentications by credential kind and outcome (default: not counted). */
   metrics?: Pick<Metrics, "authentication" | "rateLimited">;
 }
@@ -49,8 +56,14 @@ const PRINCIPAL_KIND: Readonly<Record<Principal["kind"], string>> = {
   api_key: "api_key",
 };
 
+/** The metrics kind of an accepted principal. */
+function principalKind(p: Principal): string {
+  return p.kind === "api_key" && p.clientCertId !== undefined ? "client_cert" : PRINCIPAL_KIND[p.kind];
+}
+
 /** The kind of a refused credential, from its shape alone (never its content). */
-function refusedKind(header: string | null): string {
+function refusedKind(header: string | null, byCert: boolean): string {
+  if (byCert) return "client_cert";
   const parsed = parseBearer(header);
   if (!parsed.ok) return parsed.reason;
   return looksLikeApiKey(parsed.token) ? "api_key" : "jwt";
@@ -118,6 +131,22 @@ export async function authenticateBearer(header: string | null, verifiers: reado
   throw unauthenticated("invalid token", true);
 }
 
+/** The principal a client certificate maps to (undefined: none), refusals as Unauthenticated with the bare challenge. */
+async function certPrincipal(
+  certs: NonNullable<AuthInterceptorOptions["clientCerts"]>,
+  cert: ClientCertInfo,
+  refused: () => void,
+): Promise<Principal | undefined> {
+  try {
+    return await certs.authenticate(cert);
+  } catch (e) {
+    refused();
+    const ce = ConnectError.from(e);
+    if (ce.code === Code.Unauthenticated) throw unauthenticated(ce.rawMessage, false);
+    throw e;
+  }
+}
+
 /** Builds the authentication interceptor. */
 export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor {
   const anonymous: Principal = Object.freeze({ kind: "anonymous", userId: ANONYMOUS_USER_ID });
@@ -133,14 +162,23 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       principal = anonymous;
     } else {
       const header = req.header.get("authorization");
+      const cert = req.contextValues.get(requestInfoKey).clientCert;
+      let byCert = false;
       try {
-        principal = await authenticateBearer(header, opts.verifiers, routes);
+        const mapped = header === null && cert && opts.clientCerts ? await certPrincipal(opts.clientCerts, cert, () => (byCert = true)) : undefined;
+        principal = mapped ?? (await authenticateBearer(header, opts.verifiers, routes));
+        // RFC 8705 §3: a bound key needs its certificate (CheckToken excepted: services checking a key ask without it).
+        if (principal.kind === "api_key" && principal.clientCertThumbprint !== undefined) {
+          if (!CERT_BINDING_EXEMPT.has(policyKey(req.service.typeName, req.method.name)) && !sameThumbprint(principal.clientCertThumbprint, cert?.thumbprint)) {
+            throw unauthenticated("the API key is bound to a client certificate this connection did not present", true);
+          }
+        }
       } catch (e) {
-        metrics.authentication(refusedKind(header), ConnectError.from(e).code === Code.Unauthenticated ? "refused" : "error");
+        metrics.authentication(refusedKind(header, byCert), ConnectError.from(e).code === Code.Unauthenticated ? "refused" : "error");
         throw e;
       }
-      metrics.authentication(PRINCIPAL_KIND[principal.kind], "ok");
-      annotateActiveSpan("tessera.principal.kind", PRINCIPAL_KIND[principal.kind]);
+      metrics.authentication(principalKind(principal), "ok");
+      annotateActiveSpan("tessera.principal.kind", principalKind(principal));
     }
     // The key's scopes first: the answer names the scope it lacks.
     if (principal.kind === "api_key" && principal.scopes.restricted && !principal.scopes.allows(req.method)) {

@@ -28,11 +28,19 @@ export type Principal =
       claims: Readonly<Record<string, unknown>>;
     }
   | {
-      /** A machine user holding an account API key. */
+      /**
+       * A machine user holding an account API key, or presenting a client certificate
+       * an account mapped to a machine user (`clientCertId` set; `apiKeyId` is then the
+       * mapping's id): both have the same powers, role and scope rules.
+       */
       kind: "api_key";
       userId: string;
       accountId: string;
       apiKeyId: string;
+      /** The key is bound to this client certificate (RFC 8705 thumbprint): refused on connections without it. */
+      clientCertThumbprint?: string;
+      /** Set when the caller was authenticated by its client certificate: the mapping's id. */
+      clientCertId?: string;
       expiresAt: Date;
       /** The procedures the key may call (unrestricted when it has no scopes). */
       scopes: ScopeSet;

@@ -2,7 +2,8 @@
  * The Tessera console (served at /console): sign in with a password or an identity
  * provider (or verify an email, reset a password from a mailed link), pick an account,
  * manage its API keys, members and invites, the user's sign-in methods (linked provider
- * accounts), approve device logins (`/console/device`). Plain
+ * accounts), approve device logins (`/console/device`); for instance admins, the
+ * "Admin" pages (users, keys across accounts). Plain
  * TypeScript + DOM over the SDK with gRPC-web (client.ts; tokens in sessionStorage).
  *
  * This entry point lists the signed-in pages (one module each under pages/; the first
@@ -16,6 +17,8 @@ import { message } from "./format.js";
 import { view } from "./layout.js";
 import { setNavigation } from "./navigation.js";
 import type { Page } from "./page.js";
+import { adminKeysPage } from "./pages/admin/keys-page.js";
+import { adminUsersPage } from "./pages/admin/users-page.js";
 import { apiKeysPage } from "./pages/api-keys/page.js";
 import { devicePage, DEVICE_PATH, rememberDeviceCode, resumeDeviceLogin } from "./pages/device/page.js";
 import { membersPage } from "./pages/members/page.js";
@@ -27,7 +30,7 @@ import { session } from "./session.js";
 import { createRouter } from "./shell/router.js";
 
 /** The signed-in pages, in nav order; the first is the default. */
-const PAGES: readonly [Page, ...Page[]] = [apiKeysPage, membersPage, signInMethodsPage, devicePage];
+const PAGES: readonly [Page, ...Page[]] = [apiKeysPage, membersPage, signInMethodsPage, devicePage, adminUsersPage, adminKeysPage];
 
 const router = createRouter(PAGES);
 setNavigation({ signIn: renderSignIn, enter: router.enter, useAccount: router.useAccount });

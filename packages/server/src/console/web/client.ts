@@ -4,6 +4,7 @@
  * the tab, are not shared with other tabs, and are gone when the tab closes.
  */
 import { createLocalStorageTokenStore, createTesseraClient } from "@tessera/sdk";
+import { AdminService } from "@tessera/sdk/proto";
 
 /** The sessionStorage key holding the signed-in tokens. */
 const TOKENS_KEY = "tessera.console.tokens";
@@ -13,3 +14,6 @@ export const tokenStore = createLocalStorageTokenStore(TOKENS_KEY, sessionStorag
 
 /** The Tessera client every page calls. */
 export const tessera = createTesseraClient({ baseUrl: location.origin, protocol: "grpc-web", tokenStore });
+
+/** AdminService, for the "Admin" pages (instance admins only). */
+export const admin = tessera.client(AdminService);

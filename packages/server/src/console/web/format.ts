@@ -18,3 +18,12 @@ export function fmt(t: Timestamp | undefined): string {
 export function roleName(r: AccountRole): string {
   return r === AccountRole.ADMIN ? "admin" : r === AccountRole.MEMBER ? "member" : r === AccountRole.VIEWER ? "viewer" : "—";
 }
+
+/** Keys expiring within this many days are marked "expires soon". */
+export const EXPIRING_SOON_DAYS = 14;
+
+/** True when `t` is in the future and within EXPIRING_SOON_DAYS. */
+export function expiresSoon(t: Timestamp | undefined): boolean {
+  const at = t ? timestampDate(t).getTime() : 0;
+  return at > Date.now() && at - Date.now() <= EXPIRING_SOON_DAYS * 86_400_000;
+}

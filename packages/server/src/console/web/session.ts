@@ -14,6 +14,8 @@ export interface Me {
   userId: string;
   email: string;
   name: string;
+  /** An instance admin: the console shows its "Admin" pages. */
+  instanceAdmin: boolean;
 }
 
 /** The console's state; pages read it, the shell and sign-in change it. */

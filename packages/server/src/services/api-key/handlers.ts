@@ -12,22 +12,16 @@ import { createScopeGrants } from "../../auth/policy/scope-grants.js";
 import { requirePrincipal } from "../../auth/request/principal.js";
 import type { Deps } from "../../deps.js";
 import { requestInfoKey } from "../../lib/request-info.js";
-import {
-  deleteApiKeyAndUser,
-  findApiKeyById,
-  insertApiKey,
-  insertMachineUser,
-  listApiKeysByAccount,
-  lockApiKeyHash,
-  updateApiKeyValue,
-} from "../../store/api-keys.js";
+import { findApiKeyById, insertApiKey, insertMachineUser, listApiKeysByAccount, lockApiKeyHash, updateApiKeyValue } from "../../store/api-keys.js";
+import { findCreatorEmails } from "../../store/admin-api-keys.js";
 import { insertRevocations } from "../../store/revocation-log.js";
 import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "../../store/users.js";
 import type { ApiKeyRow, RoleName } from "../../store/schema.js";
 import type { KeyLimiter } from "../../abuse/key-limits.js";
 import { limitsOf } from "../../auth/api-keys/limits.js";
-import { validExpiry, validLimits, validName } from "./input.js";
+import { validBinding, validExpiry, validLimits, validName } from "./input.js";
 import { toWire } from "./mappers.js";
+import { auditApiKey, revokeApiKey } from "./revoke.js";
 
 function notFound(): ConnectError {
   return new ConnectError("api key not found", Code.NotFound);
@@ -43,7 +37,7 @@ export function createApiKeyService(
   revocations: Pick<RevocationLog, "published">,
   limiter: Pick<KeyLimiter, "usage">,
 ): ServiceImpl<typeof ApiKeyService> {
-  const { db, access, audit, clock } = deps;
+  const { db, access, clock } = deps;
   const grants = createScopeGrants(deps.config.apiKeyExtraScopes);
 
   /** The key of an id the caller may act on, and the caller's role in its account; NotFound for unknown ids and foreign accounts alike. */
@@ -58,22 +52,24 @@ export function createApiKeyService(
     return { key, role };
   }
 
-  /** A key as the wire message, with its usage when it has limits. */
-  async function withUsage(row: ApiKeyRow) {
+  /** A key as the wire message, with its usage when it has limits and its creator's email when given. */
+  async function withUsage(row: ApiKeyRow, emails?: ReadonlyMap<string, string>) {
     const limits = limitsOf(row);
-    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined);
+    const email = row.created_by_id ? emails?.get(row.created_by_id) : undefined;
+    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined, email);
+  }
+
+  /**
+   * The creators' emails the caller may see: every one for the account's admins, only
+   * those of current members for viewers and members (GetTeamAccountMembers lists them).
+   */
+  function creatorEmails(rows: readonly ApiKeyRow[], accountId: string, role: RoleName) {
+    const ids = rows.flatMap((r) => (r.created_by_id ? [r.created_by_id] : []));
+    return findCreatorEmails(db.kysely, ids, role === "admin" ? undefined : accountId);
   }
 
   function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow) {
-    const p = requirePrincipal(ctx);
-    audit.record({
-      action,
-      actorUserId: p.userId,
-      actorApiKeyId: p.kind === "api_key" ? p.apiKeyId : undefined,
-      accountId: row.account_id,
-      request: ctx.values.get(requestInfoKey),
-      metadata: { api_key_id: row.id, name: row.name, ...(row.scopes.length > 0 ? { scopes: row.scopes.join(" ") } : {}) },
-    });
+    auditApiKey(deps, ctx, action, row);
   }
 
   return {
@@ -86,6 +82,7 @@ export function createApiKeyService(
       // Known scopes only, and never more than the creator may do (scope-grants.ts).
       const scopes = await grants.check(req.scopes, { role, isInstanceAdmin: () => isInstanceAdmin(db.kysely, actor) });
       const limits = validLimits(req.rateLimits, req.budget);
+      const boundTo = validBinding(req.clientCertThumbprint, req.bindToClientCert, ctx.values.get(requestInfoKey).clientCert?.thumbprint);
       const keyValue = generateApiKey();
       let row: ApiKeyRow;
       try {
@@ -102,6 +99,7 @@ export function createApiKeyService(
             scopes,
             rate_limits: limits.rate_limits,
             budget: limits.budget,
+            client_cert_thumbprint: boundTo,
             now,
           });
         });
@@ -116,14 +114,15 @@ export function createApiKeyService(
     },
 
     async getAccountApiKeys(req, ctx) {
-      await access.authorize(ctx, req.accountId);
+      const role = await access.authorize(ctx, req.accountId);
       const rows = await listApiKeysByAccount(db.kysely, req.accountId);
-      return { apiKeys: await Promise.all(rows.map(withUsage)) };
+      const emails = await creatorEmails(rows, req.accountId, role);
+      return { apiKeys: await Promise.all(rows.map((r) => withUsage(r, emails))) };
     },
 
     async getAccountApiKey(req, ctx) {
-      const { key } = await authorizedKey(ctx, req.id);
-      return { apiKey: await withUsage(key) };
+      const { key, role } = await authorizedKey(ctx, req.id);
+      return { apiKey: await withUsage(key, await creatorEmails([key], key.account_id, role)) };
     },
 
     async regenerateAccountApiKey(req, ctx) {
@@ -165,18 +164,8 @@ export function createApiKeyService(
 
     async deleteAccountApiKey(req, ctx) {
       const { key } = await authorizedKey(ctx, req.id);
-      const deleted = await db.kysely.transaction().execute(async (trx) => {
-        const row = await deleteApiKeyAndUser(trx, key.id);
-        if (!row) return undefined;
-        const sequence = await insertRevocations(trx, [
-          { kind: "api_key", target: row.key_hash },
-          { kind: "user", target: row.user_id },
-        ]);
-        return { row, sequence };
-      });
+      const deleted = await revokeApiKey(deps, revocations, ctx, key.id);
       if (!deleted) throw notFound();
-      await revocations.published(deleted.sequence);
-      auditEntry(ctx, "apikey.delete.success", deleted.row);
       return { revocationSequence: BigInt(deleted.sequence) };
     },
   };

@@ -6,6 +6,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { hasControlCharacters } from "../common/text.js";
 import type { ApiKeyBudgetJson, ApiKeyRateLimitJson } from "../../store/schema.js";
+import { isThumbprint } from "../../auth/client-certs/thumbprint.js";
 
 /** Longest lifetime of a key. */
 const MAX_API_KEY_LIFETIME_DAYS = 365;
@@ -76,4 +77,19 @@ export function validLimits(
     rate_limits,
     budget: { uses: Number(budget.uses), refill_amount: Number(budget.refillAmount), refill_interval_seconds: refills ? budget.refillIntervalSeconds : 0 },
   };
+}
+
+/**
+ * The client certificate a new key is bound to (RFC 8705 thumbprint), or undefined:
+ * `explicit` (a thumbprint given), or the certificate `presented` on this request when
+ * `bindToPresented`; both must then name the same certificate.
+ */
+export function validBinding(explicit: string, bindToPresented: boolean, presented: string | undefined): string | undefined {
+  if (explicit !== "" && !isThumbprint(explicit)) {
+    throw invalidArgument("client_cert_thumbprint must be the certificate's SHA-256 thumbprint: 43 characters of base64url (RFC 8705 x5t#S256)");
+  }
+  if (!bindToPresented) return explicit === "" ? undefined : explicit;
+  if (presented === undefined) throw invalidArgument("bind_to_client_cert needs a verified client certificate on this request (mutual TLS)");
+  if (explicit !== "" && explicit !== presented) throw invalidArgument("client_cert_thumbprint names another certificate than the one presented");
+  return presented;
 }

@@ -6,8 +6,8 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { KeyUsage } from "../../abuse/key-limits.js";
 import type { ApiKeyRow } from "../../store/schema.js";
 
-/** A key row as the wire message; `usage` only for keys with limits. */
-export function toWire(row: ApiKeyRow, usage?: KeyUsage) {
+/** A key row as the wire message; `usage` only for keys with limits, `createdByEmail` when the caller may see it. */
+export function toWire(row: ApiKeyRow, usage?: KeyUsage, createdByEmail?: string) {
   return {
     id: row.id,
     name: row.name,
@@ -28,5 +28,7 @@ export function toWire(row: ApiKeyRow, usage?: KeyUsage) {
     usage: usage
       ? { rateLimitUsed: usage.rateLimitUsed, budgetRemaining: usage.budgetRemaining === undefined ? undefined : BigInt(usage.budgetRemaining) }
       : undefined,
+    clientCertThumbprint: row.client_cert_thumbprint ?? "",
+    createdByEmail: createdByEmail ?? "",
   };
 }

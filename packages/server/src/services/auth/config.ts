@@ -52,6 +52,7 @@ export function configHandlers(config: Readonly<Config>): Pick<ServiceImpl<typeo
         expiresAt: p.kind === "anonymous" ? undefined : timestampFromDate(p.expiresAt),
         scopes: p.kind === "api_key" ? [...p.scopes.scopes] : [],
         perCallLimits: p.kind === "api_key" && p.limits !== undefined,
+        clientCertThumbprint: p.kind === "api_key" ? (p.clientCertThumbprint ?? "") : "",
       };
     },
   };

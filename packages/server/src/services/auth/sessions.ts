@@ -24,7 +24,7 @@ export function currentSessionId(p: Principal): string | undefined {
 }
 
 /** When a family ends if nothing happens: the earlier of its absolute end and its idle end. */
-function sessionEnd(f: RefreshFamilyRow, idleTimeoutSeconds: number): Date {
+export function sessionEnd(f: RefreshFamilyRow, idleTimeoutSeconds: number): Date {
   return new Date(Math.min(f.expires_at.getTime(), f.last_used_at.getTime() + idleTimeoutSeconds * 1000));
 }
 

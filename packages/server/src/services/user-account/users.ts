@@ -57,7 +57,13 @@ export function userHandlers(deps: HandlerDeps): Handlers {
         email = claimString(p.claims, "email") ?? email;
         name = claimString(p.claims, "name") ?? name;
       }
-      return { userId: user.id, userType: user.kind === "machine" ? UserType.MACHINE : UserType.HUMAN, email, name };
+      return {
+        userId: user.id,
+        userType: user.kind === "machine" ? UserType.MACHINE : UserType.HUMAN,
+        email,
+        name,
+        instanceAdmin: user.is_instance_admin && p.kind !== "api_key",
+      };
     },
 
     async setUser(_req, ctx) {

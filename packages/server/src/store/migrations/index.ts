@@ -12,6 +12,8 @@ import * as m0006IdentityProviders from "./0006-identity-providers.js";
 import * as m0008EmailAndMfa from "./0008-email-and-mfa.js";
 import * as m0007DeviceLogins from "./0007-device-logins.js";
 import * as m0009ApiKeyScopes from "./0009-api-key-scopes.js";
+import * as m0010ClientCerts from "./0010-client-certs.js";
+import * as m0012AdminListingIndexes from "./0012-admin-listing-indexes.js";
 
 /** All migrations by name; names sort in the order they apply. */
 const migrations: Record<string, Migration> = {
@@ -24,6 +26,8 @@ const migrations: Record<string, Migration> = {
   "0008-email-and-mfa": m0008EmailAndMfa,
   "0007-device-logins": m0007DeviceLogins,
   "0009-api-key-scopes": m0009ApiKeyScopes,
+  "0010-client-certs": m0010ClientCerts,
+  "0012-admin-listing-indexes": m0012AdminListingIndexes,
 };
 
 /** A MigrationProvider over the static list. */

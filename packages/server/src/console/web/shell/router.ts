@@ -23,8 +23,9 @@ export interface Router {
 
 /** A router over these pages (at least one; the first is the default). */
 export function createRouter(pages: readonly [Page, ...Page[]]): Router {
-  const currentPage = (): Page => pages.find((p) => location.hash === `#/${p.id}`) ?? pages[0];
-  const renderSession = () => renderTopbar(pages, currentPage());
+  const shown = (): Page[] => pages.filter((p) => p.visible?.() ?? true);
+  const currentPage = (): Page => shown().find((p) => location.hash === `#/${p.id}` || location.hash.startsWith(`#/${p.id}/`)) ?? pages[0];
+  const renderSession = () => renderTopbar(shown(), currentPage());
 
   async function route(): Promise<void> {
     if (!session.account) return;
@@ -42,7 +43,7 @@ export function createRouter(pages: readonly [Page, ...Page[]]): Router {
   async function enter(): Promise<void> {
     try {
       const u = await tessera.userAccounts.getUser({});
-      session.me = { userId: u.userId, email: u.email, name: u.name };
+      session.me = { userId: u.userId, email: u.email, name: u.name, instanceAdmin: u.instanceAdmin };
       await loadAccounts();
     } catch (e) {
       await failed(e);

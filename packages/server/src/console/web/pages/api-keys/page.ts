@@ -4,7 +4,7 @@ import { AccountRole } from "@tessera/sdk/proto";
 import { tessera } from "../../client.js";
 import { h, replace } from "../../dom.js";
 import { failed } from "../../errors.js";
-import { fmt } from "../../format.js";
+import { expiresSoon, fmt } from "../../format.js";
 import { view } from "../../layout.js";
 import type { Page } from "../../page.js";
 import { deleteKey, newKeyDialog, regenerateDialog } from "./key-dialogs.js";
@@ -59,7 +59,7 @@ function keysTable(keys: AccountApiKey[], canWrite: boolean, reload: () => void)
   return h(
     "table",
     { "data-testid": "keys-table" },
-    h("thead", {}, h("tr", {}, ...["Name", "Key", "Created", "Expires", "Last used", ""].map((t) => h("th", {}, t)))),
+    h("thead", {}, h("tr", {}, ...["Name", "Key", "Created", "Created by", "Expires", "Last used", ""].map((t) => h("th", {}, t)))),
     h(
       "tbody",
       {},
@@ -70,7 +70,8 @@ function keysTable(keys: AccountApiKey[], canWrite: boolean, reload: () => void)
           h("td", {}, k.name),
           h("td", {}, h("code", {}, `${k.start}…`)),
           h("td", {}, fmt(k.createdAt)),
-          h("td", {}, fmt(k.expiresAt)),
+          h("td", {}, k.createdByEmail || "—"),
+          h("td", {}, fmt(k.expiresAt), expiresSoon(k.expiresAt) && h("span", { class: "badge warn", "data-testid": "expires-soon" }, " expires soon")),
           h("td", {}, k.lastUsedAt ? fmt(k.lastUsedAt) : "never"),
           h(
             "td",
