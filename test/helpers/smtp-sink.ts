@@ -2,8 +2,11 @@
  * A real SMTP server for tests (`smtp-server`), on 127.0.0.1 and a free port: it accepts
  * every mail (any or no login, no TLS), parses it (`mailparser`) and keeps it for the
  * test. `failNext(n)` answers the next n deliveries with a temporary failure (451), to
- * exercise the mailer's retries. Point a server at it with `SMTP_URL: sink.url`.
+ * exercise the mailer's retries; `delay(ms)` holds each answer to a mail that long (a slow
+ * relay). Point a server at it with `SMTP_URL: sink.url`. `startSilentSmtpServer()` is
+ * the opposite: it accepts connections and never says a word.
  */
+import net from "node:net";
 import { simpleParser } from "mailparser";
 import { SMTPServer } from "smtp-server";
 
@@ -23,6 +26,8 @@ export interface SmtpSink {
   mails: CapturedMail[];
   /** Answers the next `n` deliveries with 451 (try again later). */
   failNext(n: number): void;
+  /** Holds the answer to each later mail `ms` milliseconds (0: answer at once). */
+  delay(ms: number): void;
   /** Deliveries refused by `failNext` so far. */
   refused(): number;
   /** The first mail (received now or within `timeoutMs`) that matches; throws after the bound. */
@@ -35,6 +40,7 @@ export async function startSmtpSink(): Promise<SmtpSink> {
   const mails: CapturedMail[] = [];
   let failing = 0;
   let refusedCount = 0;
+  let delayMs = 0;
   const server = new SMTPServer({
     authOptional: true,
     disabledCommands: ["STARTTLS"],
@@ -42,7 +48,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     onAuth: (_auth, _session, cb) => cb(null, { user: "test" }),
     onData(stream, _session, cb) {
       simpleParser(stream)
-        .then((parsed) => {
+        .then(async (parsed) => {
+          if (delayMs > 0) await new Promise((res) => setTimeout(res, delayMs));
           if (failing > 0) {
             failing--;
             refusedCount++;
@@ -70,6 +77,9 @@ export async function startSmtpSink(): Promise<SmtpSink> {
     failNext: (n) => {
       failing = n;
     },
+    delay: (ms) => {
+      delayMs = ms;
+    },
     refused: () => refusedCount,
     async waitFor(match, timeoutMs = 10_000) {
       const start = Date.now();
@@ -90,4 +100,26 @@ export function linkToken(mail: CapturedMail, path: string): string {
   const m = mail.text.match(new RegExp(`https?://\\S+${path}\\?token=([A-Za-z0-9_-]+)`));
   if (!m?.[1]) throw new Error(`no ${path} link in the mail "${mail.subject}"`);
   return m[1];
+}
+
+/** A TCP server that accepts SMTP connections and never greets; `close()` also cuts the open ones. */
+export async function startSilentSmtpServer(): Promise<{ url: string; connections(): number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    connections: () => connections,
+    close: () =>
+      new Promise<void>((res) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => res());
+      }),
+  };
 }

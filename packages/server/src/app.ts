@@ -43,6 +43,7 @@ import { createAuthService } from "./services/auth/index.js";
 import { createIdentityService } from "./services/identity/index.js";
 import { createAccountRecoveryService } from "./services/account-recovery/index.js";
 import { createRecoveryMail } from "./auth/email-links/recovery-mail.js";
+import { createEmailTokenSweep } from "./auth/email-links/token-sweep.js";
 import { createMailer, type Mailer } from "./mail/mailer.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
@@ -63,7 +64,7 @@ export interface App {
   listen(port?: number): Promise<number>;
   /** The metrics listener's address once listening (METRICS_PORT set). */
   metricsAddress(): { host: string; port: number } | undefined;
-  /** Graceful stop: drain the server, stop features, flush the audit trail, close the database. */
+  /** Graceful stop: drain the server, then the mail queue (MAIL_DRAIN_TIMEOUT_MS), stop features, flush the audit trail, close the database. */
   close(): Promise<void>;
 }
 
@@ -114,7 +115,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   revocations.addApplier(clientCerts.applier);
   revocations.addApplier(userAuth.applier);
   const deviceLogins = createDeviceLogins(deps, userAuth.sessions);
-  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins];
+  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins, createEmailTokenSweep(deps)];
   const started: Feature[] = [];
   let adminSocket: AdminSocket | undefined;
   try {
@@ -224,6 +225,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       // Open revocation streams end now: the drain must not wait for them.
       revocationService.closeStreams();
       await server.close();
+      // After the requests (they may still enqueue mail), before the database (jobs store tokens).
       await mailer.close();
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();

@@ -1,6 +1,7 @@
 /**
  * `tessera serve`: read the config, build the app once, listen, and shut down
- * gracefully on SIGTERM/SIGINT within SHUTDOWN_TIMEOUT_SECONDS.
+ * gracefully on SIGTERM/SIGINT: in-flight requests within SHUTDOWN_TIMEOUT_SECONDS, then
+ * queued mail within MAIL_DRAIN_TIMEOUT_MS.
  */
 import { installCheapAbortReason } from "../server/abort-reason.js";
 import { createApp } from "../app.js";
@@ -58,10 +59,13 @@ export async function serve(): Promise<void> {
     if (stopping) return;
     stopping = true;
     app.deps.logger.info({ signal, in_flight: app.server.inFlight() }, "shutting down");
-    const hardStop = setTimeout(() => {
-      app.deps.logger.error("shutdown timed out; exiting");
-      process.exit(1);
-    }, config.shutdownTimeoutMs + 2000);
+    const hardStop = setTimeout(
+      () => {
+        app.deps.logger.error("shutdown timed out; exiting");
+        process.exit(1);
+      },
+      config.shutdownTimeoutMs + config.mail.drainTimeoutMs + 2000,
+    );
     hardStop.unref();
     app.close().then(
       () => {

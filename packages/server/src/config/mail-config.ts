@@ -17,6 +17,8 @@ export interface MailConfig {
   timeoutMs: number;
   /** Mails waiting for delivery at most. */
   queueSize: number;
+  /** At shutdown, how long queued and in-flight mail may still be delivered. */
+  drainTimeoutMs: number;
   /** Folder of template overrides. */
   templatesDir: string | undefined;
   /** Base of the links in mail (no trailing slash). */
@@ -42,6 +44,7 @@ export function mailConfig(env: Env, publicUrl: string, emailFlows: boolean): Ma
     from: from ?? "Tessera <no-reply@localhost>",
     timeoutMs: read(env, V.SMTP_TIMEOUT_MS),
     queueSize: read(env, V.MAIL_QUEUE_SIZE),
+    drainTimeoutMs: read(env, V.MAIL_DRAIN_TIMEOUT_MS),
     templatesDir: read(env, V.MAIL_TEMPLATES_DIR),
     appUrl: read(env, V.TESSERA_APP_URL) ?? `${publicUrl}/console`,
     production,

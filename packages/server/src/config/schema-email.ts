@@ -49,6 +49,14 @@ export const EMAIL_VARIABLES = {
     default: 1000,
     description: "mails waiting for delivery at most; a mail over it is dropped and logged (without its content)",
   }),
+  MAIL_DRAIN_TIMEOUT_MS: variable({
+    name: "MAIL_DRAIN_TIMEOUT_MS",
+    section: "email",
+    parser: int(0, 600_000),
+    default: 10_000,
+    description:
+      "at shutdown (SIGTERM/SIGINT, after in-flight requests), how long queued and in-flight mail may still be delivered; what is left then is dropped and its count logged (see [account-recovery.md](account-recovery.md#mail-delivery))",
+  }),
   MAIL_TEMPLATES_DIR: variable({
     name: "MAIL_TEMPLATES_DIR",
     section: "email",

@@ -5,6 +5,10 @@
  * on every step and 3 retries with backoff. The queue is bounded: a job over the bound
  * is dropped and logged (its kind only, never an address, link or token).
  *
+ * Shutdown drains the queue: `close()` refuses new jobs, lets the worker finish the
+ * queued and in-flight ones for up to MAIL_DRAIN_TIMEOUT_MS (a retry that would end
+ * after that bound is not tried), then drops what is left and logs how many, by kind.
+ *
  * Without SMTP_URL (development; production refuses to start when a flow needs mail)
  * the message is written to the log at `info`, link included: the one place a link
  * appears in logs.
@@ -29,7 +33,10 @@ export interface Mailer {
   enqueue(kind: MailKind, job: MailJob): boolean;
   /** Resolves once every queued job has finished (tests, shutdown). */
   idle(): Promise<void>;
-  /** Stops taking jobs, waits up to `graceMs` for the queue, and closes the SMTP connection. */
+  /**
+   * Stops taking jobs, waits up to `graceMs` (default MAIL_DRAIN_TIMEOUT_MS) for the queued
+   * and in-flight ones, logs how many were dropped, and closes the SMTP connection.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -57,7 +64,11 @@ export function createMailer(opts: MailerOptions): Mailer {
         });
   const queue: { kind: MailKind; job: MailJob }[] = [];
   let running: Promise<void> | undefined;
+  /** The job the worker is on (being prepared or delivered). */
+  let current: MailKind | undefined;
   let closed = false;
+  /** While draining at shutdown: when the drain ends (no retry may end after it). */
+  let deadline: number | undefined;
   const waiters = new Set<() => void>();
 
   async function deliver(mail: OutgoingMail): Promise<void> {
@@ -77,7 +88,7 @@ export function createMailer(opts: MailerOptions): Mailer {
         const delay = retryDelays[attempt];
         // SMTP errors carry codes, not content: safe to log.
         const fields = { mail_kind: mail.kind, attempt: attempt + 1, err: { code: err.code, responseCode: err.responseCode } };
-        if (delay === undefined || closed) {
+        if (delay === undefined || (deadline !== undefined && Date.now() + delay >= deadline)) {
           logger.error(fields, "mail delivery failed; giving up");
           return;
         }
@@ -89,12 +100,14 @@ export function createMailer(opts: MailerOptions): Mailer {
 
   async function drain(): Promise<void> {
     for (let next = queue.shift(); next; next = queue.shift()) {
+      current = next.kind;
       try {
         const mail = await next.job();
         if (mail) await deliver(mail);
       } catch (e) {
         logger.error({ mail_kind: next.kind, err: { message: (e as Error).message } }, "could not prepare a mail");
       }
+      current = undefined;
     }
     running = undefined;
     for (const w of waiters) w();
@@ -118,13 +131,25 @@ export function createMailer(opts: MailerOptions): Mailer {
       return true;
     },
     idle,
-    async close(graceMs = 5000) {
+    async close(graceMs = config.drainTimeoutMs) {
+      if (closed) return;
       closed = true;
+      const pending = queue.length + (current === undefined ? 0 : 1);
+      deadline = Date.now() + graceMs;
       let timer: NodeJS.Timeout | undefined;
       await Promise.race([idle(), new Promise((res) => (timer = setTimeout(res, graceMs)))]);
       clearTimeout(timer);
-      if (queue.length > 0) logger.warn({ dropped: queue.length }, "mails still queued at shutdown were dropped");
+      // Counts and kinds only: never an address, link or token.
+      const left = [...queue.map((q) => q.kind), ...(current === undefined ? [] : [current])];
       queue.length = 0;
+      if (left.length > 0) {
+        const kinds: Partial<Record<MailKind, number>> = {};
+        for (const k of left) kinds[k] = (kinds[k] ?? 0) + 1;
+        logger.warn(
+          { dropped: left.length, dropped_kinds: kinds, pending_at_shutdown: pending, drain_timeout_ms: graceMs },
+          "shutdown drain ended before every mail was delivered: the rest was dropped",
+        );
+      } else if (pending > 0) logger.info({ dropped: 0, pending_at_shutdown: pending }, "mail queue drained at shutdown");
       transport?.close();
     },
   };

@@ -7,24 +7,16 @@ import { sql, type Kysely } from "kysely";
 import { revokeUserFamilies, type FamiliesRevoked } from "./account-security.js";
 import type { Database, EmailTokenPurpose, EmailTokenRow } from "./schema.js";
 
-/** Ended tokens are deleted this long after they expired (kept for support meanwhile). */
-const KEEP_ENDED_MS = 86_400_000;
-
 /**
  * Stores a new token for the user. With `supersede`, every earlier unused token of the
- * same purpose ends now (a password reset: only the newest link works). Deletes the
- * user's tokens that expired more than a day ago.
+ * same purpose ends now (a password reset: only the newest link works). Ended tokens
+ * are deleted by the periodic sweep (`deleteEndedEmailTokens`).
  */
 export async function issueEmailToken(
   db: Kysely<Database>,
   t: { userId: string; purpose: EmailTokenPurpose; tokenHash: string; emailNormalized: string; now: Date; expiresAt: Date; supersede: boolean },
 ): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await trx
-      .deleteFrom("email_tokens")
-      .where("user_id", "=", t.userId)
-      .where("expires_at", "<", new Date(t.now.getTime() - KEEP_ENDED_MS))
-      .execute();
     if (t.supersede) {
       await trx
         .updateTable("email_tokens")
@@ -46,6 +38,23 @@ export async function issueEmailToken(
       })
       .execute();
   });
+}
+
+/**
+ * Deletes ended tokens, at most `limit` rows per statement (a subquery on id: PostgreSQL
+ * and PGlite alike): expired ones (`expires_at <= now`, through its index) and used ones
+ * whose use is older than `usedBefore`. Returns how many rows went.
+ */
+export async function deleteEndedEmailTokens(db: Kysely<Database>, now: Date, usedBefore: Date, limit: number): Promise<number> {
+  const expired = await db
+    .deleteFrom("email_tokens")
+    .where("id", "in", (eb) => eb.selectFrom("email_tokens").select("id").where("expires_at", "<=", now).limit(limit))
+    .executeTakeFirst();
+  const used = await db
+    .deleteFrom("email_tokens")
+    .where("id", "in", (eb) => eb.selectFrom("email_tokens").select("id").where("used_at", "<", usedBefore).limit(limit))
+    .executeTakeFirst();
+  return Number(expired.numDeletedRows) + Number(used.numDeletedRows);
 }
 
 /** Whether a token of this purpose was issued to the user after `since` (resend throttling). */
