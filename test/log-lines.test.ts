@@ -10,6 +10,7 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { CHUNK_BYTES, createLineWriter } from "../packages/server/src/lib/line-writer.js";
+import { createLogger } from "../packages/server/src/lib/logger.js";
 
 const FIXTURE = path.join(import.meta.dirname, "fixtures", "log-burst.ts");
 
@@ -118,6 +119,21 @@ describe("the line writer", () => {
     // A new turn: its first line goes out at once again.
     w.write(line(100));
     expect(writes.at(-1)).toBe(line(100));
+  });
+
+  it("writes what a turn keeps at once on logger.flush(), as the per-RPC line of a server with no other request in flight does", () => {
+    const { writes, stream } = sink();
+    for (const json of [true, false]) {
+      writes.length = 0;
+      const logger = createLogger({ json, level: "info", destination: stream });
+      logger.warn({ reason: "reuse" }, "refresh token reused");
+      logger.info({ procedure: "tessera.v1.AuthService/RefreshToken", code: "unauthenticated" }, "rpc");
+      expect(writes.join(""), "only the turn's first line is out").not.toContain("RefreshToken");
+      logger.flush();
+      // Before this turn does anything else (its response): both lines, whole.
+      expect(writes.join("").split("\n").filter(Boolean)).toHaveLength(2);
+      expect(writes.join("")).toContain("RefreshToken");
+    }
   });
 
   it("counts bytes, not characters, when cutting chunks", async () => {

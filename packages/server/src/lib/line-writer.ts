@@ -6,7 +6,9 @@
  *   or one serving a request at a time (a terminal, the README's shell blocks sharing its
  *   stdout), writes each line before the response it describes.
  * - Further lines of the same turn (a busy server: many requests per turn) are kept and
- *   written together when the turn ends (`setImmediate`), in chunks of at most
+ *   written together when the turn ends (`setImmediate`), or when `flush()` is called
+ *   (the per-RPC line of a server with no other request in flight: server/observe.ts),
+ *   in chunks of at most
  *   `CHUNK_BYTES` cut at line ends: under PIPE_BUF, so a write to a shared pipe is never
  *   interleaved with another process's output in the middle of a line.
  * - What is still kept is written synchronously when the process exits (`process.exit`,
@@ -56,10 +58,10 @@ export function fdSink(fd: number): LineSink {
   };
 }
 
-/** Lines in, batched writes out; `flush()` writes what is kept, synchronously. */
+/** Lines in, batched writes out; `flush()` writes what is kept, synchronously (then calls `done`: pino's `logger.flush`). */
 export interface LineWriter {
   write(line: string): void;
-  flush(): void;
+  flush(done?: () => void): void;
 }
 
 /** The writers of this process that keep lines now: flushed at exit. */
@@ -79,7 +81,12 @@ export function createLineWriter(sink: LineSink): LineWriter {
   let keptBytes = 0;
   let turnStarted = false;
 
-  function flush(): void {
+  function flush(done?: () => void): void {
+    writeKept();
+    done?.();
+  }
+
+  function writeKept(): void {
     if (kept.length === 0) return;
     const lines = kept;
     kept = [];
@@ -118,7 +125,7 @@ export function createLineWriter(sink: LineSink): LineWriter {
       kept.push(line);
       keptBytes += line.length;
       // A turn that logs a lot (a burst) does not hold more than a few chunks.
-      if (keptBytes >= MAX_KEPT_BYTES) flush();
+      if (keptBytes >= MAX_KEPT_BYTES) writeKept();
     },
     flush,
   };

@@ -87,7 +87,8 @@ function textStream(out: LineWriter): DestinationStream {
         .join(" ");
       out.write(`${new Date(Number(time)).toISOString()} ${lvl.toUpperCase().padEnd(5)} ${String(msg ?? "")}${fields ? ` ${fields}` : ""}\n`);
     },
-  };
+    flush: (done?: () => void) => out.flush(done),
+  } as DestinationStream;
 }
 
 export interface LoggerOptions {
