@@ -117,6 +117,30 @@ describe.each(DB_KINDS)("AdminService on %s", (kind) => {
     expect(await codeOf(adminClient().listUsers({ pageToken: valid }))).toBe("ok");
   });
 
+  it("finding: a page token with an impossible timestamp reached the database and answered Internal", async () => {
+    // The shape passes the token's pattern, but PostgreSQL refuses the value (out of range).
+    const impossible = [
+      "2026-13-01 00:00:00+00",
+      "2026-02-30 00:00:00+00",
+      "2026-01-01 25:00:00+00",
+      "2026-01-01 00:61:00+00",
+      "0000-01-01 00:00:00+00",
+      "2026-01-01 00:00:00+99",
+    ];
+    for (const t of impossible) {
+      for (const l of ["users", "api_keys"] as const) {
+        const pageToken = Buffer.from(JSON.stringify({ l, t, i: admin.userId })).toString("base64url");
+        const call = l === "users" ? adminClient().listUsers({ pageToken }) : adminClient().listApiKeys({ pageToken });
+        expect(await codeOf(call), `${l} ${t}`).toBe(Code.InvalidArgument);
+      }
+    }
+    // A leap day and an offset with minutes are real timestamps.
+    for (const t of ["2024-02-29 23:59:59.999999+00", "2026-01-01 00:00:00+05:30"]) {
+      const pageToken = Buffer.from(JSON.stringify({ l: "users", t, i: admin.userId })).toString("base64url");
+      expect(await codeOf(adminClient().listUsers({ pageToken })), t).toBe("ok");
+    }
+  });
+
   it("searches email and name case-insensitively, with % and _ matching only themselves", async () => {
     const tag = randomBytes(4).toString("hex");
     const [pct, notPct, under, notUnder, named] = await insertUsers(

@@ -98,7 +98,15 @@ async function buildInProcess(database: TestDatabase, start: Date): Promise<InPr
   const humans: CredentialVerifier = {
     async verify(token) {
       if (!token.startsWith(TEST_HUMAN)) return undefined;
-      return { kind: "user", userId: token.slice(TEST_HUMAN.length), expiresAt: new Date(now.getTime() + 900_000), sessionId: undefined, tokenId: "test" };
+      return {
+        kind: "user",
+        userId: token.slice(TEST_HUMAN.length),
+        expiresAt: new Date(now.getTime() + 900_000),
+        sessionId: undefined,
+        tokenId: "test",
+        amr: ["pwd"],
+        assuranceLevel: 1,
+      };
     },
   };
   // Only what this test calls: ApiKeyService and CheckToken.

@@ -140,7 +140,7 @@ describe("tessera CLI against an AUTH_MODE=full server", () => {
     const table = await tessera(["apikeys", "list"]);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^ID\s+NAME\s+STARTS WITH\s+CREATED\s+EXPIRES\s+LAST USED$/);
+    expect(lines[0]).toMatch(/^ID\s+NAME\s+STARTS WITH\s+CREATED\s+EXPIRES\s+LAST USED\s+OLD VALUE UNTIL$/);
     expect(lines[1]).toContain(keyId);
     expect(lines[1]!.indexOf("ci")).toBe(lines[0]!.indexOf("NAME")); // aligned columns
     expect(table.stdout).not.toContain(key);
@@ -221,6 +221,66 @@ describe("tessera CLI against an AUTH_MODE=full server", () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('unknown scope "jobs:raed"');
     expect((await tessera(["apikeys", "delete", me.apiKeyId, "--yes"])).code).toBe(0);
+  }, 120_000);
+
+  it("rotates with --overlap, ends the old value with revoke-old, and lists keys expiring soon with --expiring", async () => {
+    const soon = await tessera(["apikeys", "create", "--name", "rotating", "--expires-in", "10d"]);
+    expect(soon.code, soon.stderr).toBe(0);
+    const old = soon.stdout.trim();
+    const id = (await checkToken(old)).apiKeyId;
+    const later = await tessera(["apikeys", "create", "--name", "long-lived", "--expires-in", "90d"]);
+    expect(later.code, later.stderr).toBe(0);
+    const laterId = (await checkToken(later.stdout.trim())).apiKeyId;
+
+    const tooLong = await tessera(["apikeys", "regenerate", id, "--overlap", "25h"]);
+    expect(tooLong.code).toBe(2);
+    expect(tooLong.stderr).toContain("--overlap is at most 24h");
+    const r = await tessera(["apikeys", "regenerate", id, "--expires-in", "10d", "--overlap", "1h"]);
+    expect(r.code, r.stderr).toBe(0);
+    const fresh = r.stdout.trim();
+    expect(fresh).toMatch(new RegExp(`^${KEY_RE.source}$`));
+    expect(r.stderr).toContain(`the old value ${old.slice(0, 12)}… keeps working until`);
+    expect(r.stderr).toContain(`tessera apikeys revoke-old ${id}`);
+    // Both values work during the overlap.
+    expect((await checkToken(old)).apiKeyId).toBe(id);
+    expect((await checkToken(fresh)).apiKeyId).toBe(id);
+
+    // The last use is written in the background (every 2 s): wait until `get` shows it.
+    let get = await tessera(["apikeys", "get", id]);
+    for (let i = 0; i < 40 && !/^Last used:.* from 127\.0\.0\.1$/m.test(get.stdout); i++) {
+      await new Promise((res) => setTimeout(res, 250));
+      get = await tessera(["apikeys", "get", id]);
+    }
+    expect(get.stdout).toMatch(/^Last used:\s+\d{4}-\d\d-\d\d \d\d:\d\d UTC from 127\.0\.0\.1$/m);
+    expect(get.stdout).toMatch(/^Old value:\s+tsk_[0-9A-Za-z]{8}… works until /m);
+
+    // --expiring 14d: only the key that expires within 14 days, marked, with its old value's end.
+    const listed = await tessera(["apikeys", "list", "--expiring", "14d"]);
+    expect(listed.code, listed.stderr).toBe(0);
+    const lines = listed.stdout.trimEnd().split("\n");
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain(id);
+    expect(lines[1]).toContain("(expires soon)");
+    expect(lines[1]).toMatch(/ UTC \(tsk_[0-9A-Za-z]{8}…\)$/); // the old value's end and prefix
+    expect(lines[1]).toMatch(/ UTC from 127\.0\.0\.1/); // last use
+    expect(listed.stdout).not.toContain(laterId);
+    const all = await tessera(["apikeys", "list"]);
+    expect(all.stdout).toContain(laterId);
+    expect(all.stdout.split("\n").find((l) => l.includes(laterId))).not.toContain("soon");
+    const json = JSON.parse((await tessera(["apikeys", "list", "--expiring", "12h", "-o", "json"])).stdout) as unknown[];
+    expect(json).toEqual([]);
+    const bad = await tessera(["apikeys", "list", "--expiring", "soon"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--expiring must look like");
+
+    // revoke-old: the old value stops at once, the new one keeps working; again: nothing to do.
+    const revoked = await tessera(["apikeys", "revoke-old", id]);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.stderr).toContain("no longer works");
+    expect(await codeOf(checkToken(old))).toBe(Code.Unauthenticated);
+    expect((await checkToken(fresh)).apiKeyId).toBe(id);
+    expect((await tessera(["apikeys", "revoke-old", id])).stderr).toContain("has no old value");
+    for (const k of [id, laterId]) expect((await tessera(["apikeys", "delete", k, "--yes"])).code).toBe(0);
   }, 120_000);
 
   it("manages members and invites of a team account", async () => {

@@ -98,6 +98,8 @@ describe("the configuration schema", () => {
       "DATABASE_LISTEN_URL",
       "DATABASE_URL",
       "DB_PASS",
+      "MFA_ENCRYPTION_KEY",
+      "MFA_ENCRYPTION_KEY_PREVIOUS",
       "OTEL_EXPORTER_OTLP_HEADERS",
       "REDIS_URL",
       "SMTP_URL",

@@ -9,14 +9,16 @@
  */
 import { execFile } from "node:child_process";
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
+import https from "node:https";
+import path from "node:path";
 import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, createClient, type Transport } from "@connectrpc/connect";
 import { connectNodeAdapter, createConnectTransport, createGrpcTransport, createGrpcWebTransport } from "@connectrpc/connect-node";
-import { clientCertContextValues, createAuthInterceptor, requireTesseraPrincipal } from "@tessera/connect";
+import { clientCertContextValues, clientCertificateOf, createAuthInterceptor, requireTesseraPrincipal } from "@tessera/connect";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
 import { AuthService, PrincipalKind } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
@@ -37,6 +39,9 @@ const worker3 = certs.issueClient("worker-3");
 const worker4 = certs.issueClient("worker-4");
 const worker5 = certs.issueClient("worker-5");
 const worker6 = certs.issueClient("worker-6");
+const worker7 = certs.issueClient("worker-7");
+const worker8 = certs.issueClient("worker-8");
+const worker9 = certs.issueClient("worker-9");
 
 type Id = { cert: string; key: string } | undefined;
 const tlsOpts = (id: Id) => ({ ca, ...(id ? { cert: certs.read(id.cert), key: certs.read(id.key) } : {}) });
@@ -80,6 +85,27 @@ with grpc.secure_channel("localhost:" + sys.argv[1], creds) as ch:
     encoding: "utf8",
   });
   return stdout.trim();
+}
+
+/**
+ * GetUserAccounts over HTTP/1.1 (Connect, JSON) from a TLS 1.2 connection presenting
+ * `first`, renegotiated to present `then` before the request: the raw response, or
+ * "renegotiation refused". Built from helpers/tls-renegotiate.c (no client library
+ * renegotiates with another certificate).
+ */
+async function renegotiated(
+  port: number,
+  first: { cert: string; key: string },
+  then: { cert: string; key: string } | undefined,
+  http = "POST /tessera.v1.UserAccountService/GetUserAccounts HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+): Promise<string> {
+  const bin = path.join(certs.dir, "tls-renegotiate");
+  await promisify(execFile)("gcc", [path.join(import.meta.dirname, "helpers/tls-renegotiate.c"), "-o", bin, "-lssl", "-lcrypto"]);
+  const request = path.join(certs.dir, `renegotiate-request-${randomBytes(4).toString("hex")}.txt`);
+  writeFileSync(request, http);
+  const args = [String(port), first.cert, first.key, then?.cert ?? "-", then?.key ?? "-", request];
+  const out = await promisify(execFile)(bin, args, { encoding: "utf8" }).catch((e: { stdout?: string }) => ({ stdout: e.stdout ?? "" }));
+  return out.stdout;
 }
 
 const inAMonth = () => timestampFromDate(new Date(Date.now() + 30 * 86_400_000));
@@ -321,26 +347,94 @@ describe.each(DB_KINDS)("mutual-TLS identities on %s", (db) => {
     expect((await client(UserAccountService, worker4).getUserAccounts({})).accounts[0]!.id).toBe(accountId);
   });
 
-  it("a certificate several accounts map: the most specific mapping wins, two of one kind are refused as ambiguous", async () => {
-    const team = (await client(UserAccountService, undefined).createTeamAccount({ name: `team ${randomBytes(4).toString("hex")}` }, bearer(adminToken)))
-      .account!.id;
+  it("a certificate an account maps several ways: the most specific mapping wins, two of one kind are refused as ambiguous", async () => {
     const mappings = client(ClientCertService, undefined);
     const map = (account: string, match: Parameters<typeof mappings.createAccountClientCert>[0]["match"]) =>
       mappings.createAccountClientCert({ accountId: account, name: `w6 ${randomBytes(4).toString("hex")}`, match }, bearer(adminToken));
-    const asWorker6 = () => client(UserAccountService, worker6).getUserAccounts({});
-    await map(accountId, { case: "subject", value: "CN=worker-6" });
-    expect((await asWorker6()).accounts.map((a) => a.id)).toEqual([accountId]);
-    // A SAN mapping in the team is more specific than the subject one.
-    const bySan = await map(team, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-6" });
-    expect((await asWorker6()).accounts.map((a) => a.id)).toEqual([team]);
-    // A second SAN mapping in another account: ambiguous, refused.
+    const userOfWorker6 = async () => (await client(AuthService, worker6).checkToken({})).userId;
+    const bySubject = await map(accountId, { case: "subject", value: "CN=worker-6" });
+    expect(await userOfWorker6()).toBe(bySubject.clientCert!.userId);
+    // A SAN mapping is more specific than the subject one.
+    const bySan = await map(accountId, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-6" });
+    expect(await userOfWorker6()).toBe(bySan.clientCert!.userId);
+    // A second SAN mapping: ambiguous, refused.
     const second = await map(accountId, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-6" });
-    await expectCode(asWorker6(), Code.Unauthenticated, /more than one account/);
+    await expectCode(client(UserAccountService, worker6).getUserAccounts({}), Code.Unauthenticated, /more than one mapping/);
     // A thumbprint mapping decides.
-    await map(team, { case: "thumbprint", value: thumbprintOf(worker6.cert) });
-    expect((await asWorker6()).accounts.map((a) => a.id)).toEqual([team]);
-    await mappings.deleteAccountClientCert({ id: bySan.clientCert!.id }, bearer(adminToken));
-    await mappings.deleteAccountClientCert({ id: second.clientCert!.id }, bearer(adminToken));
+    const byThumbprint = await map(accountId, { case: "thumbprint", value: thumbprintOf(worker6.cert) });
+    expect(await userOfWorker6()).toBe(byThumbprint.clientCert!.userId);
+    for (const m of [bySubject, bySan, second, byThumbprint]) await mappings.deleteAccountClientCert({ id: m.clientCert!.id }, bearer(adminToken));
+  });
+
+  it("finding: another account's admin took over a mapped certificate with a more specific mapping", async () => {
+    // Any user may sign up and administer an account of its own, and so map any certificate.
+    const { tokens } = await client(AuthService, undefined).signUp({
+      email: `mallory-${randomBytes(4).toString("hex")}@example.test`,
+      password: "correct horse battery staple",
+    });
+    const mallory = tokens!.accessToken;
+    const malloryAccount = (await client(UserAccountService, undefined).getUserAccounts({}, bearer(mallory))).accounts[0]!.id;
+    const mappings = client(ClientCertService, undefined);
+    const map = (account: string, token: string, match: Parameters<typeof mappings.createAccountClientCert>[0]["match"]) =>
+      mappings.createAccountClientCert({ accountId: account, name: `m ${randomBytes(4).toString("hex")}`, match }, bearer(token));
+    const accountsOf = async (id: Id) => (await client(UserAccountService, id).getUserAccounts({})).accounts.map((a) => a.id);
+
+    // The victim's worker, mapped by subject.
+    const victim7 = await map(accountId, adminToken, { case: "subject", value: "CN=worker-7" });
+    expect(await accountsOf(worker7)).toEqual([accountId]);
+    // Mallory's SAN and thumbprint mappings (more specific) never make it her machine user: refused, not hers.
+    const bySan = await map(malloryAccount, mallory, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-7" });
+    await expectCode(accountsOf(worker7), Code.Unauthenticated, /more than one account/);
+    const byThumbprint = await map(malloryAccount, mallory, { case: "thumbprint", value: thumbprintOf(worker7.cert) });
+    await expectCode(accountsOf(worker7), Code.Unauthenticated, /more than one account/);
+    // Nor by pushing the victim's mapping out of the rows read with many of her own.
+    await map(accountId, adminToken, { case: "subject", value: "CN=worker-8" });
+    expect(await accountsOf(worker8)).toEqual([accountId]);
+    await map(malloryAccount, mallory, { case: "thumbprint", value: thumbprintOf(worker8.cert) });
+    for (let i = 0; i < 16; i++) await map(malloryAccount, mallory, { case: "subjectAltName", value: "URI:spiffe://example.test/worker-8" });
+    await expectCode(accountsOf(worker8), Code.Unauthenticated, /too many mappings/);
+    // Once hers are gone, the victim's mapping works again.
+    for (const m of [bySan, byThumbprint]) await mappings.deleteAccountClientCert({ id: m.clientCert!.id }, bearer(mallory));
+    expect(await accountsOf(worker7)).toEqual([victim7.clientCert!.accountId]);
+  });
+
+  it("finding: a certificate presented by TLS renegotiation counted as verified", async () => {
+    // The victim maps "CN=stranger"; the attacker holds a certificate of the CA (worker-9,
+    // mapped in its own account) and a self-made one with that subject (here: another CA's).
+    const team = (await client(UserAccountService, undefined).createTeamAccount({ name: `victim ${randomBytes(4).toString("hex")}` }, bearer(adminToken)))
+      .account!.id;
+    const mappings = client(ClientCertService, undefined);
+    const name = () => `reneg ${randomBytes(4).toString("hex")}`;
+    await mappings.createAccountClientCert({ accountId: team, name: name(), match: { case: "subject", value: "CN=stranger" } }, bearer(adminToken));
+    await mappings.createAccountClientCert({ accountId, name: name(), match: { case: "subject", value: "CN=worker-9" } }, bearer(adminToken));
+    // The helper works: worker-9 without renegotiating is its own mapping.
+    const plain = await renegotiated(server.port, worker9, undefined);
+    expect(plain).toMatch(/^HTTP\/1\.1 200 /);
+    expect(plain).toContain(accountId);
+    // Renegotiating to the unverifiable certificate never makes it the caller.
+    const attack = await renegotiated(server.port, worker9, certs.otherCaClient);
+    expect(attack).not.toContain(team);
+    expect(attack).not.toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it("finding: @tessera/connect's clientCertificateOf reported a renegotiated, unverified certificate as verified", async () => {
+    // A plain Node HTTPS server (renegotiation allowed, as by default) asking for certificates of the CA.
+    const embedding = https.createServer(
+      { cert: certs.read(certs.server.cert), key: certs.read(certs.server.key), ca, requestCert: true, rejectUnauthorized: false },
+      (req, res) => res.end(JSON.stringify(clientCertificateOf(req) ?? null)),
+    );
+    await new Promise<void>((resolve) => embedding.listen(0, "127.0.0.1", resolve));
+    const port = (embedding.address() as AddressInfo).port;
+    const get = "GET / HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
+    try {
+      expect(await renegotiated(port, worker9, undefined, get)).toContain(thumbprintOf(worker9.cert));
+      const after = await renegotiated(port, worker9, certs.otherCaClient, get);
+      expect(after).toMatch(/^HTTP\/1\.1 200 /);
+      expect(after).not.toContain(thumbprintOf(certs.otherCaClient.cert));
+      expect(after).not.toContain("stranger");
+    } finally {
+      await new Promise<void>((resolve) => embedding.close(() => resolve()));
+    }
   });
 
   it("in AUTH_MODE=admin only the configured admin's mappings authenticate, as for API keys", async () => {

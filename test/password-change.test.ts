@@ -132,10 +132,14 @@ describe("ChangePassword (AUTH_MODE=full, PostgreSQL)", () => {
     const userId = await createHumanUser(t.database.db.kysely);
     const ring = createKeyRing(t.database.db.kysely, () => new Date(), t.server.app.deps.logger);
     await ring.start();
-    const session = await createSessions({ db: t.database.db.kysely, keys: ring, config: t.server.app.config, clock: () => new Date() }).startSession(userId, {
-      clientIp: "",
-      userAgent: "",
-    });
+    const session = await createSessions({ db: t.database.db.kysely, keys: ring, config: t.server.app.config, clock: () => new Date() }).startSession(
+      userId,
+      {
+        clientIp: "",
+        userAgent: "",
+      },
+      { amr: ["pwd"], assuranceLevel: 1 },
+    );
     ring.stop();
     const e = await failure(auth(session.accessToken).changePassword({ currentPassword: PASSWORD, newPassword: NEW_PASSWORD }));
     expect(e.code).toBe(Code.FailedPrecondition);

@@ -24,6 +24,7 @@ import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation
 import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.js";
 import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
 import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
+import { MfaService } from "../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
 import { AdminService } from "../packages/sdk/src/gen/tessera/v1/admin_pb.js";
 import { ClientCertService } from "../packages/sdk/src/gen/tessera/v1/client_cert_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
@@ -38,6 +39,7 @@ const SERVICES: DescService[] = [
   DeviceLoginService,
   IdentityService,
   AccountRecoveryService,
+  MfaService,
   AdminService,
   ClientCertService,
 ];
@@ -81,6 +83,7 @@ const MATRIX: Record<string, Row> = {
   "ApiKeyService/GetAccountApiKeys": [U, PD, "ok", "ok", "ok", PD, PD, PD],
   "ApiKeyService/GetAccountApiKey": [U, NF, "ok", "ok", "ok", PD, PD, PD],
   "ApiKeyService/RegenerateAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD, PD],
+  "ApiKeyService/RevokeOldAccountApiKeyValue": [U, NF, PD, "ok", "ok", PD, PD, PD],
   "ApiKeyService/DeleteAccountApiKey": [U, NF, PD, "ok", "ok", PD, PD, PD],
 
   "UserAccountService/GetUser": [U, "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
@@ -111,6 +114,14 @@ const MATRIX: Record<string, Row> = {
   "DeviceLoginService/GetDeviceLogin": [U, IA, IA, IA, IA, PD, PD, PD],
   "DeviceLoginService/ApproveDeviceLogin": [U, IA, IA, IA, IA, PD, PD, PD],
   "DeviceLoginService/DenyDeviceLogin": [U, IA, IA, IA, IA, PD, PD, PD],
+  // The second factor: the caller's own (API keys refused); VerifyMfa's challenge is its credential.
+  "MfaService/GetMfaStatus": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
+  "MfaService/StartTotpEnrollment": [U, "ran", "ran", "ran", "ran", PD, PD, PD],
+  "MfaService/ConfirmTotpEnrollment": [U, "ran", "ran", "ran", "ran", PD, PD, PD],
+  "MfaService/DisableTotp": [U, "ran", "ran", "ran", "ran", PD, PD, PD],
+  "MfaService/RegenerateRecoveryCodes": [U, "ran", "ran", "ran", "ran", PD, PD, PD],
+  "MfaService/VerifyMfa": ["public", "public", "public", "public", "public", "public", "public", "public"],
+  "MfaService/ResetUserMfa": [U, PD, PD, PD, PD, PD, PD, PD],
 
   // Instance admins and keys an instance admin created (test/revocation-service.test.ts): none of these.
   "IdentityService/ListIdentities": [U, "ok", "ok", "ok", "ok", PD, PD, PD],
@@ -214,6 +225,12 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
         return { id: (await newKey(accountId, adminToken)).id, expiresAt: inAMonth() };
       case "ApiKeyService/DeleteAccountApiKey":
         return { id: (await newKey(accountId, adminToken)).id };
+      case "ApiKeyService/RevokeOldAccountApiKeyValue": {
+        // A key in an overlap, so there is an old value to revoke.
+        const { id } = await newKey(accountId, adminToken);
+        await clientOf(ApiKeyService, adminToken).regenerateAccountApiKey({ id, expiresAt: inAMonth(), overlapSeconds: 3600 });
+        return { id };
+      }
       case "ClientCertService/CreateAccountClientCert":
         return { accountId, name: `c ${randomBytes(4).toString("hex")}`, match: { case: "subject", value: "CN=matrix" } };
       case "ClientCertService/ListAccountClientCerts":
@@ -232,6 +249,7 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
       case "AuthService/SetUserDisabled":
         return { userId: targetUserId, disabled: false };
       case "AuthService/RevokeUserSessions":
+      case "MfaService/ResetUserMfa":
       case "AdminService/GetUserDetails":
         return { userId: targetUserId };
       case "AdminService/RevokeApiKey":

@@ -51,7 +51,7 @@ describe.each(DB_KINDS)("finding 13: the anonymous user after AUTH_MODE=none on 
         // Even an access token for it, signed with the instance's own key, gets nowhere.
         const keys = createKeyRing(tessera.database.db.kysely, () => new Date(), createLogger({ json: true, level: "silent" }));
         await keys.start();
-        const forged = await issueAccessToken(keys, s.app.config, new Date(), ANONYMOUS_USER_ID, randomUUID());
+        const forged = await issueAccessToken(keys, s.app.config, new Date(), ANONYMOUS_USER_ID, randomUUID(), { amr: ["pwd"], assuranceLevel: 1 });
         keys.stop();
         const as = (svc: typeof AuthService) => s.client(svc, { token: forged.token });
         await expectCode(as(AuthService).checkToken({}), Code.Unauthenticated);

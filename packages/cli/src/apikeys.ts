@@ -1,9 +1,11 @@
 /**
- * `tessera apikeys create|list|get|regenerate|delete`: the current account's API keys.
+ * `tessera apikeys create|list|get|regenerate|revoke-old|delete`: the current account's
+ * API keys; `list --expiring 14d` shows only keys that expire soon, `regenerate --overlap 1h`
+ * keeps the old value working for a zero-downtime rollout.
  */
 import type { Command } from "commander";
 import { toJson } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate, type Timestamp } from "@bufbuild/protobuf/wkt";
 import { CreateAccountApiKeyResponseSchema, AccountApiKeySchema, RegenerateAccountApiKeyResponseSchema, type AccountApiKey } from "@tessera/sdk/proto";
 import { CliError, UsageError } from "./errors.js";
 import { ask, formatTime, note, out, printFields, printJson, printTable } from "./output.js";
@@ -14,11 +16,29 @@ import type { Session } from "./session.js";
 const MAX_KEY_DAYS = 365;
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 7 * 86_400_000, y: 365 * 86_400_000 };
 
+/** The server's limit on a regenerate's overlap. */
+const MAX_OVERLAP_MS = 86_400_000;
+/** Keys expiring within this are marked "soon" in `list`. */
+const SOON_MS = 14 * 86_400_000;
+
 /** `30d`, `12h`, `2w`, `1y` (365 days), `90m` (minutes), `45s` -> milliseconds. */
-function parseDuration(v: string, flag = "--expires-in"): number {
+function parseDuration(v: string, option = "--expires-in", examples = "30d, 12h, 2w or 1y"): number {
   const m = /^\s*(\d{1,6})\s*([smhdwy])\s*$/i.exec(v);
-  if (!m) throw new UsageError(`${flag} must look like 30d, 12h, 2w or 1y, not ${JSON.stringify(v.slice(0, 20))}`);
+  if (!m) throw new UsageError(`${option} must look like ${examples}, not ${JSON.stringify(v.slice(0, 20))}`);
   return Number(m[1]) * UNIT_MS[m[2]!.toLowerCase()]!;
+}
+
+/** `--overlap 1h` -> seconds (0 to 24 hours). */
+function overlapFrom(v: string | undefined): number {
+  if (v === undefined) return 0;
+  const ms = parseDuration(v, "--overlap", "1h, 30m or 24h");
+  if (ms > MAX_OVERLAP_MS) throw new UsageError("--overlap is at most 24h: the old value can be kept one day at most");
+  return ms / 1000;
+}
+
+/** Milliseconds from now until a timestamp (Infinity when unset). */
+function msUntil(t: Timestamp | undefined, now: number): number {
+  return t ? timestampDate(t).getTime() - now : Number.POSITIVE_INFINITY;
 }
 
 /** The expiry from --expires-in / --expires-at (default 30 days), checked against the 365-day limit. */
@@ -51,12 +71,21 @@ function refuseApiKey(s: Session): void {
 
 /** True when the key has not expired at `now` and expires within `ms`. */
 function expiresWithin(k: AccountApiKey, now: number, ms: number): boolean {
-  const at = k.expiresAt ? Number(k.expiresAt.seconds) * 1000 : 0;
-  return at > now && at - now <= ms;
+  const left = msUntil(k.expiresAt, now);
+  return left > 0 && left <= ms;
 }
 
-function keyRow(k: AccountApiKey): string[] {
-  return [k.id, k.name, `${k.start}…`, formatTime(k.createdAt), formatTime(k.expiresAt), formatTime(k.lastUsedAt)];
+/** The last use: when, and from which address. */
+function lastUse(k: AccountApiKey): string {
+  if (!k.lastUsedAt) return "-";
+  return k.lastUsedIp ? `${formatTime(k.lastUsedAt)} from ${k.lastUsedIp}` : formatTime(k.lastUsedAt);
+}
+
+function keyRow(k: AccountApiKey, soonMs: number, now: number): string[] {
+  const left = msUntil(k.expiresAt, now);
+  const expires = formatTime(k.expiresAt) + (left <= 0 ? " (expired)" : left <= soonMs ? " (expires soon)" : "");
+  const old = k.previousValueExpiresAt ? `${formatTime(k.previousValueExpiresAt)} (${k.previousStart}…)` : "-";
+  return [k.id, k.name, `${k.start}…`, formatTime(k.createdAt), expires, lastUse(k), old];
 }
 
 function keyFields(k: AccountApiKey): Array<[string, string]> {
@@ -69,7 +98,9 @@ function keyFields(k: AccountApiKey): Array<[string, string]> {
     ["Created", `${formatTime(k.createdAt)} by ${k.createdById || "-"}`],
     ["Updated", `${formatTime(k.updatedAt)} by ${k.updatedById || "-"}`],
     ["Expires", formatTime(k.expiresAt)],
-    ["Last used", formatTime(k.lastUsedAt)],
+    ["Last used", lastUse(k)],
+    ["Last user agent", k.lastUsedUserAgent || "-"],
+    ["Old value", k.previousValueExpiresAt ? `${k.previousStart}… works until ${formatTime(k.previousValueExpiresAt)}` : "-"],
     ["Scopes", k.scopes.length > 0 ? k.scopes.join(" ") : "- (every procedure its role allows)"],
   ];
 }
@@ -119,21 +150,27 @@ export function registerApiKeys(program: Command): void {
 
   apikeys
     .command("list")
-    .description("list the account's API keys (never their values)")
+    .description("list the account's API keys (never their values); keys expiring within 14 days are marked")
     .option("--account <id|name>", "account (default: the current one)")
-    .option("--expiring <duration>", "only keys not expired yet that expire within this, e.g. 14d")
+    .option("--expiring <duration>", "only keys not expired yet that expire within this, e.g. 14d, 12h")
     .action(
       clientAction<{ account?: string; expiring?: string }>(async (s, _a, opts) => {
-        refuseApiKey(s);
         const within = opts.expiring === undefined ? undefined : parseDuration(opts.expiring, "--expiring");
+        refuseApiKey(s);
         const account = await s.currentAccount(opts.account);
-        const all = (await s.call(s.client.apiKeys.getAccountApiKeys({ accountId: account.id }))).apiKeys;
+        const { apiKeys: all } = await s.call(s.client.apiKeys.getAccountApiKeys({ accountId: account.id }));
         const now = Date.now();
         const apiKeys = within === undefined ? all : all.filter((k) => expiresWithin(k, now, within));
         if (s.output === "json") return printJson(apiKeys.map((k) => toJson(AccountApiKeySchema, k)));
-        if (apiKeys.length === 0 && within !== undefined) return out(`no API keys in ${account.name} expire within ${opts.expiring}`);
-        if (apiKeys.length === 0) return out(`no API keys in ${account.name} (create one: tessera apikeys create --name NAME --expires-in 30d)`);
-        printTable(["id", "name", "starts with", "created", "expires", "last used"], apiKeys.map(keyRow));
+        if (apiKeys.length === 0) {
+          if (within !== undefined) return out(`no API keys in ${account.name} expire within ${opts.expiring}`);
+          return out(`no API keys in ${account.name} (create one: tessera apikeys create --name NAME --expires-in 30d)`);
+        }
+        const soonMs = Math.max(SOON_MS, within ?? 0);
+        printTable(
+          ["id", "name", "starts with", "created", "expires", "last used", "old value until"],
+          apiKeys.map((k) => keyRow(k, soonMs, now)),
+        );
       }),
     );
 
@@ -153,18 +190,43 @@ export function registerApiKeys(program: Command): void {
 
   apikeys
     .command("regenerate")
-    .description("give a key a new value and expiry; the old value stops working at once")
+    .description("give a key a new value and expiry; the old value stops working at once, or after --overlap")
     .argument("<id>", "key id")
     .option("--expires-in <duration>", "new lifetime, e.g. 30d (default 30d)")
     .option("--expires-at <date>", "new expiry as an ISO date/time")
-    .addHelpText("after", expiryHelp)
+    .option("--overlap <duration>", "keep the old value working this long (at most 24h), e.g. 1h, for a zero-downtime rollout")
+    .addHelpText(
+      "after",
+      `${expiryHelp}\nRotation: regenerate --overlap 1h, roll the new value out, then \`tessera apikeys revoke-old <id>\` (or let the overlap end).`,
+    )
     .action(
-      clientAction<{ expiresIn?: string; expiresAt?: string }>(async (s, [id], opts) => {
+      clientAction<{ expiresIn?: string; expiresAt?: string; overlap?: string }>(async (s, [id], opts) => {
         const expiresAt = expiryFrom(opts);
+        const overlapSeconds = overlapFrom(opts.overlap);
         refuseApiKey(s);
-        const res = await s.call(s.client.apiKeys.regenerateAccountApiKey({ id: id!, expiresAt: timestampFromDate(expiresAt) }), NOT_FOUND_HINT);
-        if (s.output === "json") printJson(toJson(RegenerateAccountApiKeyResponseSchema, res));
-        else showNewKey(res.apiKey, res.keyValue, `Regenerated API key "${res.apiKey?.name}" (the old value no longer works)`);
+        const res = await s.call(
+          s.client.apiKeys.regenerateAccountApiKey({ id: id!, expiresAt: timestampFromDate(expiresAt), overlapSeconds }),
+          NOT_FOUND_HINT,
+        );
+        if (s.output === "json") return printJson(toJson(RegenerateAccountApiKeyResponseSchema, res));
+        const old = res.apiKey?.previousValueExpiresAt;
+        const what = old
+          ? `the old value ${res.apiKey?.previousStart}… keeps working until ${formatTime(old)}; end it sooner with \`tessera apikeys revoke-old ${id}\``
+          : "the old value no longer works";
+        showNewKey(res.apiKey, res.keyValue, `Regenerated API key "${res.apiKey?.name}" (${what})`);
+      }),
+    );
+
+  apikeys
+    .command("revoke-old")
+    .description("end a key's old value (kept by regenerate --overlap) at once; the current value keeps working")
+    .argument("<id>", "key id")
+    .action(
+      clientAction(async (s, [id]) => {
+        refuseApiKey(s);
+        const res = await s.call(s.client.apiKeys.revokeOldAccountApiKeyValue({ id: id! }), NOT_FOUND_HINT);
+        if (s.output === "json") return printJson({ id, revocationSequence: res.revocationSequence.toString() });
+        note(res.revocationSequence > 0n ? `the old value of API key ${id} no longer works` : `API key ${id} has no old value (nothing to revoke)`);
       }),
     );
 

@@ -25,12 +25,15 @@ type NodeRequest = IncomingMessage | Http2ServerRequest;
  * The verified client certificate of a Node request's connection, or undefined when the
  * connection is not TLS, presented none, or presented one that did not verify against
  * the server's `ca` (`authorized` false: with `rejectUnauthorized: false` such
- * connections get here, and their certificate must never count).
+ * connections get here, and their certificate must never count), or renegotiated to a
+ * certificate that did not (`authorizationError` set).
  */
 export function clientCertificateOf(req: NodeRequest): ClientCertificate | undefined {
   // HTTP/2: the connection is the session's socket (req.socket is a proxy of it).
   const sock = ("stream" in req ? req.stream.session?.socket : req.socket) as Partial<TLSSocket> | undefined;
-  if (sock?.authorized !== true || typeof sock.getPeerCertificate !== "function") return undefined;
+  // Node never resets `authorized`: a certificate presented by TLS 1.2 renegotiation is not
+  // verified, and its failure shows only in `authorizationError`.
+  if (sock?.authorized !== true || sock.authorizationError || typeof sock.getPeerCertificate !== "function") return undefined;
   const peer = sock.getPeerCertificate();
   if (!peer?.raw) return undefined;
   const subject = Object.entries(peer.subject ?? {})

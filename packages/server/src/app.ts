@@ -14,6 +14,7 @@ import { createRefusalAudit } from "./abuse/refusal-audit.js";
 import { createAccountAccess } from "./auth/policy/account-access.js";
 import { createAdminModeGate } from "./auth/admin/admin-mode.js";
 import { createApiKeyAuth } from "./auth/api-keys/verifier.js";
+import { createOldValueSweep } from "./auth/api-keys/old-values.js";
 import { createClientCertAuth } from "./auth/client-certs/auth.js";
 import { createDeviceLogins } from "./auth/device/device-logins.js";
 import { createRevocationLog } from "./auth/revocation/log.js";
@@ -48,6 +49,7 @@ import { createMailer, type Mailer } from "./mail/mailer.js";
 import { createUserAccountService } from "./services/user-account/index.js";
 import { createRevocationService } from "./services/revocation/index.js";
 import { createDeviceLoginService } from "./services/device-login/index.js";
+import { createMfaService } from "./services/mfa/index.js";
 import { createClientCertService } from "./services/client-cert/index.js";
 import { createLocalOnlyGuard } from "./server/local-only.js";
 import { ensureAnonymous, retireAnonymous } from "./store/bootstrap.js";
@@ -115,7 +117,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   revocations.addApplier(clientCerts.applier);
   revocations.addApplier(userAuth.applier);
   const deviceLogins = createDeviceLogins(deps, userAuth.sessions);
-  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins, createEmailTokenSweep(deps)];
+  const oldKeyValues = createOldValueSweep(deps, revocations);
+  const features: Feature[] = [revocations, apiKeys, userAuth, deviceLogins, createEmailTokenSweep(deps), oldKeyValues];
   const started: Feature[] = [];
   let adminSocket: AdminSocket | undefined;
   try {
@@ -156,6 +159,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   const revocationService = createRevocationService(deps, revocations);
   const mailer = createMailer({ config: config.mail, logger });
   const mail = createRecoveryMail(deps, mailer);
+  const perUser = createPerUserLimiter(counters, refusals);
   const routes = createRoutes({
     auth: createAuthService(deps, { userAuth, revocations, mail, forgetApiKeys: (t) => apiKeys.forget(t) }),
     accountRecovery: createAccountRecoveryService(deps, { mail, revocations }),
@@ -163,7 +167,8 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     userAccount: createUserAccountService(deps),
     identity: createIdentityService(deps, userAuth.oidc),
     revocation: revocationService.impl,
-    deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser: createPerUserLimiter(counters, refusals) }),
+    deviceLogin: createDeviceLoginService(deps, { logins: deviceLogins, perUser }),
+    mfa: createMfaService(deps, { mfa: userAuth.mfa, mail, perUser }),
     clientCert: createClientCertService(deps, revocations, () => clientCerts.forgetAll()),
     admin: createAdminService(deps, revocations, keyLimiter),
   });
@@ -180,6 +185,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
         isInstanceAdmin: (userId) => isInstanceAdmin(kysely, userId),
         keyMadeByInstanceAdmin: (apiKeyId) => isApiKeyMadeByInstanceAdmin(kysely, apiKeyId),
         chargeApiKey: chargeWith(keyLimiter),
+        secondFactor: { forAdmins: config.mfa.requireForAdmins, forApiKeyCreation: config.mfa.requireForApiKeyCreation },
         // Mutual TLS: requests without a bearer, by their certificate's account mapping.
         ...(config.tls?.clientCa ? { clientCerts } : {}),
         metrics,

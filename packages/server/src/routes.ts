@@ -10,6 +10,7 @@ import {
   ClientCertService,
   DeviceLoginService,
   IdentityService,
+  MfaService,
   RevocationService,
   UserAccountService,
 } from "@tessera/sdk/proto";
@@ -23,6 +24,7 @@ export interface ServiceImpls {
   identity: ServiceImpl<typeof IdentityService>;
   accountRecovery: ServiceImpl<typeof AccountRecoveryService>;
   deviceLogin: ServiceImpl<typeof DeviceLoginService>;
+  mfa: ServiceImpl<typeof MfaService>;
   admin: ServiceImpl<typeof AdminService>;
   clientCert: ServiceImpl<typeof ClientCertService>;
 }
@@ -37,6 +39,7 @@ export function createRoutes(impls: ServiceImpls): (router: ConnectRouter) => vo
     router.service(IdentityService, impls.identity);
     router.service(AccountRecoveryService, impls.accountRecovery);
     router.service(DeviceLoginService, impls.deviceLogin);
+    router.service(MfaService, impls.mfa);
     router.service(AdminService, impls.admin);
     router.service(ClientCertService, impls.clientCert);
   };

@@ -3,6 +3,7 @@
  * handler repeats them. Per-IP limits count the client *network* (network.ts: an IPv4
  * address, an IPv6 /64):
  * - Login: 10 a minute per network; SignUp: 5 a minute and 20 an hour per network;
+ * - VerifyMfa: 20 a minute per network (and per user: MfaService counts codes).
  * - RefreshToken: 30 a minute; GetAuthorizeUrl: 60 a minute; ExchangeCode,
  *   AcceptTeamAccountInvite and ChangePassword: 10 a minute per network.
  * - RequestPasswordReset and ResendVerification (they mail): 5 a minute and 20 an hour
@@ -54,6 +55,8 @@ const LIMITS: Readonly<Record<string, readonly Limit[]>> = Object.freeze({
   // Public and writes a login transaction per call.
   "AuthService/GetAuthorizeUrl": [perIp(60)],
   "AuthService/ExchangeCode": [perIp(10)],
+  // Public: a challenge is the credential (and each has 5 tries, each user 10 per 15 minutes).
+  "MfaService/VerifyMfa": [perIp(20)],
   "UserAccountService/AcceptTeamAccountInvite": [perIp(10)],
   // Verifies the current password: guessing it with a stolen access token is throttled too.
   "AuthService/ChangePassword": [perIp(10)],

@@ -22,6 +22,9 @@ import { createTesseraJwtVerifier } from "./tokens/access-tokens.js";
 import { createJwksHandler } from "./tokens/jwks.js";
 import { createSessions, type Sessions } from "./tokens/refresh.js";
 import { createKeyRing, type KeyRing } from "./tokens/signing-keys.js";
+import { createMfaSignIn, type MfaSignIn } from "./mfa/challenges.js";
+import { loadOrCreateKeyFile } from "./mfa/key-file.js";
+import { createMfaKeys, type MfaKeys } from "./mfa/secret-box.js";
 
 /** What the sign-in handlers need from user authentication. */
 export interface UserAuth extends Feature {
@@ -41,6 +44,8 @@ export interface UserAuth extends Feature {
   reloadSigningKeys(): Promise<boolean>;
   /** Keeps the token verifier's cached user status in step with the revocation log. */
   applier: RevocationApplier;
+  /** The second factor at sign-in: challenges and VerifyMfa (docs/mfa.md). */
+  mfa: MfaSignIn;
 }
 
 /** What user authentication asks of the rest of the server. */
@@ -49,6 +54,12 @@ export interface UserAuthOptions {
   gate?: AdminModeGate;
   /** The revocation log (records, then `published`), whose `cachesTrusted` the token verifier follows. */
   revocations: Pick<RevocationLog, "published" | "cachesTrusted">;
+}
+
+/** The MFA keys: configured, or kept in the embedded database's data directory; undefined: MFA is off. */
+function mfaKeys(c: Deps["config"]["mfa"]): MfaKeys | undefined {
+  if (c.key) return createMfaKeys(c.key.current, c.key.previous);
+  return c.keyInDataDir === undefined ? undefined : createMfaKeys(loadOrCreateKeyFile(c.keyInDataDir));
 }
 
 /** Builds user authentication. */
@@ -60,8 +71,9 @@ export function createUserAuth(deps: Deps, opts: UserAuthOptions): UserAuth {
   const keys: KeyRing = createKeyRing(kysely, clock, logger);
   const sessions: Sessions = createSessions({ db: kysely, keys, config, clock });
   const jwtVerifier = createTesseraJwtVerifier({ keys, config, clock, db: kysely, gate, trusted: () => opts.revocations.cachesTrusted() });
+  const mfa = createMfaSignIn(deps, sessions, enabled ? mfaKeys(config.mfa) : undefined);
   // Identity providers (full mode); without any, the provider login answers FailedPrecondition.
-  const oidc = createProviderAuth(deps, sessions);
+  const oidc = createProviderAuth(deps, sessions, { mfa });
 
   let dummyHash: Promise<string> | undefined;
   const getDummyHash = () => (dummyHash ??= passwordHashing.hash(`dummy-${Math.random()}-${Date.now()}`));
@@ -82,6 +94,7 @@ export function createUserAuth(deps: Deps, opts: UserAuthOptions): UserAuth {
 
   return {
     sessions,
+    mfa,
     gate,
     oidc,
     adminEmail: config.admin ? normalizeEmailInput(config.admin.email)?.normalized : undefined,
@@ -116,12 +129,14 @@ export function createUserAuth(deps: Deps, opts: UserAuthOptions): UserAuth {
       await getDummyHash();
       sweeper = setInterval(sweep, 3600_000);
       sweeper.unref();
+      await mfa.start?.();
       await oidc.start?.();
     },
     async stop() {
       keys.stop();
       if (sweeper) clearInterval(sweeper);
       sweeper = undefined;
+      await mfa.stop?.();
       await oidc.stop?.();
     },
   };

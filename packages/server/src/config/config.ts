@@ -13,6 +13,7 @@ import { ConfigError } from "./config-error.js";
 import { databaseConfig, type DatabaseConfig } from "./database-config.js";
 import { read, type Env } from "./read.js";
 import { mailConfig, type MailConfig } from "./mail-config.js";
+import { mfaConfig, type MfaConfig } from "./mfa-config.js";
 import { adminApiConfig, type AdminApiConfig } from "./provider-config.js";
 import type { OidcConfig, ProviderConfig } from "./provider-types.js";
 import { providersConfig } from "./providers.js";
@@ -92,6 +93,8 @@ export interface Config {
   mail: MailConfig;
   /** Password users must verify their email before they sign in. */
   requireVerifiedEmail: boolean;
+  /** The second factor: its encryption key and policies (docs/mfa.md). */
+  mfa: MfaConfig;
 }
 
 function packageVersion(): string {
@@ -179,6 +182,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
   const allowedRedirectUris = read(env, V.AUTH_ALLOWED_REDIRECT_URIS);
   // Providers count only in full mode: elsewhere their variables are not even read.
   const providers = mode === "full" ? providersConfig(env, allowedRedirectUris) : [];
+  const database = databaseConfig(env);
   const config: Config = {
     version: packageVersion(),
     host,
@@ -187,7 +191,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     logsJson: read(env, V.LOGS_FORMAT_JSON),
     logLevel: read(env, V.LOG_LEVEL),
     shutdownTimeoutMs: read(env, V.SHUTDOWN_TIMEOUT_SECONDS) * 1000,
-    database: databaseConfig(env),
+    database,
     dbAutoMigrate: read(env, V.DB_AUTO_MIGRATE),
     revocationProbeIntervalMs: read(env, V.REVOCATION_PROBE_INTERVAL_MS),
     authMode: mode,
@@ -217,6 +221,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     metrics: metricsListener(env, host),
     mail: mailConfig(env, publicUrl, mode === "full" && !passwordDisabled),
     requireVerifiedEmail: read(env, V.AUTH_REQUIRE_VERIFIED_EMAIL),
+    mfa: mfaConfig(env, database, mode !== "none"),
   };
   return Object.freeze(config);
 }

@@ -18,6 +18,7 @@ export const SECTIONS = {
   providers: "Identity providers",
   "admin-api": "Provider admin API",
   email: "Email: verification and password reset",
+  mfa: "Second factor (TOTP)",
   network: "Browsers and proxies",
   redis: "Shared limits (Redis)",
   tls: "TLS and mutual TLS",

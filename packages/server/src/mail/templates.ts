@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
 /** The kinds of mail. */
-const MAIL_KINDS = ["verify-email", "signup-existing", "password-reset", "password-changed"] as const;
+const MAIL_KINDS = ["verify-email", "signup-existing", "password-reset", "password-changed", "mfa-enabled", "mfa-disabled"] as const;
 export type MailKind = (typeof MAIL_KINDS)[number];
 
 /** One kind's subject, text and HTML, with placeholders. */
@@ -54,6 +54,20 @@ const BUILT_IN: Record<MailKind, Template> = {
     text: "The password of {{email}} was reset, and every session signed in with it has ended. If you did not do this, reset your password again at once and contact your administrator:\n\n{{forgotLink}}\n",
     html: page(
       '<p>The password of {{email}} was reset, and every session signed in with it has ended.</p><p>If you did not do this, <a href="{{forgotLink}}">reset your password again</a> at once and contact your administrator.</p>',
+    ),
+  },
+  "mfa-enabled": {
+    subject: "Two-step sign-in was turned on",
+    text: "Two-step sign-in (an authenticator app code) was turned on for {{email}}. From now on signing in asks for a code. If you did not do this, reset your password at once and contact your administrator:\n\n{{forgotLink}}\n",
+    html: page(
+      '<p>Two-step sign-in (an authenticator app code) was turned on for {{email}}. From now on signing in asks for a code.</p><p>If you did not do this, <a href="{{forgotLink}}">reset your password</a> at once and contact your administrator.</p>',
+    ),
+  },
+  "mfa-disabled": {
+    subject: "Two-step sign-in was turned off",
+    text: "Two-step sign-in was turned off for {{email}}: signing in no longer asks for a code, and the recovery codes no longer work. If you did not do this, reset your password at once and contact your administrator:\n\n{{forgotLink}}\n",
+    html: page(
+      '<p>Two-step sign-in was turned off for {{email}}: signing in no longer asks for a code, and the recovery codes no longer work.</p><p>If you did not do this, <a href="{{forgotLink}}">reset your password</a> at once and contact your administrator.</p>',
     ),
   },
 };

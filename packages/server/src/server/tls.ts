@@ -1,6 +1,7 @@
 /**
  * TLS on the one port: each accepted TCP socket is wrapped in a server-side TLS socket
- * (TLS 1.2+, ALPN `h2` or `http/1.1`), and handed on once the handshake is done. With a
+ * (TLS 1.2+, ALPN `h2` or `http/1.1`, no renegotiation), and handed on once the handshake
+ * is done. With a
  * client CA, client certificates are asked for: a certificate that is presented and fails
  * verification is refused, and so is a connection without one when they are required.
  *
@@ -9,7 +10,7 @@
  * change that does not load (half-written files, a key that does not match) keeps the
  * old context and is logged; the next change is tried again.
  */
-import { createHash, X509Certificate } from "node:crypto";
+import { constants, createHash, X509Certificate } from "node:crypto";
 import { unwatchFile, watchFile } from "node:fs";
 import type net from "node:net";
 import tls from "node:tls";
@@ -26,7 +27,14 @@ export interface TlsTerminator {
 
 /** The context options from the sources as they are now (a path is read now). */
 function contextOptions(config: TlsConfig): tls.SecureContextOptions {
-  const options: tls.SecureContextOptions = { cert: readPem(config.cert), key: readPem(config.key), minVersion: "TLSv1.2" };
+  const options: tls.SecureContextOptions = {
+    cert: readPem(config.cert),
+    key: readPem(config.key),
+    minVersion: "TLSv1.2",
+    // No TLS 1.2 renegotiation: Node verifies a client certificate at the first handshake
+    // only, and a renegotiated one (never verified) would be read as the connection's.
+    secureOptions: constants.SSL_OP_NO_RENEGOTIATION,
+  };
   if (config.clientCa) options.ca = readPem(config.clientCa);
   // Throws here, not in the server, when the files do not make a context.
   tls.createSecureContext(options);
@@ -103,7 +111,8 @@ const certs = new WeakMap<object, ClientCertificate | null>();
 
 /** The verified client certificate of `sock` (computed once per connection), or undefined. */
 export function clientCertificateOf(sock: unknown): ClientCertificate | undefined {
-  if (!(sock instanceof tls.TLSSocket) || !sock.authorized) return undefined;
+  // `authorized` is never reset once set: a later verification failure shows only in `authorizationError`.
+  if (!(sock instanceof tls.TLSSocket) || !sock.authorized || sock.authorizationError) return undefined;
   let c = certs.get(sock);
   if (c === undefined) {
     const raw = sock.getPeerCertificate().raw;

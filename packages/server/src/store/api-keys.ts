@@ -5,8 +5,14 @@
 import { sql, type Kysely } from "kysely";
 import type { ApiKeyBudgetJson, ApiKeyRateLimitJson, ApiKeyRow, Database } from "./schema.js";
 
-/** What verification needs of a key, found by its hash. */
+/** What verification needs of a key, found by the hash of its value or of its old value. */
 export interface ApiKeyAuthRow {
+  /** SHA-256 (hex) of the key's value. */
+  key_hash: string;
+  /** SHA-256 (hex) of its old value during an overlap, else null. */
+  previous_key_hash: string | null;
+  /** When the old value stops, else null. */
+  previous_expires_at: Date | null;
   id: string;
   account_id: string;
   user_id: string;
@@ -78,15 +84,18 @@ export async function listApiKeysByAccount(db: Kysely<Database>, accountId: stri
 }
 
 /**
- * The verification views of keys by the hashes of their values, in one query. Hashes
- * with no key are absent from the map.
+ * The verification views of keys whose value or old value has one of these hashes, in
+ * one query (the caller matches each hash to its row and says which value it is).
  */
-export async function findApiKeyAuthByHashes(db: Kysely<Database>, keyHashes: readonly string[]): Promise<Map<string, ApiKeyAuthRow>> {
-  const rows = await db
+export async function findApiKeyAuthByHashes(db: Kysely<Database>, keyHashes: readonly string[]): Promise<ApiKeyAuthRow[]> {
+  const one = keyHashes.length === 1;
+  return db
     .selectFrom("api_keys")
     .innerJoin("users", "users.id", "api_keys.user_id")
     .select([
       "api_keys.key_hash",
+      "api_keys.previous_key_hash",
+      "api_keys.previous_expires_at",
       "api_keys.id",
       "api_keys.account_id",
       "api_keys.user_id",
@@ -99,22 +108,50 @@ export async function findApiKeyAuthByHashes(db: Kysely<Database>, keyHashes: re
       "api_keys.budget",
       "api_keys.client_cert_thumbprint",
     ])
-    .where("api_keys.key_hash", keyHashes.length === 1 ? "=" : "in", keyHashes.length === 1 ? keyHashes[0]! : keyHashes)
+    .where((eb) =>
+      eb.or([
+        eb("api_keys.key_hash", one ? "=" : "in", one ? keyHashes[0]! : keyHashes),
+        eb("api_keys.previous_key_hash", one ? "=" : "in", one ? keyHashes[0]! : keyHashes),
+      ]),
+    )
     .execute();
-  return new Map(rows.map(({ key_hash, ...row }) => [key_hash, row]));
 }
 
-/** Locks a key's row for the rest of the transaction; its current hash, or undefined. */
-export async function lockApiKeyHash(db: Kysely<Database>, id: string): Promise<string | undefined> {
-  const row = await db.selectFrom("api_keys").select("key_hash").where("id", "=", id).forUpdate().executeTakeFirst();
-  return row?.key_hash;
+/** What a regenerate must know of a key's values, read under a row lock. */
+export interface ApiKeyValuesRow {
+  key_hash: string;
+  start: string;
+  expires_at: Date;
+  previous_key_hash: string | null;
+  previous_start: string | null;
+  previous_expires_at: Date | null;
 }
 
-/** Gives a key a new value and expiry; undefined when the key no longer exists. */
+/** Locks a key's row for the rest of the transaction; its value hashes, or undefined. */
+export async function lockApiKeyValues(db: Kysely<Database>, id: string): Promise<ApiKeyValuesRow | undefined> {
+  return db
+    .selectFrom("api_keys")
+    .select(["key_hash", "start", "expires_at", "previous_key_hash", "previous_start", "previous_expires_at"])
+    .where("id", "=", id)
+    .forUpdate()
+    .executeTakeFirst();
+}
+
+/**
+ * Gives a key a new value and expiry, and its old value (`previous`: kept valid until
+ * `expires_at`) or none; undefined when the key no longer exists.
+ */
 export async function updateApiKeyValue(
   db: Kysely<Database>,
   id: string,
-  values: { key_hash: string; start: string; expires_at: Date; updated_by_id: string | null; now: Date },
+  values: {
+    key_hash: string;
+    start: string;
+    expires_at: Date;
+    previous: { key_hash: string; start: string; expires_at: Date } | null;
+    updated_by_id: string | null;
+    now: Date;
+  },
 ): Promise<ApiKeyRow | undefined> {
   return db
     .updateTable("api_keys")
@@ -122,6 +159,9 @@ export async function updateApiKeyValue(
       key_hash: values.key_hash,
       start: values.start,
       expires_at: values.expires_at,
+      previous_key_hash: values.previous?.key_hash ?? null,
+      previous_start: values.previous?.start ?? null,
+      previous_expires_at: values.previous?.expires_at ?? null,
       updated_by_id: values.updated_by_id,
       updated_at: values.now,
     })
@@ -138,25 +178,37 @@ export async function deleteApiKeyAndUser(db: Kysely<Database>, id: string): Pro
   return row;
 }
 
-/** Key hashes of every key whose machine user is the given user (for cache invalidation). */
+/** Value hashes (old values during an overlap too) of every key whose machine user is the given user (for cache invalidation). */
 export async function findApiKeyHashesByUser(db: Kysely<Database>, userId: string): Promise<string[]> {
-  const rows = await db.selectFrom("api_keys").select("key_hash").where("user_id", "=", userId).execute();
-  return rows.map((r) => r.key_hash);
+  const rows = await db.selectFrom("api_keys").select(["key_hash", "previous_key_hash"]).where("user_id", "=", userId).execute();
+  return rows.flatMap((r) => (r.previous_key_hash ? [r.key_hash, r.previous_key_hash] : [r.key_hash]));
 }
 
 /**
- * Uses written per statement: two bind parameters each, far below PostgreSQL's limit of
+ * Uses written per statement: four bind parameters each, far below PostgreSQL's limit of
  * 65,535 parameters a statement, and small enough that one flush never builds a huge query.
  */
 const LAST_USED_CHUNK = 1000;
 
-/** Writes last_used_at for many keys, a chunk per statement; never moves it backwards. */
-export async function touchApiKeysLastUsed(db: Kysely<Database>, uses: ReadonlyArray<{ id: string; at: Date }>): Promise<void> {
+/** One recorded use of a key: when, and from where (already bounded by the caller). */
+export interface ApiKeyUse {
+  id: string;
+  at: Date;
+  ip?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+/** Writes last_used_at (with its IP and user agent) for many keys, a chunk per statement; never moves it backwards. */
+export async function touchApiKeysLastUsed(db: Kysely<Database>, uses: ReadonlyArray<ApiKeyUse>): Promise<void> {
   for (let i = 0; i < uses.length; i += LAST_USED_CHUNK) {
-    const values = sql.join(uses.slice(i, i + LAST_USED_CHUNK).map((u) => sql`(${u.id}::uuid, ${u.at.toISOString()}::timestamptz)`));
+    const values = sql.join(
+      uses
+        .slice(i, i + LAST_USED_CHUNK)
+        .map((u) => sql`(${u.id}::uuid, ${u.at.toISOString()}::timestamptz, ${u.ip ?? null}::text, ${u.userAgent ?? null}::text)`),
+    );
     await sql`
-      update api_keys set last_used_at = v.at
-      from (values ${values}) as v(id, at)
+      update api_keys set last_used_at = v.at, last_used_ip = v.ip, last_used_user_agent = v.ua
+      from (values ${values}) as v(id, at, ip, ua)
       where api_keys.id = v.id and (api_keys.last_used_at is null or api_keys.last_used_at < v.at)
     `.execute(db);
   }

@@ -17,6 +17,8 @@ export interface ClientCertAuthRow {
   user_disabled_at: Date | null;
   /** Who created the mapping (null once that user is deleted). */
   created_by_id: string | null;
+  /** How many mappings match the certificate in all (more than the rows read when the limit cut them). */
+  matches: number;
 }
 
 /** Inserts a mapping (its machine user already inserted). */
@@ -57,8 +59,8 @@ export async function deleteClientCertAndUser(db: Kysely<Database>, id: string):
 /**
  * The mappings a certificate matches: by its thumbprint, its subject or any of its
  * subjectAltNames (at most `maxSans` of them are compared), in one query; the most
- * specific kind first (thumbprint, SAN, subject), at most 16, so two of the kind that
- * decides are always among them.
+ * specific kind first (thumbprint, SAN, subject), at most 16; each row carries how many
+ * match in all, so a caller knows when some were left out.
  */
 export async function findClientCertsMatching(
   db: Kysely<Database>,
@@ -77,6 +79,8 @@ export async function findClientCertsMatching(
       "account_client_certs.scopes",
       "users.disabled_at as user_disabled_at",
       "account_client_certs.created_by_id",
+      // Counted before the limit: a caller can tell that rows were left out.
+      sql<number>`(count(*) over ())::int`.as("matches"),
     ])
     .where((eb) =>
       eb.or([

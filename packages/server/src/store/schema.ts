@@ -4,9 +4,11 @@
  */
 import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
 import type { DeviceLoginsTable, EmailTokensTable } from "./schema-flows.js";
+import type { MfaChallengesTable, MfaRecoveryCodesTable, UserTotpTable } from "./schema-mfa.js";
 import type { AccountClientCertsTable } from "./schema-client-certs.js";
 
 export type { DeviceLoginRow, EmailTokenPurpose, EmailTokenRow } from "./schema-flows.js";
+export type { MfaChallengeRow, UserTotpRow } from "./schema-mfa.js";
 export type { AccountClientCertRow, ClientCertMatchKind } from "./schema-client-certs.js";
 
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -109,6 +111,16 @@ interface ApiKeysTable {
   budget: ColumnType<ApiKeyBudgetJson | null, string | null | undefined, never>;
   /** Bound to this client certificate (RFC 8705 `x5t#S256`, migration 0010); null: not bound. */
   client_cert_thumbprint: ColumnType<string | null, string | null | undefined, never>;
+  /** SHA-256 (hex) of the old value a regenerate kept valid (never the value); null without one. */
+  previous_key_hash: string | null;
+  /** First characters of the old value, for display; null without one. */
+  previous_start: string | null;
+  /** When the old value stops working; null without one. */
+  previous_expires_at: Timestamp | null;
+  /** Client IP of the last recorded use. */
+  last_used_ip: string | null;
+  /** User-Agent of the last recorded use (bounded). */
+  last_used_user_agent: string | null;
 }
 
 /** One rate limit of a key, as stored. */
@@ -141,6 +153,10 @@ interface RefreshFamiliesTable {
    * Unreadable without that token; cleared once the grace window has passed.
    */
   sealed_successor: string | null;
+  /** How the session was signed in: RFC 8176 `amr` values, space-separated ("" before migration 0013). */
+  amr: ColumnType<string, string | undefined, string>;
+  /** 2 when the sign-in passed a second factor, 1 otherwise. */
+  assurance_level: ColumnType<number, number | undefined, number>;
 }
 
 interface RefreshTokensTable {
@@ -250,6 +266,9 @@ export interface Database {
   revocation_log_state: RevocationLogStateTable;
   revocation_participants: RevocationParticipantsTable;
   device_logins: DeviceLoginsTable;
+  user_totp: UserTotpTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
   account_client_certs: AccountClientCertsTable;
 }
 

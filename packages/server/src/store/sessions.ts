@@ -13,6 +13,9 @@ export interface NewFamily {
   expiresAt: Date;
   clientIp: string | null;
   userAgent: string | null;
+  /** RFC 8176 `amr` values, space-separated. */
+  amr: string;
+  assuranceLevel: number;
 }
 
 /** Creates a refresh family (a session). */
@@ -26,6 +29,8 @@ export async function insertFamily(db: Kysely<Database>, f: NewFamily): Promise<
       expires_at: f.expiresAt,
       client_ip: f.clientIp,
       user_agent: f.userAgent,
+      amr: f.amr,
+      assurance_level: f.assuranceLevel,
     })
     .returningAll()
     .executeTakeFirstOrThrow();

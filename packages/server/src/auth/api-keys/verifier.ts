@@ -8,8 +8,10 @@
  * read within a second), every request is checked against the database. Cached entries
  * also expire after a short TTL. Misses that arrive
  * together (in one turn of the event loop) share one `key_hash in (...)` query, so a
- * burst of unseen keys costs one round trip instead of one per key. `last_used_at` is
- * written in the background, in batches, at most once a minute per key.
+ * burst of unseen keys costs one round trip instead of one per key. `last_used_at` (with
+ * the client IP and user agent) is written in the background, in batches, at most once a
+ * minute per key. During a rotation overlap the old value is found by its hash too
+ * (values.ts) and cached with the overlap's end as its expiry.
  */
 import { BoundedCache } from "../../lib/bounded-cache.js";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -19,6 +21,9 @@ import { findApiKeyAuthByHashes, touchApiKeysLastUsed, type ApiKeyAuthRow } from
 import type { RevocationApplier } from "../revocation/log.js";
 import { hashApiKey, isWellFormedApiKey, looksLikeApiKey } from "./format.js";
 import { limitsOf } from "./limits.js";
+import { boundedUse, indexByHash, viewForHash } from "./values.js";
+import type { RequestInfo } from "../../lib/request-info.js";
+import type { ApiKeyUse } from "../../store/api-keys.js";
 import type { CredentialVerifier } from "../request/interceptor.js";
 import type { Principal } from "../request/principal.js";
 
@@ -100,7 +105,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
   /** hash -> database lookup in flight, so a burst of requests with one cold key costs one query. */
   const inflight = new Map<string, Promise<Entry | undefined>>();
   /** key id -> last use to write. */
-  const pendingUses = new Map<string, Date>();
+  const pendingUses = new Map<string, ApiKeyUse>();
   let flushTimer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> | undefined;
 
@@ -181,7 +186,11 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
     which.clear(); // a full batch sent early is not sent again by its setImmediate
     findApiKeyAuthByHashes(db.kysely, [...taken.keys()]).then(
       (rows) => {
-        for (const [hash, waiters] of taken) for (const w of waiters) w.resolve(rows.get(hash));
+        const byHash = indexByHash(rows);
+        for (const [hash, waiters] of taken) {
+          const view = viewForHash(hash, byHash);
+          for (const w of waiters) w.resolve(view);
+        }
       },
       (e: unknown) => {
         for (const waiters of taken.values()) for (const w of waiters) w.reject(e);
@@ -221,16 +230,16 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
     return toEntry(row, Number.POSITIVE_INFINITY);
   }
 
-  function noteUse(entry: Entry, nowMs: number): void {
+  function noteUse(entry: Entry, nowMs: number, request: RequestInfo | undefined): void {
     if (nowMs - entry.lastUsedMs < LAST_USED_GRANULARITY_MS) return;
     entry.lastUsedMs = nowMs;
-    pendingUses.set(entry.id, new Date(nowMs));
+    pendingUses.set(entry.id, { id: entry.id, at: new Date(nowMs), ...boundedUse(request) });
   }
 
   async function flushLastUsed(): Promise<void> {
     while (flushing) await flushing;
     if (pendingUses.size === 0) return;
-    const uses = [...pendingUses].map(([id, at]) => ({ id, at }));
+    const uses = [...pendingUses.values()];
     pendingUses.clear();
     flushing = touchApiKeysLastUsed(db.kysely, uses)
       .catch((e: unknown) => logger.warn({ err: { message: (e as Error).message }, keys: uses.length }, "api key last_used_at not written"))
@@ -241,7 +250,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
   }
 
   const verifier: CredentialVerifier = {
-    async verify(token) {
+    async verify(token, request) {
       if (!looksLikeApiKey(token)) return undefined;
       if (!isWellFormedApiKey(token)) throw invalid("invalid api key");
       const hash = hashApiKey(token);
@@ -256,7 +265,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       if (entry.disabled) throw invalid("api key disabled");
       const refused = opts.refuseCreator?.(entry.createdById);
       if (refused) throw invalid(refused);
-      noteUse(entry, nowMs);
+      noteUse(entry, nowMs, request);
       return entry.principal;
     },
   };

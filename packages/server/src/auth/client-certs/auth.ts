@@ -6,9 +6,12 @@
  * mapping's scopes, the same policy. The certificate itself was verified against
  * TLS_CLIENT_CA by the TLS layer (server/tls.ts); this only maps it.
  *
- * When several mappings match, the most specific kind wins (thumbprint, then
- * subjectAltName, then subject); two of that kind (in different accounts) are ambiguous
- * and refused. Answers are cached by thumbprint (bounded LRU): found mappings for
+ * When several mappings of one account match, the most specific kind wins (thumbprint,
+ * then subjectAltName, then subject); two of that kind are ambiguous and refused. Mappings
+ * of different accounts matching one certificate are always refused, whatever their
+ * kinds: any account admin can create a mapping, so precedence across accounts would let
+ * one account take over another's certificate. So are certificates matching more mappings
+ * than are read at once (an account could otherwise push another's mapping out of them). Answers are cached by thumbprint (bounded LRU): found mappings for
  * `ttlMs`, unknown certificates for `negativeTtlMs` (a mapping created on another
  * instance applies here within that; on this one at once). A deleted mapping or a disabled
  * machine user reaches every instance's cache through the revocation log (a `user`
@@ -58,9 +61,12 @@ type Answer = ({ principal: Extract<Principal, { kind: "api_key" }>; createdById
 
 /** The mapping a certificate selects among those it matches, or why it is refused. */
 function choose(rows: readonly ClientCertAuthRow[]): ClientCertAuthRow | string | undefined {
+  if (rows.length > 0 && rows[0]!.matches > rows.length) return "client certificate matches too many mappings";
+  // Never precedence across accounts: another account's more specific mapping would take the certificate over.
+  if (new Set(rows.map((r) => r.account_id)).size > 1) return "client certificate matches mappings of more than one account";
   for (const kind of PRECEDENCE) {
     const of = rows.filter((r) => r.match_kind === kind);
-    if (of.length > 1) return "client certificate matches mappings of more than one account";
+    if (of.length > 1) return "client certificate matches more than one mapping of the same kind";
     if (of.length === 1) return of[0]!;
   }
   return undefined;

@@ -21,8 +21,11 @@ import {
 } from "../../store/device-logins.js";
 import type { DeviceLoginRow } from "../../store/schema.js";
 import { findUserStatus } from "../../store/users.js";
-import type { IssuedTokens, SessionIssuer } from "../tokens/session-issuer.js";
+import type { IssuedTokens, SessionIssuer, SignIn } from "../tokens/session-issuer.js";
 import { codeHash, newDeviceCode, newUserCode } from "./codes.js";
+
+/** How a device session is signed in: no `amr` of its own (the approver's sign-in is not the device's), level 1. */
+const DEVICE_SIGN_IN: SignIn = Object.freeze({ amr: Object.freeze([]), assuranceLevel: 1 });
 
 /** Seconds between polls at first (RFC 8628 §3.2 suggests 5). */
 const DEVICE_POLL_INTERVAL_SECONDS = 5;
@@ -117,7 +120,8 @@ export function createDeviceLogins(deps: Pick<Deps, "db" | "clock" | "logger">, 
     // Disabled (or deleted) since approving: no session for it.
     const user = await findUserStatus(db, userId);
     if (!user || user.disabled) return { status: "denied", interval, row };
-    const tokens = await sessions.startSession(userId, request);
+    // RFC 8628 §5.4: approving is open to remote phishing, so a device session never carries the approver's second factor.
+    const tokens = await sessions.startSession(userId, request, DEVICE_SIGN_IN);
     return { status: "approved", interval, row, userId, tokens };
   }
 

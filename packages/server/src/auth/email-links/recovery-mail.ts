@@ -29,6 +29,8 @@ export interface RecoveryMail {
   passwordReset(user: MailUser): void;
   /** "Your password was reset." */
   passwordChanged(email: string): void;
+  /** "Two-step sign-in was turned on / off." */
+  secondFactorChanged(email: string, change: "enabled" | "disabled"): void;
 }
 
 /** Builds the recovery mails over the mailer. */
@@ -72,6 +74,10 @@ export function createRecoveryMail(deps: Deps, mailer: Mailer): RecoveryMail {
     },
     passwordChanged(email) {
       mailer.enqueue("password-changed", async () => ({ to: email, kind: "password-changed", vars: { email, forgotLink } }));
+    },
+    secondFactorChanged(email, change) {
+      const kind = change === "enabled" ? "mfa-enabled" : "mfa-disabled";
+      mailer.enqueue(kind, async () => ({ to: email, kind, vars: { email, forgotLink } }));
     },
   };
 }

@@ -66,6 +66,15 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "DeviceLoginService/ApproveDeviceLogin": human,
   "DeviceLoginService/DenyDeviceLogin": human,
 
+  // The second factor: a signed-in person manages their own; the challenge is VerifyMfa's credential.
+  "MfaService/GetMfaStatus": human,
+  "MfaService/StartTotpEnrollment": human,
+  "MfaService/ConfirmTotpEnrollment": human,
+  "MfaService/DisableTotp": human,
+  "MfaService/RegenerateRecoveryCodes": human,
+  "MfaService/VerifyMfa": pub,
+  // For a user who lost the app and the codes: an instance admin, after proving who asks.
+  "MfaService/ResetUserMfa": { access: "instance_admin" },
   // Oversight of the whole instance (issue 19): instance admins only, never API keys.
   "AdminService/ListUsers": { access: "instance_admin" },
   "AdminService/GetUserDetails": { access: "instance_admin" },
@@ -81,6 +90,7 @@ export const POLICY: Readonly<Record<string, Rule>> = Object.freeze({
   "ApiKeyService/GetAccountApiKeys": viewer(false),
   "ApiKeyService/GetAccountApiKey": viewer(false),
   "ApiKeyService/RegenerateAccountApiKey": member(false),
+  "ApiKeyService/RevokeOldAccountApiKeyValue": member(false),
   "ApiKeyService/DeleteAccountApiKey": member(false),
 
   "UserAccountService/GetUser": anyone,
@@ -138,6 +148,32 @@ export function roleAtLeast(role: RoleName, required: RoleName): boolean {
 
 /** The role an API key has in its own account: read-only. */
 export const API_KEY_ROLE: RoleName = "viewer";
+
+/** What the MFA settings demand (AUTH_REQUIRE_MFA_FOR_ADMINS, AUTH_REQUIRE_MFA_FOR_API_KEY_CREATION). */
+export interface SecondFactorPolicy {
+  forAdmins: boolean;
+  forApiKeyCreation: boolean;
+}
+
+/** Procedures that mint API keys (AUTH_REQUIRE_MFA_FOR_API_KEY_CREATION). */
+const API_KEY_CREATION: ReadonlySet<string> = new Set(["ApiKeyService/CreateAccountApiKey", "ApiKeyService/RegenerateAccountApiKey"]);
+
+/** The answer to a caller whose session did not pass a second factor where one is required. */
+export const SECOND_FACTOR_REQUIRED =
+  "this procedure needs a session that passed a second factor: turn on two-step sign-in (MfaService.StartTotpEnrollment, or in the console), then sign in again with a code";
+
+/**
+ * True when a procedure needs a session at assurance level 2: with `forAdmins`, every
+ * procedure whose rule needs an instance admin or the account role admin; with
+ * `forApiKeyCreation`, the procedures that mint API keys. Only people are asked (API keys
+ * are machines; AUTH_MODE=none has nobody to ask).
+ */
+export function secondFactorRequired(rule: Rule, key: string, principal: Principal, policy: SecondFactorPolicy): boolean {
+  if (principal.kind !== "user" && principal.kind !== "oidc_user") return false;
+  if (principal.kind === "user" && principal.assuranceLevel >= 2) return false;
+  const adminRule = rule.access === "instance_admin" || rule.access === "instance_admin_or_admin_key" || (rule.access === "account" && rule.role === "admin");
+  return (policy.forAdmins && adminRule) || (policy.forApiKeyCreation && API_KEY_CREATION.has(key));
+}
 
 /**
  * Principal-level check, run by the interceptor once the caller is authenticated.

@@ -11,6 +11,7 @@ import {
   ClientCertService,
   DeviceLoginService,
   IdentityService,
+  MfaService,
   RevocationService,
   UserAccountService,
 } from "@tessera/sdk/proto";
@@ -24,6 +25,7 @@ export const TESSERA_SERVICES: readonly DescService[] = Object.freeze([
   DeviceLoginService,
   IdentityService,
   AccountRecoveryService,
+  MfaService,
   AdminService,
   ClientCertService,
 ]);

@@ -12,7 +12,8 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Deps } from "../../deps.js";
 import { requestInfoKey, type RequestInfo } from "../../lib/request-info.js";
 import { consumeLoginTransaction, insertLoginTransaction } from "../../store/login-transactions.js";
-import { tokensToWire, type SessionIssuer } from "../tokens/session-issuer.js";
+import type { MfaSignIn, WireChallenge } from "../mfa/challenges.js";
+import { PROVIDER_SIGN_IN, tokensToWire, type SessionIssuer } from "../tokens/session-issuer.js";
 import type { IdentityLinker } from "./identities.js";
 import { isAllowedRedirectUri } from "./redirect-uris.js";
 import type { ProviderRuntime } from "./types.js";
@@ -45,6 +46,8 @@ export interface LoginFlowOptions {
   provider(id: string): ProviderRuntime;
   /** The provider a transaction was started with, if still configured. */
   byId(id: string): ProviderRuntime | undefined;
+  /** A user with a second factor gets a challenge instead of tokens (AUTH_MFA_FOR_PROVIDER_LOGINS). */
+  mfa?: Pick<MfaSignIn, "challengeFor">;
 }
 
 /** GetAuthorizeUrl's input, with the signed-in user when the login links. */
@@ -157,8 +160,18 @@ export function createLoginFlow(opts: LoginFlowOptions) {
         audit.record({ action: "auth.oidc_login.failure", actorUserId: user.userId, request, metadata: { reason: "user_disabled" } });
         throw new ConnectError("user is disabled", Code.Unauthenticated);
       }
-      const tokens = await sessions.startSession(user.userId, request);
       ctx.responseHeader.set("cache-control", "no-store");
+      const mfaChallenge: WireChallenge | undefined = await opts.mfa?.challengeFor(user.userId, "fed", request, provider.config.id);
+      if (mfaChallenge) {
+        audit.record({
+          action: "auth.oidc_login.mfa_challenge",
+          actorUserId: user.userId,
+          request,
+          metadata: { issuer: tx.issuer, provider: provider.config.id },
+        });
+        return { mfaChallenge };
+      }
+      const tokens = await sessions.startSession(user.userId, request, PROVIDER_SIGN_IN);
       audit.record({ action: "auth.oidc_login.success", actorUserId: user.userId, request, metadata: { issuer: tx.issuer, provider: provider.config.id } });
       return { tokens: tokensToWire(tokens) };
     },

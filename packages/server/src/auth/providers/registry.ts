@@ -14,6 +14,7 @@ import { createGithubProvider } from "../github/provider.js";
 import type { DiscoveryOptions, ProviderMetadata } from "../oidc/discovery.js";
 import { createOidcProvider, type OidcProvider } from "../oidc/provider.js";
 import type { CredentialVerifier } from "../request/interceptor.js";
+import type { MfaSignIn } from "../mfa/challenges.js";
 import type { SessionIssuer } from "../tokens/session-issuer.js";
 import { createIdentityLinker, type IdentityLinker } from "./identities.js";
 import { createLoginFlow, type AuthorizeRequest, type ExchangeRequest, type LoginFlow } from "./login-flow.js";
@@ -40,6 +41,8 @@ export interface ProviderAuth extends Feature {
 
 export interface ProviderAuthOptions {
   discovery?: DiscoveryOptions;
+  /** Asks users with a second factor for it before a provider login gets tokens. */
+  mfa?: Pick<MfaSignIn, "challengeFor">;
 }
 
 /** Builds every configured provider. */
@@ -72,7 +75,7 @@ export function createProviderAuth(deps: Deps, sessions: SessionIssuer, options:
     return found;
   }
 
-  const flow = createLoginFlow({ deps, sessions, identities, provider, byId: (id) => byId.get(id) });
+  const flow = createLoginFlow({ deps, sessions, identities, provider, byId: (id) => byId.get(id), mfa: options.mfa });
 
   // One verifier for every issuer: the token's `iss` picks the provider, whose verifier alone decides.
   const router: CredentialVerifier = {

@@ -3,7 +3,8 @@
  * rule (fail closed for unknown procedures), lets public procedures through, and
  * otherwise parses the bearer, asks the verifiers in turn, applies the
  * principal-level policy, refuses API keys whose scopes do not grant the procedure
- * (PermissionDenied, `error="insufficient_scope"`) and puts the Principal under
+ * (PermissionDenied, `error="insufficient_scope"`), refuses sessions without a second
+ * factor where the MFA settings demand one, and puts the Principal under
  * `principalKey`. Mutual TLS: a request without an Authorization header is
  * authenticated by its verified client certificate when an account mapped it
  * (`clientCerts`), and an API key bound to a client certificate is refused
@@ -17,8 +18,17 @@ import { looksLikeApiKey } from "../api-keys/format.js";
 import type { AuthModeName } from "../../config/config.js";
 import { parseBearer } from "./bearer.js";
 import { insufficientScopeChallenge } from "@tessera/sdk";
-import { CERT_BINDING_EXEMPT, checkPrincipal, policyKey, ruleFor, SCOPE_EXEMPT } from "../policy/policy.js";
-import { requestInfoKey, type ClientCertInfo } from "../../lib/request-info.js";
+import {
+  CERT_BINDING_EXEMPT,
+  checkPrincipal,
+  policyKey,
+  ruleFor,
+  SCOPE_EXEMPT,
+  SECOND_FACTOR_REQUIRED,
+  secondFactorRequired,
+  type SecondFactorPolicy,
+} from "../policy/policy.js";
+import { requestInfoKey, type ClientCertInfo, type RequestInfo } from "../../lib/request-info.js";
 import { sameThumbprint } from "../client-certs/thumbprint.js";
 import { ANONYMOUS_USER_ID } from "../../store/ids.js";
 import { principalKey, type Principal } from "./principal.js";
@@ -30,7 +40,8 @@ import type { KeyLimits } from "../api-keys/limits.js";
  * but invalid; returns the Principal otherwise.
  */
 export interface CredentialVerifier {
-  verify(token: string): Promise<Principal | undefined>;
+  /** `request`: the caller's IP and user agent, when known (API keys record their last use). */
+  verify(token: string, request?: RequestInfo): Promise<Principal | undefined>;
 }
 
 export interface AuthInterceptorOptions {
@@ -42,6 +53,8 @@ export interface AuthInterceptorOptions {
   keyMadeByInstanceAdmin?: (apiKeyId: string) => Promise<boolean>;
   /** Counts a call of a key with limits; throws ResourceExhausted over them (abuse/key-limits.ts). */
   chargeApiKey?: (apiKeyId: string, limits: KeyLimits) => Promise<void>;
+  /** Which procedures need a session that passed a second factor (default: none). */
+  secondFactor?: SecondFactorPolicy;
   /** Authenticates requests without an Authorization header by their verified client certificate (auth/client-certs). */
   clientCerts?: { authenticate(cert: ClientCertInfo): Promise<Principal | undefined> };
   /** Counts authentications by credential kind and outcome (default: not counted). */
@@ -97,9 +110,9 @@ export function createVerifierRoutes(): VerifierRoutes {
   return new BoundedCache({ maxEntries: ROUTE_CACHE_MAX });
 }
 
-async function ask(v: CredentialVerifier, token: string): Promise<Principal | undefined> {
+async function ask(v: CredentialVerifier, token: string, request: RequestInfo | undefined): Promise<Principal | undefined> {
   try {
-    return await v.verify(token);
+    return await v.verify(token, request);
   } catch (e) {
     const ce = ConnectError.from(e);
     if (ce.code === Code.Unauthenticated) throw unauthenticated(ce.rawMessage, true);
@@ -108,7 +121,12 @@ async function ask(v: CredentialVerifier, token: string): Promise<Principal | un
 }
 
 /** Authenticates a bearer token with the verifiers; throws Unauthenticated when none accepts it. */
-export async function authenticateBearer(header: string | null, verifiers: readonly CredentialVerifier[], routes?: VerifierRoutes): Promise<Principal> {
+export async function authenticateBearer(
+  header: string | null,
+  verifiers: readonly CredentialVerifier[],
+  routes?: VerifierRoutes,
+  request?: RequestInfo,
+): Promise<Principal> {
   const parsed = parseBearer(header);
   if (!parsed.ok) {
     throw unauthenticated(parsed.reason === "missing" ? "missing bearer token" : "malformed authorization header", parsed.reason !== "missing");
@@ -116,13 +134,13 @@ export async function authenticateBearer(header: string | null, verifiers: reado
   const token = parsed.token;
   const known = routes?.get(token);
   if (known) {
-    const p = await ask(known, token);
+    const p = await ask(known, token, request);
     if (p) return p;
     routes!.delete(token);
   }
   for (const v of verifiers) {
     if (v === known) continue;
-    const p = await ask(v, token);
+    const p = await ask(v, token, request);
     if (p) {
       routes?.set(token, v);
       return p;
@@ -166,7 +184,7 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       let byCert = false;
       try {
         const mapped = header === null && cert && opts.clientCerts ? await certPrincipal(opts.clientCerts, cert, () => (byCert = true)) : undefined;
-        principal = mapped ?? (await authenticateBearer(header, opts.verifiers, routes));
+        principal = mapped ?? (await authenticateBearer(header, opts.verifiers, routes, req.contextValues.get(requestInfoKey)));
         // RFC 8705 §3: a bound key needs its certificate (CheckToken excepted: services checking a key ask without it).
         if (principal.kind === "api_key" && principal.clientCertThumbprint !== undefined) {
           if (!CERT_BINDING_EXEMPT.has(policyKey(req.service.typeName, req.method.name)) && !sameThumbprint(principal.clientCertThumbprint, cert?.thumbprint)) {
@@ -194,6 +212,9 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       const ce = ConnectError.from(e);
       if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);
       throw e;
+    }
+    if (opts.secondFactor && secondFactorRequired(rule, policyKey(req.service.typeName, req.method.name), principal, opts.secondFactor)) {
+      throw permissionDenied(SECOND_FACTOR_REQUIRED);
     }
     // Only calls that are allowed count against the key's limits.
     if (principal.kind === "api_key" && principal.limits && opts.chargeApiKey) {

@@ -17,6 +17,10 @@ export type Principal =
       /** The refresh family (session) the token was issued in, when known. */
       sessionId: string | undefined;
       tokenId: string;
+      /** How the session was signed in (RFC 8176 `amr`; empty for tokens from before it was recorded). */
+      amr: readonly string[];
+      /** 2 when the sign-in passed a second factor, 1 otherwise. */
+      assuranceLevel: 1 | 2;
     }
   | {
       /** A human holding an access token of the configured OpenID provider. */
@@ -47,6 +51,12 @@ export type Principal =
       /** Its rate limits and budget, counted on every call (undefined: none). */
       limits: KeyLimits | undefined;
     };
+
+/** The assurance level of a caller: a session's for Tessera tokens, 1 for provider tokens, 0 for API keys and the anonymous user. */
+export function assuranceLevelOf(p: Principal): number {
+  if (p.kind === "user") return p.assuranceLevel;
+  return p.kind === "oidc_user" ? 1 : 0;
+}
 
 /** Context key the interceptor sets for authenticated requests. */
 export const principalKey = createContextKey<Principal | undefined>(undefined, { description: "tessera principal" });

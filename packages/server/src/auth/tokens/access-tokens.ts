@@ -25,6 +25,7 @@ import { findSessionStatus } from "../../store/account-security.js";
 import type { AdminModeGate } from "../admin/admin-mode.js";
 import type { CredentialVerifier } from "../request/interceptor.js";
 import type { Principal } from "../request/principal.js";
+import type { SignIn } from "./session-issuer.js";
 import { SIGNING_ALG, type KeyRing } from "./signing-keys.js";
 
 /** RFC 9068 media type of JWT access tokens. */
@@ -46,12 +47,14 @@ export async function issueAccessToken(
   now: Date,
   userId: string,
   sessionId: string,
+  signIn: SignIn,
 ): Promise<{ token: string; expiresAt: Date; jti: string }> {
   const { kid, privateKey } = keys.signingKey();
   const iat = Math.floor(now.getTime() / 1000);
   const exp = iat + config.accessTokenLifetimeSeconds;
   const jti = randomUUID();
-  const token = await new SignJWT({ sid: sessionId, client_id: TESSERA_CLIENT_ID })
+  // RFC 9068 §2.2.1: `amr` and `acr` say how the user signed in (`acr`: "aal1" or "aal2").
+  const token = await new SignJWT({ sid: sessionId, client_id: TESSERA_CLIENT_ID, amr: [...signIn.amr], acr: `aal${signIn.assuranceLevel}` })
     .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: ACCESS_TOKEN_TYP })
     .setIssuer(config.publicUrl)
     .setSubject(userId)
@@ -173,8 +176,18 @@ export function createTesseraJwtVerifier(opts: {
     if (!isUuid(sub)) throw reject();
     if (typeof payload.jti !== "string" || typeof payload.exp !== "number" || typeof payload.iat !== "number") throw reject();
     const sid = typeof payload.sid === "string" ? payload.sid : undefined;
+    const amr = Array.isArray(payload.amr) ? Object.freeze(payload.amr.filter((v): v is string => typeof v === "string")) : [];
+    const assuranceLevel = payload.acr === "aal2" ? 2 : 1;
     return {
-      principal: Object.freeze({ kind: "user", userId: sub, expiresAt: new Date(payload.exp * 1000), sessionId: sid, tokenId: payload.jti }),
+      principal: Object.freeze({
+        kind: "user",
+        userId: sub,
+        expiresAt: new Date(payload.exp * 1000),
+        sessionId: sid,
+        tokenId: payload.jti,
+        amr,
+        assuranceLevel,
+      }),
       until: (payload.exp + CLOCK_TOLERANCE_SECONDS) * 1000,
       issuedAt: payload.iat,
     };

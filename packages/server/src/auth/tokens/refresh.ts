@@ -28,7 +28,7 @@ import {
 } from "../../store/sessions.js";
 import { findUserStatus } from "../../store/users.js";
 import { openSuccessor, sealSuccessor } from "./refresh-successor.js";
-import type { IssuedTokens, SessionIssuer } from "./session-issuer.js";
+import type { IssuedTokens, SessionIssuer, SignIn } from "./session-issuer.js";
 import { issueAccessToken } from "./access-tokens.js";
 import type { KeyRing } from "./signing-keys.js";
 
@@ -65,7 +65,12 @@ export interface Sessions extends SessionIssuer {
 }
 
 /** A refresh the transaction decided to answer with tokens. */
-type Issue = { ok: "issue"; userId: string; familyId: string; refreshToken: string; expiresAt: Date };
+type Issue = { ok: "issue"; userId: string; familyId: string; refreshToken: string; expiresAt: Date; signIn: SignIn };
+
+/** How a stored session was signed in (sessions from before migration 0013: no `amr`, level 1). */
+export function signInOf(family: Pick<RefreshFamilyRow, "amr" | "assurance_level">): SignIn {
+  return { amr: family.amr.split(" ").filter((v) => v !== ""), assuranceLevel: family.assurance_level === 2 ? 2 : 1 };
+}
 
 function sameHash(a: string, b: string): boolean {
   const x = Buffer.from(a, "utf8");
@@ -93,8 +98,8 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
     return new Date(t);
   }
 
-  async function tokensFor(userId: string, familyId: string, refreshToken: string, refreshExpiresAt: Date, now: Date): Promise<IssuedTokens> {
-    const at = await issueAccessToken(keys, config, now, userId, familyId);
+  async function tokensFor(userId: string, familyId: string, refreshToken: string, refreshExpiresAt: Date, now: Date, signIn: SignIn): Promise<IssuedTokens> {
+    const at = await issueAccessToken(keys, config, now, userId, familyId, signIn);
     return {
       accessToken: at.token,
       refreshToken,
@@ -138,7 +143,7 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
   }
 
   return {
-    async startSession(userId: string, request: RequestInfo): Promise<IssuedTokens> {
+    async startSession(userId: string, request: RequestInfo, signIn: SignIn): Promise<IssuedTokens> {
       const now = clock();
       const token = newRefreshToken();
       const { family, expiresAt } = await db.transaction().execute(async (trx) => {
@@ -148,12 +153,14 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
           expiresAt: new Date(now.getTime() + config.sessionMaxLifetimeSeconds * 1000),
           clientIp: request.clientIp || null,
           userAgent: request.userAgent || null,
+          amr: signIn.amr.join(" "),
+          assuranceLevel: signIn.assuranceLevel,
         });
         const expiresAt = refreshExpiry(now, family);
         await insertRefreshToken(trx, { familyId: family.id, tokenHash: hashRefreshToken(token), now, expiresAt });
         return { family, expiresAt };
       });
-      return tokensFor(userId, family.id, token, expiresAt, now);
+      return tokensFor(userId, family.id, token, expiresAt, now, signIn);
     },
 
     async refresh(presented) {
@@ -182,7 +189,7 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
           }
           if (!(await userActive(trx, family.user_id))) return fail("user_disabled");
           await touchFamily(trx, family.id, now);
-          return { ok: "issue", userId: family.user_id, familyId: family.id, refreshToken: again.value, expiresAt: again.expiresAt };
+          return { ok: "issue", userId: family.user_id, familyId: family.id, refreshToken: again.value, expiresAt: again.expiresAt, signIn: signInOf(family) };
         }
         if (token.expires_at.getTime() <= now.getTime()) return fail("expired");
         if (!(await userActive(trx, family.user_id))) return fail("user_disabled");
@@ -192,10 +199,14 @@ export function createSessions(opts: { db: Kysely<Database>; keys: KeyRing; conf
         await markRotated(trx, token.id, now, successorId);
         await insertRefreshToken(trx, { id: successorId, familyId: family.id, tokenHash: hashRefreshToken(next), now, expiresAt });
         await touchFamily(trx, family.id, now, sealSuccessor(presented, { familyId: family.id, tokenId: token.id }, next));
-        return { ok: "issue", userId: family.user_id, familyId: family.id, refreshToken: next, expiresAt };
+        return { ok: "issue", userId: family.user_id, familyId: family.id, refreshToken: next, expiresAt, signIn: signInOf(family) };
       });
       if (outcome.ok !== "issue") return outcome;
-      return { ok: true, familyId: outcome.familyId, tokens: await tokensFor(outcome.userId, outcome.familyId, outcome.refreshToken, outcome.expiresAt, now) };
+      return {
+        ok: true,
+        familyId: outcome.familyId,
+        tokens: await tokensFor(outcome.userId, outcome.familyId, outcome.refreshToken, outcome.expiresAt, now, outcome.signIn),
+      };
     },
 
     async logout(presented) {

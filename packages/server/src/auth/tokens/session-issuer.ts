@@ -16,9 +16,25 @@ export interface IssuedTokens {
   userId: string;
 }
 
+/**
+ * How a session was signed in: RFC 8176 `amr` values (`pwd` password, `fed` an identity
+ * provider, `otp` a TOTP code, `mfa` a second factor passed) and the assurance level
+ * (NIST SP 800-63B AAL: 2 after a second factor, else 1). Kept on the session, so every
+ * access token its refreshes issue says the same.
+ */
+export interface SignIn {
+  amr: readonly string[];
+  assuranceLevel: 1 | 2;
+}
+
+/** A password sign-in without a second factor. */
+export const PASSWORD_SIGN_IN: SignIn = Object.freeze({ amr: Object.freeze(["pwd"]), assuranceLevel: 1 });
+/** A sign-in through an identity provider without a second factor at Tessera. */
+export const PROVIDER_SIGN_IN: SignIn = Object.freeze({ amr: Object.freeze(["fed"]), assuranceLevel: 1 });
+
 export interface SessionIssuer {
-  /** Starts a new session (refresh family) for the user and returns its first tokens. */
-  startSession(userId: string, request: RequestInfo): Promise<IssuedTokens>;
+  /** Starts a new session (refresh family) for the user, signed in as `signIn` says, and returns its first tokens. */
+  startSession(userId: string, request: RequestInfo, signIn: SignIn): Promise<IssuedTokens>;
 }
 
 /** IssuedTokens as the `tessera.v1.Tokens` message. */

@@ -37,7 +37,7 @@ export function createAdminService(
     revocations,
     async keyWithUsage(row) {
       const limits = limitsOf(row);
-      return toAdminApiKey(row, limits ? await limiter.usage(row.id, limits) : undefined);
+      return toAdminApiKey(row, limits ? await limiter.usage(row.id, limits) : undefined, deps.clock());
     },
   };
   return { ...userHandlers(d), ...apiKeyHandlers(d) };

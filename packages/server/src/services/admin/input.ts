@@ -20,8 +20,24 @@ const MAX_TOKEN_LENGTH = 400;
 /** Largest day count of the key filters (ten years: more than any key lives). */
 const MAX_DAYS = 3650;
 
-/** `created_at::text` as PostgreSQL writes it in the ISO DateStyle. */
-const PG_TIMESTAMP_RE = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,6})?[+-]\d{2}(:\d{2}){0,2}$/;
+/** `created_at::text` as PostgreSQL writes it in the ISO DateStyle (fields captured for the range check). */
+const PG_TIMESTAMP_RE = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d{1,6})?[+-](\d{2})(?::(\d{2}))?(?::(\d{2}))?$/;
+
+/**
+ * Whether `t` is a timestamp PostgreSQL accepts: the shape alone lets through values it
+ * refuses (month 13, February 30, offset +99), which would fail the query (Internal)
+ * instead of answering InvalidArgument.
+ */
+function isPgTimestamp(t: string): boolean {
+  const m = PG_TIMESTAMP_RE.exec(t);
+  if (!m) return false;
+  const [year, month, day, hour, minute, second, offH, offM = 0, offS = 0] = m.slice(1).map((v) => (v === undefined ? undefined : Number(v)));
+  if (year! < 1 || month! < 1 || month! > 12 || day! < 1) return false;
+  const leap = year! % 4 === 0 && (year! % 100 !== 0 || year! % 400 === 0);
+  const monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month! - 1]!;
+  if (day! > monthDays) return false;
+  return hour! <= 23 && minute! <= 59 && second! <= 59 && offH! <= 15 && offM <= 59 && offS <= 59;
+}
 
 function invalid(message: string): ConnectError {
   return new ConnectError(message, Code.InvalidArgument);
@@ -53,7 +69,7 @@ export function decodePageToken(listing: Listing, token: string): Cursor | undef
     throw invalid("page_token is invalid");
   }
   const { l, t, i } = (doc ?? {}) as Record<string, unknown>;
-  if (l !== listing || typeof t !== "string" || !PG_TIMESTAMP_RE.test(t) || !isUuid(i)) throw invalid("page_token is invalid");
+  if (l !== listing || typeof t !== "string" || !isPgTimestamp(t) || !isUuid(i)) throw invalid("page_token is invalid");
   return { ts: t, id: i.toLowerCase() };
 }
 

@@ -56,7 +56,7 @@ export function toSession(f: RefreshFamilyRow, idleTimeoutSeconds: number): Mess
 }
 
 /** A key with its account's name and its creator's email. */
-export function toAdminApiKey(row: AdminApiKeyRow, usage: KeyUsage | undefined): MessageInitShape<typeof AdminApiKeySchema> {
+export function toAdminApiKey(row: AdminApiKeyRow, usage: KeyUsage | undefined, now: Date): MessageInitShape<typeof AdminApiKeySchema> {
   const { account_name, created_by_email, cursor_ts: _, ...key } = row;
-  return { apiKey: toWire(key, usage, created_by_email ?? undefined), accountName: account_name };
+  return { apiKey: toWire(key, usage, now, created_by_email ?? undefined), accountName: account_name };
 }

@@ -12,15 +12,17 @@ import { createScopeGrants } from "../../auth/policy/scope-grants.js";
 import { requirePrincipal } from "../../auth/request/principal.js";
 import type { Deps } from "../../deps.js";
 import { requestInfoKey } from "../../lib/request-info.js";
-import { findApiKeyById, insertApiKey, insertMachineUser, listApiKeysByAccount, lockApiKeyHash, updateApiKeyValue } from "../../store/api-keys.js";
+import { findApiKeyById, insertApiKey, insertMachineUser, listApiKeysByAccount } from "../../store/api-keys.js";
 import { findCreatorEmails } from "../../store/admin-api-keys.js";
+import { clearOldApiKeyValue } from "../../store/api-key-old-values.js";
 import { insertRevocations } from "../../store/revocation-log.js";
 import { isApiKeyMadeByInstanceAdmin, isInstanceAdmin } from "../../store/users.js";
 import type { ApiKeyRow, RoleName } from "../../store/schema.js";
 import type { KeyLimiter } from "../../abuse/key-limits.js";
 import { limitsOf } from "../../auth/api-keys/limits.js";
-import { validBinding, validExpiry, validLimits, validName } from "./input.js";
+import { validBinding, validExpiry, validLimits, validName, validOverlap } from "./input.js";
 import { toWire } from "./mappers.js";
+import { rotateKeyValue } from "./rotation.js";
 import { auditApiKey, revokeApiKey } from "./revoke.js";
 
 function notFound(): ConnectError {
@@ -56,7 +58,7 @@ export function createApiKeyService(
   async function withUsage(row: ApiKeyRow, emails?: ReadonlyMap<string, string>) {
     const limits = limitsOf(row);
     const email = row.created_by_id ? emails?.get(row.created_by_id) : undefined;
-    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined, email);
+    return toWire(row, limits ? await limiter.usage(row.id, limits) : undefined, clock(), email);
   }
 
   /**
@@ -68,8 +70,8 @@ export function createApiKeyService(
     return findCreatorEmails(db.kysely, ids, role === "admin" ? undefined : accountId);
   }
 
-  function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow) {
-    auditApiKey(deps, ctx, action, row);
+  function auditEntry(ctx: HandlerContext, action: string, row: ApiKeyRow, extra: Record<string, string | number> = {}) {
+    auditApiKey(deps, ctx, action, row, extra);
   }
 
   return {
@@ -137,29 +139,55 @@ export function createApiKeyService(
       if (key.created_by_id !== actor && (await isApiKeyMadeByInstanceAdmin(db.kysely, key.id)) && !(await callerIsInstanceAdmin())) {
         throw new ConnectError("only an instance admin may regenerate a key an instance admin created", Code.PermissionDenied);
       }
+      const overlapSeconds = validOverlap(req.overlapSeconds);
       const keyValue = generateApiKey();
-      const row = await db.kysely.transaction().execute(async (trx) => {
-        // The row is re-read under a lock so the hash being revoked is the current one.
-        const oldHash = await lockApiKeyHash(trx, key.id);
-        if (oldHash === undefined) return undefined;
-        const updated = await updateApiKeyValue(trx, key.id, {
-          key_hash: hashApiKey(keyValue),
+      const oldStart = key.start;
+      const row = await db.kysely.transaction().execute((trx) =>
+        rotateKeyValue(trx, key.id, {
+          keyHash: hashApiKey(keyValue),
           start: apiKeyStart(keyValue),
-          expires_at: expiresAt,
-          updated_by_id: isUuid(actor) ? actor : null,
+          expiresAt,
+          overlapSeconds,
+          updatedById: isUuid(actor) ? actor : null,
           now,
-        });
-        if (!updated) return undefined;
-        // Recorded with the change: the old value is refused everywhere once this commits.
-        const sequence = await insertRevocations(trx, [{ kind: "api_key", target: oldHash }]);
-        return { updated, sequence };
-      });
+        }),
+      );
       if (!row) throw notFound();
       await revocations.published(row.sequence);
-      auditEntry(ctx, "apikey.regenerate.success", row.updated);
+      const ended = row.superseded;
+      if (ended?.expired) {
+        // Its overlap had ended but the sweep had not recorded it yet: recorded here instead.
+        auditEntry(ctx, "apikey.old_value.expired", row.updated, { old_value_start: ended.start, old_value_expires_at: ended.until.toISOString() });
+      } else if (ended) {
+        auditEntry(ctx, "apikey.old_value.revoke.success", row.updated, { old_value_start: ended.start, reason: "regenerated_again" });
+      }
+      const oldUntil = row.updated.previous_expires_at;
+      auditEntry(
+        ctx,
+        "apikey.regenerate.success",
+        row.updated,
+        oldUntil
+          ? { overlap_seconds: overlapSeconds, old_value_start: row.updated.previous_start ?? oldStart, old_value_expires_at: new Date(oldUntil).toISOString() }
+          : { old_value_start: oldStart },
+      );
       // The response carries the key: never cached (RFC 9111).
       ctx.responseHeader.set("cache-control", "no-store");
       return { apiKey: await withUsage(row.updated), keyValue, revocationSequence: BigInt(row.sequence) };
+    },
+
+    async revokeOldAccountApiKeyValue(req, ctx) {
+      const { key } = await authorizedKey(ctx, req.id);
+      const ended = await db.kysely.transaction().execute(async (trx) => {
+        const row = await clearOldApiKeyValue(trx, key.id, clock());
+        if (!row) return undefined;
+        // Recorded with the change: the old value is refused everywhere once this commits.
+        const sequence = await insertRevocations(trx, [{ kind: "api_key", target: row.previous_key_hash }]);
+        return { row, sequence };
+      });
+      if (!ended) return { revocationSequence: 0n };
+      await revocations.published(ended.sequence);
+      auditEntry(ctx, "apikey.old_value.revoke.success", key, { old_value_start: ended.row.previous_start ?? "", reason: "revoke_old" });
+      return { revocationSequence: BigInt(ended.sequence) };
     },
 
     async deleteAccountApiKey(req, ctx) {

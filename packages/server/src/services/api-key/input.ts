@@ -79,6 +79,17 @@ export function validLimits(
   };
 }
 
+/** Longest overlap of a regenerate: 24 hours. */
+const MAX_OVERLAP_SECONDS = 86_400;
+
+/** Validates a regenerate's overlap: 0 (none) to 86400 seconds. */
+export function validOverlap(seconds: number): number {
+  if (!Number.isInteger(seconds) || seconds < 0 || seconds > MAX_OVERLAP_SECONDS) {
+    throw invalidArgument(`overlap_seconds must be 0 to ${MAX_OVERLAP_SECONDS} (24 hours)`);
+  }
+  return seconds;
+}
+
 /**
  * The client certificate a new key is bound to (RFC 8705 thumbprint), or undefined:
  * `explicit` (a thumbprint given), or the certificate `presented` on this request when

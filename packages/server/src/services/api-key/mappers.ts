@@ -6,8 +6,13 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { KeyUsage } from "../../abuse/key-limits.js";
 import type { ApiKeyRow } from "../../store/schema.js";
 
-/** A key row as the wire message; `usage` only for keys with limits, `createdByEmail` when the caller may see it. */
-export function toWire(row: ApiKeyRow, usage?: KeyUsage, createdByEmail?: string) {
+/**
+ * A key row as the wire message; `usage` only for keys with limits; an old value only
+ * while it is valid at `now`; `createdByEmail` when the caller may see it.
+ */
+export function toWire(row: ApiKeyRow, usage: KeyUsage | undefined, now: Date, createdByEmail?: string) {
+  const oldUntil = row.previous_expires_at ? new Date(row.previous_expires_at) : undefined;
+  const oldValid = oldUntil !== undefined && oldUntil.getTime() > now.getTime();
   return {
     id: row.id,
     name: row.name,
@@ -30,5 +35,9 @@ export function toWire(row: ApiKeyRow, usage?: KeyUsage, createdByEmail?: string
       : undefined,
     clientCertThumbprint: row.client_cert_thumbprint ?? "",
     createdByEmail: createdByEmail ?? "",
+    previousValueExpiresAt: oldValid ? timestampFromDate(oldUntil) : undefined,
+    previousStart: oldValid ? (row.previous_start ?? "") : "",
+    lastUsedIp: row.last_used_ip ?? "",
+    lastUsedUserAgent: row.last_used_user_agent ?? "",
   };
 }

@@ -19,7 +19,7 @@ export function auditApiKey(
   ctx: HandlerContext,
   action: string,
   row: ApiKeyRow,
-  extra: Record<string, string | boolean> = {},
+  extra: Record<string, string | number | boolean> = {},
 ): void {
   const p = requirePrincipal(ctx);
   deps.audit.record({
@@ -43,7 +43,7 @@ export function auditApiKey(
  * the revocation's sequence, or undefined when the key no longer exists.
  */
 export async function revokeApiKey(
-  deps: Pick<Deps, "db" | "audit">,
+  deps: Pick<Deps, "db" | "audit" | "clock">,
   revocations: Pick<RevocationLog, "published">,
   ctx: HandlerContext,
   id: string,
@@ -52,14 +52,18 @@ export async function revokeApiKey(
   const deleted = await deps.db.kysely.transaction().execute(async (trx) => {
     const row = await deleteApiKeyAndUser(trx, id);
     if (!row) return undefined;
+    // Both values: the old one of a rotation overlap ends with the key.
     const sequence = await insertRevocations(trx, [
       { kind: "api_key", target: row.key_hash },
+      ...(row.previous_key_hash ? [{ kind: "api_key" as const, target: row.previous_key_hash }] : []),
       { kind: "user", target: row.user_id },
     ]);
     return { row, sequence };
   });
   if (!deleted) return undefined;
   await revocations.published(deleted.sequence);
-  auditApiKey(deps, ctx, "apikey.delete.success", deleted.row, auditExtra);
+  const old = deleted.row;
+  const oldLive = old.previous_expires_at !== null && new Date(old.previous_expires_at).getTime() > deps.clock().getTime();
+  auditApiKey(deps, ctx, "apikey.delete.success", deleted.row, oldLive ? { ...auditExtra, old_value_start: old.previous_start ?? "" } : auditExtra);
   return deleted;
 }

@@ -6,7 +6,7 @@ import { AuthMode, PrincipalKind, ProviderKind, type AuthService } from "@tesser
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Config } from "../../config/config.js";
 import { providerIssuer } from "../../config/providers.js";
-import { requirePrincipal, type Principal } from "../../auth/request/principal.js";
+import { assuranceLevelOf, requirePrincipal, type Principal } from "../../auth/request/principal.js";
 
 const MODE: Record<Config["authMode"], AuthMode> = {
   none: AuthMode.NONE,
@@ -52,6 +52,8 @@ export function configHandlers(config: Readonly<Config>): Pick<ServiceImpl<typeo
         expiresAt: p.kind === "anonymous" ? undefined : timestampFromDate(p.expiresAt),
         scopes: p.kind === "api_key" ? [...p.scopes.scopes] : [],
         perCallLimits: p.kind === "api_key" && p.limits !== undefined,
+        amr: p.kind === "user" ? [...p.amr] : [],
+        assuranceLevel: assuranceLevelOf(p),
         clientCertThumbprint: p.kind === "api_key" ? (p.clientCertThumbprint ?? "") : "",
       };
     },

@@ -9,13 +9,15 @@
  * owner told by mail; the personal account is made at verification. Without it, a taken
  * email answers AlreadyExists, as Supabase and Better Auth do when sign-up signs in at
  * once (an answer with tokens cannot be faked for an email that is not yours).
+ *
+ * Login of a user with TOTP on answers an MfaChallenge instead of tokens (docs/mfa.md).
  */
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { AuthService } from "@tessera/sdk/proto";
 import { emailTag } from "../../auth/passwords/email.js";
 import { checkNewPassword, checkPasswordBytes, needsRehash, normalizeEmailInput, passwordHashing } from "../../auth/passwords/hashing.js";
 import { checkPasswordStrength } from "../../auth/passwords/strength.js";
-import { tokensToWire } from "../../auth/tokens/session-issuer.js";
+import { PASSWORD_SIGN_IN, tokensToWire } from "../../auth/tokens/session-issuer.js";
 import type { RecoveryMail } from "../../auth/email-links/recovery-mail.js";
 import type { UserAuth } from "../../auth/user-auth.js";
 import type { Deps } from "../../deps.js";
@@ -36,7 +38,7 @@ export function passwordHandlers(deps: Deps, userAuth: UserAuth, mail: RecoveryM
   const kysely = db.kysely;
 
   async function issue(ctx: HandlerContext, userId: string) {
-    const tokens = await userAuth.sessions.startSession(userId, ctx.values.get(requestInfoKey));
+    const tokens = await userAuth.sessions.startSession(userId, ctx.values.get(requestInfoKey), PASSWORD_SIGN_IN);
     noStore(ctx);
     return { tokens: tokensToWire(tokens) };
   }
@@ -92,6 +94,13 @@ export function passwordHandlers(deps: Deps, userAuth: UserAuth, mail: RecoveryM
       if (needsRehash(user.password_hash!)) {
         // The configured cost rose since this hash was made: upgrade it now that we know the password.
         await updatePasswordHash(kysely, user.id, user.password_hash!, await passwordHashing.hash(req.password));
+      }
+      // A second factor (docs/mfa.md): no tokens, no session yet; VerifyMfa completes the sign-in.
+      const mfaChallenge = await userAuth.mfa.challengeFor(user.id, "pwd", ctx.values.get(requestInfoKey));
+      if (mfaChallenge) {
+        audit.record({ action: "auth.login.mfa_challenge", actorUserId: user.id, request: ctx.values.get(requestInfoKey), metadata: { method: "password" } });
+        noStore(ctx);
+        return { mfaChallenge };
       }
       audit.record({ action: "auth.login.success", actorUserId: user.id, request: ctx.values.get(requestInfoKey), metadata: { method: "password" } });
       return issue(ctx, user.id);

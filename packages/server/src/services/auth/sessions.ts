@@ -17,6 +17,7 @@ import type { RefreshFamilyRow } from "../../store/schema.js";
 import { isUuid } from "../../lib/ids.js";
 import { requirePrincipal, type Principal } from "../../auth/request/principal.js";
 import { noStore } from "../common/response.js";
+import { signInOf } from "../../auth/tokens/refresh.js";
 
 /** The session (refresh family) an access token was issued in, when the caller holds a Tessera token. */
 export function currentSessionId(p: Principal): string | undefined {
@@ -51,6 +52,8 @@ export function sessionHandlers(
           userAgent: f.user_agent ?? "",
           current: f.id === current,
           expiresAt: timestampFromDate(sessionEnd(f, idle)),
+          amr: [...signInOf(f).amr],
+          assuranceLevel: signInOf(f).assuranceLevel,
         })),
       };
     },

@@ -13,7 +13,9 @@ import * as m0008EmailAndMfa from "./0008-email-and-mfa.js";
 import * as m0007DeviceLogins from "./0007-device-logins.js";
 import * as m0009ApiKeyScopes from "./0009-api-key-scopes.js";
 import * as m0010ClientCerts from "./0010-client-certs.js";
+import * as m0011ApiKeyRotation from "./0011-api-key-rotation.js";
 import * as m0012AdminListingIndexes from "./0012-admin-listing-indexes.js";
+import * as m0013Mfa from "./0013-mfa.js";
 
 /** All migrations by name; names sort in the order they apply. */
 const migrations: Record<string, Migration> = {
@@ -27,7 +29,9 @@ const migrations: Record<string, Migration> = {
   "0007-device-logins": m0007DeviceLogins,
   "0009-api-key-scopes": m0009ApiKeyScopes,
   "0010-client-certs": m0010ClientCerts,
+  "0011-api-key-rotation": m0011ApiKeyRotation,
   "0012-admin-listing-indexes": m0012AdminListingIndexes,
+  "0013-mfa": m0013Mfa,
 };
 
 /** A MigrationProvider over the static list. */

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/v1/api_key.proto.
  */
 export const file_tessera_v1_api_key: GenFile = /*@__PURE__*/
-  fileDesc("Chh0ZXNzZXJhL3YxL2FwaV9rZXkucHJvdG8SCnRlc3NlcmEudjEimwQKDUFjY291bnRBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEg0KBXN0YXJ0GAQgASgJEg8KB3VzZXJfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY3JlYXRlZF9ieV9pZBgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg11cGRhdGVkX2J5X2lkGAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAwgAygJEjAKC3JhdGVfbGltaXRzGA0gAygLMhsudGVzc2VyYS52MS5BcGlLZXlSYXRlTGltaXQSKAoGYnVkZ2V0GA4gASgLMhgudGVzc2VyYS52MS5BcGlLZXlCdWRnZXQSJgoFdXNhZ2UYDyABKAsyFy50ZXNzZXJhLnYxLkFwaUtleVVzYWdlEh4KFmNsaWVudF9jZXJ0X3RodW1icHJpbnQYECABKAkSGAoQY3JlYXRlZF9ieV9lbWFpbBgVIAEoCSI4Cg9BcGlLZXlSYXRlTGltaXQSDQoFbGltaXQYASABKA0SFgoOd2luZG93X3NlY29uZHMYAiABKA0iVAoMQXBpS2V5QnVkZ2V0EgwKBHVzZXMYASABKAMSFQoNcmVmaWxsX2Ftb3VudBgCIAEoAxIfChdyZWZpbGxfaW50ZXJ2YWxfc2Vjb25kcxgDIAEoDSJaCgtBcGlLZXlVc2FnZRIXCg9yYXRlX2xpbWl0X3VzZWQYASADKA0SHQoQYnVkZ2V0X3JlbWFpbmluZxgCIAEoA0gAiAEBQhMKEV9idWRnZXRfcmVtYWluaW5nIpcCChpDcmVhdGVBY2NvdW50QXBpS2V5UmVxdWVzdBISCgphY2NvdW50X2lkGAEgASgJEgwKBG5hbWUYAiABKAkSLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAQgAygJEjAKC3JhdGVfbGltaXRzGAUgAygLMhsudGVzc2VyYS52MS5BcGlLZXlSYXRlTGltaXQSKAoGYnVkZ2V0GAYgASgLMhgudGVzc2VyYS52MS5BcGlLZXlCdWRnZXQSHgoWY2xpZW50X2NlcnRfdGh1bWJwcmludBgHIAEoCRIbChNiaW5kX3RvX2NsaWVudF9jZXJ0GAggASgIIlwKG0NyZWF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRIqCgdhcGlfa2V5GAEgASgLMhkudGVzc2VyYS52MS5BY2NvdW50QXBpS2V5EhEKCWtleV92YWx1ZRgCIAEoCSIuChhHZXRBY2NvdW50QXBpS2V5c1JlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCSJIChlHZXRBY2NvdW50QXBpS2V5c1Jlc3BvbnNlEisKCGFwaV9rZXlzGAEgAygLMhkudGVzc2VyYS52MS5BY2NvdW50QXBpS2V5IiUKF0dldEFjY291bnRBcGlLZXlSZXF1ZXN0EgoKAmlkGAEgASgJIkYKGEdldEFjY291bnRBcGlLZXlSZXNwb25zZRIqCgdhcGlfa2V5GAEgASgLMhkudGVzc2VyYS52MS5BY2NvdW50QXBpS2V5IlwKHlJlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJ9Ch9SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEioKB2FwaV9rZXkYASABKAsyGS50ZXNzZXJhLnYxLkFjY291bnRBcGlLZXkSEQoJa2V5X3ZhbHVlGAIgASgJEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYAyABKAMiKAoaRGVsZXRlQWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiOgobRGVsZXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYASABKAMyngQKDUFwaUtleVNlcnZpY2USZgoTQ3JlYXRlQWNjb3VudEFwaUtleRImLnRlc3NlcmEudjEuQ3JlYXRlQWNjb3VudEFwaUtleVJlcXVlc3QaJy50ZXNzZXJhLnYxLkNyZWF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRJlChFHZXRBY2NvdW50QXBpS2V5cxIkLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleXNSZXF1ZXN0GiUudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5c1Jlc3BvbnNlIgOQAgESYgoQR2V0QWNjb3VudEFwaUtleRIjLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleVJlcXVlc3QaJC50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlSZXNwb25zZSIDkAIBEnIKF1JlZ2VuZXJhdGVBY2NvdW50QXBpS2V5EioudGVzc2VyYS52MS5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlcXVlc3QaKy50ZXNzZXJhLnYxLlJlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USZgoTRGVsZXRlQWNjb3VudEFwaUtleRImLnRlc3NlcmEudjEuRGVsZXRlQWNjb3VudEFwaUtleVJlcXVlc3QaJy50ZXNzZXJhLnYxLkRlbGV0ZUFjY291bnRBcGlLZXlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("Chh0ZXNzZXJhL3YxL2FwaV9rZXkucHJvdG8SCnRlc3NlcmEudjEipgUKDUFjY291bnRBcGlLZXkSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRISCgphY2NvdW50X2lkGAMgASgJEg0KBXN0YXJ0GAQgASgJEg8KB3VzZXJfaWQYBSABKAkSLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNY3JlYXRlZF9ieV9pZBgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg11cGRhdGVkX2J5X2lkGAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3RfdXNlZF9hdBgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGc2NvcGVzGAwgAygJEjAKC3JhdGVfbGltaXRzGA0gAygLMhsudGVzc2VyYS52MS5BcGlLZXlSYXRlTGltaXQSKAoGYnVkZ2V0GA4gASgLMhgudGVzc2VyYS52MS5BcGlLZXlCdWRnZXQSJgoFdXNhZ2UYDyABKAsyFy50ZXNzZXJhLnYxLkFwaUtleVVzYWdlEh4KFmNsaWVudF9jZXJ0X3RodW1icHJpbnQYECABKAkSPQoZcHJldmlvdXNfdmFsdWVfZXhwaXJlc19hdBgRIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFgoOcHJldmlvdXNfc3RhcnQYEiABKAkSFAoMbGFzdF91c2VkX2lwGBMgASgJEhwKFGxhc3RfdXNlZF91c2VyX2FnZW50GBQgASgJEhgKEGNyZWF0ZWRfYnlfZW1haWwYFSABKAkiOAoPQXBpS2V5UmF0ZUxpbWl0Eg0KBWxpbWl0GAEgASgNEhYKDndpbmRvd19zZWNvbmRzGAIgASgNIlQKDEFwaUtleUJ1ZGdldBIMCgR1c2VzGAEgASgDEhUKDXJlZmlsbF9hbW91bnQYAiABKAMSHwoXcmVmaWxsX2ludGVydmFsX3NlY29uZHMYAyABKA0iWgoLQXBpS2V5VXNhZ2USFwoPcmF0ZV9saW1pdF91c2VkGAEgAygNEh0KEGJ1ZGdldF9yZW1haW5pbmcYAiABKANIAIgBAUITChFfYnVkZ2V0X3JlbWFpbmluZyKXAgoaQ3JlYXRlQWNjb3VudEFwaUtleVJlcXVlc3QSEgoKYWNjb3VudF9pZBgBIAEoCRIMCgRuYW1lGAIgASgJEi4KCmV4cGlyZXNfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBnNjb3BlcxgEIAMoCRIwCgtyYXRlX2xpbWl0cxgFIAMoCzIbLnRlc3NlcmEudjEuQXBpS2V5UmF0ZUxpbWl0EigKBmJ1ZGdldBgGIAEoCzIYLnRlc3NlcmEudjEuQXBpS2V5QnVkZ2V0Eh4KFmNsaWVudF9jZXJ0X3RodW1icHJpbnQYByABKAkSGwoTYmluZF90b19jbGllbnRfY2VydBgIIAEoCCJcChtDcmVhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleRIRCglrZXlfdmFsdWUYAiABKAkiLgoYR2V0QWNjb3VudEFwaUtleXNSZXF1ZXN0EhIKCmFjY291bnRfaWQYASABKAkiSAoZR2V0QWNjb3VudEFwaUtleXNSZXNwb25zZRIrCghhcGlfa2V5cxgBIAMoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleSIlChdHZXRBY2NvdW50QXBpS2V5UmVxdWVzdBIKCgJpZBgBIAEoCSJGChhHZXRBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleSJ1Ch5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPb3ZlcmxhcF9zZWNvbmRzGAMgASgNIn0KH1JlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USKgoHYXBpX2tleRgBIAEoCzIZLnRlc3NlcmEudjEuQWNjb3VudEFwaUtleRIRCglrZXlfdmFsdWUYAiABKAkSGwoTcmV2b2NhdGlvbl9zZXF1ZW5jZRgDIAEoAyIwCiJSZXZva2VPbGRBY2NvdW50QXBpS2V5VmFsdWVSZXF1ZXN0EgoKAmlkGAEgASgJIkIKI1Jldm9rZU9sZEFjY291bnRBcGlLZXlWYWx1ZVJlc3BvbnNlEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYASABKAMiKAoaRGVsZXRlQWNjb3VudEFwaUtleVJlcXVlc3QSCgoCaWQYASABKAkiOgobRGVsZXRlQWNjb3VudEFwaUtleVJlc3BvbnNlEhsKE3Jldm9jYXRpb25fc2VxdWVuY2UYASABKAMyngUKDUFwaUtleVNlcnZpY2USZgoTQ3JlYXRlQWNjb3VudEFwaUtleRImLnRlc3NlcmEudjEuQ3JlYXRlQWNjb3VudEFwaUtleVJlcXVlc3QaJy50ZXNzZXJhLnYxLkNyZWF0ZUFjY291bnRBcGlLZXlSZXNwb25zZRJlChFHZXRBY2NvdW50QXBpS2V5cxIkLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleXNSZXF1ZXN0GiUudGVzc2VyYS52MS5HZXRBY2NvdW50QXBpS2V5c1Jlc3BvbnNlIgOQAgESYgoQR2V0QWNjb3VudEFwaUtleRIjLnRlc3NlcmEudjEuR2V0QWNjb3VudEFwaUtleVJlcXVlc3QaJC50ZXNzZXJhLnYxLkdldEFjY291bnRBcGlLZXlSZXNwb25zZSIDkAIBEnIKF1JlZ2VuZXJhdGVBY2NvdW50QXBpS2V5EioudGVzc2VyYS52MS5SZWdlbmVyYXRlQWNjb3VudEFwaUtleVJlcXVlc3QaKy50ZXNzZXJhLnYxLlJlZ2VuZXJhdGVBY2NvdW50QXBpS2V5UmVzcG9uc2USfgobUmV2b2tlT2xkQWNjb3VudEFwaUtleVZhbHVlEi4udGVzc2VyYS52MS5SZXZva2VPbGRBY2NvdW50QXBpS2V5VmFsdWVSZXF1ZXN0Gi8udGVzc2VyYS52MS5SZXZva2VPbGRBY2NvdW50QXBpS2V5VmFsdWVSZXNwb25zZRJmChNEZWxldGVBY2NvdW50QXBpS2V5EiYudGVzc2VyYS52MS5EZWxldGVBY2NvdW50QXBpS2V5UmVxdWVzdBonLnRlc3NlcmEudjEuRGVsZXRlQWNjb3VudEFwaUtleVJlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp]);
 
 /**
  * AccountApiKey is a key's metadata. It never carries the key's value.
@@ -122,6 +122,38 @@ export type AccountApiKey = Message<"tessera.v1.AccountApiKey"> & {
    * @generated from field: string client_cert_thumbprint = 16;
    */
   clientCertThumbprint: string;
+
+  /**
+   * When the key's old value stops working: set during the overlap of a
+   * regenerate with `overlap_seconds`, unset when there is no old value.
+   *
+   * @generated from field: google.protobuf.Timestamp previous_value_expires_at = 17;
+   */
+  previousValueExpiresAt?: Timestamp | undefined;
+
+  /**
+   * The first characters of the old value (like `start`); empty when there is
+   * no old value.
+   *
+   * @generated from field: string previous_start = 18;
+   */
+  previousStart: string;
+
+  /**
+   * The client IP of the key's last recorded use (written with last_used_at, at
+   * most once a minute); empty when never used.
+   *
+   * @generated from field: string last_used_ip = 19;
+   */
+  lastUsedIp: string;
+
+  /**
+   * The User-Agent of the key's last recorded use (at most 256 characters);
+   * empty when never used or sent without one.
+   *
+   * @generated from field: string last_used_user_agent = 20;
+   */
+  lastUsedUserAgent: string;
 
   /**
    * The email of the user who created the key, for callers with the admin role
@@ -432,6 +464,16 @@ export type RegenerateAccountApiKeyRequest = Message<"tessera.v1.RegenerateAccou
    * @generated from field: google.protobuf.Timestamp expires_at = 2;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * Optional: 0 to 86400 (24 hours). The old value stays valid this long (but
+   * never past its own expiry), so deployments can switch to the new value
+   * without downtime; 0: the old value stops at once. See
+   * AccountApiKey.previous_value_expires_at and RevokeOldAccountApiKeyValue.
+   *
+   * @generated from field: uint32 overlap_seconds = 3;
+   */
+  overlapSeconds: number;
 };
 
 /**
@@ -474,6 +516,43 @@ export const RegenerateAccountApiKeyResponseSchema: GenMessage<RegenerateAccount
   messageDesc(file_tessera_v1_api_key, 11);
 
 /**
+ * @generated from message tessera.v1.RevokeOldAccountApiKeyValueRequest
+ */
+export type RevokeOldAccountApiKeyValueRequest = Message<"tessera.v1.RevokeOldAccountApiKeyValueRequest"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message tessera.v1.RevokeOldAccountApiKeyValueRequest.
+ * Use `create(RevokeOldAccountApiKeyValueRequestSchema)` to create a new message.
+ */
+export const RevokeOldAccountApiKeyValueRequestSchema: GenMessage<RevokeOldAccountApiKeyValueRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_api_key, 12);
+
+/**
+ * @generated from message tessera.v1.RevokeOldAccountApiKeyValueResponse
+ */
+export type RevokeOldAccountApiKeyValueResponse = Message<"tessera.v1.RevokeOldAccountApiKeyValueResponse"> & {
+  /**
+   * The revocation's sequence number (0 when there was no old value): pass it
+   * to RevocationService.GetRevocationStatus to see that it applied everywhere.
+   *
+   * @generated from field: int64 revocation_sequence = 1;
+   */
+  revocationSequence: bigint;
+};
+
+/**
+ * Describes the message tessera.v1.RevokeOldAccountApiKeyValueResponse.
+ * Use `create(RevokeOldAccountApiKeyValueResponseSchema)` to create a new message.
+ */
+export const RevokeOldAccountApiKeyValueResponseSchema: GenMessage<RevokeOldAccountApiKeyValueResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_api_key, 13);
+
+/**
  * @generated from message tessera.v1.DeleteAccountApiKeyRequest
  */
 export type DeleteAccountApiKeyRequest = Message<"tessera.v1.DeleteAccountApiKeyRequest"> & {
@@ -488,7 +567,7 @@ export type DeleteAccountApiKeyRequest = Message<"tessera.v1.DeleteAccountApiKey
  * Use `create(DeleteAccountApiKeyRequestSchema)` to create a new message.
  */
 export const DeleteAccountApiKeyRequestSchema: GenMessage<DeleteAccountApiKeyRequest> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 12);
+  messageDesc(file_tessera_v1_api_key, 14);
 
 /**
  * @generated from message tessera.v1.DeleteAccountApiKeyResponse
@@ -508,7 +587,7 @@ export type DeleteAccountApiKeyResponse = Message<"tessera.v1.DeleteAccountApiKe
  * Use `create(DeleteAccountApiKeyResponseSchema)` to create a new message.
  */
 export const DeleteAccountApiKeyResponseSchema: GenMessage<DeleteAccountApiKeyResponse> = /*@__PURE__*/
-  messageDesc(file_tessera_v1_api_key, 13);
+  messageDesc(file_tessera_v1_api_key, 15);
 
 /**
  * ApiKeyService manages account-scoped API keys: machine credentials for
@@ -551,8 +630,10 @@ export const ApiKeyService: GenService<{
     output: typeof GetAccountApiKeyResponseSchema;
   },
   /**
-   * RegenerateAccountApiKey gives a key a new value and expiry; the old value
-   * stops working at once (roles admin and member).
+   * RegenerateAccountApiKey gives a key a new value and expiry (roles admin and
+   * member). The new value works at once; the old value stops at once, or, with
+   * `overlap_seconds`, at the end of the overlap (zero-downtime rotation). A
+   * regenerate during an overlap ends the value from before it at once.
    *
    * @generated from rpc tessera.v1.ApiKeyService.RegenerateAccountApiKey
    */
@@ -562,7 +643,21 @@ export const ApiKeyService: GenService<{
     output: typeof RegenerateAccountApiKeyResponseSchema;
   },
   /**
-   * DeleteAccountApiKey revokes a key at once (roles admin and member).
+   * RevokeOldAccountApiKeyValue ends a key's old value (the one a regenerate with
+   * an overlap kept) at once, before its overlap ends; the current value keeps
+   * working. Without an old value it does nothing (revocation_sequence 0).
+   * Roles admin and member.
+   *
+   * @generated from rpc tessera.v1.ApiKeyService.RevokeOldAccountApiKeyValue
+   */
+  revokeOldAccountApiKeyValue: {
+    methodKind: "unary";
+    input: typeof RevokeOldAccountApiKeyValueRequestSchema;
+    output: typeof RevokeOldAccountApiKeyValueResponseSchema;
+  },
+  /**
+   * DeleteAccountApiKey revokes a key at once, its old value too (roles admin
+   * and member).
    *
    * @generated from rpc tessera.v1.ApiKeyService.DeleteAccountApiKey
    */

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file tessera/v1/mfa.proto.
  */
 export const file_tessera_v1_mfa: GenFile = /*@__PURE__*/
-  fileDesc("ChR0ZXNzZXJhL3YxL21mYS5wcm90bxIKdGVzc2VyYS52MSIVChNHZXRNZmFTdGF0dXNSZXF1ZXN0IoMBChRHZXRNZmFTdGF0dXNSZXNwb25zZRIUCgx0b3RwX2VuYWJsZWQYASABKAgSMwoPdG90cF9lbmFibGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIgChhyZWNvdmVyeV9jb2Rlc19yZW1haW5pbmcYAyABKA0iHAoaU3RhcnRUb3RwRW5yb2xsbWVudFJlcXVlc3QicgobU3RhcnRUb3RwRW5yb2xsbWVudFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCRITCgtvdHBhdXRoX3VyaRgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIsChxDb25maXJtVG90cEVucm9sbG1lbnRSZXF1ZXN0EgwKBGNvZGUYASABKAkiNwodQ29uZmlybVRvdHBFbnJvbGxtZW50UmVzcG9uc2USFgoOcmVjb3ZlcnlfY29kZXMYASADKAkiSwoSRGlzYWJsZVRvdHBSZXF1ZXN0EhAKCHBhc3N3b3JkGAEgASgJEgwKBGNvZGUYAiABKAkSFQoNcmVjb3ZlcnlfY29kZRgDIAEoCSIVChNEaXNhYmxlVG90cFJlc3BvbnNlIi4KHlJlZ2VuZXJhdGVSZWNvdmVyeUNvZGVzUmVxdWVzdBIMCgRjb2RlGAEgASgJIjkKH1JlZ2VuZXJhdGVSZWNvdmVyeUNvZGVzUmVzcG9uc2USFgoOcmVjb3ZlcnlfY29kZXMYASADKAkiSgoQVmVyaWZ5TWZhUmVxdWVzdBIRCgljaGFsbGVuZ2UYASABKAkSDAoEY29kZRgCIAEoCRIVCg1yZWNvdmVyeV9jb2RlGAMgASgJIjcKEVZlcmlmeU1mYVJlc3BvbnNlEiIKBnRva2VucxgBIAEoCzISLnRlc3NlcmEudjEuVG9rZW5zMsgECgpNZmFTZXJ2aWNlElYKDEdldE1mYVN0YXR1cxIfLnRlc3NlcmEudjEuR2V0TWZhU3RhdHVzUmVxdWVzdBogLnRlc3NlcmEudjEuR2V0TWZhU3RhdHVzUmVzcG9uc2UiA5ACARJmChNTdGFydFRvdHBFbnJvbGxtZW50EiYudGVzc2VyYS52MS5TdGFydFRvdHBFbnJvbGxtZW50UmVxdWVzdBonLnRlc3NlcmEudjEuU3RhcnRUb3RwRW5yb2xsbWVudFJlc3BvbnNlEmwKFUNvbmZpcm1Ub3RwRW5yb2xsbWVudBIoLnRlc3NlcmEudjEuQ29uZmlybVRvdHBFbnJvbGxtZW50UmVxdWVzdBopLnRlc3NlcmEudjEuQ29uZmlybVRvdHBFbnJvbGxtZW50UmVzcG9uc2USTgoLRGlzYWJsZVRvdHASHi50ZXNzZXJhLnYxLkRpc2FibGVUb3RwUmVxdWVzdBofLnRlc3NlcmEudjEuRGlzYWJsZVRvdHBSZXNwb25zZRJyChdSZWdlbmVyYXRlUmVjb3ZlcnlDb2RlcxIqLnRlc3NlcmEudjEuUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXNSZXF1ZXN0GisudGVzc2VyYS52MS5SZWdlbmVyYXRlUmVjb3ZlcnlDb2Rlc1Jlc3BvbnNlEkgKCVZlcmlmeU1mYRIcLnRlc3NlcmEudjEuVmVyaWZ5TWZhUmVxdWVzdBodLnRlc3NlcmEudjEuVmVyaWZ5TWZhUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_tessera_v1_auth]);
+  fileDesc("ChR0ZXNzZXJhL3YxL21mYS5wcm90bxIKdGVzc2VyYS52MSIVChNHZXRNZmFTdGF0dXNSZXF1ZXN0IoMBChRHZXRNZmFTdGF0dXNSZXNwb25zZRIUCgx0b3RwX2VuYWJsZWQYASABKAgSMwoPdG90cF9lbmFibGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIgChhyZWNvdmVyeV9jb2Rlc19yZW1haW5pbmcYAyABKA0iHAoaU3RhcnRUb3RwRW5yb2xsbWVudFJlcXVlc3QicgobU3RhcnRUb3RwRW5yb2xsbWVudFJlc3BvbnNlEg4KBnNlY3JldBgBIAEoCRITCgtvdHBhdXRoX3VyaRgCIAEoCRIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCIsChxDb25maXJtVG90cEVucm9sbG1lbnRSZXF1ZXN0EgwKBGNvZGUYASABKAkiNwodQ29uZmlybVRvdHBFbnJvbGxtZW50UmVzcG9uc2USFgoOcmVjb3ZlcnlfY29kZXMYASADKAkiSwoSRGlzYWJsZVRvdHBSZXF1ZXN0EhAKCHBhc3N3b3JkGAEgASgJEgwKBGNvZGUYAiABKAkSFQoNcmVjb3ZlcnlfY29kZRgDIAEoCSIVChNEaXNhYmxlVG90cFJlc3BvbnNlIi4KHlJlZ2VuZXJhdGVSZWNvdmVyeUNvZGVzUmVxdWVzdBIMCgRjb2RlGAEgASgJIjkKH1JlZ2VuZXJhdGVSZWNvdmVyeUNvZGVzUmVzcG9uc2USFgoOcmVjb3ZlcnlfY29kZXMYASADKAkiSgoQVmVyaWZ5TWZhUmVxdWVzdBIRCgljaGFsbGVuZ2UYASABKAkSDAoEY29kZRgCIAEoCRIVCg1yZWNvdmVyeV9jb2RlGAMgASgJIjcKEVZlcmlmeU1mYVJlc3BvbnNlEiIKBnRva2VucxgBIAEoCzISLnRlc3NlcmEudjEuVG9rZW5zIiYKE1Jlc2V0VXNlck1mYVJlcXVlc3QSDwoHdXNlcl9pZBgBIAEoCSIWChRSZXNldFVzZXJNZmFSZXNwb25zZTKbBQoKTWZhU2VydmljZRJWCgxHZXRNZmFTdGF0dXMSHy50ZXNzZXJhLnYxLkdldE1mYVN0YXR1c1JlcXVlc3QaIC50ZXNzZXJhLnYxLkdldE1mYVN0YXR1c1Jlc3BvbnNlIgOQAgESZgoTU3RhcnRUb3RwRW5yb2xsbWVudBImLnRlc3NlcmEudjEuU3RhcnRUb3RwRW5yb2xsbWVudFJlcXVlc3QaJy50ZXNzZXJhLnYxLlN0YXJ0VG90cEVucm9sbG1lbnRSZXNwb25zZRJsChVDb25maXJtVG90cEVucm9sbG1lbnQSKC50ZXNzZXJhLnYxLkNvbmZpcm1Ub3RwRW5yb2xsbWVudFJlcXVlc3QaKS50ZXNzZXJhLnYxLkNvbmZpcm1Ub3RwRW5yb2xsbWVudFJlc3BvbnNlEk4KC0Rpc2FibGVUb3RwEh4udGVzc2VyYS52MS5EaXNhYmxlVG90cFJlcXVlc3QaHy50ZXNzZXJhLnYxLkRpc2FibGVUb3RwUmVzcG9uc2UScgoXUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXMSKi50ZXNzZXJhLnYxLlJlZ2VuZXJhdGVSZWNvdmVyeUNvZGVzUmVxdWVzdBorLnRlc3NlcmEudjEuUmVnZW5lcmF0ZVJlY292ZXJ5Q29kZXNSZXNwb25zZRJICglWZXJpZnlNZmESHC50ZXNzZXJhLnYxLlZlcmlmeU1mYVJlcXVlc3QaHS50ZXNzZXJhLnYxLlZlcmlmeU1mYVJlc3BvbnNlElEKDFJlc2V0VXNlck1mYRIfLnRlc3NlcmEudjEuUmVzZXRVc2VyTWZhUmVxdWVzdBogLnRlc3NlcmEudjEuUmVzZXRVc2VyTWZhUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_tessera_v1_auth]);
 
 /**
  * @generated from message tessera.v1.GetMfaStatusRequest
@@ -166,7 +166,8 @@ export type DisableTotpRequest = Message<"tessera.v1.DisableTotpRequest"> & {
   code: string;
 
   /**
-   * Instead of the password, for users without one: a recovery code.
+   * Instead of the password, for users without one: a recovery code. With the
+   * password and no code (a lost device): a recovery code instead of the code.
    *
    * @generated from field: string recovery_code = 3;
    */
@@ -282,6 +283,38 @@ export const VerifyMfaResponseSchema: GenMessage<VerifyMfaResponse> = /*@__PURE_
   messageDesc(file_tessera_v1_mfa, 11);
 
 /**
+ * @generated from message tessera.v1.ResetUserMfaRequest
+ */
+export type ResetUserMfaRequest = Message<"tessera.v1.ResetUserMfaRequest"> & {
+  /**
+   * The user whose second factor is removed.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+};
+
+/**
+ * Describes the message tessera.v1.ResetUserMfaRequest.
+ * Use `create(ResetUserMfaRequestSchema)` to create a new message.
+ */
+export const ResetUserMfaRequestSchema: GenMessage<ResetUserMfaRequest> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_mfa, 12);
+
+/**
+ * @generated from message tessera.v1.ResetUserMfaResponse
+ */
+export type ResetUserMfaResponse = Message<"tessera.v1.ResetUserMfaResponse"> & {
+};
+
+/**
+ * Describes the message tessera.v1.ResetUserMfaResponse.
+ * Use `create(ResetUserMfaResponseSchema)` to create a new message.
+ */
+export const ResetUserMfaResponseSchema: GenMessage<ResetUserMfaResponse> = /*@__PURE__*/
+  messageDesc(file_tessera_v1_mfa, 13);
+
+/**
  * MfaService is the second factor: TOTP (RFC 6238: 6 digits, 30-second steps,
  * SHA-1, as every authenticator app reads an `otpauth://` URI) and single-use
  * recovery codes. docs/mfa.md has the flows, settings and threat model.
@@ -336,6 +369,8 @@ export const MfaService: GenService<{
   /**
    * DisableTotp turns TOTP off and deletes the recovery codes. It needs the
    * password (or, for a user without one, a recovery code) and a current code.
+   * A user with a password who lost the device gives the password and a recovery
+   * code instead of the code.
    *
    * @generated from rpc tessera.v1.MfaService.DisableTotp
    */
@@ -366,6 +401,21 @@ export const MfaService: GenService<{
     methodKind: "unary";
     input: typeof VerifyMfaRequestSchema;
     output: typeof VerifyMfaResponseSchema;
+  },
+  /**
+   * ResetUserMfa lets an instance admin turn a user's TOTP off and delete their
+   * recovery codes, for a user who lost both the app and the codes, once the
+   * admin has proven who is asking out of band (docs/mfa.md "Lost device"). The
+   * user is told by mail; audited as `mfa.reset`. Their sessions stay open (end
+   * them with AuthService.RevokeUserSessions if the account may be taken over).
+   * A user without TOTP is FailedPrecondition.
+   *
+   * @generated from rpc tessera.v1.MfaService.ResetUserMfa
+   */
+  resetUserMfa: {
+    methodKind: "unary";
+    input: typeof ResetUserMfaRequestSchema;
+    output: typeof ResetUserMfaResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_tessera_v1_mfa, 0);

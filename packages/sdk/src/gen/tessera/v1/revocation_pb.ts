@@ -43,7 +43,8 @@ export type RevocationEvent = Message<"tessera.v1.RevocationEvent"> & {
   target: {
     /**
      * An API key value: the SHA-256 (lower-case hex) of the whole key
-     * (`tsk_...`). Deleted or regenerated keys.
+     * (`tsk_...`). Deleted or regenerated keys, and old values ended by
+     * RevokeOldAccountApiKeyValue or at the end of a rotation overlap.
      *
      * @generated from field: string api_key_sha256 = 3;
      */

@@ -1,10 +1,15 @@
-/** The "API keys" page: the account's keys (never their values), with create, regenerate and delete. */
+/**
+ * The "API keys" page: the account's keys (never their values): expiry (marked within 14
+ * days), last use, the old value during a rotation overlap; create, regenerate, revoke the
+ * old value, delete.
+ */
 import type { AccountApiKey, UserAccount } from "@tessera/sdk/proto";
 import { AccountRole } from "@tessera/sdk/proto";
 import { tessera } from "../../client.js";
 import { h, replace } from "../../dom.js";
 import { failed } from "../../errors.js";
-import { expiresSoon, fmt } from "../../format.js";
+import { fmt } from "../../format.js";
+import { expiryCell, lastUseCell, oldValueCell } from "./key-cells.js";
 import { view } from "../../layout.js";
 import type { Page } from "../../page.js";
 import { deleteKey, newKeyDialog, regenerateDialog } from "./key-dialogs.js";
@@ -56,28 +61,33 @@ async function keysPage(acc: UserAccount): Promise<void> {
 /** The keys as a table (or a hint when there are none); the buttons are disabled for viewers. */
 function keysTable(keys: AccountApiKey[], canWrite: boolean, reload: () => void): HTMLElement {
   if (keys.length === 0) return h("div", { class: "empty" }, "No API keys yet. Create one for a script, worker or CI job.");
+  // Many columns: the table scrolls sideways inside its card on narrow screens.
   return h(
-    "table",
-    { "data-testid": "keys-table" },
-    h("thead", {}, h("tr", {}, ...["Name", "Key", "Created", "Created by", "Expires", "Last used", ""].map((t) => h("th", {}, t)))),
+    "div",
+    { class: "table-wrap" },
     h(
-      "tbody",
-      {},
-      ...keys.map((k) =>
-        h(
-          "tr",
-          { "data-key-id": k.id, "data-key-name": k.name },
-          h("td", {}, k.name),
-          h("td", {}, h("code", {}, `${k.start}…`)),
-          h("td", {}, fmt(k.createdAt)),
-          h("td", {}, k.createdByEmail || "—"),
-          h("td", {}, fmt(k.expiresAt), expiresSoon(k.expiresAt) && h("span", { class: "badge warn", "data-testid": "expires-soon" }, " expires soon")),
-          h("td", {}, k.lastUsedAt ? fmt(k.lastUsedAt) : "never"),
+      "table",
+      { "data-testid": "keys-table" },
+      h("thead", {}, h("tr", {}, ...["Name", "Key", "Created (by)", "Expires", "Last used", "Old value", ""].map((t) => h("th", {}, t)))),
+      h(
+        "tbody",
+        {},
+        ...keys.map((k) =>
           h(
-            "td",
-            { class: "actions-cell" },
-            h("button", { type: "button", disabled: !canWrite, onclick: () => regenerateDialog(k, reload) }, "Regenerate"),
-            h("button", { type: "button", class: "danger", disabled: !canWrite, onclick: () => void deleteKey(k, reload) }, "Delete"),
+            "tr",
+            { "data-key-id": k.id, "data-key-name": k.name },
+            h("td", {}, k.name),
+            h("td", {}, h("code", {}, `${k.start}…`)),
+            h("td", {}, fmt(k.createdAt), k.createdByEmail ? h("div", { class: "muted small clip", title: k.createdByEmail }, k.createdByEmail) : null),
+            expiryCell(k),
+            lastUseCell(k),
+            oldValueCell(k, canWrite, reload),
+            h(
+              "td",
+              { class: "actions-cell" },
+              h("button", { type: "button", disabled: !canWrite, onclick: () => regenerateDialog(k, reload) }, "Regenerate"),
+              h("button", { type: "button", class: "danger", disabled: !canWrite, onclick: () => void deleteKey(k, reload) }, "Delete"),
+            ),
           ),
         ),
       ),
