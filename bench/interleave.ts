@@ -5,6 +5,7 @@
  */
 import type { BenchContext } from "./context.js";
 import { runLoad, type LoadResult } from "./harness/load.js";
+import { cpuSeconds } from "./harness/cpu.js";
 import { sampleRss } from "./harness/rss.js";
 import { summarizeSequential } from "./harness/summary.js";
 import { record, skip } from "./results.js";
@@ -24,13 +25,24 @@ export async function runInterleaved(ctx: BenchContext, scenarios: readonly Inte
   for (const { load } of ready) if (opts.warmupS > 0) await runLoad(loadSpec(load, opts.warmupS));
   const slices = new Map<string, LoadResult[]>(ready.map((q) => [q.scenario.id, []]));
   const rss = new Map<string, number>();
+  // The server's CPU seconds during the slices: its cost per request, which other work on
+  // the machine slows down but does not change (unlike requests per second).
+  const cpu = new Map<string, number>();
   for (let r = 0; r < opts.rounds; r++) {
     for (const { scenario, load } of ready) {
       const sampler = sampleRss([load.server.pid]);
+      const cpuBefore = cpuSeconds(load.server.pid);
       slices.get(scenario.id)!.push(await runLoad(loadSpec(load, ctx.slice)));
+      const cpuAfter = cpuSeconds(load.server.pid);
+      if (cpuBefore !== undefined && cpuAfter !== undefined) cpu.set(scenario.id, (cpu.get(scenario.id) ?? 0) + cpuAfter - cpuBefore);
       rss.set(scenario.id, Math.max(rss.get(scenario.id) ?? 0, ...Object.values(sampler.stop())));
     }
   }
   for (const { load } of ready) await load.stop?.();
-  for (const { scenario } of ready) record(ctx.figures, scenario.id, scenario.name, summarizeSequential(slices.get(scenario.id)!), rss.get(scenario.id));
+  for (const { scenario } of ready) {
+    const summary = summarizeSequential(slices.get(scenario.id)!);
+    const cpuS = cpu.get(scenario.id);
+    const cpuUsPerReq = cpuS !== undefined && summary.requests > 0 ? (cpuS * 1e6) / summary.requests : undefined;
+    record(ctx.figures, scenario.id, scenario.name, summary, rss.get(scenario.id), undefined, cpuUsPerReq);
+  }
 }

@@ -4,11 +4,13 @@
  * all requests the process served, so startup is spread thin). For finding where a scenario's
  * cost is, not for figures (the profiler itself slows the server).
  *
- *   npx tsx bench/profile.ts config|apikey|jwt|oidc|unseen [seconds]
+ *   npx tsx bench/profile.ts config|config-info|apikey|jwt|oidc|unseen [seconds]
+ *
+ * `config-info` is scenario 1i: GetAuthConfig at LOG_LEVEL=info, the lines written to a file.
  *
  * The .cpuprofile is kept under $TMPDIR/tessera-prof-<pid>/ (open it in Chrome DevTools).
  */
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
@@ -67,10 +69,21 @@ try {
   const dir = mkdtempSync(path.join(tmpdir(), `tessera-prof-${process.pid}-`));
   const provider = await startTestProvider();
   onCleanup(() => provider.close());
+  const info = workload === "config-info";
+  const logFd = info ? openSync(path.join(dir, "server.log"), "w") : undefined;
   const server = await startTessera(
-    { DATABASE_URL: dbUrl, AUTH_MODE: "full", TRUST_PROXY_HOPS: "1", LOG_LEVEL: "warn", AUTH_BASEURL: provider.issuer, AUTH_AUDIENCE: TEST_RESOURCE },
+    {
+      DATABASE_URL: dbUrl,
+      AUTH_MODE: "full",
+      TRUST_PROXY_HOPS: "1",
+      LOG_LEVEL: info ? "info" : "warn",
+      AUTH_BASEURL: provider.issuer,
+      AUTH_AUDIENCE: TEST_RESOURCE,
+    },
     ["--cpu-prof", `--cpu-prof-dir=${dir}`],
+    logFd,
   );
+  if (logFd !== undefined) closeSync(logFd);
   const oidcToken = workload === "oidc" ? await provider.accessTokenFor("prof-user") : "";
   const signUp = await connectCall(
     server.baseUrl,
@@ -110,7 +123,7 @@ try {
     url: server.baseUrl,
     connections: 50,
     durationS: seconds,
-    path: workload === "config" ? "/tessera.v1.AuthService/GetAuthConfig" : CHECK,
+    path: workload === "config" || info ? "/tessera.v1.AuthService/GetAuthConfig" : CHECK,
     headers: workload === "apikey" ? auth(key) : workload === "jwt" ? auth(jwt) : workload === "oidc" ? auth(oidcToken) : {},
     ...(workload === "unseen" ? { vary: () => ({ headers: auth(keys[i++ % keys.length]!) }) } : {}),
   };

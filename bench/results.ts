@@ -17,6 +17,8 @@ export interface Row {
   requests: number | null;
   /** Max RSS of the server process(es) measured, MB. */
   rssMb: number | null;
+  /** The server process's CPU time per request, µs (interleaved scenarios). */
+  cpuUsPerReq?: number | null;
   /** Why there are no numbers (feature missing), or extra facts. */
   note?: string;
 }
@@ -90,8 +92,19 @@ export function newFigures(): Figures {
 }
 
 /** Records a measured row (and its summary, for the targets). */
-export function record(f: Figures, id: string, scenario: string, s: Summary, rss: number | undefined, note?: string): void {
-  f.rows.push({ id, scenario, rps: s.rps, p50Ms: s.p50, p99Ms: s.p99, errors: s.errors, requests: s.requests, rssMb: rss ?? null, ...(note ? { note } : {}) });
+export function record(f: Figures, id: string, scenario: string, s: Summary, rss: number | undefined, note?: string, cpuUsPerReq?: number): void {
+  f.rows.push({
+    id,
+    scenario,
+    rps: s.rps,
+    p50Ms: s.p50,
+    p99Ms: s.p99,
+    errors: s.errors,
+    requests: s.requests,
+    rssMb: rss ?? null,
+    ...(cpuUsPerReq !== undefined ? { cpuUsPerReq } : {}),
+    ...(note ? { note } : {}),
+  });
   f.summaries.set(id, s);
 }
 

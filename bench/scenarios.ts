@@ -14,7 +14,7 @@ import { apiKeyCached } from "./scenarios/api-key-cached.js";
 import { embeddingRevocation } from "./scenarios/embedding-revocation.js";
 import { embedApiKey, embedJwt, embedNoAuth } from "./scenarios/embedding-service.js";
 import { getAuthConfig } from "./scenarios/get-auth-config.js";
-import { infoLogging } from "./scenarios/info-logging.js";
+import { infoLogging, warnLogging } from "./scenarios/info-logging.js";
 import { logins } from "./scenarios/logins.js";
 import { peerApiKeyVerify } from "./scenarios/peer-api-key-verify.js";
 import { providerJwt } from "./scenarios/provider-jwt.js";
@@ -32,6 +32,7 @@ export { benchOptions, type BenchOptions } from "./options.js";
 const INTERLEAVED: readonly InterleavedScenario[] = [
   getAuthConfig,
   infoLogging,
+  warnLogging,
   apiKeyCached,
   tesseraJwt,
   providerJwt,

@@ -89,11 +89,11 @@ describe("two-factor authentication in the console", () => {
     await shot("mfa-enrol");
 
     // A wrong code is refused in the form; the enrolment stays.
-    const wrong = ["000000", "111111", "222222"].find((c) => ![-1, 0, 1, 2].some((o) => totp(secret, Date.now(), o) === c))!;
+    const wrong = ["000000", "111111", "222222"].find((c) => ![-1, 0, 1, 2].some((o) => totp(secret, t.clock.now().getTime(), o) === c))!;
     await page.fill("#totp-code", wrong);
     await page.getByRole("button", { name: "Turn on" }).click();
     await expect.poll(() => page.locator("form .error").textContent()).not.toBe("");
-    await page.fill("#totp-code", await freshTotp(secret, used));
+    await page.fill("#totp-code", freshTotp(secret, used, t.clock));
     await page.getByRole("button", { name: "Turn on" }).click();
     await page.getByTestId("recovery-codes").waitFor();
     recoveryCodes = (await page.getByTestId("recovery-codes").locator("li").allTextContents()).map((c) => c.trim());
@@ -111,11 +111,11 @@ describe("two-factor authentication in the console", () => {
     await signOut();
     await password();
     await shot("mfa-sign-in-code");
-    const wrong = ["000000", "111111", "222222"].find((c) => ![-1, 0, 1, 2].some((o) => totp(secret, Date.now(), o) === c))!;
+    const wrong = ["000000", "111111", "222222"].find((c) => ![-1, 0, 1, 2].some((o) => totp(secret, t.clock.now().getTime(), o) === c))!;
     await page.fill("#mfa-code", wrong);
     await page.getByRole("button", { name: "Verify" }).click();
     await expect.poll(() => page.getByTestId("mfa-error").textContent()).toContain("wrong code");
-    await page.fill("#mfa-code", await freshTotp(secret, used));
+    await page.fill("#mfa-code", freshTotp(secret, used, t.clock));
     await page.getByRole("button", { name: "Verify" }).click();
     await page.getByRole("heading", { name: "API keys" }).waitFor();
 
@@ -143,7 +143,7 @@ describe("two-factor authentication in the console", () => {
     await page.getByRole("button", { name: "Verify" }).click();
     await expect.poll(() => page.getByTestId("mfa-error").textContent()).toContain("wrong code");
     await page.getByTestId("use-recovery-code").click(); // back to the app's code
-    await page.fill("#mfa-code", await freshTotp(secret, used));
+    await page.fill("#mfa-code", freshTotp(secret, used, t.clock));
     await page.getByRole("button", { name: "Verify" }).click();
     await page.getByRole("heading", { name: "API keys" }).waitFor();
 
@@ -154,7 +154,7 @@ describe("two-factor authentication in the console", () => {
   }, 120_000);
 
   it("new recovery codes replace the old ones; turning it off needs the password and a code", async () => {
-    await page.fill("#regenerate-code", await freshTotp(secret, used));
+    await page.fill("#regenerate-code", freshTotp(secret, used, t.clock));
     await page.getByRole("button", { name: "New recovery codes" }).click();
     await page.getByTestId("recovery-codes").waitFor();
     const fresh = (await page.getByTestId("recovery-codes").locator("li").allTextContents()).map((c) => c.trim());
@@ -164,7 +164,7 @@ describe("two-factor authentication in the console", () => {
     await expect.poll(() => status().getAttribute("data-remaining")).toBe("10");
 
     await page.fill("#disable-password", PASSWORD);
-    await page.fill("#disable-code", await freshTotp(secret, used));
+    await page.fill("#disable-code", freshTotp(secret, used, t.clock));
     await page.getByRole("button", { name: "Turn off two-factor authentication" }).click();
     await expect.poll(() => status().getAttribute("data-enabled")).toBe("false");
     await signOut();

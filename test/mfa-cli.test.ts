@@ -90,7 +90,7 @@ describe.each(DB_KINDS)("tessera login and tessera mfa with TOTP on %s", (kind) 
       });
       child.on("close", () => reject(new Error(`enroll ended without a secret: ${printed}`)));
     });
-    child.stdin.end(`${await freshTotp(secret, used)}\n`);
+    child.stdin.end(`${freshTotp(secret, used, t.clock)}\n`);
     const r = await done;
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split("\n");
@@ -113,13 +113,13 @@ describe.each(DB_KINDS)("tessera login and tessera mfa with TOTP on %s", (kind) 
     expect(none.stderr).toMatch(/two-factor authentication: pass --code/);
     expect(storedTokens().accessToken).toBeUndefined();
 
-    const window = [-1, 0, 1, 2].map((offset) => totp(secret, Date.now(), offset));
+    const window = [-1, 0, 1, 2].map((offset) => totp(secret, t.clock.now().getTime(), offset));
     const wrongCode = ["000000", "111111", "222222", "333333", "444444"].find((c) => !window.includes(c))!;
     const wrong = await login({}, ["--code", wrongCode]);
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/wrong code.*check the code/);
 
-    const ok = await login({}, ["--code", await freshTotp(secret, used)]);
+    const ok = await login({}, ["--code", freshTotp(secret, used, t.clock)]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stderr).toContain(`Logged in to ${t.server.baseUrl} as ${user.email}`);
     const me = await t.server.client(AuthService, { token: storedTokens().accessToken! }).checkToken({});
@@ -132,7 +132,7 @@ describe.each(DB_KINDS)("tessera login and tessera mfa with TOTP on %s", (kind) 
 
   it("login with the password and then the code on stdin (the prompt of a script)", async () => {
     expect((await tessera(["logout"])).code).toBe(0);
-    const r = await tessera(["login", "--password", "--email", user.email], {}, `${user.password}\n${await freshTotp(secret, used)}\n`);
+    const r = await tessera(["login", "--password", "--email", user.email], {}, `${user.password}\n${freshTotp(secret, used, t.clock)}\n`);
     expect(r.code, r.stderr).toBe(0);
     expect((await tessera(["whoami"])).code).toBe(0);
   }, 90_000);
@@ -149,7 +149,7 @@ describe.each(DB_KINDS)("tessera login and tessera mfa with TOTP on %s", (kind) 
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/wrong code/);
     expect(storedTokens().accessToken).toBeUndefined();
-    expect((await login({}, ["--code", await freshTotp(secret, used)])).code).toBe(0);
+    expect((await login({}, ["--code", freshTotp(secret, used, t.clock)])).code).toBe(0);
     const st = await tessera(["mfa", "status", "-o", "json"]);
     expect(JSON.parse(st.stdout)).toMatchObject({ totpEnabled: true, recoveryCodesRemaining: 9 });
   }, 90_000);
@@ -157,7 +157,7 @@ describe.each(DB_KINDS)("tessera login and tessera mfa with TOTP on %s", (kind) 
   // Every code sent (right or wrong) counts against the per-user limit of 10 in 15 minutes:
   // this describe sends 9.
   it("new recovery codes (code from TESSERA_MFA_CODE) replace the old ones; disable turns TOTP off", async () => {
-    const regen = await tessera(["mfa", "recovery-codes", "-o", "json"], { TESSERA_MFA_CODE: await freshTotp(secret, used) });
+    const regen = await tessera(["mfa", "recovery-codes", "-o", "json"], { TESSERA_MFA_CODE: freshTotp(secret, used, t.clock) });
     expect(regen.code, regen.stderr).toBe(0);
     const fresh = (JSON.parse(regen.stdout) as { recoveryCodes: string[] }).recoveryCodes;
     expect(fresh).toHaveLength(10);
@@ -165,7 +165,7 @@ describe.each(DB_KINDS)("tessera login and tessera mfa with TOTP on %s", (kind) 
     const st = await tessera(["mfa", "status", "-o", "json"]);
     expect(JSON.parse(st.stdout)).toMatchObject({ totpEnabled: true, recoveryCodesRemaining: 10 });
 
-    const off = await tessera(["mfa", "disable", "--code", await freshTotp(secret, used)], { TESSERA_PASSWORD: user.password });
+    const off = await tessera(["mfa", "disable", "--code", freshTotp(secret, used, t.clock)], { TESSERA_PASSWORD: user.password });
     expect(off.code, off.stderr).toBe(0);
     expect(off.stderr).toContain("Two-factor authentication is off");
     expect((await tessera(["logout"])).code).toBe(0);
@@ -201,7 +201,7 @@ describe("tessera login's prompt on a terminal, and tessera mfa reset by an inst
     user = await t.signUp();
     const mfa = t.server.client(MfaService, { token: user.accessToken });
     ({ secret } = await mfa.startTotpEnrollment({}));
-    await mfa.confirmTotpEnrollment({ code: await freshTotp(secret, used) });
+    await mfa.confirmTotpEnrollment({ code: freshTotp(secret, used, t.clock) });
   });
   afterAll(() => {
     if (home) rmSync(home, { recursive: true, force: true });
@@ -224,13 +224,13 @@ describe("tessera login's prompt on a terminal, and tessera mfa reset by an inst
       expect(screen.slice(from)).toMatch(re);
     };
     await waitFor(/Code from your authenticator app \(or a recovery code\): /, 0);
-    const window = [-1, 0, 1, 2].map((offset) => totp(secret, Date.now(), offset));
+    const window = [-1, 0, 1, 2].map((offset) => totp(secret, t.clock.now().getTime(), offset));
     const wrong = ["000000", "111111", "222222", "333333"].find((c) => !window.includes(c))!;
     let mark = screen.length;
     child.stdin.write(`${wrong}\r`);
     await waitFor(/That code was not accepted: try the current one\.[\s\S]*Code from your authenticator app/, mark);
     mark = screen.length;
-    child.stdin.write(`${await freshTotp(secret, used)}\r`);
+    child.stdin.write(`${freshTotp(secret, used, t.clock)}\r`);
     const r = await done;
     expect(r.code, screen).toBe(0);
     expect(screen.slice(mark)).toContain(`Logged in to ${t.server.baseUrl} as ${user.email}`);

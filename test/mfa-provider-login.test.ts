@@ -74,7 +74,7 @@ describe("two-factor authentication after a provider sign-in (console and CLI)",
     await page.getByRole("link", { name: "Two-factor" }).click();
     await page.getByRole("button", { name: "Set up authenticator app" }).click();
     secret = (await page.getByTestId("totp-secret").getAttribute("data-secret")) ?? "";
-    await page.fill("#totp-code", await freshTotp(secret, used));
+    await page.fill("#totp-code", freshTotp(secret, used, t.clock));
     await page.getByRole("button", { name: "Turn on" }).click();
     await page.getByTestId("recovery-codes").waitFor();
     recoveryCodes = (await page.getByTestId("recovery-codes").locator("li").allTextContents()).map((c) => c.trim());
@@ -86,7 +86,7 @@ describe("two-factor authentication after a provider sign-in (console and CLI)",
     // Back from the provider: the code step, not the console; the code left the address bar.
     await page.getByTestId("mfa-step").waitFor({ timeout: 30_000 });
     expect(new URL(page.url()).search).toBe("");
-    await page.fill("#mfa-code", await freshTotp(secret, used));
+    await page.fill("#mfa-code", freshTotp(secret, used, t.clock));
     await page.getByRole("button", { name: "Verify" }).click();
     await page.getByRole("heading", { name: "API keys" }).waitFor();
     await page.getByRole("link", { name: "Sessions" }).click();
@@ -104,7 +104,7 @@ describe("two-factor authentication after a provider sign-in (console and CLI)",
       TESSERA_CONFIG_DIR: path.join(home, "cfg"),
       LOGIN_PORT: String(loginPort),
     };
-    const child = spawn(process.execPath, [BIN, "login", "--no-browser", "--code", await freshTotp(secret, used)], { cwd: root, env, stdio: "pipe" });
+    const child = spawn(process.execPath, [BIN, "login", "--no-browser", "--code", freshTotp(secret, used, t.clock)], { cwd: root, env, stdio: "pipe" });
     child.stdin.end();
     const done = outputOf(child);
     let stderr = "";
@@ -133,7 +133,7 @@ describe("two-factor authentication after a provider sign-in (console and CLI)",
     await page.getByRole("heading", { name: "Turn off" }).waitFor();
     expect(await page.locator("#disable-password").count()).toBe(0);
     await page.fill("#disable-recovery-code", recoveryCodes[0]!);
-    await page.fill("#disable-code", await freshTotp(secret, used));
+    await page.fill("#disable-code", freshTotp(secret, used, t.clock));
     await page.getByRole("button", { name: "Turn off two-factor authentication" }).click();
     await expect.poll(() => page.getByTestId("mfa-status").getAttribute("data-enabled")).toBe("false");
     expect(pageErrors).toEqual([]);

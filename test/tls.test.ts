@@ -151,6 +151,70 @@ describe("TLS on the one port", () => {
     }
   });
 
+  it("reloads a certificate from a new CA while connections are open: they keep working, new handshakes get the new chain", async () => {
+    const live = path.join(certs.dir, "live-new-ca");
+    execFileSync("mkdir", ["-p", live]);
+    copyFileSync(certs.server.cert, path.join(live, "cert.pem"));
+    copyFileSync(certs.server.key, path.join(live, "key.pem"));
+    const server = await t.startServer({
+      env: { AUTH_MODE: "full", TLS_CERT_PATH: path.join(live, "cert.pem"), TLS_KEY_PATH: path.join(live, "key.pem"), TLS_RELOAD_INTERVAL_MS: "100" },
+    });
+    const otherCa = certs.read(certs.otherCaCert);
+    /** A handshake trusting only `trust`: the server certificate's CN and issuer CN, or the error. */
+    const trusting = (trust: string) =>
+      new Promise<{ ok: true; cn: string; issuer: string } | { ok: false; error: string }>((resolve) => {
+        const sock = tls.connect({ port: server.port, host: "127.0.0.1", servername: "localhost", ca: trust }, () => {
+          const c = sock.getPeerCertificate();
+          sock.destroy();
+          resolve({ ok: true, cn: String(c.subject?.CN ?? ""), issuer: String(c.issuer?.CN ?? "") });
+        });
+        sock.once("error", (e) => resolve({ ok: false, error: e.message }));
+      });
+    try {
+      // Connections opened under the old CA: an HTTP/2 session (gRPC) and a raw HTTP/1.1 one.
+      const h2 = createClient(AuthService, createGrpcTransport({ baseUrl: `https://localhost:${server.port}`, nodeOptions: { ca } }));
+      await h2.getAuthConfig({});
+      const h1 = tls.connect({ port: server.port, host: "127.0.0.1", servername: "localhost", ca, ALPNProtocols: ["http/1.1"] });
+      await new Promise<void>((resolve, reject) => h1.once("secureConnect", resolve).once("error", reject));
+      let h1Text = "";
+      h1.setEncoding("utf8").on("data", (d: string) => (h1Text += d));
+      /** A keep-alive GET /health on the old HTTP/1.1 connection: the status line of its answer. */
+      const h1Health = async () => {
+        h1Text = "";
+        h1.write(`GET /health HTTP/1.1\r\nHost: localhost:${server.port}\r\n\r\n`);
+        for (const deadline = Date.now() + 5000; !h1Text.includes("\r\n\r\n") && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 20));
+        return h1Text.split("\r\n")[0];
+      };
+      expect(await h1Health()).toBe("HTTP/1.1 200 OK");
+      expect(await trusting(ca)).toMatchObject({ ok: true, cn: "server", issuer: "ca" });
+
+      // The new pair, from another CA; the key first, then the certificate (each renamed into place).
+      const next = certs.issueServer("server-new-ca", "other-ca");
+      copyFileSync(next.key, path.join(live, "key.tmp"));
+      renameSync(path.join(live, "key.tmp"), path.join(live, "key.pem"));
+      copyFileSync(next.cert, path.join(live, "cert.tmp"));
+      renameSync(path.join(live, "cert.tmp"), path.join(live, "cert.pem"));
+      let seen: Awaited<ReturnType<typeof trusting>> = { ok: false, error: "not tried" };
+      for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+        seen = await trusting(otherCa);
+        if (seen.ok) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      // New handshakes: the new chain, which a client trusting only the old CA refuses.
+      expect(seen).toMatchObject({ ok: true, cn: "server-new-ca", issuer: "other-ca" });
+      expect(await trusting(ca)).toMatchObject({ ok: false });
+      expect(await pythonGrpc(server.port)).toMatch(/^error UNAVAILABLE$/);
+      // The connections opened before still answer, on their old session.
+      for (let i = 0; i < 3; i++) {
+        expect((await h2.getAuthConfig({})).mode).toBeTruthy();
+        expect(await h1Health()).toBe("HTTP/1.1 200 OK");
+      }
+      h1.destroy();
+    } finally {
+      await server.close();
+    }
+  });
+
   it("stops startup with one line naming the variable for bad TLS settings", () => {
     const bad = (env: Record<string, string>) => {
       try {

@@ -17,8 +17,8 @@ export interface TestCerts {
   client: { cert: string; key: string };
   expiredClient: { cert: string; key: string };
   otherCaClient: { cert: string; key: string };
-  /** Issues another server certificate (another CN) from the CA: PEM paths. */
-  issueServer(name: string): { cert: string; key: string };
+  /** Issues another server certificate (another CN) from the CA, or from the other CA: PEM paths. */
+  issueServer(name: string, from?: "ca" | "other-ca"): { cert: string; key: string };
   /** Issues another client certificate from the CA (CN `name`, SAN `URI:spiffe://example.test/<name>`): PEM paths. */
   issueClient(name: string): { cert: string; key: string };
   /** PEM text of a file. */
@@ -125,7 +125,7 @@ export function makeTestCerts(): TestCerts {
     writeFileSync(path.join(dir, `${ca}.index`), "");
     writeFileSync(path.join(dir, `${ca}.serial`), `${ca === "ca" ? "1000" : "2000"}\n`);
   }
-  const issueServer = (name: string) => issue(dir, "ca", name, { san: "DNS:localhost,IP:127.0.0.1" });
+  const issueServer = (name: string, from: "ca" | "other-ca" = "ca") => issue(dir, from, name, { san: "DNS:localhost,IP:127.0.0.1" });
   return {
     dir,
     caCert: path.join(dir, "ca.pem"),

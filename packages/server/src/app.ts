@@ -7,6 +7,7 @@ import { createAbuseInterceptor } from "./abuse/interceptor.js";
 import { chargeWith, createMemoryKeyLimiter } from "./abuse/key-limits.js";
 import { createRedisKeyLimiter } from "./abuse/key-limits-redis.js";
 import { createMemoryCounterStore } from "./abuse/limiter.js";
+import { createRedisClient } from "./abuse/redis-client.js";
 import { createRedisCounterStore } from "./abuse/redis-counters.js";
 import { createPerUserLimiter } from "./abuse/per-user.js";
 import { createRefusalAudit } from "./abuse/refusal-audit.js";
@@ -149,13 +150,11 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
   }
 
   const now = () => deps.clock().getTime();
-  const counters = config.redisUrl
-    ? createRedisCounterStore({ url: config.redisUrl, prefix: `${config.redisKeyPrefix}rl:`, logger, now })
-    : createMemoryCounterStore({ now });
+  // One Redis connection for the abuse counters and the per-key limits of API keys.
+  const redis = config.redisUrl ? createRedisClient(config.redisUrl) : undefined;
+  const counters = redis ? createRedisCounterStore({ redis, prefix: `${config.redisKeyPrefix}rl:`, logger, now }) : createMemoryCounterStore({ now });
   // Per-key limits of API keys: shared by every instance through Redis when configured.
-  const keyLimiter = config.redisUrl
-    ? createRedisKeyLimiter({ url: config.redisUrl, prefix: config.redisKeyPrefix, logger, now })
-    : createMemoryKeyLimiter(now);
+  const keyLimiter = redis ? createRedisKeyLimiter({ redis, prefix: config.redisKeyPrefix, logger, now }) : createMemoryKeyLimiter(now);
   const refusals = createRefusalAudit({ audit: deps.audit, now });
   const revocationService = createRevocationService(deps, revocations);
   const mailer = createMailer({ config: config.mail, logger });
@@ -237,6 +236,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
       for (const f of [...features].reverse()) await f.stop?.().catch((e) => logger.warn({ err: e }, "feature stop failed"));
       await counters.close();
       await keyLimiter.close();
+      redis?.disconnect();
       refusals.close();
       await deps.audit.flush();
       if (ownsDb) await db.close();

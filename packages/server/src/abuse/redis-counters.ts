@@ -4,7 +4,7 @@
  * instances: `status()` (and so `/health`) says so, and the log says it once when an
  * outage starts and once when Redis is back.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import type { Logger } from "../lib/logger.js";
 import { counterKeyDigest, createMemoryCounterStore, RATE_LIMITS_FALLBACK, RATE_LIMITS_REDIS, type CounterStore } from "./limiter.js";
 
@@ -16,9 +16,13 @@ local ttl = redis.call('PTTL', KEYS[1])
 if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
 return {c, ttl}`;
 
-/** Where the Redis store connects and logs. */
+/** The script's name on the client (ioredis sends it once, then calls it by SHA). */
+const COMMAND = "tesseraHitCounter";
+
+/** Where the Redis store counts and logs. */
 export interface RedisCounterOptions {
-  url: string;
+  /** The instance's Redis connection (redis-client.ts), shared; not closed by `close()`. */
+  redis: Redis;
   /** Prefix of every key (REDIS_KEY_PREFIX plus the store's own). */
   prefix: string;
   logger: Logger;
@@ -28,15 +32,9 @@ export interface RedisCounterOptions {
 
 /** Counters in Redis, shared by every instance; falls back to memory while Redis fails. */
 export function createRedisCounterStore(opts: RedisCounterOptions): CounterStore {
-  const { logger, prefix } = opts;
-  const redis = new Redis(opts.url, {
-    lazyConnect: false,
-    maxRetriesPerRequest: 1,
-    enableOfflineQueue: false,
-    connectTimeout: 1000,
-    commandTimeout: 500,
-    retryStrategy: (times) => Math.min(times * 100, 2000),
-  });
+  const { logger, prefix, redis } = opts;
+  redis.defineCommand(COMMAND, { lua: HIT_SCRIPT, numberOfKeys: 1 });
+  const hitScript = (redis as unknown as Record<string, (key: string, windowMs: string) => Promise<[number, number]>>)[COMMAND]!.bind(redis);
   const fallback = createMemoryCounterStore({ now: opts.now });
   let up = false;
   let outageLogged = false;
@@ -58,8 +56,9 @@ export function createRedisCounterStore(opts: RedisCounterOptions): CounterStore
     outageLogged = false;
     logger.info("redis available again; abuse limits are shared by every instance");
   }
+  const onClose = () => unavailable(new Error("connection closed"));
   redis.on("error", unavailable);
-  redis.on("close", () => unavailable(new Error("connection closed")));
+  redis.on("close", onClose);
   redis.on("ready", available);
 
   const k = (key: string) => prefix + counterKeyDigest(key);
@@ -78,7 +77,7 @@ export function createRedisCounterStore(opts: RedisCounterOptions): CounterStore
     hit: (key, windowMs) =>
       orFallback(
         async () => {
-          const [count, ttl] = (await redis.eval(HIT_SCRIPT, 1, k(key), String(windowMs))) as [number, number];
+          const [count, ttl] = await hitScript(k(key), String(windowMs));
           return { count: Number(count), resetMs: Number(ttl) };
         },
         () => fallback.hit(key, windowMs),
@@ -101,8 +100,10 @@ export function createRedisCounterStore(opts: RedisCounterOptions): CounterStore
     status: () => (up ? RATE_LIMITS_REDIS : RATE_LIMITS_FALLBACK),
     async close() {
       closing = true;
+      redis.off("error", unavailable);
+      redis.off("close", onClose);
+      redis.off("ready", available);
       await fallback.close();
-      redis.disconnect();
     },
   };
 }

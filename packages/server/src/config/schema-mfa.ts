@@ -63,6 +63,7 @@ export const MFA_VARIABLES = {
     section: "mfa",
     parser: bool(),
     default: false,
-    description: "`CreateAccountApiKey` and `RegenerateAccountApiKey` need a session that passed a second factor, whatever the caller's role",
+    description:
+      "`CreateAccountApiKey`, `RegenerateAccountApiKey` and `CreateAccountClientCert` (the procedures that mint machine credentials) need a session that passed a second factor, whatever the caller's role",
   }),
 } as const;

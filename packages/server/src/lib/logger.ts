@@ -5,11 +5,14 @@
  *
  * Cheap by design, because the observe interceptor writes a line per RPC: redaction is
  * a key lookup per field (pino's path-based redaction with wildcards cost ~35 µs a
- * line, a fifth of a bare RPC's throughput). Inside a traced span
+ * line, a fifth of a bare RPC's throughput), and lines are written a turn of the event
+ * loop at a time (line-writer.ts: the first line of a turn at once, the others together
+ * at its end, everything kept flushed at exit). Inside a traced span
  * (OTEL_TRACES_EXPORTER), every line carries its `trace_id` and `span_id`.
  */
 import { trace } from "@opentelemetry/api";
 import { pino, type DestinationStream, type Logger } from "pino";
+import { createLineWriter, fdSink, type LineWriter } from "./line-writer.js";
 
 export type { Logger };
 
@@ -67,7 +70,7 @@ export function redactSecrets<T>(value: T, depth = REDACT_DEPTH): T {
   return (out ?? value) as T;
 }
 
-function textStream(out: NodeJS.WritableStream): DestinationStream {
+function textStream(out: LineWriter): DestinationStream {
   return {
     write(line: string) {
       let rec: Record<string, unknown>;
@@ -84,13 +87,14 @@ function textStream(out: NodeJS.WritableStream): DestinationStream {
         .join(" ");
       out.write(`${new Date(Number(time)).toISOString()} ${lvl.toUpperCase().padEnd(5)} ${String(msg ?? "")}${fields ? ` ${fields}` : ""}\n`);
     },
-  };
+    flush: (done?: () => void) => out.flush(done),
+  } as DestinationStream;
 }
 
 export interface LoggerOptions {
   json: boolean;
   level: string;
-  /** Where to write; stdout by default. Tests pass a collecting stream. */
+  /** Where to write (synchronously: lines are batched by line-writer.ts); stdout by default. Tests pass a collecting stream. */
   destination?: NodeJS.WritableStream;
 }
 
@@ -110,8 +114,8 @@ export function createLogger(opts: LoggerOptions): Logger {
     base: { service: "tessera" },
     formatters: { log: formatRecord },
   };
-  // Written synchronously, as before: a line is out before its response (scripts that
-  // share the server's stdout see them in order), and nothing is lost at a crash.
-  const dest = opts.destination ?? process.stdout;
+  // Written synchronously a turn at a time: the first line of a turn before anything else
+  // the turn does (its response), nothing lost at exit (line-writer.ts).
+  const dest = createLineWriter(opts.destination ?? fdSink(1));
   return opts.json ? pino(base, dest) : pino(base, textStream(dest));
 }

@@ -27,6 +27,14 @@ function toClientError(e: unknown, logger: Logger, procedure: string): ConnectEr
  * `deadlineMs`: past it the client gets DeadlineExceeded (the server-side request deadline).
  */
 export function createObserveInterceptor(logger: Logger, deadlineMs: number, metrics: Metrics): Interceptor {
+  // RPCs running now. With no other, the line is written before the response goes out
+  // (logger.flush), as a synchronous logger would: a terminal or a script sharing the
+  // server's stdout sees it in order. With others, it goes with its turn's (lib/line-writer.ts).
+  let inFlight = 0;
+  const logRpc = (fields: { procedure: string; code: string; duration_ms: number; client_ip: string | undefined }) => {
+    logger.info(fields, "rpc");
+    if (inFlight === 1) logger.flush();
+  };
   return (next) => async (req) => {
     const start = performance.now();
     const procedure = `${req.service.typeName}/${req.method.name}`;
@@ -35,6 +43,7 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
     const attributes = { "rpc.system": "connect_rpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name, "tessera.protocol": protocol };
     return inRpcSpan(procedure, req.header, attributes, async (span) => {
       let timer: NodeJS.Timeout | undefined;
+      inFlight++;
       try {
         const res = req.stream
           ? await next(req)
@@ -47,7 +56,7 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
         const ms = performance.now() - start;
         metrics.rpc(procedure, protocol, "ok", ms / 1000);
         span?.setAttribute("rpc.connect_rpc.status", "ok");
-        logger.info({ procedure, code: "ok", duration_ms: round(ms), client_ip: info.clientIp }, "rpc");
+        logRpc({ procedure, code: "ok", duration_ms: round(ms), client_ip: info.clientIp });
         return res;
       } catch (e) {
         const ce = toClientError(e, logger, procedure);
@@ -57,10 +66,11 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
         span?.setAttribute("rpc.connect_rpc.status", code);
         span?.setAttribute("rpc.connect_rpc.error_code", code);
         if (SERVER_FAULTS.has(ce.code)) span?.setStatus({ code: SpanStatusCode.ERROR, message: code });
-        logger.info({ procedure, code, duration_ms: round(ms), client_ip: info.clientIp }, "rpc");
+        logRpc({ procedure, code, duration_ms: round(ms), client_ip: info.clientIp });
         throw ce;
       } finally {
         clearTimeout(timer);
+        inFlight--;
       }
     });
   };

@@ -155,8 +155,15 @@ export interface SecondFactorPolicy {
   forApiKeyCreation: boolean;
 }
 
-/** Procedures that mint API keys (AUTH_REQUIRE_MFA_FOR_API_KEY_CREATION). */
-const API_KEY_CREATION: ReadonlySet<string> = new Set(["ApiKeyService/CreateAccountApiKey", "ApiKeyService/RegenerateAccountApiKey"]);
+/**
+ * Procedures that mint machine credentials (AUTH_REQUIRE_MFA_FOR_API_KEY_CREATION): API
+ * keys, and client-certificate mappings, which make a certificate an account's machine user.
+ */
+export const API_KEY_CREATION: ReadonlySet<string> = new Set([
+  "ApiKeyService/CreateAccountApiKey",
+  "ApiKeyService/RegenerateAccountApiKey",
+  "ClientCertService/CreateAccountClientCert",
+]);
 
 /** The answer to a caller whose session did not pass a second factor where one is required. */
 export const SECOND_FACTOR_REQUIRED =
