@@ -45,7 +45,7 @@ describe.each(DB_KINDS)("MFA policies on %s", (kind) => {
     await expectCode(level1.auth.revokeUserSessions({ userId: other.userId }), Code.PermissionDenied, /second factor/);
     await expectCode(level1.accounts.getAccountAuditEvents({ accountId: personal }), Code.PermissionDenied, /second factor/);
 
-    const enrolled = await enrolTotp(t.client(MfaService, { token: admin.accessToken }), now);
+    const enrolled = await enrolTotp(t.client(MfaService, { token: admin.accessToken }), now, admin.password);
     t.clock.advance(30);
     const challenge = await loginChallenge(t.client(AuthService), admin.email, admin.password);
     const { tokens } = await t.client(MfaService).verifyMfa({ challenge, code: codeAt(enrolled.key, now()) });
@@ -62,7 +62,7 @@ describe.each(DB_KINDS)("MFA policies on %s", (kind) => {
         .client(ApiKeyService, { token })
         .createAccountApiKey({ accountId, name: `k-${randomBytes(3).toString("hex")}`, expiresAt: timestampFromDate(new Date(Date.now() + 86400_000)) });
     await expectCode(create(user.accessToken), Code.PermissionDenied, /second factor/);
-    const enrolled = await enrolTotp(t.client(MfaService, { token: user.accessToken }), now);
+    const enrolled = await enrolTotp(t.client(MfaService, { token: user.accessToken }), now, user.password);
     t.clock.advance(30);
     const challenge = await loginChallenge(t.client(AuthService), user.email, user.password);
     const { tokens } = await t.client(MfaService).verifyMfa({ challenge, recoveryCode: enrolled.recoveryCodes[0]! });
@@ -71,7 +71,7 @@ describe.each(DB_KINDS)("MFA policies on %s", (kind) => {
 
   it("a device login approved from a level-2 session is a level-1 session without amr (RFC 8628 §5.4)", async () => {
     const user = await t.signUp();
-    const enrolled = await enrolTotp(t.client(MfaService, { token: user.accessToken }), now);
+    const enrolled = await enrolTotp(t.client(MfaService, { token: user.accessToken }), now, user.password);
     t.clock.advance(30);
     const challenge = await loginChallenge(t.client(AuthService), user.email, user.password);
     const { tokens } = await t.client(MfaService).verifyMfa({ challenge, code: codeAt(enrolled.key, now()) });
@@ -91,7 +91,7 @@ describe.each(DB_KINDS)("MFA policies on %s", (kind) => {
     const env = { AUTH_MODE: "full" };
     const server = await t.startServer({ env });
     const user = await t.signUp({ server });
-    const started = await codeOf(t.clientOf(server, MfaService, { token: user.accessToken }).startTotpEnrollment({}));
+    const started = await codeOf(t.clientOf(server, MfaService, { token: user.accessToken }).startTotpEnrollment({ password: user.password }));
     if (kind === "pglite") {
       expect(started).toBe("ok");
       const dataDir = (t.database.config as { dataDir: string }).dataDir;
@@ -99,7 +99,11 @@ describe.each(DB_KINDS)("MFA policies on %s", (kind) => {
       expect(existsSync(file)).toBe(true);
       expect(statSync(file).mode & 0o777).toBe(0o600);
     } else {
-      await expectCode(t.clientOf(server, MfaService, { token: user.accessToken }).startTotpEnrollment({}), Code.FailedPrecondition, /MFA is not configured/);
+      await expectCode(
+        t.clientOf(server, MfaService, { token: user.accessToken }).startTotpEnrollment({ password: user.password }),
+        Code.FailedPrecondition,
+        /MFA is not configured/,
+      );
       expect(() => loadConfig({ ...t.database.env, AUTH_MODE: "full", AUTH_REQUIRE_MFA_FOR_ADMINS: "true" })).toThrow(/MFA_ENCRYPTION_KEY/);
     }
     await server.close();
@@ -126,7 +130,7 @@ describe.each(DB_KINDS)("MFA at provider logins on %s", (kind) => {
     const plain = await t.client(AuthService, { token: first.tokens!.accessToken }).checkToken({});
     expect(plain.amr).toEqual(["fed"]);
     expect(plain.assuranceLevel).toBe(1);
-    const enrolled = await enrolTotp(t.client(MfaService, { token: first.tokens!.accessToken }), now);
+    const enrolled = await enrolTotp(t.client(MfaService, { token: first.tokens!.accessToken }), now, "");
     t.clock.advance(30);
 
     const second = await providerLogin();

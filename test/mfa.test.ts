@@ -29,7 +29,7 @@ describe.each(DB_KINDS)("MFA on %s", (kind) => {
   /** A user with TOTP on; the clock is moved past the step its confirmation used. */
   async function enrolledUser() {
     const user = await t.signUp();
-    const enrolled = await enrolTotp(mfa(user.accessToken), now);
+    const enrolled = await enrolTotp(mfa(user.accessToken), now, user.password);
     t.clock.advance(30);
     return { ...user, ...enrolled };
   }
@@ -45,7 +45,7 @@ describe.each(DB_KINDS)("MFA on %s", (kind) => {
     expect(plain.assuranceLevel).toBe(1);
     expect((await mfa(user.accessToken).getMfaStatus({})).totpEnabled).toBe(false);
 
-    const enrolled = await enrolTotp(mfa(user.accessToken), now);
+    const enrolled = await enrolTotp(mfa(user.accessToken), now, user.password);
     expect(enrolled.secret).toMatch(/^[A-Z2-7]{32}$/);
     expect(enrolled.otpauthUri).toBe(
       `otpauth://totp/Tessera:${encodeURIComponent(user.email)}?secret=${enrolled.secret}&issuer=Tessera&algorithm=SHA1&digits=6&period=30`,
@@ -203,7 +203,7 @@ describe.each(DB_KINDS)("MFA on %s", (kind) => {
     await expectCode(m.disableTotp({ password: user.password, recoveryCode: user.recoveryCodes[0]! }), Code.InvalidArgument, /wrong recovery code/);
     await m.disableTotp({ password: user.password, recoveryCode: user.recoveryCodes[1]! });
     expect((await m.getMfaStatus({})).totpEnabled).toBe(false);
-    const again = await enrolTotp(m, now);
+    const again = await enrolTotp(m, now, user.password);
     expect(again.secret).not.toBe(user.secret);
   });
 

@@ -17,9 +17,12 @@ export interface Enrolled {
   recoveryCodes: string[];
 }
 
-/** Enrols TOTP for the holder of `mfa`'s token, confirming with the code of `now`. */
-export async function enrolTotp(mfa: Client<typeof MfaService>, now: () => Date): Promise<Enrolled> {
-  const started = await mfa.startTotpEnrollment({});
+/**
+ * Enrols TOTP for the holder of `mfa`'s token, confirming with the code of `now`.
+ * `password`: the user's (empty for a provider-only user, who needs a recent sign-in).
+ */
+export async function enrolTotp(mfa: Client<typeof MfaService>, now: () => Date, password: string): Promise<Enrolled> {
+  const started = await mfa.startTotpEnrollment({ password });
   const key = base32Decode(started.secret)!;
   const { recoveryCodes } = await mfa.confirmTotpEnrollment({ code: totpCode(key, now()) });
   return { secret: started.secret, key, otpauthUri: started.otpauthUri, recoveryCodes };

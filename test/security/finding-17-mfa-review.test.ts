@@ -37,7 +37,7 @@ describe.each(DB_KINDS)("MFA review findings on %s", (kind) => {
     // ... and so is a key that would carry the same power (keys follow their creator: instance_admin_or_admin_key).
     await expectCode(create(admin.accessToken), Code.PermissionDenied, /second factor/);
 
-    const enrolled = await enrolTotp(t.client(MfaService, { token: admin.accessToken }), now);
+    const enrolled = await enrolTotp(t.client(MfaService, { token: admin.accessToken }), now, admin.password);
     t.clock.advance(30);
     const challenge = await loginChallenge(t.client(AuthService), admin.email, admin.password);
     const { tokens } = await t.client(MfaService).verifyMfa({ challenge, code: codeAt(enrolled.key, now()) });
@@ -50,7 +50,7 @@ describe.each(DB_KINDS)("MFA review findings on %s", (kind) => {
 
   it("finding: a sign-in waiting for its code outlives a password change and the revocation of every session", async () => {
     const user = await t.signUp();
-    const enrolled = await enrolTotp(t.client(MfaService, { token: user.accessToken }), now);
+    const enrolled = await enrolTotp(t.client(MfaService, { token: user.accessToken }), now, user.password);
     t.clock.advance(30);
     // Someone with the password starts a sign-in; the owner changes the password meanwhile.
     const pending = await loginChallenge(t.client(AuthService), user.email, user.password);
@@ -73,6 +73,47 @@ describe.each(DB_KINDS)("MFA review findings on %s", (kind) => {
     // A sign-in started afterwards completes.
     const fourth = await loginChallenge(t.client(AuthService), user.email, newest);
     expect((await t.client(MfaService).verifyMfa({ challenge: fourth, code: codeAt(enrolled.key, now()) })).tokens).toBeDefined();
+  });
+
+  it("finding: a stolen session turns on TOTP without the password", async () => {
+    const user = await t.signUp();
+    // The thief holds the owner's token but not the password: no secret is handed out.
+    const stolen = t.client(MfaService, { token: user.accessToken });
+    await expectCode(stolen.startTotpEnrollment({}), Code.InvalidArgument, /password is required/);
+    const wrong = await stolen.startTotpEnrollment({ password: `${user.password}-not` }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // The same answer as ChangePassword gives for a wrong current password.
+    const changeWrong = await t
+      .client(AuthService, { token: user.accessToken })
+      .changePassword({ currentPassword: `${user.password}-not`, newPassword: `${user.password}-changed` })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+    expect(wrong).toBeInstanceOf(Error);
+    expect(String(wrong)).toBe(String(changeWrong));
+    expect(String(wrong)).toMatch(/invalid_argument.*current password is incorrect/);
+    expect((await stolen.getMfaStatus({})).totpEnabled).toBe(false);
+    const pending = await t.database.db.kysely.selectFrom("user_totp").selectAll().where("user_id", "=", user.userId).execute();
+    expect(pending).toEqual([]);
+    await t.server.app.deps.audit.flush();
+    const refused = await t.database.db.kysely
+      .selectFrom("audit_events")
+      .select("metadata")
+      .where("action", "=", "mfa.failed")
+      .where("actor_user_id", "=", user.userId)
+      .execute();
+    expect(refused.map((r) => r.metadata)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ during: "enrolment", reason: "missing_password" }),
+        expect.objectContaining({ during: "enrolment", reason: "wrong_password" }),
+      ]),
+    );
+    // The owner, who knows the password, enrols.
+    const enrolled = await enrolTotp(stolen, now, user.password);
+    expect(enrolled.recoveryCodes).toHaveLength(10);
   });
 
   it("an ordinary user's API keys need no second factor when only AUTH_REQUIRE_MFA_FOR_ADMINS is on", async () => {
@@ -101,7 +142,7 @@ describe.each(DB_KINDS)("MFA review findings with a provider on %s", (kind) => {
     const { url } = await client.getAuthorizeUrl({ redirectUri: redirect(), state, codeChallenge: p.challenge });
     const r = await provider.authorize(url, subject);
     const first = await client.exchangeCode({ code: r.code, redirectUri: redirect(), codeVerifier: p.verifier, state, iss: r.iss ?? "" });
-    await enrolTotp(t.client(MfaService, { token: first.tokens!.accessToken }), now);
+    await enrolTotp(t.client(MfaService, { token: first.tokens!.accessToken }), now, "");
     // AUTH_MFA_FOR_PROVIDER_LOGINS (default on): the provider alone no longer signs this user in to Tessera ...
     const bearer = await provider.accessTokenFor(subject);
     const ip = t.freshIp();
@@ -118,6 +159,39 @@ describe.each(DB_KINDS)("MFA review findings with a provider on %s", (kind) => {
     expect(polled.tokens).toBeUndefined();
     // A Tessera session of the same user approves.
     expect(await codeOf(t.client(DeviceLoginService, { token: first.tokens!.accessToken }).approveDeviceLogin({ userCode: started.userCode }))).toBe("ok");
+  });
+});
+
+describe.each(DB_KINDS)("MFA enrolment of a provider-only user on %s", (kind) => {
+  const provider = useTestProvider();
+  const redirect = () => `http://127.0.0.1:${provider.port}/cb`;
+  const t = useTessera({ db: kind, env: () => ({ ...serverEnvFor(provider, redirect()), MFA_ENCRYPTION_KEY: KEY }), forwardedFor: true });
+  const now = () => t.clock.now();
+
+  async function providerLogin(subject: string) {
+    const client = t.client(AuthService);
+    const p = pkce();
+    const state = randomBytes(16).toString("base64url");
+    const { url } = await client.getAuthorizeUrl({ redirectUri: redirect(), state, codeChallenge: p.challenge });
+    const r = await provider.authorize(url, subject);
+    return client.exchangeCode({ code: r.code, redirectUri: redirect(), codeVerifier: p.verifier, state, iss: r.iss ?? "" });
+  }
+
+  it("finding: a stolen session turns on TOTP without the password (provider-only: an old session is refused, a fresh sign-in works)", async () => {
+    const subject = `mfa-old-${randomBytes(3).toString("hex")}`;
+    const old = await providerLogin(subject);
+    // 16 minutes later the (refreshed) session is still open but its sign-in is too old.
+    t.clock.advance(16 * 60);
+    const refreshed = await t.client(AuthService).refreshToken({ refreshToken: old.tokens!.refreshToken });
+    const stolen = t.client(MfaService, { token: refreshed.tokens!.accessToken });
+    await expectCode(stolen.startTotpEnrollment({}), Code.PermissionDenied, /sign in again to turn on two-step sign-in/);
+    expect((await stolen.getMfaStatus({})).totpEnabled).toBe(false);
+    // A password is no way around it (the user has none).
+    await expectCode(stolen.startTotpEnrollment({ password: "anything at all 123" }), Code.PermissionDenied, /sign in again/);
+    // A fresh sign-in enrols.
+    const fresh = await providerLogin(subject);
+    const enrolled = await enrolTotp(t.client(MfaService, { token: fresh.tokens!.accessToken }), now, "");
+    expect(enrolled.recoveryCodes).toHaveLength(10);
   });
 });
 

@@ -5,7 +5,8 @@
  * - Login: 10 a minute per network; SignUp: 5 a minute and 20 an hour per network;
  * - VerifyMfa: 20 a minute per network (and per user: MfaService counts codes).
  * - RefreshToken: 30 a minute; GetAuthorizeUrl: 60 a minute; ExchangeCode,
- *   AcceptTeamAccountInvite and ChangePassword: 10 a minute per network.
+ *   AcceptTeamAccountInvite, ChangePassword and StartTotpEnrollment: 10 a minute per
+ *   network.
  * - RequestPasswordReset and ResendVerification (they mail): 5 a minute and 20 an hour
  *   per network, and 5 an hour per email (any email, registered or not: the refusal says
  *   nothing about the address); VerifyEmail and ResetPassword: 10 a minute per network.
@@ -60,6 +61,8 @@ const LIMITS: Readonly<Record<string, readonly Limit[]>> = Object.freeze({
   "UserAccountService/AcceptTeamAccountInvite": [perIp(10)],
   // Verifies the current password: guessing it with a stolen access token is throttled too.
   "AuthService/ChangePassword": [perIp(10)],
+  // Verifies the password too (a stolen token must not turn TOTP on): as ChangePassword.
+  "MfaService/StartTotpEnrollment": [perIp(10)],
   // Public and writes a row per call (docs/device-login.md has the arithmetic).
   "DeviceLoginService/StartDeviceLogin": [perIp(10), perIp(60, HOUR)],
   // The device code is 256 random bits: this bounds the load, not guessing.

@@ -1,6 +1,7 @@
 /**
  * MfaService (issue 18): thin handlers over auth/mfa. Enrolment, status, disabling and
- * new recovery codes are for the signed-in person (policy rule `human`); VerifyMfa is
+ * new recovery codes are for the signed-in person (policy rule `human`); starting an
+ * enrolment needs the password or a recent sign-in (enrol-reauth.ts); VerifyMfa is
  * public (the challenge is the credential). Every code a caller sends is counted per
  * user (abuse/per-user.ts: 10 tries per 15 minutes over these procedures together),
  * every failure is audited (`mfa.failed`), turning TOTP on or off is audited and mailed.
@@ -29,6 +30,7 @@ import { confirmTotp, countRecoveryCodes, deleteTotp, findTotp, replaceRecoveryC
 import type { UserRow, UserTotpRow } from "../../store/schema.js";
 import { findUserById } from "../../store/users.js";
 import { noStore } from "../common/response.js";
+import { checkEnrolmentReauth } from "./enrol-reauth.js";
 
 /** How long StartTotpEnrollment's secret waits for ConfirmTotpEnrollment. */
 const ENROLMENT_TTL_MS = 10 * 60_000;
@@ -110,9 +112,11 @@ export function createMfaService(deps: Deps, opts: MfaServiceOptions): ServiceIm
       };
     },
 
-    async startTotpEnrollment(_req, ctx) {
+    async startTotpEnrollment(req, ctx) {
       const k = keys();
       const user = await caller(ctx);
+      // A stolen token alone must not turn TOTP on: the password, or a recent sign-in.
+      await checkEnrolmentReauth(deps, ctx, user, req.password, (reason) => failed(ctx, user.id, "enrolment", reason));
       const existing = await findTotp(db, user.id);
       const already = () => new ConnectError("TOTP is already on: turn it off first (DisableTotp)", Code.FailedPrecondition);
       if (existing?.confirmed_at) throw already();
