@@ -79,8 +79,16 @@ describe.each(DB_KINDS)("tessera login and tessera mfa with TOTP on %s", (kind) 
     expect(off.code, off.stderr).toBe(0);
     expect(JSON.parse(off.stdout)).toMatchObject({ totpEnabled: false, recoveryCodesRemaining: 0 });
 
+    // A wrong password (TESSERA_PASSWORD) is refused before any secret is shown.
+    const wrong = await tessera(["mfa", "enroll"], { TESSERA_PASSWORD: `${user.password}-not` });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/current password is incorrect/);
+    expect(wrong.stdout).not.toMatch(/Secret:|otpauth:/);
+
     const child = spawn(process.execPath, [BIN, "mfa", "enroll"], { cwd: root, env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...env }, stdio: "pipe" });
     const done = outputOf(child);
+    // The password first (no TESSERA_PASSWORD here: the first line of stdin), the code once the secret is shown.
+    child.stdin.write(`${user.password}\n`);
     let printed = "";
     secret = await new Promise<string>((resolve, reject) => {
       child.stdout.on("data", (d: Buffer) => {
@@ -200,7 +208,7 @@ describe("tessera login's prompt on a terminal, and tessera mfa reset by an inst
     // The user: enrolled through the API, with a code computed here.
     user = await t.signUp();
     const mfa = t.server.client(MfaService, { token: user.accessToken });
-    ({ secret } = await mfa.startTotpEnrollment({}));
+    ({ secret } = await mfa.startTotpEnrollment({ password: user.password }));
     await mfa.confirmTotpEnrollment({ code: freshTotp(secret, used, t.clock) });
   });
   afterAll(() => {

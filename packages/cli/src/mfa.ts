@@ -26,6 +26,13 @@ async function currentCode(s: Session, flag: string | undefined, what: string): 
   return proof.code;
 }
 
+/** The signed-in user's password: TESSERA_PASSWORD, a prompt, or the next line of stdin (as `tessera login`). */
+async function currentPassword(s: Session): Promise<string> {
+  const password = s.config.password ?? (await askSecret(process.stdin.isTTY ? "Password: " : ""));
+  if (!password) throw new UsageError("no password given: type it, set TESSERA_PASSWORD, or pipe it on stdin");
+  return password;
+}
+
 /** API keys have no second factor: say so before calling. */
 function refuseApiKey(s: Session): void {
   if (s.config.apiKey)
@@ -74,17 +81,26 @@ export function registerMfa(program: Command): void {
 
   mfa
     .command("enroll")
-    .description("turn on TOTP: prints the otpauth:// URI and the secret for your app, asks for a code, prints 10 recovery codes once")
+    .description("turn on TOTP (needs your password): prints the otpauth:// URI and the secret for your app, asks for a code, prints 10 recovery codes once")
     .option("--code <code>", "confirm with this code instead of asking (rarely useful: the secret is new)")
     .addHelpText(
       "after",
-      "\nWithout a terminal the code is read from the next line of stdin; with none, confirm later with\n`tessera mfa confirm <code>` (before the enrolment expires).",
+      "\nA user with a password gives it first (TESSERA_PASSWORD, a prompt, or the first line of stdin); a user\n" +
+        "without one (provider sign-in only) must have signed in within the last 15 minutes (else `tessera login`\n" +
+        "again). Without a terminal the code is read from the next line of stdin; with none, confirm later with\n" +
+        "`tessera mfa confirm <code>` (before the enrolment expires).",
     )
     .action(
       clientAction<{ code?: string }>(async (s, _args, opts) => {
         refuseApiKey(s);
         const svc = s.client.client(MfaService);
-        const started = await s.call(svc.startTotpEnrollment({}));
+        // A stolen token alone must not turn TOTP on: the server wants the password (or a recent sign-in).
+        const { hasPassword } = await s.call(s.client.client(IdentityService).listIdentities({}));
+        const password = hasPassword ? await currentPassword(s) : "";
+        const started = await s.call(
+          svc.startTotpEnrollment({ password }),
+          hasPassword ? "check the password" : "run `tessera login` again, then `tessera mfa enroll`",
+        );
         const expires = started.expiresAt ? timestampDate(started.expiresAt).toISOString() : "";
         if (s.output === "json") printJson({ otpauthUri: started.otpauthUri, secret: started.secret, expiresAt: expires });
         else {
@@ -130,8 +146,7 @@ export function registerMfa(program: Command): void {
         let password = "";
         let code = "";
         if (hasPassword) {
-          password = s.config.password ?? (await askSecret(process.stdin.isTTY ? "Password: " : ""));
-          if (!password) throw new UsageError("no password given: type it, set TESSERA_PASSWORD, or pipe it on stdin");
+          password = await currentPassword(s);
           if (!recoveryCode) code = await currentCode(s, opts.code, "disabling");
         } else {
           if (!recoveryCode) throw new UsageError("you have no password: pass --recovery-code <code> (and the current code)");
