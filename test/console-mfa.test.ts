@@ -74,6 +74,12 @@ describe("two-factor authentication in the console", () => {
 
     await openTwoFactor();
     expect(await status().getAttribute("data-enabled")).toBe("false");
+    // Setting up asks for the password first: a wrong one is refused in the form, no secret shown.
+    await page.fill("#enrol-password", `${PASSWORD}-not`);
+    await page.getByRole("button", { name: "Set up authenticator app" }).click();
+    await expect.poll(() => page.locator("form .error").textContent()).toMatch(/current password is incorrect/);
+    expect(await page.getByTestId("totp-secret").count()).toBe(0);
+    await page.fill("#enrol-password", PASSWORD);
     await page.getByRole("button", { name: "Set up authenticator app" }).click();
     const qr = page.getByTestId("totp-qr").locator("svg");
     await qr.waitFor();

@@ -72,6 +72,9 @@ describe("two-factor authentication after a provider sign-in (console and CLI)",
     await providerButton().click();
     await page.getByRole("heading", { name: "API keys" }).waitFor({ timeout: 30_000 });
     await page.getByRole("link", { name: "Two-factor" }).click();
+    // A provider-only user has no password to give: a fresh sign-in is enough.
+    await page.getByRole("button", { name: "Set up authenticator app" }).waitFor();
+    expect(await page.locator("#enrol-password").count()).toBe(0);
     await page.getByRole("button", { name: "Set up authenticator app" }).click();
     secret = (await page.getByTestId("totp-secret").getAttribute("data-secret")) ?? "";
     await page.fill("#totp-code", freshTotp(secret, used, t.clock));

@@ -1,7 +1,8 @@
 /**
  * The "Two-factor authentication" page: whether TOTP is on and how many recovery codes
  * are left; enrolment (a QR code of the `otpauth://` URI and the secret as text, confirmed
- * with a code, then the 10 recovery codes once); new recovery codes; turning it off
+ * with a code, then the 10 recovery codes once; started with the password, or for a user
+ * without one a recent sign-in); new recovery codes; turning it off
  * (password, or a recovery code for users without one, and a current code).
  */
 import { IdentityService, MfaService, type GetMfaStatusResponse, type StartTotpEnrollmentResponse } from "@tessera/sdk/proto";
@@ -65,23 +66,37 @@ async function renderTwoFactor(): Promise<void> {
   );
   const card = h("div", { class: "card" }, h("h1", {}, "Two-factor authentication"), status);
   if (!st.totpEnabled) {
-    card.append(
-      h("div", { class: "actions" }, h("button", { type: "button", class: "primary", onclick: () => void startEnrolment(card) }, "Set up authenticator app")),
-    );
+    card.append(await enrolForm(card));
     replace(view(), card);
     return;
   }
   replace(view(), card, await regenerateCard(), await disableCard());
 }
 
-/** Starts an enrolment and shows the QR code, the secret and the confirmation form. */
-async function startEnrolment(card: HTMLElement): Promise<void> {
-  let started: StartTotpEnrollmentResponse;
-  try {
-    started = await mfa.startTotpEnrollment({});
-  } catch (e) {
-    return failed(e);
-  }
+/**
+ * The button that starts an enrolment; a user with a password gives it first (a stolen
+ * session alone must not turn TOTP on). A user without one needs a recent sign-in: the
+ * server says "sign in again" otherwise, shown in the form.
+ */
+async function enrolForm(card: HTMLElement): Promise<HTMLFormElement> {
+  const hasPassword = await identities.listIdentities({}).then(
+    (r) => r.hasPassword,
+    () => true,
+  );
+  const password = h("input", { id: "enrol-password", type: "password", autocomplete: "current-password", required: true });
+  const fields: HTMLElement[] = hasPassword ? [h("label", { for: "enrol-password" }, "Password"), password] : [];
+  return form(
+    async () => {
+      const started = await mfa.startTotpEnrollment({ password: hasPassword ? password.value : "" });
+      showEnrolment(card, started);
+    },
+    ...fields,
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Set up authenticator app")),
+  );
+}
+
+/** Shows the QR code, the secret and the confirmation form of a started enrolment. */
+function showEnrolment(card: HTMLElement, started: StartTotpEnrollmentResponse): void {
   const code = codeInput("totp-code");
   const confirm = form(
     async () => {
