@@ -14,7 +14,7 @@ import { findFamily } from "../../store/sessions.js";
 import type { UserRow } from "../../store/schema.js";
 
 /** How recent a provider-only user's sign-in must be to start an enrolment. */
-export const ENROLMENT_FRESH_SIGN_IN_MS = 15 * 60_000;
+const ENROLMENT_FRESH_SIGN_IN_MS = 15 * 60_000;
 
 /** Why an enrolment was refused (audited as `mfa.failed`, `during: enrolment`). */
 export type EnrolmentRefusal = "missing_password" | "wrong_password" | "sign_in_too_old";
