@@ -1,5 +1,5 @@
 /**
- * The permission matrix: every RPC of the five services (iterated from the generated
+ * The permission matrix: every RPC of every service of the contract (iterated from the generated
  * service descriptors, so a new RPC cannot be forgotten) against every kind of caller:
  * anonymous (no token), a non-member, a viewer, a member and an admin of the account,
  * an API key of the account, an API key of another account and a scoped API key of the
@@ -18,31 +18,18 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { ApiKeyService } from "../packages/sdk/src/gen/tessera/v1/api_key_pb.js";
-import { AuthService } from "../packages/sdk/src/gen/tessera/v1/auth_pb.js";
 import { AccountRole, UserAccountService, UserType } from "../packages/sdk/src/gen/tessera/v1/user_account_pb.js";
-import { RevocationService } from "../packages/sdk/src/gen/tessera/v1/revocation_pb.js";
-import { IdentityService } from "../packages/sdk/src/gen/tessera/v1/identity_pb.js";
-import { AccountRecoveryService } from "../packages/sdk/src/gen/tessera/v1/account_recovery_pb.js";
-import { DeviceLoginService } from "../packages/sdk/src/gen/tessera/v1/device_pb.js";
-import { MfaService } from "../packages/sdk/src/gen/tessera/v1/mfa_pb.js";
-import { AdminService } from "../packages/sdk/src/gen/tessera/v1/admin_pb.js";
 import { ClientCertService } from "../packages/sdk/src/gen/tessera/v1/client_cert_pb.js";
 import { POLICY, policyKey } from "../packages/server/src/auth/policy/policy.js";
+import { TESSERA_SERVICES } from "../packages/server/src/auth/policy/services.js";
+import * as proto from "../packages/sdk/src/proto.js";
 import { useTessera } from "./harness.js";
 
 const PASSWORD = "correct horse battery staple";
-const SERVICES: DescService[] = [
-  AuthService,
-  ApiKeyService,
-  UserAccountService,
-  RevocationService,
-  DeviceLoginService,
-  IdentityService,
-  AccountRecoveryService,
-  MfaService,
-  AdminService,
-  ClientCertService,
-];
+/** Every service of the contract, read from the generated code: a new service needs rows too. */
+const SERVICES: DescService[] = (Object.values(proto) as unknown[]).filter(
+  (v): v is DescService => typeof v === "object" && v !== null && (v as { kind?: unknown }).kind === "service",
+);
 
 const WHO = ["anonymous", "nonMember", "viewer", "member", "admin", "apiKey", "otherApiKey", "scopedKey"] as const;
 type Who = (typeof WHO)[number];
@@ -307,6 +294,8 @@ describe("permission matrix (AUTH_MODE=full, PostgreSQL)", () => {
     const keys = SERVICES.flatMap((s) => s.methods.map((m) => policyKey(s.typeName, m.name))).sort();
     expect(Object.keys(POLICY).sort()).toEqual(keys);
     expect(Object.keys(MATRIX).sort()).toEqual(keys);
+    // The server's own list (scopes are read from it) names every service of the contract.
+    expect(TESSERA_SERVICES.map((svc) => svc.typeName).sort()).toEqual(SERVICES.map((svc) => svc.typeName).sort());
   });
 
   it("shows an API key only its own account", async () => {
