@@ -134,7 +134,11 @@ async function buildInProcess(database: TestDatabase, start: Date): Promise<InPr
   return {
     apiKeys,
     deps,
-    logs,
+    // Lines of a busy logger reach the sink up to LINGER_MS late (lib/line-writer.ts): flush first.
+    get logs() {
+      logger.flush();
+      return logs;
+    },
     setNow: (d) => {
       now = d;
     },

@@ -61,6 +61,7 @@ describe("mail delivery", () => {
     expect(performance.now() - start).toBeLessThan(20);
     await sink.waitFor((m) => m.to === to);
     expect(sink.refused()).toBeGreaterThanOrEqual(2);
+    logger.flush(); // lines come up to LINGER_MS late otherwise (lib/line-writer.ts)
     const retries = lines.filter((l) => l.includes("mail delivery failed; trying again"));
     expect(retries).toHaveLength(2);
     // Failures are logged by kind and SMTP code only: no address, link or token.
@@ -84,6 +85,7 @@ describe("mail delivery", () => {
     mailer.enqueue("password-changed", async () => ({ to: "x@example.com", kind: "password-changed", vars: { email: "x@example.com" } }));
     await mailer.idle();
     const took = performance.now() - start;
+    logger.flush(); // lines come up to LINGER_MS late otherwise (lib/line-writer.ts)
     expect(lines.filter((l) => l.includes("trying again"))).toHaveLength(3);
     expect(lines.some((l) => l.includes("giving up"))).toBe(true);
     // 4 attempts of about 1 s each (the timeout), not the OS's minutes.
@@ -108,6 +110,7 @@ describe("mail delivery", () => {
     expect(mailer.enqueue("verify-email", job("q2@example.com"))).toBe(true);
     expect(mailer.enqueue("verify-email", job("q3@example.com"))).toBe(true);
     expect(mailer.enqueue("verify-email", job("q4@example.com"))).toBe(false);
+    logger.flush(); // lines come up to LINGER_MS late otherwise (lib/line-writer.ts)
     const dropped = lines.filter((l) => l.includes("the mail queue is full"));
     expect(dropped).toHaveLength(1);
     expect(dropped[0]).not.toMatch(/q4|secret-link/);
@@ -141,6 +144,7 @@ describe("mail delivery", () => {
       vars: { email: "dev@example.com", link: "http://127.0.0.1:8080/console/verify-email?token=devlink" },
     }));
     await mailer.idle();
+    logger.flush(); // lines come up to LINGER_MS late otherwise (lib/line-writer.ts)
     const line = lines.find((l) => l.includes("mail not sent (SMTP_URL unset)"));
     expect(line).toContain("verify-email?token=devlink");
     await mailer.close();

@@ -170,6 +170,8 @@ export function useTessera(options: UseTesseraOptions = {}): Tessera {
     });
     let closing: Promise<void> | undefined;
     const guarded: TestServer = { ...s, close: () => (closing ??= s.close()) };
+    // `logs` is a getter (it flushes the logger first) and must stay one.
+    Object.defineProperty(guarded, "logs", { get: () => s.logs });
     servers.push(guarded);
     return guarded;
   }

@@ -1,15 +1,17 @@
 /**
- * Log lines are written a turn of the event loop at a time (lib/line-writer.ts, issue 20:
- * cheap per-request logs). None may be lost or split: a process that logs and then exits,
+ * Log lines of a busy process are written together, at most LINGER_MS late
+ * (lib/line-writer.ts, issue 20: cheap per-request logs). None may be lost or split: a process that logs and then exits,
  * throws, or is stopped by SIGTERM gets every line out, each whole and valid JSON, in
  * order; and lines written together never interleave mid-line with another process
  * writing to the same pipe (the README's shell blocks share the server's stdout).
  */
 import { spawn } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { describe, expect, it } from "vitest";
-import { CHUNK_BYTES, createLineWriter } from "../packages/server/src/lib/line-writer.js";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { CHUNK_BYTES, createLineWriter, fdSink, FILE_CHUNK_BYTES, LINGER_MS } from "../packages/server/src/lib/line-writer.js";
 import { createLogger } from "../packages/server/src/lib/logger.js";
 
 const FIXTURE = path.join(import.meta.dirname, "fixtures", "log-burst.ts");
@@ -101,47 +103,115 @@ describe("the line writer", () => {
     });
     return { writes, stream };
   }
-  const next = () => new Promise((r) => setImmediate(r));
 
-  it("writes the first line of a turn at once and the rest together when the turn ends, in chunks under PIPE_BUF", async () => {
+  /** A writer on a fake clock: Date and setTimeout move only when the test says. */
+  function fakeClockWriter(stream: Writable) {
+    vi.useFakeTimers({ toFake: ["Date", "setTimeout", "clearTimeout"], now: 1_000_000 });
+    return createLineWriter(stream, () => Date.now());
+  }
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("writes a line at once when idle, keeps the lines that follow within LINGER_MS and writes them together LINGER_MS after, in chunks under PIPE_BUF", () => {
     const { writes, stream } = sink();
-    const w = createLineWriter(stream);
+    const w = fakeClockWriter(stream);
     const line = (i: number) => `${JSON.stringify({ i, pad: "x".repeat(180) })}\n`;
-    for (let i = 0; i < 100; i++) w.write(line(i));
+    w.write(line(0));
     expect(writes).toEqual([line(0)]);
-    await next();
+    vi.advanceTimersByTime(1);
+    for (let i = 1; i < 100; i++) w.write(line(i));
+    expect(writes).toEqual([line(0)]);
+    vi.advanceTimersByTime(LINGER_MS - 2);
+    expect(writes, "still within LINGER_MS of the last write").toEqual([line(0)]);
+    vi.advanceTimersByTime(1);
     expect(writes.join("")).toBe(Array.from({ length: 100 }, (_, i) => line(i)).join(""));
     expect(writes.length).toBeLessThan(10);
     for (const chunk of writes) {
       expect(Buffer.byteLength(chunk)).toBeLessThanOrEqual(CHUNK_BYTES);
       expect(chunk.endsWith("\n")).toBe(true);
     }
-    // A new turn: its first line goes out at once again.
+    // Idle again (LINGER_MS since the last write): the next line goes out at once.
+    vi.advanceTimersByTime(LINGER_MS);
     w.write(line(100));
     expect(writes.at(-1)).toBe(line(100));
   });
 
-  it("writes what a turn keeps at once on logger.flush(), as the per-RPC line of a server with no other request in flight does", () => {
+  it("under steady load writes no line later than LINGER_MS after it was logged, and far fewer times than lines", () => {
+    const { writes, stream } = sink();
+    const w = fakeClockWriter(stream);
+    const loggedAt = new Map<string, number>();
+    let lateness = 0;
+    let seen = 0;
+    const check = () => {
+      for (const chunk of writes.slice(seen)) {
+        for (const l of chunk.split("\n").filter(Boolean)) lateness = Math.max(lateness, Date.now() - loggedAt.get(l)!);
+      }
+      seen = writes.length;
+    };
+    // Three lines a millisecond for a second.
+    for (let ms = 0; ms < 1000; ms++) {
+      for (let k = 0; k < 3; k++) {
+        const l = `line ${ms}.${k}`;
+        loggedAt.set(l, Date.now());
+        w.write(`${l}\n`);
+      }
+      vi.advanceTimersByTime(1);
+      check();
+    }
+    vi.advanceTimersByTime(LINGER_MS);
+    check();
+    expect(writes.join("").split("\n").filter(Boolean)).toHaveLength(3000);
+    expect(lateness).toBeLessThanOrEqual(LINGER_MS);
+    expect(writes.length).toBeLessThanOrEqual(1000 / LINGER_MS + 1);
+  });
+
+  it("writes to a regular file in chunks of up to FILE_CHUNK_BYTES, to anything else in chunks of up to PIPE_BUF", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "tessera-lines-"));
+    const fd = openSync(path.join(dir, "out.log"), "w");
+    try {
+      expect(fdSink(fd).chunkBytes).toBe(FILE_CHUNK_BYTES);
+    } finally {
+      closeSync(fd);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const dev = openSync("/dev/null", "w"); // a character device, as a terminal is
+    try {
+      expect(fdSink(dev).chunkBytes).toBe(CHUNK_BYTES);
+    } finally {
+      closeSync(dev);
+    }
+    const writes: string[] = [];
+    const w = createLineWriter({ write: (c: string) => writes.push(c), chunkBytes: FILE_CHUNK_BYTES });
+    const line = `${"y".repeat(199)}\n`;
+    for (let i = 0; i < 600; i++) w.write(line);
+    w.flush();
+    expect(writes.join("")).toBe(line.repeat(600));
+    expect(writes.length).toBeLessThanOrEqual(4);
+    for (const chunk of writes) expect(Buffer.byteLength(chunk)).toBeLessThanOrEqual(FILE_CHUNK_BYTES);
+  });
+
+  it("writes what it keeps at once on logger.flush()", () => {
     const { writes, stream } = sink();
     for (const json of [true, false]) {
       writes.length = 0;
       const logger = createLogger({ json, level: "info", destination: stream });
       logger.warn({ reason: "reuse" }, "refresh token reused");
       logger.info({ procedure: "tessera.v1.AuthService/RefreshToken", code: "unauthenticated" }, "rpc");
-      expect(writes.join(""), "only the turn's first line is out").not.toContain("RefreshToken");
+      expect(writes.join(""), "only the first line (the writer was idle) is out").not.toContain("RefreshToken");
       logger.flush();
-      // Before this turn does anything else (its response): both lines, whole.
+      // At once: both lines, whole.
       expect(writes.join("").split("\n").filter(Boolean)).toHaveLength(2);
       expect(writes.join("")).toContain("RefreshToken");
     }
   });
 
-  it("counts bytes, not characters, when cutting chunks", async () => {
+  it("counts bytes, not characters, when cutting chunks", () => {
     const { writes, stream } = sink();
     const w = createLineWriter(stream);
     const line = `${"é".repeat(1500)}\n`; // 3,001 bytes
     for (let i = 0; i < 4; i++) w.write(line);
-    await next();
+    w.flush();
     for (const chunk of writes) expect(Buffer.byteLength(chunk) <= CHUNK_BYTES || chunk === line).toBe(true);
     expect(writes.join("")).toBe(line.repeat(4));
   });

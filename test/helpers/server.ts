@@ -50,8 +50,10 @@ export async function startTestServer(database: TestDatabase, opts: StartOptions
     },
   });
   const config = loadConfig({ HOST: "127.0.0.1", PORT: "0", LOG_LEVEL: "debug", ...database.env, ...opts.env });
+  // Lines of a busy logger reach the sink up to LINGER_MS late (lib/line-writer.ts): `logs` flushes first.
+  const logger = createLogger({ json: true, level: "debug", destination: sink });
   const app = await createApp(config, {
-    logger: createLogger({ json: true, level: "debug", destination: sink }),
+    logger,
     db: opts.ownDatabase ? undefined : database.db,
     clock: opts.clock,
     spanExporter: opts.spanExporter,
@@ -77,7 +79,10 @@ export async function startTestServer(database: TestDatabase, opts: StartOptions
     app,
     baseUrl,
     port,
-    logs,
+    get logs() {
+      logger.flush();
+      return logs;
+    },
     transport,
     client(service, o = {}) {
       return createClient(service, transport(o.protocol, o.token ? { authorization: `Bearer ${o.token}` } : {}));

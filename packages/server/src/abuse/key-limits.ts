@@ -24,7 +24,8 @@ export interface KeyUsage {
 
 /** Counts calls of keys with limits. */
 export interface KeyLimiter {
-  charge(keyId: string, limits: KeyLimits): Promise<KeyCharge>;
+  /** Counts one call; in memory the answer is immediate (no promise on the hot path), through Redis a promise. */
+  charge(keyId: string, limits: KeyLimits): KeyCharge | Promise<KeyCharge>;
   usage(keyId: string, limits: KeyLimits): Promise<KeyUsage>;
   close(): Promise<void>;
 }
@@ -81,7 +82,7 @@ export function createMemoryKeyLimiter(now: () => number): KeyLimiter {
     return s;
   }
   return {
-    async charge(keyId, limits) {
+    charge(keyId, limits) {
       const nowMs = now();
       const s = stateOf(keyId, limits, nowMs);
       for (const [i, l] of limits.rateLimits.entries()) {
@@ -109,10 +110,19 @@ export function createMemoryKeyLimiter(now: () => number): KeyLimiter {
   };
 }
 
-/** Counts a call against a key's limits; throws ResourceExhausted (with `retry-after` when a wait helps) over them. */
-export function chargeWith(limiter: KeyLimiter): (keyId: string, limits: KeyLimits) => Promise<void> {
-  return async (keyId, limits) => {
-    const c = await limiter.charge(keyId, limits);
+/**
+ * Counts a call against a key's limits; throws ResourceExhausted (with `retry-after` when
+ * a wait helps) over them, or returns a promise that rejects so when the limiter answers
+ * later (Redis). Returns nothing when an in-memory limiter admitted the call.
+ */
+export function chargeWith(limiter: KeyLimiter): (keyId: string, limits: KeyLimits) => Promise<void> | undefined {
+  const check = (c: KeyCharge): void => {
     if (!c.ok) throw keyLimitError(c);
+  };
+  return (keyId, limits) => {
+    const c = limiter.charge(keyId, limits);
+    if (c instanceof Promise) return c.then(check);
+    check(c);
+    return undefined;
   };
 }

@@ -5,14 +5,14 @@
  *
  * Cheap by design, because the observe interceptor writes a line per RPC: redaction is
  * a key lookup per field (pino's path-based redaction with wildcards cost ~35 µs a
- * line, a fifth of a bare RPC's throughput), and lines are written a turn of the event
- * loop at a time (line-writer.ts: the first line of a turn at once, the others together
- * at its end, everything kept flushed at exit). Inside a traced span
+ * line, a fifth of a bare RPC's throughput), and a busy server's lines are written
+ * together (line-writer.ts: an idle server's line at once, a busy one's at most LINGER_MS
+ * late, everything kept flushed at exit). Inside a traced span
  * (OTEL_TRACES_EXPORTER), every line carries its `trace_id` and `span_id`.
  */
 import { trace } from "@opentelemetry/api";
 import { pino, type DestinationStream, type Logger } from "pino";
-import { createLineWriter, fdSink, type LineWriter } from "./line-writer.js";
+import { createLineWriter, fdSink, type LineSink, type LineWriter } from "./line-writer.js";
 
 export type { Logger };
 
@@ -94,8 +94,8 @@ function textStream(out: LineWriter): DestinationStream {
 export interface LoggerOptions {
   json: boolean;
   level: string;
-  /** Where to write (synchronously: lines are batched by line-writer.ts); stdout by default. Tests pass a collecting stream. */
-  destination?: NodeJS.WritableStream;
+  /** Where to write (synchronously: lines are batched by line-writer.ts, at most LINGER_MS late); stdout by default. Tests pass a collecting stream. */
+  destination?: LineSink;
 }
 
 /** The record as written: secrets censored, and the active span's ids when there is one (tracing on). */
@@ -114,8 +114,8 @@ export function createLogger(opts: LoggerOptions): Logger {
     base: { service: "tessera" },
     formatters: { log: formatRecord },
   };
-  // Written synchronously a turn at a time: the first line of a turn before anything else
-  // the turn does (its response), nothing lost at exit (line-writer.ts).
+  // Written synchronously, a busy server's lines together, at most LINGER_MS late; nothing
+  // lost at exit (line-writer.ts).
   const dest = createLineWriter(opts.destination ?? fdSink(1));
   return opts.json ? pino(base, dest) : pino(base, textStream(dest));
 }

@@ -27,14 +27,9 @@ function toClientError(e: unknown, logger: Logger, procedure: string): ConnectEr
  * `deadlineMs`: past it the client gets DeadlineExceeded (the server-side request deadline).
  */
 export function createObserveInterceptor(logger: Logger, deadlineMs: number, metrics: Metrics): Interceptor {
-  // RPCs running now. With no other, the line is written before the response goes out
-  // (logger.flush), as a synchronous logger would: a terminal or a script sharing the
-  // server's stdout sees it in order. With others, it goes with its turn's (lib/line-writer.ts).
-  let inFlight = 0;
-  const logRpc = (fields: { procedure: string; code: string; duration_ms: number; client_ip: string | undefined }) => {
-    logger.info(fields, "rpc");
-    if (inFlight === 1) logger.flush();
-  };
+  // Written at once by an idle server, together with the others of the last few ms by a
+  // busy one (lib/line-writer.ts: never more than LINGER_MS late, nothing lost at exit).
+  const logRpc = (fields: { procedure: string; code: string; duration_ms: number; client_ip: string | undefined }) => logger.info(fields, "rpc");
   return (next) => async (req) => {
     const start = performance.now();
     const procedure = `${req.service.typeName}/${req.method.name}`;
@@ -43,7 +38,6 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
     const attributes = { "rpc.system": "connect_rpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name, "tessera.protocol": protocol };
     return inRpcSpan(procedure, req.header, attributes, async (span) => {
       let timer: NodeJS.Timeout | undefined;
-      inFlight++;
       try {
         const res = req.stream
           ? await next(req)
@@ -70,7 +64,6 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
         throw ce;
       } finally {
         clearTimeout(timer);
-        inFlight--;
       }
     });
   };

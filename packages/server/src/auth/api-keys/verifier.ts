@@ -1,7 +1,7 @@
 /**
- * API-key authentication. A bearer starting with `tsk_` is checked for shape and
- * checksum (no I/O), hashed (SHA-256), looked up in a bounded in-process LRU cache
- * keyed by the hash and, on a miss, in the database. Revocations (regenerate, delete,
+ * API-key authentication. A bearer starting with `tsk_` is checked for length, hashed
+ * (SHA-256) and looked up in a bounded in-process cache keyed by the hash; on a miss, a
+ * token whose shape and checksum are right (no I/O) is looked up in the database. Revocations (regenerate, delete,
  * a disabled machine user) purge the cache on every instance through the revocation log
  * (`auth/revocation/log.ts`, its `applier` here); while that log cannot vouch for this
  * instance's caches (`trusted()` false: the broadcast is down and the log could not be
@@ -19,7 +19,7 @@ import { compileScopes } from "@tessera/sdk";
 import type { Deps, Feature } from "../../deps.js";
 import { findApiKeyAuthByHashes, touchApiKeysLastUsed, type ApiKeyAuthRow } from "../../store/api-keys.js";
 import type { RevocationApplier } from "../revocation/log.js";
-import { hashApiKey, isWellFormedApiKey, looksLikeApiKey } from "./format.js";
+import { API_KEY_LENGTH, hashApiKey, isWellFormedApiKey, looksLikeApiKey } from "./format.js";
 import { limitsOf } from "./limits.js";
 import { boundedUse, indexByHash, viewForHash } from "./values.js";
 import type { RequestInfo } from "../../lib/request-info.js";
@@ -96,7 +96,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
   const maxBatch = opts.maxBatch ?? 100;
   const { db, clock, logger } = deps;
 
-  /** hash -> entry (least recently used dropped first); an entry is trusted for `ttlMs` after loading. */
+  /** hash -> entry (bounded, second-chance eviction); an entry is trusted for `ttlMs` after loading. */
   const cache = new BoundedCache<string, Entry>({ maxEntries });
   /** Hashes found unknown, answered from memory for `negativeTtlMs`. */
   const negative = new BoundedCache<string, true>({ maxEntries: maxNegative, ttlMs: negativeTtlMs, now: () => performance.now() });
@@ -252,10 +252,13 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
   const verifier: CredentialVerifier = {
     async verify(token, request) {
       if (!looksLikeApiKey(token)) return undefined;
-      if (!isWellFormedApiKey(token)) throw invalid("invalid api key");
+      if (token.length !== API_KEY_LENGTH) throw invalid("invalid api key");
       const hash = hashApiKey(token);
       let entry = cache.get(hash);
       if (entry === undefined || performance.now() - entry.loadedAt >= ttlMs || (opts.trusted !== undefined && !opts.trusted())) {
+        // A hit needs no checksum (the token hashed to a stored key's hash: it is that key);
+        // a miss is looked up only when the token is well formed.
+        if (entry === undefined && !isWellFormedApiKey(token)) throw invalid("invalid api key");
         deps.metrics.apiKeyCache("miss");
         entry = await load(hash);
         if (entry === undefined) throw invalid("invalid api key");

@@ -51,8 +51,8 @@ export interface AuthInterceptorOptions {
   isInstanceAdmin: (userId: string) => Promise<boolean>;
   /** Whether an API key was created by a user who is an instance admin now (RevocationService). */
   keyMadeByInstanceAdmin?: (apiKeyId: string) => Promise<boolean>;
-  /** Counts a call of a key with limits; throws ResourceExhausted over them (abuse/key-limits.ts). */
-  chargeApiKey?: (apiKeyId: string, limits: KeyLimits) => Promise<void>;
+  /** Counts a call of a key with limits; throws (or returns a promise rejecting with) ResourceExhausted over them (abuse/key-limits.ts). */
+  chargeApiKey?: (apiKeyId: string, limits: KeyLimits) => Promise<void> | undefined;
   /** Which procedures need a session that passed a second factor (default: none). */
   secondFactor?: SecondFactorPolicy;
   /** Authenticates requests without an Authorization header by their verified client certificate (auth/client-certs). */
@@ -207,7 +207,9 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       }
     }
     try {
-      await checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId), opts.keyMadeByInstanceAdmin);
+      // Most rules decide at once (no promise to wait for); admin rules ask the database.
+      const deciding = checkPrincipal(rule, principal, () => opts.isInstanceAdmin(principal.userId), opts.keyMadeByInstanceAdmin);
+      if (deciding) await deciding;
     } catch (e) {
       const ce = ConnectError.from(e);
       if (ce.code === Code.PermissionDenied) throw permissionDenied(ce.rawMessage);
@@ -219,7 +221,8 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
     // Only calls that are allowed count against the key's limits.
     if (principal.kind === "api_key" && principal.limits && opts.chargeApiKey) {
       try {
-        await opts.chargeApiKey(principal.apiKeyId, principal.limits);
+        const counting = opts.chargeApiKey(principal.apiKeyId, principal.limits);
+        if (counting) await counting;
       } catch (e) {
         if (ConnectError.from(e).code === Code.ResourceExhausted) metrics.rateLimited(policyKey(req.service.typeName, req.method.name));
         throw e;
