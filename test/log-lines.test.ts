@@ -12,7 +12,9 @@ import path from "node:path";
 import { Writable } from "node:stream";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { CHUNK_BYTES, createLineWriter, fdSink, FILE_CHUNK_BYTES, LINGER_MS } from "../packages/server/src/lib/line-writer.js";
-import { createLogger } from "../packages/server/src/lib/logger.js";
+import { context, propagation, trace } from "@opentelemetry/api";
+import { NodeTracerProvider } from "@opentelemetry/sdk-trace-node";
+import { createLogger, rpcLogger } from "../packages/server/src/lib/logger.js";
 
 const FIXTURE = path.join(import.meta.dirname, "fixtures", "log-burst.ts");
 
@@ -214,5 +216,52 @@ describe("the line writer", () => {
     w.flush();
     for (const chunk of writes) expect(Buffer.byteLength(chunk) <= CHUNK_BYTES || chunk === line).toBe(true);
     expect(writes.join("")).toBe(line.repeat(4));
+  });
+
+  it('writes the per-RPC line exactly as pino writes logger.info(fields, "rpc"), inside a span too, and only at info', () => {
+    const { writes, stream } = sink();
+    const logger = createLogger({ json: true, level: "info", destination: stream });
+    const rpc = rpcLogger(logger);
+    const cases = [
+      { procedure: "tessera.v1.AuthService/GetAuthConfig", code: "ok", duration_ms: 0.42, client_ip: "127.0.0.1" },
+      { procedure: "tessera.v1.AuthService/Login", code: "unauthenticated", duration_ms: 12, client_ip: undefined },
+      // A client IP from X-Forwarded-For is the client's text: quotes, backslashes, control characters, unicode.
+      { procedure: "x/y", code: "ok", duration_ms: 1.5, client_ip: '1.2.3.4", "level":60 \\ \u0000\n é \ud800' },
+    ];
+    const both = () => {
+      for (const fields of cases) {
+        logger.info(fields, "rpc");
+        rpc(fields);
+      }
+      logger.flush();
+    };
+    both();
+    const provider = new NodeTracerProvider();
+    provider.register(); // the global context manager: a span can be active
+    try {
+      provider.getTracer("test").startActiveSpan("rpc", (span) => {
+        expect(trace.getActiveSpan(), "a span is active").toBeDefined();
+        both();
+        span.end();
+      });
+    } finally {
+      trace.disable();
+      context.disable();
+      propagation.disable();
+    }
+    const lines = writes.join("").split("\n").filter(Boolean);
+    expect(lines).toHaveLength(cases.length * 4);
+    for (let i = 0; i < lines.length; i += 2) {
+      const [viaPino, fast] = [lines[i]!, lines[i + 1]!].map((l) => l.replace(/"time":\d+/, '"time":0'));
+      expect(fast).toBe(viaPino);
+      expect(JSON.parse(fast!)).toMatchObject({ level: 30, msg: "rpc" });
+    }
+    expect(lines.slice(cases.length * 2).every((l) => (JSON.parse(l) as { trace_id?: string }).trace_id?.length === 32)).toBe(true);
+    // Above info, nothing.
+    writes.length = 0;
+    const quiet = createLogger({ json: true, level: "warn", destination: stream });
+    rpcLogger(quiet)(cases[0]!);
+    quiet.flush();
+    expect(writes).toEqual([]);
   });
 });

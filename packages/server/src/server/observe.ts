@@ -5,7 +5,7 @@
  * (or `Unavailable` when the database cannot be reached); no details leak.
  */
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
-import type { Logger } from "../lib/logger.js";
+import { rpcLogger, type Logger, type RpcLineFields } from "../lib/logger.js";
 import { requestInfoKey } from "../lib/request-info.js";
 import { protocolOf, type Metrics } from "../metrics/metrics.js";
 import { inRpcSpan, SpanStatusCode } from "../tracing/spans.js";
@@ -27,9 +27,21 @@ function toClientError(e: unknown, logger: Logger, procedure: string): ConnectEr
  * `deadlineMs`: past it the client gets DeadlineExceeded (the server-side request deadline).
  */
 export function createObserveInterceptor(logger: Logger, deadlineMs: number, metrics: Metrics): Interceptor {
-  // Written at once by an idle server, together with the others of the last few ms by a
-  // busy one (lib/line-writer.ts: never more than LINGER_MS late, nothing lost at exit).
-  const logRpc = (fields: { procedure: string; code: string; duration_ms: number; client_ip: string | undefined }) => logger.info(fields, "rpc");
+  // A busy server's lines are written together, at most LINGER_MS late (lib/line-writer.ts).
+  // A quiet one (this RPC alone in flight, the previous RPC line QUIET_GAP_MS or more ago)
+  // brings its line out before the response, as a synchronous logger would: a terminal or
+  // a script sharing the server's stdout sees it before the client's output, never glued
+  // to the end of it. Under load each request often finishes alone in its turn, so being
+  // alone in flight is not enough: the gap is what tells a busy server from a quiet one.
+  const writeRpcLine = rpcLogger(logger);
+  let inFlight = 0;
+  let lastLineAt = Number.NEGATIVE_INFINITY;
+  const logRpc = (fields: RpcLineFields) => {
+    writeRpcLine(fields);
+    const now = performance.now();
+    if (inFlight === 1 && now - lastLineAt >= QUIET_GAP_MS) logger.flush();
+    lastLineAt = now;
+  };
   return (next) => async (req) => {
     const start = performance.now();
     const procedure = `${req.service.typeName}/${req.method.name}`;
@@ -38,6 +50,7 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
     const attributes = { "rpc.system": "connect_rpc", "rpc.service": req.service.typeName, "rpc.method": req.method.name, "tessera.protocol": protocol };
     return inRpcSpan(procedure, req.header, attributes, async (span) => {
       let timer: NodeJS.Timeout | undefined;
+      inFlight++;
       try {
         const res = req.stream
           ? await next(req)
@@ -64,10 +77,14 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
         throw ce;
       } finally {
         clearTimeout(timer);
+        inFlight--;
       }
     });
   };
 }
+
+/** Gap between RPC lines (ms) from which a server counts as quiet: under ~500 RPCs a second. */
+const QUIET_GAP_MS = 2;
 
 /** Codes that are the server's fault (a span in error), as opposed to the caller's. */
 const SERVER_FAULTS = new Set([Code.Internal, Code.Unavailable, Code.Unknown, Code.DeadlineExceeded, Code.DataLoss]);
