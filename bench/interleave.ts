@@ -4,7 +4,9 @@
  * cores) shifts every scenario alike and the ratios between them hold.
  */
 import type { BenchContext } from "./context.js";
-import { runLoad, type LoadResult } from "./harness/load.js";
+import { runLoad, type LoadResult, type LoadSpec } from "./harness/load.js";
+import { ALL_CPUS, canPin, LOAD_CPU, pin, SERVER_CPU } from "./harness/pin.js";
+import { runWrk } from "./harness/wrk.js";
 import { cpuSeconds } from "./harness/cpu.js";
 import { sampleRss } from "./harness/rss.js";
 import { summarizeSequential } from "./harness/summary.js";
@@ -22,7 +24,28 @@ export async function runInterleaved(ctx: BenchContext, scenarios: readonly Inte
   }
   ctx.log(`bench: ${ready.map((q) => q.scenario.id).join(", ")} interleaved, ${opts.rounds} round(s)`);
   const loadSpec = (q: RoundLoad, durS: number) => ctx.spec(q.server.baseUrl, q.path, { headers: q.headers, body: q.body, durationS: durS });
-  for (const { load } of ready) if (opts.warmupS > 0) await runLoad(loadSpec(load, opts.warmupS));
+  const serverOf = (q: RoundLoad, round: number) => {
+    const all = [q.server, ...(q.alternates ?? [])];
+    return all[round % all.length]!;
+  };
+  for (const { load } of ready) {
+    for (const server of [load.server, ...(load.alternates ?? [])]) if (opts.warmupS > 0) await runLoad(loadSpec({ ...load, server }, opts.warmupS));
+  }
+  // With wrk on a machine of 2+ cores, the server under load has a core of its own and wrk
+  // another: requests per second are then the server's cost per request, whatever the
+  // scheduler would have done with two busy processes on two cores.
+  const pinned = opts.loadgen === "wrk" && canPin();
+  const measure = async (spec: LoadSpec, pid: number) => {
+    if (opts.loadgen !== "wrk") return runLoad(spec);
+    if (!pinned) return runWrk(spec);
+    pin(pid, SERVER_CPU);
+    try {
+      return await runWrk(spec, LOAD_CPU);
+    } finally {
+      pin(pid, ALL_CPUS);
+    }
+  };
+  ctx.log(`bench: interleaved load by ${opts.loadgen}${pinned ? ` (server on CPU ${SERVER_CPU}, wrk on CPU ${LOAD_CPU})` : ""}`);
   const slices = new Map<string, LoadResult[]>(ready.map((q) => [q.scenario.id, []]));
   const rss = new Map<string, number>();
   // The server's CPU seconds during the slices: its cost per request, which other work on
@@ -30,10 +53,11 @@ export async function runInterleaved(ctx: BenchContext, scenarios: readonly Inte
   const cpu = new Map<string, number>();
   for (let r = 0; r < opts.rounds; r++) {
     for (const { scenario, load } of ready) {
-      const sampler = sampleRss([load.server.pid]);
-      const cpuBefore = cpuSeconds(load.server.pid);
-      slices.get(scenario.id)!.push(await runLoad(loadSpec(load, ctx.slice)));
-      const cpuAfter = cpuSeconds(load.server.pid);
+      const server = serverOf(load, r);
+      const sampler = sampleRss([server.pid]);
+      const cpuBefore = cpuSeconds(server.pid);
+      slices.get(scenario.id)!.push(await measure(loadSpec({ ...load, server }, ctx.slice), server.pid));
+      const cpuAfter = cpuSeconds(server.pid);
       if (cpuBefore !== undefined && cpuAfter !== undefined) cpu.set(scenario.id, (cpu.get(scenario.id) ?? 0) + cpuAfter - cpuBefore);
       rss.set(scenario.id, Math.max(rss.get(scenario.id) ?? 0, ...Object.values(sampler.stop())));
     }

@@ -1,4 +1,5 @@
 /** The benchmark's settings: the full run of issue 8, or the smoke run the tests use. */
+import { wrkAvailable } from "./harness/wrk.js";
 
 /** How long, how wide and how big each scenario runs. */
 export interface BenchOptions {
@@ -24,6 +25,12 @@ export interface BenchOptions {
   revocationTrials: number;
   /** Revocation trials in the embedding service (scenario 10). */
   embedRevocationTrials: number;
+  /**
+   * The load generator of the interleaved scenarios (BENCH_LOADGEN): wrk (C, cheap: the
+   * server sets the pace) by default when installed, else autocannon in this process.
+   * The other scenarios always use autocannon (rotating keys, fixed rates, exact counts).
+   */
+  loadgen: "wrk" | "autocannon";
   /** Only these scenario ids (BENCH_ONLY=9,10); unset: all. Targets of the others are then n/a. */
   only?: string[];
   smoke: boolean;
@@ -33,7 +40,7 @@ export interface BenchOptions {
   log?: (line: string) => void;
 }
 
-/** Options from the environment: BENCH_DURATION_S, BENCH_CONNECTIONS, BENCH_SMOKE=1 / smoke. */
+/** Options from the environment: BENCH_DURATION_S, BENCH_CONNECTIONS, BENCH_ROUNDS, BENCH_LOADGEN, BENCH_ONLY, BENCH_SMOKE=1 / smoke. */
 export function benchOptions(smoke: boolean, env: Record<string, string | undefined> = process.env): BenchOptions {
   const num = (name: string, def: number) => {
     const v = env[name];
@@ -55,6 +62,7 @@ export function benchOptions(smoke: boolean, env: Record<string, string | undefi
         loginConnections: 4,
         revocationTrials: 2,
         embedRevocationTrials: 3,
+        loadgen: env.BENCH_LOADGEN === "wrk" ? "wrk" : "autocannon",
         ...only(env),
         smoke: true,
       }
@@ -64,7 +72,7 @@ export function benchOptions(smoke: boolean, env: Record<string, string | undefi
         keys: 100_000,
         smallKeys: 1_000,
         passes: 10,
-        rounds: 5,
+        rounds: num("BENCH_ROUNDS", 5),
         warmupS: 2,
         loginUsers: 1_000,
         // Twice the libuv pool (4 threads hash): the pool never idles, and logins do not
@@ -72,6 +80,7 @@ export function benchOptions(smoke: boolean, env: Record<string, string | undefi
         loginConnections: 8,
         revocationTrials: 100,
         embedRevocationTrials: 100,
+        loadgen: env.BENCH_LOADGEN === "autocannon" || !wrkAvailable() ? "autocannon" : "wrk",
         ...only(env),
         smoke: false,
       };

@@ -56,6 +56,8 @@ export interface BenchResults {
   revocationPooler: { listenUrlMs: number[]; failSafeMs: number[] } | { unavailable: string } | null;
   /** Scenario 10: the embedding service's revocation trials, and what warm keys cost it. */
   embedding: EmbeddingFigures | null;
+  /** Scenario 1i: the logger's CPU per line (µs); scenario 1s: info and warn side by side. */
+  logging: { lineCpuUs: number | null; sideBySide: Figures["loggingSideBySide"] };
   targets: Target[];
 }
 
@@ -84,11 +86,25 @@ export interface Figures {
   revocation: BenchResults["revocation"];
   revocationPooler: BenchResults["revocationPooler"];
   embedding: EmbeddingFigures | null;
+  /** Scenario 1i: the logger's own CPU per RPC line (µs), measured in this process, writing to a file. */
+  logLineCpuUs: number | null;
+  /** Scenario 1s: per trial, warn's CPU per request over info's (both under the same fixed load at the same time), and the totals. */
+  loggingSideBySide: { rate: number; ratios: number[]; infoCpuUs: number; warnCpuUs: number } | null;
 }
 
 /** Empty figures, for the start of a run. */
 export function newFigures(): Figures {
-  return { rows: [], summaries: new Map(), unavailable: new Map(), scenario5Comparison: null, revocation: null, revocationPooler: null, embedding: null };
+  return {
+    rows: [],
+    summaries: new Map(),
+    unavailable: new Map(),
+    scenario5Comparison: null,
+    revocation: null,
+    revocationPooler: null,
+    embedding: null,
+    logLineCpuUs: null,
+    loggingSideBySide: null,
+  };
 }
 
 /** Records a measured row (and its summary, for the targets). */
@@ -156,6 +172,7 @@ export function settings(opts: BenchOptions): BenchResults["settings"] {
     loginConnections: opts.loginConnections,
     revocationTrials: opts.revocationTrials,
     embedRevocationTrials: opts.embedRevocationTrials,
+    loadgen: opts.loadgen,
     smoke: opts.smoke,
     logLevel: "warn",
     pipelining: 1,

@@ -5,6 +5,8 @@ import type { Child } from "./harness/processes.js";
 /** The fixed request an interleaved scenario sends, as fast as answered. */
 export interface RoundLoad {
   server: Child;
+  /** Further instances of the same kind: round r is served by [server, ...alternates][r % n], so no one process's luck decides the row. */
+  alternates?: readonly Child[];
   path: string;
   headers?: Record<string, string>;
   body?: string;

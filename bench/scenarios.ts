@@ -14,14 +14,14 @@ import { apiKeyCached } from "./scenarios/api-key-cached.js";
 import { embeddingRevocation } from "./scenarios/embedding-revocation.js";
 import { embedApiKey, embedJwt, embedNoAuth } from "./scenarios/embedding-service.js";
 import { getAuthConfig } from "./scenarios/get-auth-config.js";
-import { infoLogging, warnLogging } from "./scenarios/info-logging.js";
+import { infoLogging, loggingSideBySide, warnLogging } from "./scenarios/info-logging.js";
 import { logins } from "./scenarios/logins.js";
 import { peerApiKeyVerify } from "./scenarios/peer-api-key-verify.js";
 import { providerJwt } from "./scenarios/provider-jwt.js";
 import { tesseraJwt } from "./scenarios/tessera-jwt.js";
 import { twoInstances } from "./scenarios/two-instances.js";
 import { revocationPooler } from "./scenarios/revocation-pooler.js";
-import { scopedLimitedKeyMemory, scopedLimitedKeyRedis } from "./scenarios/scoped-limited-key.js";
+import { redisInstanceBare, scopedLimitedKeyMemory, scopedLimitedKeyRedis } from "./scenarios/scoped-limited-key.js";
 import { unseenKeys } from "./scenarios/unseen-keys.js";
 import { checkTargets } from "./targets.js";
 
@@ -42,10 +42,11 @@ const INTERLEAVED: readonly InterleavedScenario[] = [
   embedJwt,
   scopedLimitedKeyMemory,
   scopedLimitedKeyRedis,
+  redisInstanceBare,
 ];
 
 /** Measured one after another, in this order, after the interleaved rounds. */
-const SEQUENTIAL: readonly SequentialScenario[] = [unseenKeys, logins, twoInstances, embeddingRevocation, revocationPooler];
+const SEQUENTIAL: readonly SequentialScenario[] = [loggingSideBySide, unseenKeys, logins, twoInstances, embeddingRevocation, revocationPooler];
 
 /** Whether scenario `id` (e.g. "9k") is selected by BENCH_ONLY (its number is enough). */
 function selected(opts: BenchOptions, id: string): boolean {
@@ -75,6 +76,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       revocationPooler: ctx.figures.revocationPooler,
       scenario5Comparison: ctx.figures.scenario5Comparison,
       embedding: ctx.figures.embedding,
+      logging: { lineCpuUs: ctx.figures.logLineCpuUs, sideBySide: ctx.figures.loggingSideBySide },
       targets: checkTargets(ctx.figures, opts.connections),
     };
   } finally {

@@ -33,8 +33,10 @@ export interface LoadResult {
   seconds: number;
   /** Responses with a status other than 200, plus socket errors and timeouts. */
   errors: number;
-  /** Every response's latency in ms (float). */
+  /** Every response's latency in ms (float); empty when the load generator gives only percentiles. */
   latencies: number[];
+  /** The run's own percentiles, ms, when it has no latencies (wrk). */
+  percentiles?: { p50: number; p99: number };
 }
 
 /** Runs autocannon in this process (the servers run in others) and records every latency. */

@@ -29,15 +29,26 @@ export function summarizeParallel(runs: LoadResult[]): Summary {
   };
 }
 
-/** Merges runs that ran one after another: requests over total time, latencies pool. */
+/**
+ * Merges runs that ran one after another: requests over total time, latencies pool. Runs
+ * that give only percentiles (wrk) give the median of their p50s and the largest p99.
+ */
 export function summarizeSequential(runs: LoadResult[]): Summary {
   const all = runs.flatMap((r) => r.latencies).sort((a, b) => a - b);
   const seconds = runs.reduce((s, r) => s + r.seconds, 0);
+  const requests = runs.reduce((s, r) => s + r.requests, 0);
+  const own = runs.flatMap((r) => (r.percentiles ? [r.percentiles] : []));
+  const byPercentiles = all.length === 0 && own.length > 0;
   return {
-    rps: seconds > 0 ? all.length / seconds : 0,
-    p50: percentile(all, 50),
-    p99: percentile(all, 99),
+    rps: seconds > 0 ? requests / seconds : 0,
+    p50: byPercentiles
+      ? percentile(
+          own.map((p) => p.p50).sort((a, b) => a - b),
+          50,
+        )
+      : percentile(all, 50),
+    p99: byPercentiles ? Math.max(...own.map((p) => p.p99)) : percentile(all, 99),
     errors: runs.reduce((s, r) => s + r.errors, 0),
-    requests: all.length,
+    requests,
   };
 }

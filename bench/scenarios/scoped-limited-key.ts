@@ -1,13 +1,14 @@
 /**
  * Scenario 12 (issue 19): CheckToken with an API key that has a scope and one rate limit
  * (set far above the load, so every call is counted and none refused), against instance
- * A (limits in memory: 12m) and against an instance with REDIS_URL (one Lua script per
- * call: 12r). Interleaved with 1 (a bare RPC) and 2 (an unscoped key without limits).
+ * A (limits in memory: 12m, compared with 1, a bare RPC on A) and against a second
+ * instance with REDIS_URL (one Lua script per call: 12r, compared with 12b, a bare RPC on
+ * that instance). Interleaved with 1 and 2 (an unscoped key without limits).
  */
 import { randomBytes } from "node:crypto";
 import { connectCall } from "../harness/connect-call.js";
 import { startTessera, type Child } from "../harness/processes.js";
-import { bearer, CHECK } from "../constants.js";
+import { bearer, CHECK, CONFIG } from "../constants.js";
 import type { BenchContext } from "../context.js";
 import type { InterleavedScenario, RoundLoad } from "../scenario.js";
 
@@ -39,23 +40,46 @@ export const scopedLimitedKeyMemory: InterleavedScenario = {
   },
 };
 
-/** Scenario 12r (interleaved): limits counted in Redis (REDIS_URL, default the local one). */
+/** The instance with REDIS_URL (default the local Redis), started once for 12r and its control 12b. */
+const redisInstances = new WeakMap<BenchContext, Promise<Child>>();
+function redisInstance(ctx: BenchContext): Promise<Child> {
+  let started = redisInstances.get(ctx);
+  if (!started) {
+    const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
+    started = startTessera({ ...ctx.tesseraEnv, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `tessera-bench-${process.pid}:` });
+    redisInstances.set(ctx, started);
+  }
+  return started;
+}
+
+/** Scenario 12r (interleaved): limits counted in Redis. */
 export const scopedLimitedKeyRedis: InterleavedScenario = {
   id: "12r",
   name: "CheckToken, API key with a scope and a rate limit (Redis)",
   async prepare(ctx): Promise<RoundLoad | { unavailable: string }> {
-    const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
     let server: Child;
     try {
-      server = await startTessera({ ...ctx.tesseraEnv, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `tessera-bench-${process.pid}:` });
+      server = await redisInstance(ctx);
     } catch (e) {
       return { unavailable: `Tessera with Redis did not start: ${(e as Error).message.slice(0, 200)}` };
     }
     const key = await scopedKey(ctx);
-    if (!key) {
-      await server.stop();
-      return { unavailable: "scoped keys not available" };
+    return key ? { server, path: CHECK, headers: bearer(key) } : { unavailable: "scoped keys not available" };
+  },
+};
+
+/**
+ * Scenario 12b (interleaved): 12r's control, scenario 1's bare RPC on the same instance
+ * with Redis (a second, lighter process than A: 12r is compared with this, not with 1).
+ */
+export const redisInstanceBare: InterleavedScenario = {
+  id: "12b",
+  name: "  GetAuthConfig on 12r's instance (its control)",
+  async prepare(ctx): Promise<RoundLoad | { unavailable: string }> {
+    try {
+      return { server: await redisInstance(ctx), path: CONFIG };
+    } catch (e) {
+      return { unavailable: `Tessera with Redis did not start: ${(e as Error).message.slice(0, 200)}` };
     }
-    return { server, path: CHECK, headers: bearer(key), stop: () => server.stop() };
   },
 };
