@@ -11,7 +11,7 @@
  * of different accounts matching one certificate are always refused, whatever their
  * kinds: any account admin can create a mapping, so precedence across accounts would let
  * one account take over another's certificate. So are certificates matching more mappings
- * than are read at once (an account could otherwise push another's mapping out of them). Answers are cached by thumbprint (bounded LRU): found mappings for
+ * than are read at once (an account could otherwise push another's mapping out of them). Answers are cached by thumbprint (the bounded cache): found mappings for
  * `ttlMs`, unknown certificates for `negativeTtlMs` (a mapping created on another
  * instance applies here within that; on this one at once). A deleted mapping or a disabled
  * machine user reaches every instance's cache through the revocation log (a `user`

@@ -1,7 +1,7 @@
 /**
  * Tessera's access tokens (RFC 9068 JWTs): issuing, and the CredentialVerifier that
  * accepts them. Verification is in memory: keys are imported once (see KeyRing),
- * verified tokens are cached until they expire in a bounded LRU, and the user's
+ * verified tokens are cached until they expire in the bounded cache (lib/bounded-cache.ts), and the user's
  * disabled flag and the session's revoked flag are cached for USER_STATUS_TTL_MS,
  * forgotten on every instance when the revocation log records the user or the session
  * (`user`, `session` events), and not used at all while the log cannot vouch for this
