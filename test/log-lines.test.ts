@@ -227,6 +227,9 @@ describe("the line writer", () => {
       { procedure: "tessera.v1.AuthService/Login", code: "unauthenticated", duration_ms: 12, client_ip: undefined },
       // A client IP from X-Forwarded-For is the client's text: quotes, backslashes, control characters, unicode.
       { procedure: "x/y", code: "ok", duration_ms: 1.5, client_ip: '1.2.3.4", "level":60 \\ \u0000\n é \ud800' },
+      // A sampled line (LOG_RPC_SAMPLE), with and without a client IP.
+      { procedure: "tessera.v1.AuthService/CheckToken", code: "ok", duration_ms: 0.3, client_ip: "10.0.0.1", sample_ratio: 0.1 },
+      { procedure: "tessera.v1.AuthService/CheckToken", code: "ok", duration_ms: 0.3, client_ip: undefined, sample_ratio: 0.25 },
     ];
     const both = () => {
       for (const fields of cases) {

@@ -177,7 +177,7 @@ export async function createApp(config: Readonly<Config>, opts: AppOptions = {})
     logger,
     routes,
     interceptors: [
-      createObserveInterceptor(logger, config.maxTimeoutMs, metrics),
+      createObserveInterceptor(logger, config.maxTimeoutMs, metrics, config.logRpcSample),
       createAbuseInterceptor({ store: counters, refusals, metrics }),
       createAuthInterceptor({
         mode: config.authMode,

@@ -41,6 +41,8 @@ export interface Config {
   publicUrl: string;
   logsJson: boolean;
   logLevel: string;
+  /** Share of successful RPCs whose per-RPC line is written (LOG_RPC_SAMPLE); failed ones always are. */
+  logRpcSample: number;
   shutdownTimeoutMs: number;
   database: DatabaseConfig;
   dbAutoMigrate: boolean;
@@ -190,6 +192,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     publicUrl,
     logsJson: read(env, V.LOGS_FORMAT_JSON),
     logLevel: read(env, V.LOG_LEVEL),
+    logRpcSample: read(env, V.LOG_RPC_SAMPLE),
     shutdownTimeoutMs: read(env, V.SHUTDOWN_TIMEOUT_SECONDS) * 1000,
     database,
     dbAutoMigrate: read(env, V.DB_AUTO_MIGRATE),

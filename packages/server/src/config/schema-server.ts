@@ -3,7 +3,7 @@
  * and connection limits, browsers and proxies, Redis. Descriptions keep the wording of
  * the README's configuration table.
  */
-import { bool, httpUrl, int, list, oneOf, postgresUrl, text, verbatim } from "./parse.js";
+import { bool, httpUrl, int, list, oneOf, postgresUrl, ratio, text, verbatim } from "./parse.js";
 import { variable } from "./variable.js";
 
 /** The server's variables, by name. */
@@ -110,6 +110,14 @@ export const SERVER_VARIABLES = {
     parser: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
     default: "info",
     description: "`trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`",
+  }),
+  LOG_RPC_SAMPLE: variable({
+    name: "LOG_RPC_SAMPLE",
+    section: "logging",
+    parser: ratio(),
+    default: 1,
+    description:
+      "share of successful RPCs whose info line is written, evenly spread (`0.1`: one in ten, each such line carrying `sample_ratio`; `0`: none); every failed RPC's line is written",
   }),
 
   READ_MAX_BYTES: variable({

@@ -113,6 +113,8 @@ export interface RpcLineFields {
   code: string;
   duration_ms: number;
   client_ip: string | undefined;
+  /** Set when successful RPCs' lines are sampled (LOG_RPC_SAMPLE below 1): the share written. */
+  sample_ratio?: number;
 }
 
 /** Writes the per-RPC line of loggers made by createLogger in JSON mode without going through pino (see rpcLogger). */
@@ -123,8 +125,8 @@ const INFO = 30;
 
 /**
  * The per-RPC line writer of `logger`: `logger.info(fields, "rpc")`, byte for byte as pino
- * would write it (key order, `trace_id`/`span_id` inside a span, no `client_ip` when
- * unknown), but built by one string concatenation: the line has fixed keys and no secret,
+ * would write it (key order, `trace_id`/`span_id` inside a span, no `client_ip` or
+ * `sample_ratio` when unset), but built by one string concatenation: the line has fixed keys and no secret,
  * and pino's generic path (serializers, redaction, hooks) cost ~40 µs of server CPU a
  * request when every RPC logs (`npm run bench`, scenario 1s). Any other logger (text
  * format, a test's) gets `logger.info`.
@@ -137,6 +139,7 @@ export function rpcLogger(logger: Logger): (fields: RpcLineFields) => void {
 function rpcLine(fields: RpcLineFields, timeMs: number): string {
   let line = `{"level":${INFO},"time":${timeMs},"service":"tessera","procedure":${JSON.stringify(fields.procedure)},"code":${JSON.stringify(fields.code)},"duration_ms":${JSON.stringify(fields.duration_ms)}`;
   if (fields.client_ip !== undefined) line += `,"client_ip":${JSON.stringify(fields.client_ip)}`;
+  if (fields.sample_ratio !== undefined) line += `,"sample_ratio":${JSON.stringify(fields.sample_ratio)}`;
   const span = trace.getActiveSpan();
   if (span) {
     const c = span.spanContext();
