@@ -24,12 +24,10 @@ export async function runInterleaved(ctx: BenchContext, scenarios: readonly Inte
   }
   ctx.log(`bench: ${ready.map((q) => q.scenario.id).join(", ")} interleaved, ${opts.rounds} round(s)`);
   const loadSpec = (q: RoundLoad, durS: number) => ctx.spec(q.server.baseUrl, q.path, { headers: q.headers, body: q.body, durationS: durS });
-  const serverOf = (q: RoundLoad, round: number) => {
-    const all = [q.server, ...(q.alternates ?? [])];
-    return all[round % all.length]!;
-  };
+  const serversOf = (q: RoundLoad) => [q.server, ...(q.alternates ?? [])];
+  const serverIndex = (q: RoundLoad, round: number) => round % serversOf(q).length;
   for (const { load } of ready) {
-    for (const server of [load.server, ...(load.alternates ?? [])]) if (opts.warmupS > 0) await runLoad(loadSpec({ ...load, server }, opts.warmupS));
+    for (const server of serversOf(load)) if (opts.warmupS > 0) await runLoad(loadSpec({ ...load, server }, opts.warmupS));
   }
   // With wrk on a machine of 2+ cores, the server under load has a core of its own and wrk
   // another: requests per second are then the server's cost per request, whatever the
@@ -51,18 +49,35 @@ export async function runInterleaved(ctx: BenchContext, scenarios: readonly Inte
   // The server's CPU seconds during the slices: its cost per request, which other work on
   // the machine slows down but does not change (unlike requests per second).
   const cpu = new Map<string, number>();
+  // The same per instance of a scenario with alternates: how far instances started alike differ.
+  const perInstance = new Map<string, Array<{ cpuS: number; requests: number }>>();
   for (let r = 0; r < opts.rounds; r++) {
     for (const { scenario, load } of ready) {
-      const server = serverOf(load, r);
+      const i = serverIndex(load, r);
+      const server = serversOf(load)[i]!;
       const sampler = sampleRss([server.pid]);
       const cpuBefore = cpuSeconds(server.pid);
-      slices.get(scenario.id)!.push(await measure(loadSpec({ ...load, server }, ctx.slice), server.pid));
+      const slice = await measure(loadSpec({ ...load, server }, ctx.slice), server.pid);
+      slices.get(scenario.id)!.push(slice);
       const cpuAfter = cpuSeconds(server.pid);
-      if (cpuBefore !== undefined && cpuAfter !== undefined) cpu.set(scenario.id, (cpu.get(scenario.id) ?? 0) + cpuAfter - cpuBefore);
+      if (cpuBefore !== undefined && cpuAfter !== undefined) {
+        cpu.set(scenario.id, (cpu.get(scenario.id) ?? 0) + cpuAfter - cpuBefore);
+        if (load.alternates?.length) {
+          const each = perInstance.get(scenario.id) ?? serversOf(load).map(() => ({ cpuS: 0, requests: 0 }));
+          each[i]!.cpuS += cpuAfter - cpuBefore;
+          each[i]!.requests += slice.requests;
+          perInstance.set(scenario.id, each);
+        }
+      }
       rss.set(scenario.id, Math.max(rss.get(scenario.id) ?? 0, ...Object.values(sampler.stop())));
     }
   }
   for (const { load } of ready) await load.stop?.();
+  for (const [id, each] of perInstance)
+    ctx.figures.instanceCpuUs.set(
+      id,
+      each.map((x) => (x.requests > 0 ? (x.cpuS * 1e6) / x.requests : Number.NaN)),
+    );
   for (const { scenario } of ready) {
     const summary = summarizeSequential(slices.get(scenario.id)!);
     const cpuS = cpu.get(scenario.id);

@@ -57,7 +57,7 @@ export interface BenchResults {
   /** Scenario 10: the embedding service's revocation trials, and what warm keys cost it. */
   embedding: EmbeddingFigures | null;
   /** Scenario 1i: the logger's CPU per line (µs); scenario 1s: info and warn side by side. */
-  logging: { lineCpuUs: number | null; sideBySide: Figures["loggingSideBySide"] };
+  logging: { lineCpuUs: number | null; sideBySide: Figures["loggingSideBySide"]; instanceCpuUs: Record<string, number[]> };
   targets: Target[];
 }
 
@@ -88,8 +88,13 @@ export interface Figures {
   embedding: EmbeddingFigures | null;
   /** Scenario 1i: the logger's own CPU per RPC line (µs), measured in this process, writing to a file. */
   logLineCpuUs: number | null;
-  /** Scenario 1s: per trial, warn's CPU per request over info's (both under the same fixed load at the same time), and the totals. */
-  loggingSideBySide: { rate: number; ratios: number[]; infoCpuUs: number; warnCpuUs: number } | null;
+  /**
+   * Scenario 1s: per trial, warn's CPU per request over info's (both under the same fixed
+   * load at the same time), the control (a second warn instance's over the first's), and the totals.
+   */
+  loggingSideBySide: { rate: number; ratios: number[]; controlRatios: number[]; infoCpuUs: number; warnCpuUs: number } | null;
+  /** Scenarios run on several instances (1i, 1w): each instance's server CPU per request (µs), in instance order. */
+  instanceCpuUs: Map<string, number[]>;
 }
 
 /** Empty figures, for the start of a run. */
@@ -104,6 +109,7 @@ export function newFigures(): Figures {
     embedding: null,
     logLineCpuUs: null,
     loggingSideBySide: null,
+    instanceCpuUs: new Map(),
   };
 }
 

@@ -76,7 +76,11 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       revocationPooler: ctx.figures.revocationPooler,
       scenario5Comparison: ctx.figures.scenario5Comparison,
       embedding: ctx.figures.embedding,
-      logging: { lineCpuUs: ctx.figures.logLineCpuUs, sideBySide: ctx.figures.loggingSideBySide },
+      logging: {
+        lineCpuUs: ctx.figures.logLineCpuUs,
+        sideBySide: ctx.figures.loggingSideBySide,
+        instanceCpuUs: Object.fromEntries(ctx.figures.instanceCpuUs),
+      },
       targets: checkTargets(ctx.figures, opts.connections),
     };
   } finally {

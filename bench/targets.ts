@@ -39,7 +39,10 @@ export function checkTargets(f: Figures, connections: number): Target[] {
   const cpuOf = (id: string) => f.rows.find((r) => r.id === id)?.cpuUsPerReq ?? null;
   const [c1i, c1w] = [cpuOf("1i"), cpuOf("1w")];
   const rc = c1i !== null && c1w !== null && c1i > 0 ? c1w / c1i : null;
-  check("1w/1i server CPU per request (info logging)", ">= 0.95", rc, (v) => v >= 0.95, `${fmt(rc)} (${fmt(c1w, 0)} / ${fmt(c1i, 0)} µs)`);
+  // Each instance's own figure: instances started alike differ by more than the target's 5% on a shared machine.
+  const instances = (id: string) => (f.instanceCpuUs.get(id) ?? []).map((x) => fmt(x, 0)).join("/");
+  const spread = f.instanceCpuUs.size > 0 ? `; per instance 1i ${instances("1i")}, 1w ${instances("1w")} µs` : "";
+  check("1w/1i server CPU per request (info logging)", ">= 0.95", rc, (v) => v >= 0.95, `${fmt(rc)} (${fmt(c1w, 0)} / ${fmt(c1i, 0)} µs${spread})`);
   // The logger's own CPU per line (measured in the bench process) over a bare RPC's server CPU (1w).
   const share = f.logLineCpuUs !== null && c1w !== null && c1w > 0 ? f.logLineCpuUs / c1w : null;
   check(
@@ -57,7 +60,7 @@ export function checkTargets(f: Figures, connections: number): Target[] {
     sideMedian,
     (v) => v >= 0.95,
     side
-      ? `median ${fmt(sideMedian)} over ${side.ratios.length} trials (${fmt(Math.min(...side.ratios))}-${fmt(Math.max(...side.ratios))}); ${fmt(side.warnCpuUs, 0)} / ${fmt(side.infoCpuUs, 0)} µs at ${side.rate} req/s each`
+      ? `median ${fmt(sideMedian)} over ${side.ratios.length} trials (${fmt(Math.min(...side.ratios))}-${fmt(Math.max(...side.ratios))}); ${fmt(side.warnCpuUs, 0)} / ${fmt(side.infoCpuUs, 0)} µs at ${side.rate} req/s each; A/A control (warn/warn) median ${fmt(side.controlRatios.length > 0 ? median(side.controlRatios) : null)}`
       : "n/a",
   );
   const r2 = ratio(s2, s1);
