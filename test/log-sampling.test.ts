@@ -67,6 +67,18 @@ describe.each(DB_KINDS)("per-RPC lines on %s", (kind) => {
     expect(lines.failed.every((l) => l.code === "unauthenticated" && l.sample_ratio === undefined)).toBe(true);
   });
 
+  it("samples each procedure on its own: a client alternating two procedures gets lines of both", async () => {
+    // AUTH_MODE=none: CheckToken with any bearer answers the anonymous user (ok).
+    const server = await t.startServer({ env: { AUTH_MODE: "none", LOG_RPC_SAMPLE: "0.5" } });
+    for (let i = 0; i < 10; i++) {
+      await server.client(AuthService).getAuthConfig({});
+      await server.client(AuthService, { token: "garbage.token.value" }).checkToken({});
+    }
+    const logs = server.logs;
+    expect(rpcLines(logs, "tessera.v1.AuthService/GetAuthConfig")).toHaveLength(5);
+    expect(rpcLines(logs, "tessera.v1.AuthService/CheckToken")).toHaveLength(5);
+  });
+
   it("without LOG_RPC_SAMPLE writes every RPC's line, none with a sample_ratio", async () => {
     const lines = await calls({}, 7, 3);
     expect(lines.ok).toHaveLength(7);

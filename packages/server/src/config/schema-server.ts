@@ -117,7 +117,7 @@ export const SERVER_VARIABLES = {
     parser: ratio(),
     default: 1,
     description:
-      "share of successful RPCs whose info line is written, evenly spread (`0.1`: one in ten, each such line carrying `sample_ratio`; `0`: none); every failed RPC's line is written",
+      "share of successful RPCs whose info line is written, evenly spread per procedure (`0.1`: one in ten, each such line carrying `sample_ratio`; `0`: none); every failed RPC's line is written",
   }),
 
   READ_MAX_BYTES: variable({

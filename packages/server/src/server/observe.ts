@@ -35,7 +35,20 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
   // to the end of it. Under load each request often finishes alone in its turn, so being
   // alone in flight is not enough: the gap is what tells a busy server from a quiet one.
   const writeRpcLine = rpcLogger(logger);
-  const sampleOk = okSampler(rpcSample);
+  // One sampler per procedure (a bounded set: only routed procedures reach interceptors),
+  // so a client alternating two procedures does not get all of one logged and none of the other.
+  const samplers = new Map<string, () => boolean>();
+  const sampleOk =
+    rpcSample >= 1
+      ? () => true
+      : (procedure: string) => {
+          let next = samplers.get(procedure);
+          if (!next) {
+            next = okSampler(rpcSample);
+            samplers.set(procedure, next);
+          }
+          return next();
+        };
   const sampleRatio = rpcSample < 1 ? rpcSample : undefined;
   let inFlight = 0;
   let lastLineAt = Number.NEGATIVE_INFINITY;
@@ -66,7 +79,7 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
         const ms = performance.now() - start;
         metrics.rpc(procedure, protocol, "ok", ms / 1000);
         span?.setAttribute("rpc.connect_rpc.status", "ok");
-        if (sampleOk()) logRpc({ procedure, code: "ok", duration_ms: round(ms), client_ip: info.clientIp, sample_ratio: sampleRatio });
+        if (sampleOk(procedure)) logRpc({ procedure, code: "ok", duration_ms: round(ms), client_ip: info.clientIp, sample_ratio: sampleRatio });
         return res;
       } catch (e) {
         const ce = toClientError(e, logger, procedure);
@@ -89,12 +102,13 @@ export function createObserveInterceptor(logger: Logger, deadlineMs: number, met
 /**
  * Whether the next successful RPC's line is written: `ratio` of them, evenly spread (a
  * running sum in millionths, no randomness and no drift: 0.25 writes every fourth line,
- * 0.3 three in ten), the first one written; 0: none.
+ * 0.3 three in ten), the first one written; 0: none. The observe interceptor keeps one
+ * per procedure.
  */
 export function okSampler(ratio: number): () => boolean {
   if (ratio >= 1) return () => true;
   if (ratio <= 0) return () => false;
-  const step = Math.round(ratio * SAMPLE_UNIT);
+  const step = Math.max(1, Math.round(ratio * SAMPLE_UNIT));
   let credit = SAMPLE_UNIT - step;
   return () => {
     credit += step;
