@@ -10,12 +10,15 @@
  * is dead, or now belongs to another process (a different start time), or it was copied
  * along with the directory (it names another directory's inode); written on
  * another host (a container sharing a volume), its owner stopped refreshing its mtime
- * for `FOREIGN_STALE_MS`. A stale lock is removed by renaming it aside and checking that
- * what was moved is the stale lock that was judged (else it is put back).
+ * for `FOREIGN_STALE_MS`. A stale lock is removed under a takeover file created
+ * exclusively (`tessera.lock.takeover`): one process at a time reads it again and removes
+ * it only if it is still the stale lock that was judged. (Renaming it aside and putting
+ * back a lock moved by mistake left a moment without a lock file, in which a third
+ * process took the lock while the one whose lock was moved kept believing it held it.)
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, utimesSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, statSync, unlinkSync, utimesSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import path from "node:path";
 
@@ -167,23 +170,41 @@ function tryCreate(file: string, text: string, token: string): boolean {
   }
 }
 
-/** Removes the lock file if it still holds `text`; a newer lock moved by mistake is put back. */
-function removeIfUnchanged(file: string, text: string, token: string): void {
-  const aside = `${file}.${process.pid}.${token}.stale`;
+/** A takeover takes microseconds; a takeover file older than this is a leftover of a killed process. */
+const TAKEOVER_STALE_MS = 10_000;
+
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Removes the stale lock whose content is `staleText`, under the takeover file (created
+ * exclusively): only one process at a time removes a stale lock, and only after reading
+ * it again under the takeover, so a fresh lock taken meanwhile by another process (its
+ * content, with its random token, never equals a stale one) is never removed or moved.
+ * Returns false when another process is taking over now (or left a takeover file behind,
+ * removed once TAKEOVER_STALE_MS old): the caller waits and tries again.
+ */
+function removeStale(file: string, staleText: string): boolean {
+  const takeover = `${file}.takeover`;
   try {
-    renameSync(file, aside);
+    writeNew(takeover, `${process.pid}\n`);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // someone else removed it
-    throw e;
-  }
-  try {
-    if (readFileSync(aside, "utf8") !== text) linkSync(aside, file);
-  } catch (e) {
-    // EEXIST: a third process locked in between; its lock stands.
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-  } finally {
-    unlinkSync(aside);
+    const left = readLock(takeover);
+    if (left && Date.now() - left.mtimeMs > TAKEOVER_STALE_MS) {
+      try {
+        unlinkSync(takeover);
+      } catch {
+        /* another process removed it first */
+      }
+    }
+    return false;
   }
+  try {
+    if (readLock(file)?.text === staleText) unlinkSync(file);
+  } finally {
+    unlinkSync(takeover);
+  }
+  return true;
 }
 
 function releaseAllOnExit(): void {
@@ -209,6 +230,9 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
   const dirId = `${st.dev}:${st.ino}`;
   const owner: LockOwner = { pid: process.pid, start: processStartTime(process.pid), host: hostname(), dir: dirId, command, since: new Date().toISOString() };
   const text = `${JSON.stringify({ ...owner, token })}\n`;
+  // Waiting for another process's takeover does not count as an attempt; the deadline
+  // bounds it (a takeover file left by a killed process is removed once old).
+  const deadline = Date.now() + TAKEOVER_STALE_MS + 1_000;
   for (let attempt = 0; attempt < 10; attempt++) {
     if (tryCreate(file, text, token)) {
       held.set(file, text);
@@ -223,7 +247,10 @@ export function lockDataDir(dataDir: string, command: string): DataDirLock {
     if (isLive(file, current.text, current.mtimeMs, dirId)) {
       throw new DataDirLockedError(dir, file, parseOwner(current.text), held.get(file) === current.text);
     }
-    removeIfUnchanged(file, current.text, token);
+    if (!removeStale(file, current.text) && Date.now() < deadline) {
+      Atomics.wait(pause, 0, 0, 2);
+      attempt--;
+    }
   }
   throw new Error(`could not lock ${file}: it kept changing; is another process starting and stopping on ${dir}?`);
 }
