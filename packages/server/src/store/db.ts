@@ -4,11 +4,12 @@
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { Kysely, Migrator, PostgresDialect, sql, type MigrationResultSet } from "kysely";
+import { Kysely, Migrator, sql, type MigrationResultSet } from "kysely";
 import pg from "pg";
 import type { DatabaseConfig } from "../config/config.js";
 import type { PoolStats } from "../metrics/metrics.js";
 import { lockDataDir } from "./data-dir-lock.js";
+import { PoolerSafePostgresDialect } from "./migration-lock.js";
 import type { Database } from "./schema.js";
 import { migrationProvider } from "./migrations/index.js";
 
@@ -63,7 +64,8 @@ async function openPostgres(url: string, listenUrl: string, onError: (e: Error) 
   // goes away between queries (inside a transaction, say) would emit an unhandled
   // 'error' and crash the process. Every client keeps a listener for its whole life.
   pool.on("connect", (client) => client.on("error", onError));
-  const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // Its migration lock holds behind a transaction-mode pooler (migration-lock.ts).
+  const kysely = new Kysely<Database>({ dialect: new PoolerSafePostgresDialect(pool) });
 
   // One dedicated connection for LISTEN, re-established after a failure.
   const handlers = new Map<string, Set<NotificationHandler>>();
