@@ -190,21 +190,25 @@ function removeStale(file: string, staleText: string): boolean {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     const left = readLock(takeover);
-    if (left && Date.now() - left.mtimeMs > TAKEOVER_STALE_MS) {
-      try {
-        unlinkSync(takeover);
-      } catch {
-        /* another process removed it first */
-      }
-    }
+    if (left && Date.now() - left.mtimeMs > TAKEOVER_STALE_MS) unlinkQuietly(takeover);
     return false;
   }
   try {
-    if (readLock(file)?.text === staleText) unlinkSync(file);
+    if (readLock(file)?.text === staleText) unlinkQuietly(file);
   } finally {
-    unlinkSync(takeover);
+    // Gone only if this process took over for longer than TAKEOVER_STALE_MS and another removed it.
+    unlinkQuietly(takeover);
   }
   return true;
+}
+
+/** Unlinks `file`; already gone is fine (two takeovers can only meet after a leftover's removal). */
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
 }
 
 function releaseAllOnExit(): void {
