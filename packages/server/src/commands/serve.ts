@@ -1,7 +1,8 @@
 /**
  * `tessera serve`: read the config, build the app once, listen, and shut down
  * gracefully on SIGTERM/SIGINT: in-flight requests within SHUTDOWN_TIMEOUT_SECONDS, then
- * queued mail within MAIL_DRAIN_TIMEOUT_MS.
+ * queued mail within MAIL_DRAIN_TIMEOUT_MS. SIGUSR2 switches the log level to
+ * LOG_LEVEL_SIGUSR2 and back.
  */
 import { installCheapAbortReason } from "../server/abort-reason.js";
 import { createApp } from "../app.js";
@@ -9,6 +10,7 @@ import { ConfigError, loadConfig } from "../config/config.js";
 import { explainDatabaseError } from "./database-errors.js";
 import { isLoopbackHost } from "../server/local-only.js";
 import { DataDirLockedError } from "../store/data-dir-lock.js";
+import { logLevelSwitch } from "../lib/log-level-switch.js";
 
 /** Loads the config or exits with code 2 and one line naming the bad variable. */
 export function loadConfigOrExit(): ReturnType<typeof loadConfig> {
@@ -83,4 +85,7 @@ export async function serve(): Promise<void> {
   process.on("unhandledRejection", (reason) => app.deps.logger.error({ err: reason }, "unhandled rejection in a background task"));
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // LOG_LEVEL_SIGUSR2: more (or fewer) lines from a running server, and back, without a restart.
+  const switchLevel = logLevelSwitch(app.deps.logger, config.logLevel, config.logLevelSigusr2);
+  process.on("SIGUSR2", () => switchLevel());
 }

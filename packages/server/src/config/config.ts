@@ -41,6 +41,8 @@ export interface Config {
   publicUrl: string;
   logsJson: boolean;
   logLevel: string;
+  /** The level SIGUSR2 switches a running server to, and back from (LOG_LEVEL_SIGUSR2). */
+  logLevelSigusr2: string;
   /** Share of successful RPCs whose per-RPC line is written (LOG_RPC_SAMPLE); failed ones always are. */
   logRpcSample: number;
   shutdownTimeoutMs: number;
@@ -192,6 +194,7 @@ export function loadConfig(env: Env = process.env): Readonly<Config> {
     publicUrl,
     logsJson: read(env, V.LOGS_FORMAT_JSON),
     logLevel: read(env, V.LOG_LEVEL),
+    logLevelSigusr2: read(env, V.LOG_LEVEL_SIGUSR2),
     logRpcSample: read(env, V.LOG_RPC_SAMPLE),
     shutdownTimeoutMs: read(env, V.SHUTDOWN_TIMEOUT_SECONDS) * 1000,
     database,

@@ -111,6 +111,14 @@ export const SERVER_VARIABLES = {
     default: "info",
     description: "`trace`, `debug`, `info`, `warn`, `error`, `fatal` or `silent`",
   }),
+  LOG_LEVEL_SIGUSR2: variable({
+    name: "LOG_LEVEL_SIGUSR2",
+    section: "logging",
+    parser: oneOf(["trace", "debug", "info", "warn", "error", "fatal", "silent"]),
+    default: "debug",
+    description:
+      "the level a `SIGUSR2` switches a running `tessera serve` to, and the next `SIGUSR2` back to `LOG_LEVEL` (each switch logged at `warn`); e.g. `LOG_LEVEL=warn` and `LOG_LEVEL_SIGUSR2=info` to see every RPC's line for a while without a restart",
+  }),
   LOG_RPC_SAMPLE: variable({
     name: "LOG_RPC_SAMPLE",
     section: "logging",
