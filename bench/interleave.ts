@@ -27,7 +27,11 @@ export async function runInterleaved(ctx: BenchContext, scenarios: readonly Inte
   const serversOf = (q: RoundLoad) => [q.server, ...(q.alternates ?? [])];
   const serverIndex = (q: RoundLoad, round: number) => round % serversOf(q).length;
   for (const { load } of ready) {
-    for (const server of serversOf(load)) if (opts.warmupS > 0) await runLoad(loadSpec({ ...load, server }, opts.warmupS));
+    for (const server of serversOf(load)) {
+      if (opts.warmupS <= 0) continue;
+      await load.beforeSlice?.(server);
+      await runLoad(loadSpec({ ...load, server }, opts.warmupS));
+    }
   }
   // With wrk on a machine of 2+ cores, the server under load has a core of its own and wrk
   // another: requests per second are then the server's cost per request, whatever the
@@ -52,9 +56,11 @@ export async function runInterleaved(ctx: BenchContext, scenarios: readonly Inte
   // The same per instance of a scenario with alternates: how far instances started alike differ.
   const perInstance = new Map<string, Array<{ cpuS: number; requests: number }>>();
   for (let r = 0; r < opts.rounds; r++) {
-    for (const { scenario, load } of ready) {
+    // Odd rounds run the scenarios in reverse order, so no scenario always follows the same one.
+    for (const { scenario, load } of r % 2 === 0 ? ready : [...ready].reverse()) {
       const i = serverIndex(load, r);
       const server = serversOf(load)[i]!;
+      await load.beforeSlice?.(server);
       const sampler = sampleRss([server.pid]);
       const cpuBefore = cpuSeconds(server.pid);
       const slice = await measure(loadSpec({ ...load, server }, ctx.slice), server.pid);

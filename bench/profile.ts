@@ -4,9 +4,10 @@
  * all requests the process served, so startup is spread thin). For finding where a scenario's
  * cost is, not for figures (the profiler itself slows the server).
  *
- *   npx tsx bench/profile.ts config|config-info|apikey|jwt|oidc|unseen [seconds]
+ *   npx tsx bench/profile.ts config|config-info|apikey|scoped|jwt|oidc|unseen [seconds]
  *
  * `config-info` is scenario 1i: GetAuthConfig at LOG_LEVEL=info, the lines written to a file.
+ * `scoped` is scenario 12m: CheckToken with a key that has a scope and one rate limit.
  *
  * The .cpuprofile is kept under $TMPDIR/tessera-prof-<pid>/ (open it in Chrome DevTools).
  */
@@ -94,10 +95,12 @@ try {
   const jwt = String(signUp.json.tokens.accessToken);
   const userId = String(signUp.json.tokens.userId);
   const auth = (t: string) => ({ authorization: `Bearer ${t}` });
+  // Scenario 12m's key: one scope and a rate limit far above the load.
+  const limited = workload === "scoped" ? { scopes: ["tessera.v1.AuthService/CheckToken"], rateLimits: [{ limit: 1_000_000_000, windowSeconds: 3600 }] } : {};
   const created = await connectCall(
     server.baseUrl,
     "/tessera.v1.ApiKeyService/CreateAccountApiKey",
-    { accountId: "", name: "prof", expiresAt: new Date(Date.now() + 86_400_000).toISOString() },
+    { accountId: "", name: "prof", expiresAt: new Date(Date.now() + 86_400_000).toISOString(), ...limited },
     auth(jwt),
   );
   let key = typeof created.json.keyValue === "string" ? (created.json.keyValue as string) : "";
@@ -108,7 +111,7 @@ try {
     const r = await connectCall(
       server.baseUrl,
       "/tessera.v1.ApiKeyService/CreateAccountApiKey",
-      { accountId, name: "prof", expiresAt: new Date(Date.now() + 86_400_000).toISOString() },
+      { accountId, name: "prof", expiresAt: new Date(Date.now() + 86_400_000).toISOString(), ...limited },
       auth(jwt),
     );
     key = String(r.json.keyValue);
@@ -124,7 +127,7 @@ try {
     connections: 50,
     durationS: seconds,
     path: workload === "config" || info ? "/tessera.v1.AuthService/GetAuthConfig" : CHECK,
-    headers: workload === "apikey" ? auth(key) : workload === "jwt" ? auth(jwt) : workload === "oidc" ? auth(oidcToken) : {},
+    headers: workload === "apikey" || workload === "scoped" ? auth(key) : workload === "jwt" ? auth(jwt) : workload === "oidc" ? auth(oidcToken) : {},
     ...(workload === "unseen" ? { vary: () => ({ headers: auth(keys[i++ % keys.length]!) }) } : {}),
   };
   const warm = await runLoad({ ...spec, durationS: 2 });

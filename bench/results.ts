@@ -56,8 +56,8 @@ export interface BenchResults {
   revocationPooler: { listenUrlMs: number[]; failSafeMs: number[] } | { unavailable: string } | null;
   /** Scenario 10: the embedding service's revocation trials, and what warm keys cost it. */
   embedding: EmbeddingFigures | null;
-  /** Scenario 1i: the logger's CPU per line (µs); scenario 1s: info and warn side by side. */
-  logging: { lineCpuUs: number | null; sideBySide: Figures["loggingSideBySide"]; instanceCpuUs: Record<string, number[]> };
+  /** Scenario 1i: the logger's CPU per line (µs); scenario 1s: one process switched between info and warn. */
+  logging: { lineCpuUs: number | null; switched: Figures["loggingSwitched"]; instanceCpuUs: Record<string, number[]> };
   targets: Target[];
 }
 
@@ -89,10 +89,11 @@ export interface Figures {
   /** Scenario 1i: the logger's own CPU per RPC line (µs), measured in this process, writing to a file. */
   logLineCpuUs: number | null;
   /**
-   * Scenario 1s: per trial, warn's CPU per request over info's (both under the same fixed
-   * load at the same time), the control (a second warn instance's over the first's), and the totals.
+   * Scenario 1s: one process under a fixed load, its level switched every interval: warn's
+   * CPU per request over info's in neighbouring intervals, the control (neighbours at one
+   * level), and the means.
    */
-  loggingSideBySide: { rate: number; ratios: number[]; controlRatios: number[]; infoCpuUs: number; warnCpuUs: number } | null;
+  loggingSwitched: { rate: number; intervalS: number; ratios: number[]; controlRatios: number[]; infoCpuUs: number; warnCpuUs: number } | null;
   /** Scenarios run on several instances (1i, 1w): each instance's server CPU per request (µs), in instance order. */
   instanceCpuUs: Map<string, number[]>;
 }
@@ -108,7 +109,7 @@ export function newFigures(): Figures {
     revocationPooler: null,
     embedding: null,
     logLineCpuUs: null,
-    loggingSideBySide: null,
+    loggingSwitched: null,
     instanceCpuUs: new Map(),
   };
 }

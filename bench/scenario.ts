@@ -10,6 +10,8 @@ export interface RoundLoad {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /** Called before each slice (and warm-up) on the server about to serve it, outside the measurement (e.g. to switch its log level). */
+  beforeSlice?(server: Child): Promise<void>;
   /** Called once the rounds are over (e.g. to stop the peer). */
   stop?(): Promise<void>;
 }

@@ -14,7 +14,7 @@ import { apiKeyCached } from "./scenarios/api-key-cached.js";
 import { embeddingRevocation } from "./scenarios/embedding-revocation.js";
 import { embedApiKey, embedJwt, embedNoAuth } from "./scenarios/embedding-service.js";
 import { getAuthConfig } from "./scenarios/get-auth-config.js";
-import { infoLogging, loggingSideBySide, warnLogging } from "./scenarios/info-logging.js";
+import { infoLogging, loggingSwitched, warnLogging } from "./scenarios/info-logging.js";
 import { logins } from "./scenarios/logins.js";
 import { peerApiKeyVerify } from "./scenarios/peer-api-key-verify.js";
 import { providerJwt } from "./scenarios/provider-jwt.js";
@@ -46,7 +46,7 @@ const INTERLEAVED: readonly InterleavedScenario[] = [
 ];
 
 /** Measured one after another, in this order, after the interleaved rounds. */
-const SEQUENTIAL: readonly SequentialScenario[] = [loggingSideBySide, unseenKeys, logins, twoInstances, embeddingRevocation, revocationPooler];
+const SEQUENTIAL: readonly SequentialScenario[] = [loggingSwitched, unseenKeys, logins, twoInstances, embeddingRevocation, revocationPooler];
 
 /** Whether scenario `id` (e.g. "9k") is selected by BENCH_ONLY (its number is enough). */
 function selected(opts: BenchOptions, id: string): boolean {
@@ -78,7 +78,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       embedding: ctx.figures.embedding,
       logging: {
         lineCpuUs: ctx.figures.logLineCpuUs,
-        sideBySide: ctx.figures.loggingSideBySide,
+        switched: ctx.figures.loggingSwitched,
         instanceCpuUs: Object.fromEntries(ctx.figures.instanceCpuUs),
       },
       targets: checkTargets(ctx.figures, opts.connections),

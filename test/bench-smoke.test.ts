@@ -12,7 +12,7 @@ describe("benchmark harness (smoke)", () => {
     const lines: string[] = [];
     const results = await runBench({ ...benchOptions(true, {}), installSignals: false, log: (l) => lines.push(l) });
     const ids = results.rows.map((r) => r.id);
-    expect(ids).toEqual(expect.arrayContaining(["1", "2", "3", "4", "5", "5r", "5a", "5b", "6", "6L", "6r", "6rL", "7", "8", "8a"]));
+    expect(ids).toEqual(expect.arrayContaining(["1", "1i", "1w", "2", "3", "4", "5", "5r", "5a", "5b", "6", "6L", "6r", "6rL", "7", "8", "8a"]));
     for (const r of results.rows) {
       expect(r.rps, `${r.id} ${r.scenario}: ${r.note ?? ""}`).not.toBeNull();
       expect(r.requests, `${r.id} ${r.scenario}`).toBeGreaterThan(0);
@@ -24,6 +24,8 @@ describe("benchmark harness (smoke)", () => {
     expect(pooled && "listenUrlMs" in pooled && [...pooled.listenUrlMs, ...pooled.failSafeMs].every((ms) => Number.isFinite(ms)), JSON.stringify(pooled)).toBe(
       true,
     );
+    // 1s: one process switched between info and warn (SIGUSR2), neighbouring intervals compared.
+    expect(results.logging.switched?.ratios.length, JSON.stringify(results.logging.switched)).toBeGreaterThan(0);
     expect(results.targets.length).toBeGreaterThan(0);
   }, 180_000);
 });

@@ -1,66 +1,142 @@
 /**
- * Scenario 1i: scenario 1's request on instances that log every RPC at LOG_LEVEL=info,
- * one JSON line per RPC written to a file (as under a log collector). Scenario 1w is its
- * control: instances started the same way (fresh, stdout a file) at LOG_LEVEL=warn, so 1i
- * vs 1w differ only in the level. Each runs on two processes that take the rounds in
- * turn (one process can be a few percent faster than its twin for no reason of its own).
- * Both are measured interleaved with scenario 1 (instance A, which also served the setup
- * and holds more), so the ratios 1i/1w and 1i/1 are what info-level logging costs.
+ * What info-level logging costs (issue 20: at most 5% of a bare RPC's throughput), each
+ * level measured on the same processes: servers started at LOG_LEVEL=warn with
+ * LOG_LEVEL_SIGUSR2=info, their stdout a file (as under a log collector), switched
+ * between the two levels by SIGUSR2 before each measurement.
+ *
+ * On 2026-12-02 two instances started alike differed by up to 17% under the same load
+ * (more than the effect), so comparing an info instance with a warn instance measured
+ * which process was luckier. One process at both levels compares like with like: the
+ * same heap, the same compiled code, the same place in memory.
+ *
+ * - 1i and 1w: scenario 1's request as fast as answered, interleaved with the other
+ *   scenarios; round r runs both on process r % 2, each after switching it to its level.
+ * - 1s: one process under a fixed load, its level switched every interval in the order
+ *   info, warn, warn, info, ... (so neither level always goes first); each interval's
+ *   CPU per request (all threads, in nanoseconds) is compared with its neighbour's:
+ *   across levels for the figure, within a level (warn/warn, info/info) for the control.
  *
  * Besides, the logger's own CPU per line is measured in this process (the server's
  * logger, the same line, to a file): a figure the machine's noise barely moves.
- *
- * Scenario 1s measures the two levels side by side: an info and a warn instance under the
- * same fixed load at the same time, each trial giving the ratio of their CPU per request.
- * A shared machine whose speed drifts by seconds (here up to 2x) slows both alike. A
- * second warn instance is the A/A control: on 2026-12-02 two warn instances differed by
- * a median 17% in one run, more than the 5% the ratio is meant to show, so every run
- * reports its control next to the figure.
  */
-import { closeSync, openSync, rmSync, statSync } from "node:fs";
+import { closeSync, openSync, readSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fdSink } from "../../packages/server/src/lib/line-writer.js";
 import { createLogger } from "../../packages/server/src/lib/logger.js";
 import { CONFIG } from "../constants.js";
 import { onCleanup } from "../harness/cleanup.js";
-import { cpuSeconds } from "../harness/cpu.js";
+import { cpuNanos } from "../harness/cpu.js";
 import { runLoad } from "../harness/load.js";
 import { startTessera, type Child } from "../harness/processes.js";
+import { sleep } from "../harness/sleep.js";
 import type { InterleavedScenario, SequentialScenario } from "../scenario.js";
 import type { BenchContext } from "../context.js";
 
-/** Processes per scenario. */
+type Level = "info" | "warn";
+
+/** Processes 1i and 1w share (round r on process r % n). */
 const INSTANCES = 2;
 
-/** An instance at `level` whose stdout is a file. */
-async function loggingInstance(ctx: BenchContext, id: string, level: "info" | "warn"): Promise<{ server: Child; file: string }> {
-  const file = path.join(tmpdir(), `tessera-bench-${id}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.log`);
-  const fd = openSync(file, "w");
-  const server = await startTessera({ ...ctx.tesseraEnv, LOG_LEVEL: level }, [], fd);
-  closeSync(fd);
-  onCleanup(async () => rmSync(file, { force: true }));
-  return { server, file };
+/** A server whose level the benchmark switches, and what it knows of its log file. */
+interface Switchable {
+  server: Child;
+  file: string;
+  level: Level;
+  /** "log level changed" lines seen so far in the file, and how far it was read. */
+  switches: number;
+  readTo: number;
 }
 
-/** `INSTANCES` instances at `level` serving scenario 1's request in turn. */
-function loggingInstances(id: string, level: "info" | "warn"): InterleavedScenario["prepare"] {
+/** A server at LOG_LEVEL=warn that SIGUSR2 switches to info and back, its stdout a file. */
+async function switchable(ctx: BenchContext, id: string): Promise<Switchable> {
+  const file = path.join(tmpdir(), `tessera-bench-${id}-${process.pid}-${Math.random().toString(36).slice(2, 8)}.log`);
+  const fd = openSync(file, "w");
+  const server = await startTessera({ ...ctx.tesseraEnv, LOG_LEVEL: "warn", LOG_LEVEL_SIGUSR2: "info" }, [], fd);
+  closeSync(fd);
+  onCleanup(async () => rmSync(file, { force: true }));
+  return { server, file, level: "warn", switches: 0, readTo: 0 };
+}
+
+const SWITCH_LINE = '"msg":"log level changed"';
+
+/** Counts the switch lines written since the last read (the file's new bytes only: it holds every RPC line too). */
+function countSwitches(s: Switchable): number {
+  const size = statSync(s.file).size;
+  if (size <= s.readTo) return s.switches;
+  const fd = openSync(s.file, "r");
+  try {
+    // Back a line's length, so a switch line cut by the previous read is counted whole once.
+    const from = Math.max(0, s.readTo - SWITCH_LINE.length);
+    const buf = Buffer.alloc(size - from);
+    readSync(fd, buf, 0, buf.length, from);
+    const text = buf.toString("utf8");
+    for (let i = text.indexOf(SWITCH_LINE); i !== -1; i = text.indexOf(SWITCH_LINE, i + 1)) {
+      if (from + i + SWITCH_LINE.length > s.readTo) s.switches++;
+    }
+    s.readTo = size;
+    return s.switches;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Switches `s` to `level` (SIGUSR2) and waits until its log says so (up to 5 s). */
+async function setLevel(s: Switchable, level: Level): Promise<void> {
+  if (s.level === level) return;
+  const expected = s.switches + 1;
+  process.kill(s.server.pid, "SIGUSR2");
+  const deadline = Date.now() + 5000;
+  while (countSwitches(s) < expected) {
+    if (Date.now() > deadline) throw new Error(`tessera ${s.server.pid} did not log its switch to ${level} within 5 s`);
+    await sleep(10);
+  }
+  s.level = level;
+}
+
+/** The processes 1i and 1w share, started once per run, and how to stop them (once, whichever scenario asks first). */
+interface Shared {
+  all: Switchable[];
+  stop(): Promise<void>;
+}
+const shared = new WeakMap<BenchContext, Promise<Shared>>();
+function sharedInstances(ctx: BenchContext): Promise<Shared> {
+  let started = shared.get(ctx);
+  if (!started) {
+    started = (async () => {
+      const all: Switchable[] = [];
+      for (let i = 0; i < INSTANCES; i++) all.push(await switchable(ctx, `1iw${i}`));
+      let stopped: Promise<void> | undefined;
+      const stop = () => {
+        stopped ??= (async () => {
+          let bytes = 0;
+          for (const s of all) {
+            await s.server.stop();
+            bytes += statSync(s.file).size;
+          }
+          ctx.log(`bench: 1i/1w wrote ${Math.round(bytes / 1024)} KiB of log lines, ${all.map(countSwitches).join("+")} level switches`);
+        })();
+        return stopped;
+      };
+      return { all, stop };
+    })();
+    shared.set(ctx, started);
+  }
+  return started;
+}
+
+/** 1i or 1w: scenario 1's request on the shared processes, each switched to `level` before its slice. */
+function atLevel(level: Level): InterleavedScenario["prepare"] {
   return async (ctx) => {
     if (level === "info") ctx.figures.logLineCpuUs = loggerCpuPerLine();
-    const started: Array<{ server: Child; file: string }> = [];
-    for (let i = 0; i < INSTANCES; i++) started.push(await loggingInstance(ctx, id, level));
+    const { all, stop } = await sharedInstances(ctx);
+    const byPid = new Map(all.map((s) => [s.server.pid, s]));
     return {
-      server: started[0]!.server,
-      alternates: started.slice(1).map((s) => s.server),
+      server: all[0]!.server,
+      alternates: all.slice(1).map((s) => s.server),
       path: CONFIG,
-      stop: async () => {
-        let bytes = 0;
-        for (const s of started) {
-          await s.server.stop();
-          bytes += statSync(s.file).size;
-        }
-        ctx.log(`bench: scenario ${id} wrote ${Math.round(bytes / 1024)} KiB of log lines`);
-      },
+      beforeSlice: (server) => setLevel(byPid.get(server.pid)!, level),
+      stop,
     };
   };
 }
@@ -92,56 +168,63 @@ function loggerCpuPerLine(): number {
 /** Scenario 1i (interleaved). */
 export const infoLogging: InterleavedScenario = {
   id: "1i",
-  name: "GetAuthConfig, LOG_LEVEL=info (a line per RPC to a file)",
-  prepare: loggingInstances("1i", "info"),
+  name: "GetAuthConfig at info (a line per RPC to a file; SIGUSR2)",
+  prepare: atLevel("info"),
 };
 
-/** Scenario 1w (interleaved): 1i's control, the same kind of instances at LOG_LEVEL=warn. */
+/** Scenario 1w (interleaved): 1i's control, the same processes switched back to warn. */
 export const warnLogging: InterleavedScenario = {
   id: "1w",
-  name: "  same, LOG_LEVEL=warn (1i's control: instances started alike)",
-  prepare: loggingInstances("1w", "warn"),
+  name: "  same processes at warn (1i's control)",
+  prepare: atLevel("warn"),
 };
 
-/** Requests per second offered to each instance in scenario 1s (both together stay well under two cores). */
-const SIDE_BY_SIDE_RATE = 1000;
+/** Requests per second offered in scenario 1s (well under one core). */
+const SWITCHED_RATE = 1000;
+/** Seconds per interval of scenario 1s. */
+const INTERVAL_S = 2;
 
-/** Scenario 1s (sequential): info and warn instances side by side, CPU per request compared trial by trial, with an A/A control. */
-export const loggingSideBySide: SequentialScenario = {
+/** The level of interval i: info, warn, warn, info, repeated. */
+function levelOf(i: number): Level {
+  return i % 4 === 0 || i % 4 === 3 ? "info" : "warn";
+}
+
+/** Scenario 1s (sequential): one process, its level switched every interval at a fixed load; warn/info CPU per request of neighbouring intervals. */
+export const loggingSwitched: SequentialScenario = {
   id: "1s",
   async run(ctx) {
     const { opts } = ctx;
-    ctx.log("bench: 1s info and two warn instances side by side at a fixed rate");
-    const info = await loggingInstance(ctx, "1s-info", "info");
-    const warn = await loggingInstance(ctx, "1s-warn", "warn");
-    // The control: a second warn instance, so warn2/warn shows what two instances started
-    // alike differ by under the same load (the noise the info/warn ratio has to clear).
-    const warn2 = await loggingInstance(ctx, "1s-warn2", "warn");
-    const all = [info.server, warn.server, warn2.server];
-    const spec = (c: Child, durationS: number) => ctx.spec(c.baseUrl, CONFIG, { durationS, rate: SIDE_BY_SIDE_RATE });
-    if (opts.warmupS > 0) await Promise.all(all.map((c) => runLoad(spec(c, opts.warmupS))));
-    const trials = opts.smoke ? 1 : Math.max(5, opts.rounds * 2);
-    const seconds = opts.smoke ? 1 : 5;
+    ctx.log(`bench: 1s one process at ${SWITCHED_RATE} req/s, its level switched every ${INTERVAL_S} s`);
+    const s = await switchable(ctx, "1s");
+    const spec = (durationS: number) => ctx.spec(s.server.baseUrl, CONFIG, { durationS, rate: SWITCHED_RATE });
+    for (const level of ["info", "warn"] as const) {
+      await setLevel(s, level);
+      if (opts.warmupS > 0) await runLoad(spec(opts.warmupS));
+    }
+    const intervals = opts.smoke ? 4 : 4 * Math.max(3, opts.rounds);
+    const perReq: Array<{ level: Level; us: number }> = [];
+    for (let i = 0; i < intervals; i++) {
+      await setLevel(s, levelOf(i));
+      const before = cpuNanos(s.server.pid);
+      const run = await runLoad(spec(opts.smoke ? 1 : INTERVAL_S));
+      const after = cpuNanos(s.server.pid);
+      if (before === undefined || after === undefined || run.requests === 0) continue;
+      perReq.push({ level: levelOf(i), us: (after - before) / 1000 / run.requests });
+    }
+    await s.server.stop();
+    // Neighbours: info,warn | warn,warn | warn,info | info,info | ... across levels the
+    // figure (warn over info, a throughput-like ratio), within a level the control.
     const ratios: number[] = [];
     const controlRatios: number[] = [];
-    const used = [0, 0, 0];
-    const served = [0, 0, 0];
-    for (let t = 0; t < trials; t++) {
-      const before = all.map((c) => cpuSeconds(c.pid) ?? Number.NaN);
-      const runs = await Promise.all(all.map((c) => runLoad(spec(c, seconds))));
-      const cpu = all.map((c, i) => (cpuSeconds(c.pid) ?? Number.NaN) - before[i]!);
-      const perReq = cpu.map((x, i) => (x * 1e6) / Math.max(1, runs[i]!.requests));
-      for (let i = 0; i < all.length; i++) {
-        used[i]! += cpu[i]!;
-        served[i]! += runs[i]!.requests;
-      }
-      if (perReq.every((x) => Number.isFinite(x) && x > 0)) {
-        ratios.push(perReq[1]! / perReq[0]!);
-        controlRatios.push(perReq[2]! / perReq[1]!);
-      }
+    for (let i = 1; i < perReq.length; i++) {
+      const [a, b] = [perReq[i - 1]!, perReq[i]!];
+      if (a.level === b.level) controlRatios.push(b.us / a.us);
+      else ratios.push(a.level === "warn" ? a.us / b.us : b.us / a.us);
     }
-    for (const c of all) await c.stop();
-    const perRequest = (i: number) => (used[i]! * 1e6) / Math.max(1, served[i]!);
-    ctx.figures.loggingSideBySide = { rate: SIDE_BY_SIDE_RATE, ratios, controlRatios, infoCpuUs: perRequest(0), warnCpuUs: perRequest(1) };
+    const mean = (level: Level) => {
+      const xs = perReq.filter((p) => p.level === level).map((p) => p.us);
+      return xs.reduce((x, y) => x + y, 0) / Math.max(1, xs.length);
+    };
+    ctx.figures.loggingSwitched = { rate: SWITCHED_RATE, intervalS: INTERVAL_S, ratios, controlRatios, infoCpuUs: mean("info"), warnCpuUs: mean("warn") };
   },
 };
