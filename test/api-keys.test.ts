@@ -22,7 +22,7 @@ import { createAccountAccess } from "../packages/server/src/auth/policy/account-
 import { hashApiKey } from "../packages/server/src/auth/api-keys/format.js";
 import { createRevocationLog } from "../packages/server/src/auth/revocation/log.js";
 import { createApiKeyAuth, type ApiKeyAuth } from "../packages/server/src/auth/api-keys/verifier.js";
-import { createAuthInterceptor, type CredentialVerifier } from "../packages/server/src/auth/request/interceptor.js";
+import { authenticateBearer, createAuthInterceptor, createVerifierRoutes, type CredentialVerifier } from "../packages/server/src/auth/request/interceptor.js";
 import { ANONYMOUS_USER_ID, DEFAULT_ACCOUNT_ID } from "../packages/server/src/store/ids.js";
 import { createAuditWriter } from "../packages/server/src/audit/writer.js";
 import { loadConfig } from "../packages/server/src/config/config.js";
@@ -610,6 +610,41 @@ describe.each(DB_KINDS)("api keys on %s", (kind) => {
       // Evicted entries still verify (from the database).
       expect((await small.verifiers[0]!.verify(minted[0]!.key))?.kind).toBe("api_key");
       expect(await small.verifiers[0]!.verify("eyJhbGciOiJub25lIn0.e30.")).toBeUndefined();
+    });
+
+    it("answers a cached key at once, as a value (no promise to wait for), and refuses only by rejected promises", async () => {
+      app.setNow(T0);
+      const v = createApiKeyAuth(app.deps).verifiers[0]!;
+      const minted = await mintApiKey(tessera.database.db.kysely, team.accountId, { expiresAt: new Date(T0.getTime() + DAY) });
+      const cold = v.verify(minted.key);
+      expect(cold, "a miss reads the database").toBeInstanceOf(Promise);
+      expect(await cold).toMatchObject({ kind: "api_key", apiKeyId: minted.id });
+      const warm = v.verify(minted.key);
+      expect(warm, "a hit is a value").not.toBeInstanceOf(Promise);
+      expect(warm).toMatchObject({ kind: "api_key", apiKeyId: minted.id });
+      // Through the interceptor's routing too: the second call of a routed, cached key is a value.
+      const routes = createVerifierRoutes();
+      const routed = authenticateBearer(`Bearer ${minted.key}`, [v], routes);
+      expect(routed, "the first call asks the verifiers in turn").toBeInstanceOf(Promise);
+      await routed;
+      expect(authenticateBearer(`Bearer ${minted.key}`, [v], routes)).toMatchObject({ kind: "api_key", apiKeyId: minted.id });
+      // Refusals never throw synchronously, cached key or not.
+      const refusals = [() => v.verify("tsk_short"), () => authenticateBearer("Basic abc", [v], routes)];
+      app.setNow(new Date(T0.getTime() + 2 * DAY));
+      refusals.push(
+        () => v.verify(minted.key),
+        () => authenticateBearer(`Bearer ${minted.key}`, [v], routes),
+      );
+      try {
+        for (const refuse of refusals) {
+          const answer = refuse();
+          expect(answer).toBeInstanceOf(Promise);
+          expect(await codeOf(answer)).toBe(Code.Unauthenticated);
+        }
+        expect((await errorOf(v.verify(minted.key))).rawMessage).toBe("api key expired");
+      } finally {
+        app.setNow(T0);
+      }
     });
   });
 });

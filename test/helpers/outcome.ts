@@ -5,8 +5,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { expect } from "vitest";
 
-/** The call's Connect error code, or "ok" when it succeeded. */
-export async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
+/** The call's Connect error code, or "ok" when it succeeded (`p`: a promise, or a value answered at once, e.g. by a verifier). */
+export async function codeOf(p: unknown): Promise<Code | "ok"> {
   try {
     await p;
     return "ok";
@@ -16,8 +16,8 @@ export async function codeOf(p: Promise<unknown>): Promise<Code | "ok"> {
 }
 
 /** The call's error; fails the test when the call succeeded. */
-export async function errorOf(p: Promise<unknown>): Promise<ConnectError> {
-  const e = await p.then(
+export async function errorOf(p: unknown): Promise<ConnectError> {
+  const e = await Promise.resolve(p).then(
     () => undefined,
     (err: unknown) => ConnectError.from(err),
   );

@@ -57,6 +57,9 @@ function keyLimitError(c: Exclude<KeyCharge, { ok: true }>): ConnectError {
   );
 }
 
+/** The answer for every admitted call. */
+const ADMITTED: KeyCharge = Object.freeze({ ok: true });
+
 /** Most keys whose counters one instance keeps in memory. */
 const MAX_KEYS = 100_000;
 
@@ -68,16 +71,19 @@ export function createMemoryKeyLimiter(now: () => number): KeyLimiter {
     budget: { r: number; t: number } | undefined;
   }
   const states = new BoundedCache<string, State>({ maxEntries: MAX_KEYS });
+  // Plain loops and one shared answer for an admitted call: this runs on every call of a
+  // key with limits, and an iterator, a closure or an object per call shows up there.
   function stateOf(keyId: string, limits: KeyLimits, nowMs: number): State {
     let s = states.get(keyId);
     if (!s) {
       s = { windows: [], budget: undefined };
       states.set(keyId, s);
     }
-    limits.rateLimits.forEach((l, i) => {
-      const start = windowStart(nowMs, l.windowSeconds * 1000);
+    const rates = limits.rateLimits;
+    for (let i = 0; i < rates.length; i++) {
+      const start = windowStart(nowMs, rates[i]!.windowSeconds * 1000);
       if (s.windows[i]?.start !== start) s.windows[i] = { start, count: 0 };
-    });
+    }
     if (limits.budget) s.budget = refilled(s.budget ?? { r: limits.budget.uses, t: nowMs }, limits.budget, nowMs);
     return s;
   }
@@ -85,8 +91,10 @@ export function createMemoryKeyLimiter(now: () => number): KeyLimiter {
     charge(keyId, limits) {
       const nowMs = now();
       const s = stateOf(keyId, limits, nowMs);
-      for (const [i, l] of limits.rateLimits.entries()) {
+      const rates = limits.rateLimits;
+      for (let i = 0; i < rates.length; i++) {
         const w = s.windows[i]!;
+        const l = rates[i]!;
         if (w.count >= l.limit)
           return { ok: false, reason: "rate", limit: l.limit, windowSeconds: l.windowSeconds, retryAfterMs: w.start + l.windowSeconds * 1000 - nowMs };
       }
@@ -97,8 +105,8 @@ export function createMemoryKeyLimiter(now: () => number): KeyLimiter {
         }
         s.budget.r--;
       }
-      for (const w of s.windows) w.count++;
-      return { ok: true };
+      for (let i = 0; i < rates.length; i++) s.windows[i]!.count++;
+      return ADMITTED;
     },
     async usage(keyId, limits) {
       const s = stateOf(keyId, limits, now());

@@ -249,27 +249,46 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
     await flushing;
   }
 
+  /** The key's principal if `entry` may be used now; throws Unauthenticated otherwise. */
+  function admit(entry: Entry, request: RequestInfo | undefined): Principal {
+    const nowMs = clock().getTime();
+    if (nowMs >= entry.expiresAtMs) throw invalid("api key expired");
+    if (entry.disabled) throw invalid("api key disabled");
+    const refused = opts.refuseCreator?.(entry.createdById);
+    if (refused) throw invalid(refused);
+    noteUse(entry, nowMs, request);
+    return entry.principal;
+  }
+
+  /** The answer for `token`: a value for a key in the cache, a promise for a lookup; throws Unauthenticated. */
+  function check(token: string, request: RequestInfo | undefined): Principal | undefined | Promise<Principal> {
+    if (!looksLikeApiKey(token)) return undefined;
+    if (token.length !== API_KEY_LENGTH) throw invalid("invalid api key");
+    const hash = hashApiKey(token);
+    const entry = cache.get(hash);
+    if (entry === undefined || performance.now() - entry.loadedAt >= ttlMs || (opts.trusted !== undefined && !opts.trusted())) {
+      // A hit needs no checksum (the token hashed to a stored key's hash: it is that key);
+      // a miss is looked up only when the token is well formed.
+      if (entry === undefined && !isWellFormedApiKey(token)) throw invalid("invalid api key");
+      deps.metrics.apiKeyCache("miss");
+      return load(hash).then((loaded) => {
+        if (loaded === undefined) throw invalid("invalid api key");
+        return admit(loaded, request);
+      });
+    }
+    deps.metrics.apiKeyCache("hit");
+    return admit(entry, request);
+  }
+
   const verifier: CredentialVerifier = {
-    async verify(token, request) {
-      if (!looksLikeApiKey(token)) return undefined;
-      if (token.length !== API_KEY_LENGTH) throw invalid("invalid api key");
-      const hash = hashApiKey(token);
-      let entry = cache.get(hash);
-      if (entry === undefined || performance.now() - entry.loadedAt >= ttlMs || (opts.trusted !== undefined && !opts.trusted())) {
-        // A hit needs no checksum (the token hashed to a stored key's hash: it is that key);
-        // a miss is looked up only when the token is well formed.
-        if (entry === undefined && !isWellFormedApiKey(token)) throw invalid("invalid api key");
-        deps.metrics.apiKeyCache("miss");
-        entry = await load(hash);
-        if (entry === undefined) throw invalid("invalid api key");
-      } else deps.metrics.apiKeyCache("hit");
-      const nowMs = clock().getTime();
-      if (nowMs >= entry.expiresAtMs) throw invalid("api key expired");
-      if (entry.disabled) throw invalid("api key disabled");
-      const refused = opts.refuseCreator?.(entry.createdById);
-      if (refused) throw invalid(refused);
-      noteUse(entry, nowMs, request);
-      return entry.principal;
+    // A cached key is answered at once, as a value (no promise, no turn of the event loop);
+    // refusals are rejected promises, never synchronous throws.
+    verify(token, request) {
+      try {
+        return check(token, request);
+      } catch (e) {
+        return Promise.reject(e);
+      }
     },
   };
 

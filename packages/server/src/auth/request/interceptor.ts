@@ -35,13 +35,15 @@ import { principalKey, type Principal } from "./principal.js";
 import type { KeyLimits } from "../api-keys/limits.js";
 
 /**
- * Verifies one kind of bearer token. Returns undefined when the token is not of its
- * kind (the next verifier is asked); throws Unauthenticated when it is of its kind
- * but invalid; returns the Principal otherwise.
+ * Verifies one kind of bearer token. Answers undefined when the token is not of its
+ * kind (the next verifier is asked); Unauthenticated (a rejected promise) when it is of
+ * its kind but invalid; the Principal otherwise. A verifier that knows the answer at once
+ * (a cached API key) may give it as a value instead of a promise: the interceptor then
+ * waits for nothing. It never throws synchronously.
  */
 export interface CredentialVerifier {
   /** `request`: the caller's IP and user agent, when known (API keys record their last use). */
-  verify(token: string, request?: RequestInfo): Promise<Principal | undefined>;
+  verify(token: string, request?: RequestInfo): Principal | undefined | Promise<Principal | undefined>;
 }
 
 export interface AuthInterceptorOptions {
@@ -110,36 +112,62 @@ export function createVerifierRoutes(): VerifierRoutes {
   return new BoundedCache({ maxEntries: ROUTE_CACHE_MAX });
 }
 
-async function ask(v: CredentialVerifier, token: string, request: RequestInfo | undefined): Promise<Principal | undefined> {
-  try {
-    return await v.verify(token, request);
-  } catch (e) {
-    const ce = ConnectError.from(e);
-    if (ce.code === Code.Unauthenticated) throw unauthenticated(ce.rawMessage, true);
-    throw e;
-  }
+/** A verifier's refusal as the client sees it: Unauthenticated with the invalid_token challenge. */
+function refusal(e: unknown): unknown {
+  const ce = ConnectError.from(e);
+  return ce.code === Code.Unauthenticated ? unauthenticated(ce.rawMessage, true) : e;
 }
 
-/** Authenticates a bearer token with the verifiers; throws Unauthenticated when none accepts it. */
-export async function authenticateBearer(
+/** `v`'s answer for `token`, a value when it has one at once. */
+function ask(v: CredentialVerifier, token: string, request: RequestInfo | undefined): Principal | undefined | Promise<Principal | undefined> {
+  let got: Principal | undefined | Promise<Principal | undefined>;
+  try {
+    got = v.verify(token, request);
+  } catch (e) {
+    return Promise.reject(refusal(e));
+  }
+  return got instanceof Promise ? got.catch((e: unknown) => Promise.reject(refusal(e))) : got;
+}
+
+/**
+ * Authenticates a bearer token with the verifiers; Unauthenticated (a rejected promise)
+ * when none accepts it. A token whose verifier answered at once before (a cached API key)
+ * is answered as a value, without a promise; it never throws synchronously.
+ */
+export function authenticateBearer(
   header: string | null,
   verifiers: readonly CredentialVerifier[],
   routes?: VerifierRoutes,
   request?: RequestInfo,
-): Promise<Principal> {
+): Principal | Promise<Principal> {
   const parsed = parseBearer(header);
   if (!parsed.ok) {
-    throw unauthenticated(parsed.reason === "missing" ? "missing bearer token" : "malformed authorization header", parsed.reason !== "missing");
+    return Promise.reject(
+      unauthenticated(parsed.reason === "missing" ? "missing bearer token" : "malformed authorization header", parsed.reason !== "missing"),
+    );
   }
   const token = parsed.token;
   const known = routes?.get(token);
-  if (known) {
-    const p = await ask(known, token, request);
-    if (p) return p;
+  if (!known) return askInTurn(token, verifiers, undefined, routes, request);
+  const p = ask(known, token, request);
+  const orOthers = (got: Principal | undefined): Principal | Promise<Principal> => {
+    if (got) return got;
     routes!.delete(token);
-  }
+    return askInTurn(token, verifiers, known, routes, request);
+  };
+  return p instanceof Promise ? p.then(orOthers) : orOthers(p);
+}
+
+/** Asks the verifiers in turn (but `skip`, already asked) and remembers which one accepted the token. */
+async function askInTurn(
+  token: string,
+  verifiers: readonly CredentialVerifier[],
+  skip: CredentialVerifier | undefined,
+  routes: VerifierRoutes | undefined,
+  request: RequestInfo | undefined,
+): Promise<Principal> {
   for (const v of verifiers) {
-    if (v === known) continue;
+    if (v === skip) continue;
     const p = await ask(v, token, request);
     if (p) {
       routes?.set(token, v);
@@ -184,7 +212,12 @@ export function createAuthInterceptor(opts: AuthInterceptorOptions): Interceptor
       let byCert = false;
       try {
         const mapped = header === null && cert && opts.clientCerts ? await certPrincipal(opts.clientCerts, cert, () => (byCert = true)) : undefined;
-        principal = mapped ?? (await authenticateBearer(header, opts.verifiers, routes, req.contextValues.get(requestInfoKey)));
+        if (mapped) principal = mapped;
+        else {
+          // A cached API key is answered at once: no promise to wait for on the hot path.
+          const got = authenticateBearer(header, opts.verifiers, routes, req.contextValues.get(requestInfoKey));
+          principal = got instanceof Promise ? await got : got;
+        }
         // RFC 8705 §3: a bound key needs its certificate (CheckToken excepted: services checking a key ask without it).
         if (principal.kind === "api_key" && principal.clientCertThumbprint !== undefined) {
           if (!CERT_BINDING_EXEMPT.has(policyKey(req.service.typeName, req.method.name)) && !sameThumbprint(principal.clientCertThumbprint, cert?.thumbprint)) {

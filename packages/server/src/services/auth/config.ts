@@ -1,8 +1,9 @@
 /**
  * AuthService: what the server offers (GetAuthConfig) and who the caller is (CheckToken).
  */
+import { create } from "@bufbuild/protobuf";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { AuthMode, PrincipalKind, ProviderKind, type AuthService } from "@tessera/sdk/proto";
+import { AuthMode, CheckTokenResponseSchema, PrincipalKind, ProviderKind, type AuthService, type CheckTokenResponse } from "@tessera/sdk/proto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Config } from "../../config/config.js";
 import { providerIssuer } from "../../config/providers.js";
@@ -44,18 +45,34 @@ export function configHandlers(config: Readonly<Config>): Pick<ServiceImpl<typeo
     },
     checkToken(_req, ctx) {
       const p = requirePrincipal(ctx);
-      return {
-        userId: p.userId,
-        principalKind: KIND[p.kind],
-        accountId: p.kind === "api_key" ? p.accountId : "",
-        apiKeyId: p.kind === "api_key" ? p.apiKeyId : "",
-        expiresAt: p.kind === "anonymous" ? undefined : timestampFromDate(p.expiresAt),
-        scopes: p.kind === "api_key" ? [...p.scopes.scopes] : [],
-        perCallLimits: p.kind === "api_key" && p.limits !== undefined,
-        amr: p.kind === "user" ? [...p.amr] : [],
-        assuranceLevel: assuranceLevelOf(p),
-        clientCertThumbprint: p.kind === "api_key" ? (p.clientCertThumbprint ?? "") : "",
-      };
+      if (p.kind !== "api_key") return checkTokenResponse(p);
+      // An API key's principal is one frozen object per cached key (auth/api-keys/verifier.ts),
+      // so its answer is built once, not on every call of a key checked again and again.
+      let res = keyResponses.get(p);
+      if (!res) {
+        res = checkTokenResponse(p);
+        keyResponses.set(p, res);
+      }
+      return res;
     },
   };
+}
+
+/** CheckToken's answers for API keys' principals, while those principals are in use. */
+const keyResponses = new WeakMap<Principal, CheckTokenResponse>();
+
+/** What CheckToken answers for `p`. */
+function checkTokenResponse(p: Principal): CheckTokenResponse {
+  return create(CheckTokenResponseSchema, {
+    userId: p.userId,
+    principalKind: KIND[p.kind],
+    accountId: p.kind === "api_key" ? p.accountId : "",
+    apiKeyId: p.kind === "api_key" ? p.apiKeyId : "",
+    expiresAt: p.kind === "anonymous" ? undefined : timestampFromDate(p.expiresAt),
+    scopes: p.kind === "api_key" ? [...p.scopes.scopes] : [],
+    perCallLimits: p.kind === "api_key" && p.limits !== undefined,
+    amr: p.kind === "user" ? [...p.amr] : [],
+    assuranceLevel: assuranceLevelOf(p),
+    clientCertThumbprint: p.kind === "api_key" ? (p.clientCertThumbprint ?? "") : "",
+  });
 }
