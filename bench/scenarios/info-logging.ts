@@ -28,6 +28,7 @@ import { CONFIG } from "../constants.js";
 import { onCleanup } from "../harness/cleanup.js";
 import { cpuNanos } from "../harness/cpu.js";
 import { runLoad } from "../harness/load.js";
+import { ALL_CPUS, canPin, LOAD_CPU, pin, SERVER_CPU } from "../harness/pin.js";
 import { startTessera, type Child } from "../harness/processes.js";
 import { sleep } from "../harness/sleep.js";
 import type { InterleavedScenario, SequentialScenario } from "../scenario.js";
@@ -194,22 +195,34 @@ export const loggingSwitched: SequentialScenario = {
   id: "1s",
   async run(ctx) {
     const { opts } = ctx;
-    ctx.log(`bench: 1s one process at ${SWITCHED_RATE} req/s, its level switched every ${INTERVAL_S} s`);
+    ctx.log(
+      `bench: 1s one process at ${SWITCHED_RATE} req/s, its level switched every ${INTERVAL_S} s${canPin() ? ` (server on CPU ${SERVER_CPU}, load on CPU ${LOAD_CPU})` : ""}`,
+    );
     const s = await switchable(ctx, "1s");
     const spec = (durationS: number) => ctx.spec(s.server.baseUrl, CONFIG, { durationS, rate: SWITCHED_RATE });
     for (const level of ["info", "warn"] as const) {
       await setLevel(s, level);
       if (opts.warmupS > 0) await runLoad(spec(opts.warmupS));
     }
-    const intervals = opts.smoke ? 4 : 4 * Math.max(3, opts.rounds);
+    const intervals = opts.smoke ? 4 : 4 * Math.max(5, opts.rounds);
     const perReq: Array<{ level: Level; us: number }> = [];
-    for (let i = 0; i < intervals; i++) {
-      await setLevel(s, levelOf(i));
-      const before = cpuNanos(s.server.pid);
-      const run = await runLoad(spec(opts.smoke ? 1 : INTERVAL_S));
-      const after = cpuNanos(s.server.pid);
-      if (before === undefined || after === undefined || run.requests === 0) continue;
-      perReq.push({ level: levelOf(i), us: (after - before) / 1000 / run.requests });
+    // The server on a core of its own and this process (the load generator) on the other.
+    const pinned = canPin();
+    if (pinned) {
+      pin(s.server.pid, SERVER_CPU);
+      pin(process.pid, LOAD_CPU);
+    }
+    try {
+      for (let i = 0; i < intervals; i++) {
+        await setLevel(s, levelOf(i));
+        const before = cpuNanos(s.server.pid);
+        const run = await runLoad(spec(opts.smoke ? 1 : INTERVAL_S));
+        const after = cpuNanos(s.server.pid);
+        if (before === undefined || after === undefined || run.requests === 0) continue;
+        perReq.push({ level: levelOf(i), us: (after - before) / 1000 / run.requests });
+      }
+    } finally {
+      if (pinned) pin(process.pid, ALL_CPUS);
     }
     await s.server.stop();
     // Neighbours: info,warn | warn,warn | warn,info | info,info | ... across levels the
