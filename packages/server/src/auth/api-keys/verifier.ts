@@ -9,7 +9,7 @@
  * also expire after a short TTL. Misses that arrive
  * together (in one turn of the event loop) share one `key_hash in (...)` query, so a
  * burst of unseen keys costs one round trip instead of one per key. `last_used_at` (with
- * the client IP and user agent) is written in the background, in batches, at most once a
+ * the client IP and user agent) is written in the background, in batches (last-use.ts), at most once a
  * minute per key. During a rotation overlap the old value is found by its hash too
  * (values.ts) and cached with the overlap's end as its expiry.
  */
@@ -17,13 +17,13 @@ import { BoundedCache } from "../../lib/bounded-cache.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { compileScopes } from "@tessera/sdk";
 import type { Deps, Feature } from "../../deps.js";
-import { findApiKeyAuthByHashes, touchApiKeysLastUsed, type ApiKeyAuthRow } from "../../store/api-keys.js";
+import { findApiKeyAuthByHashes, type ApiKeyAuthRow } from "../../store/api-keys.js";
 import type { RevocationApplier } from "../revocation/log.js";
 import { API_KEY_LENGTH, hashApiKey, isWellFormedApiKey, looksLikeApiKey } from "./format.js";
 import { limitsOf } from "./limits.js";
-import { boundedUse, indexByHash, viewForHash } from "./values.js";
+import { createLastUses, LAST_USED_GRANULARITY_MS } from "./last-use.js";
+import { indexByHash, viewForHash } from "./values.js";
 import type { RequestInfo } from "../../lib/request-info.js";
-import type { ApiKeyUse } from "../../store/api-keys.js";
 import type { CredentialVerifier } from "../request/interceptor.js";
 import type { Principal } from "../request/principal.js";
 
@@ -57,9 +57,6 @@ export interface ApiKeyAuth extends Feature {
   /** Number of cached keys (diagnostics, tests). */
   cacheSize(): number;
 }
-
-/** `last_used_at` is written at most this often per key. */
-const LAST_USED_GRANULARITY_MS = 60_000;
 
 interface Entry {
   id: string;
@@ -104,10 +101,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
   let generation = 0;
   /** hash -> database lookup in flight, so a burst of requests with one cold key costs one query. */
   const inflight = new Map<string, Promise<Entry | undefined>>();
-  /** key id -> last use to write. */
-  const pendingUses = new Map<string, ApiKeyUse>();
-  let flushTimer: NodeJS.Timeout | undefined;
-  let flushing: Promise<void> | undefined;
+  const lastUses = createLastUses(db, logger);
 
   function purge(target: string): void {
     generation++;
@@ -233,20 +227,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
   function noteUse(entry: Entry, nowMs: number, request: RequestInfo | undefined): void {
     if (nowMs - entry.lastUsedMs < LAST_USED_GRANULARITY_MS) return;
     entry.lastUsedMs = nowMs;
-    pendingUses.set(entry.id, { id: entry.id, at: new Date(nowMs), ...boundedUse(request) });
-  }
-
-  async function flushLastUsed(): Promise<void> {
-    while (flushing) await flushing;
-    if (pendingUses.size === 0) return;
-    const uses = [...pendingUses.values()];
-    pendingUses.clear();
-    flushing = touchApiKeysLastUsed(db.kysely, uses)
-      .catch((e: unknown) => logger.warn({ err: { message: (e as Error).message }, keys: uses.length }, "api key last_used_at not written"))
-      .finally(() => {
-        flushing = undefined;
-      });
-    await flushing;
+    lastUses.queue(entry.id, nowMs, request);
   }
 
   /** The key's principal if `entry` may be used now; throws Unauthenticated otherwise. */
@@ -295,14 +276,9 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
   return {
     verifiers: [verifier],
     async start() {
-      flushTimer = setInterval(() => void flushLastUsed(), flushIntervalMs);
-      flushTimer.unref();
+      lastUses.start(flushIntervalMs);
     },
-    async stop() {
-      if (flushTimer) clearInterval(flushTimer);
-      flushTimer = undefined;
-      await flushLastUsed();
-    },
+    stop: () => lastUses.stop(),
     applier: {
       apply(event) {
         if (event.kind === "api_key") purge(event.target);
@@ -312,7 +288,7 @@ export function createApiKeyAuth(deps: Deps, opts: ApiKeyAuthOptions = {}): ApiK
       flush: () => purge("*"),
     },
     forget: purge,
-    flushLastUsed,
+    flushLastUsed: () => lastUses.flush(),
     cacheSize: () => cache.size,
   };
 }
