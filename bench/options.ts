@@ -31,6 +31,8 @@ export interface BenchOptions {
    * The other scenarios always use autocannon (rotating keys, fixed rates, exact counts).
    */
   loadgen: "wrk" | "autocannon";
+  /** The Redis of scenario 12r's instance (BENCH_REDIS_URL; default the local one). */
+  redisUrl: string;
   /** Only these scenario ids (BENCH_ONLY=9,10); unset: all. Targets of the others are then n/a. */
   only?: string[];
   smoke: boolean;
@@ -40,7 +42,7 @@ export interface BenchOptions {
   log?: (line: string) => void;
 }
 
-/** Options from the environment: BENCH_DURATION_S, BENCH_CONNECTIONS, BENCH_ROUNDS, BENCH_LOADGEN, BENCH_ONLY, BENCH_SMOKE=1 / smoke. */
+/** Options from the environment: BENCH_DURATION_S, BENCH_CONNECTIONS, BENCH_ROUNDS, BENCH_LOADGEN, BENCH_ONLY, BENCH_REDIS_URL, BENCH_SMOKE=1 / smoke. */
 export function benchOptions(smoke: boolean, env: Record<string, string | undefined> = process.env): BenchOptions {
   const num = (name: string, def: number) => {
     const v = env[name];
@@ -63,6 +65,7 @@ export function benchOptions(smoke: boolean, env: Record<string, string | undefi
         revocationTrials: 2,
         embedRevocationTrials: 3,
         loadgen: env.BENCH_LOADGEN === "wrk" ? "wrk" : "autocannon",
+        redisUrl: redisUrl(env),
         ...only(env),
         smoke: true,
       }
@@ -81,9 +84,15 @@ export function benchOptions(smoke: boolean, env: Record<string, string | undefi
         revocationTrials: 100,
         embedRevocationTrials: 100,
         loadgen: env.BENCH_LOADGEN === "autocannon" || !wrkAvailable() ? "autocannon" : "wrk",
+        redisUrl: redisUrl(env),
         ...only(env),
         smoke: false,
       };
+}
+
+/** BENCH_REDIS_URL, or the local Redis. */
+function redisUrl(env: Record<string, string | undefined>): string {
+  return env.BENCH_REDIS_URL?.trim() || "redis://127.0.0.1:6379";
 }
 
 /** BENCH_ONLY=9,10: run only those scenarios (ids as in the table; `9` includes 9k and 9j). */

@@ -47,7 +47,8 @@ export interface BenchResults {
     loadAvgStart: number;
     loadAvgEnd: number;
   };
-  settings: Omit<BenchOptions, "log" | "installSignals"> & { logLevel: string; pipelining: number };
+  /** Not the Redis URL: it may carry a password. */
+  settings: Omit<BenchOptions, "log" | "installSignals" | "redisUrl"> & { logLevel: string; pipelining: number };
   rows: Row[];
   /** Scenario 8: ms from sending the delete to the other instance refusing the key, and from the delete's response. */
   revocation: { crossInstanceMs: number[]; crossAfterResponseMs: number[]; sameInstanceMs: number[] } | null;

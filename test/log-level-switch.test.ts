@@ -3,18 +3,13 @@
  * back on the next one, each switch logged at warn; the per-RPC lines follow the level.
  * The real command in a child process (a real signal), on both databases.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import path from "node:path";
 import { Writable } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../packages/server/src/config/config.js";
 import { logLevelSwitch } from "../packages/server/src/lib/log-level-switch.js";
 import { createLogger, rpcLogger } from "../packages/server/src/lib/logger.js";
 import { createTestDatabase, DB_KINDS, type TestDatabase } from "./helpers/db.js";
-import { freePort } from "./helpers/net.js";
-
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "packages", "server", "bin", "tessera.js");
+import { startServerProcess, type ServerProcess } from "./faults/process.js";
 
 type Line = { msg?: string; level?: number; from?: string; to?: string; procedure?: string };
 
@@ -55,13 +50,12 @@ describe("logLevelSwitch", () => {
 });
 
 describe.each(DB_KINDS)("SIGUSR2 on a running tessera serve (%s)", (kind) => {
-  let child: ChildProcess | undefined;
+  let server: ServerProcess | undefined;
   let database: TestDatabase | undefined;
   afterEach(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child!.once("exit", r));
-      child.kill("SIGTERM");
-      await exited;
+    if (server && server.child.exitCode === null) {
+      server.child.kill("SIGTERM");
+      await server.exited;
     }
     await database?.drop();
   });
@@ -69,16 +63,10 @@ describe.each(DB_KINDS)("SIGUSR2 on a running tessera serve (%s)", (kind) => {
   it("switches to LOG_LEVEL_SIGUSR2 and back: every RPC's line while at info, none at warn", async () => {
     database = await createTestDatabase(kind);
     await database.db.close(); // the server process opens it (PGlite: one process per directory)
-    const port = await freePort();
-    let out = "";
-    child = spawn(process.execPath, [BIN, "serve"], {
-      env: { PATH: process.env.PATH, PORT: String(port), LOG_LEVEL: "warn", LOG_LEVEL_SIGUSR2: "info", ...database.env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
-    child.stderr!.setEncoding("utf8").on("data", (d: string) => (out += d));
+    server = await startServerProcess({ LOG_LEVEL: "warn", LOG_LEVEL_SIGUSR2: "info", ...database.env });
+    const { child, baseUrl, output } = server;
     const lines = () =>
-      out
+      output()
         .split("\n")
         .filter((l) => l.startsWith("{"))
         .map((l) => JSON.parse(l) as Line);
@@ -88,31 +76,18 @@ describe.each(DB_KINDS)("SIGUSR2 on a running tessera serve (%s)", (kind) => {
     const until = async (what: string, done: () => boolean) => {
       const deadline = Date.now() + 10_000;
       while (!done()) {
-        if (Date.now() > deadline) throw new Error(`${what} did not happen within 10 s; output: ${out}`);
+        if (Date.now() > deadline) throw new Error(`${what} did not happen within 10 s; output: ${output()}`);
         await new Promise((r) => setTimeout(r, 25));
       }
     };
     const call = async () => {
-      const r = await fetch(`http://127.0.0.1:${port}/tessera.v1.AuthService/GetAuthConfig`, {
+      const r = await fetch(`${baseUrl}/tessera.v1.AuthService/GetAuthConfig`, {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: "{}",
       });
       expect(r.status).toBe(200);
     };
-    // Up to 45 s for the first answer (a cold start migrates and builds the app).
-    const listening = Date.now() + 45_000;
-    for (;;) {
-      const answered = await call().then(
-        () => true,
-        (e: unknown) => {
-          if (Date.now() > listening) throw new Error(`no answer within 45 s: ${String(e)}; output: ${out}`);
-          return false;
-        },
-      );
-      if (answered) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
     for (let i = 0; i < 3; i++) await call();
 
     child.kill("SIGUSR2");

@@ -1,10 +1,10 @@
 /** Server CPU time read from /proc: what a request costs the server, whatever else runs on the machine. */
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
-/** User + system CPU seconds a process has used so far (undefined when unavailable). */
-export function cpuSeconds(pid: number): number | undefined {
+/** User + system CPU seconds a process has used so far, in 10 ms ticks (undefined when unavailable). */
+function cpuTicksSeconds(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -17,10 +17,15 @@ export function cpuSeconds(pid: number): number | undefined {
 
 /**
  * Nanoseconds of CPU all of a process's threads have used so far, from each thread's
- * `/proc/<pid>/task/<tid>/schedstat` (undefined when unavailable): the 10 ms ticks of
- * cpuSeconds are too coarse for a one-second interval (a few percent of it).
+ * `/proc/<pid>/task/<tid>/schedstat` (the 10 ms ticks of `/proc/<pid>/stat` are a few
+ * percent of a one-second interval; they are the fallback on a kernel without
+ * schedstat); undefined when unavailable.
  */
 export function cpuNanos(pid: number): number | undefined {
+  if (!existsSync(`/proc/${pid}/schedstat`)) {
+    const s = cpuTicksSeconds(pid);
+    return s === undefined ? undefined : s * 1e9;
+  }
   try {
     let total = 0;
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
@@ -34,4 +39,10 @@ export function cpuNanos(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The same in seconds. */
+export function cpuSeconds(pid: number): number | undefined {
+  const ns = cpuNanos(pid);
+  return ns === undefined ? undefined : ns / 1e9;
 }

@@ -45,8 +45,7 @@ const redisInstances = new WeakMap<BenchContext, Promise<Child>>();
 function redisInstance(ctx: BenchContext): Promise<Child> {
   let started = redisInstances.get(ctx);
   if (!started) {
-    const redisUrl = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
-    started = startTessera({ ...ctx.tesseraEnv, REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `tessera-bench-${process.pid}:` });
+    started = startTessera({ ...ctx.tesseraEnv, REDIS_URL: ctx.opts.redisUrl, REDIS_KEY_PREFIX: `tessera-bench-${process.pid}:` });
     redisInstances.set(ctx, started);
   }
   return started;
